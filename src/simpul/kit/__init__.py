@@ -1,0 +1,1 @@
+"""Small shared tools: clock, ids, masking, safe CSV cells, repository base."""

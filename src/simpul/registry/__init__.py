@@ -1,0 +1,1 @@
+"""Registries: datasets, element schemas, identifiers, loaders and the synthetic generator."""
