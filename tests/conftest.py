@@ -41,7 +41,7 @@ def _pg_url(dbname: str) -> str:
     return make_url(PG_ADMIN_URL).set(database=dbname).render_as_string(hide_password=False)
 
 
-def test_settings(data_dir: Path, database_url: str | None = None) -> Settings:
+def build_settings(data_dir: Path, database_url: str | None = None) -> Settings:
     return Settings(
         data_dir=data_dir,
         database_url=database_url,
@@ -71,7 +71,7 @@ def pg_template() -> Iterator[str]:
 @pytest.fixture(scope="session")
 def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("sqlite-template")
-    settings = test_settings(folder)
+    settings = build_settings(folder)
     engine = make_engine(settings)
     run_migrations(engine)
     engine.dispose()
@@ -91,7 +91,7 @@ def settings(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> It
     if backend == "sqlite":
         template: Path = request.getfixturevalue("sqlite_template")
         shutil.copy(template, data_dir / "simpul.db")
-        yield test_settings(data_dir)
+        yield build_settings(data_dir)
         return
     template_name: str = request.getfixturevalue("pg_template")
     name = f"simpul_t_{_worker()}_{os.getpid()}_{next(_counter)}"
@@ -99,7 +99,7 @@ def settings(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> It
     with admin.connect() as conn:
         conn.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{template_name}"'))
     try:
-        yield test_settings(data_dir, _pg_url(name))
+        yield build_settings(data_dir, _pg_url(name))
     finally:
         with admin.connect() as conn:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))

@@ -61,7 +61,7 @@ def load_settings(data_dir: Path | None = None, **overrides: object) -> Settings
     base = Settings(**({"data_dir": data_dir} if data_dir else {}))  # type: ignore[arg-type]
     env_file = base.data_dir / "simpul.env"
     if env_file.exists():
-        base = Settings(_env_file=env_file, **({"data_dir": base.data_dir}))  # type: ignore[call-arg, arg-type]
+        base = Settings(_env_file=env_file, **({"data_dir": base.data_dir}))  # type: ignore[arg-type]
     if overrides:
         base = base.model_copy(update=overrides)
     return base

@@ -48,5 +48,5 @@ class Conflict(SimpulError):
 
 
 class InvalidInput(SimpulError):
-    def __init__(self, code: str, detail: str, **extra: Any) -> None:
-        super().__init__(code, detail, status=422, **extra)
+    def __init__(self, code: str, detail: str, status: int = 422, **extra: Any) -> None:
+        super().__init__(code, detail, status=status, **extra)

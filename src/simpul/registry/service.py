@@ -1,0 +1,302 @@
+"""Registry service: load provider files with a row-level report, keep the keyed store and
+the analytics snapshot (`DATA_DIR/registry/<dataset>.parquet`) in step."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Iterator
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+from sqlalchemy.orm import Session
+
+from simpul.config import Settings
+from simpul.errors import InvalidInput, NotFound
+from simpul.kit.clock import Clock
+from simpul.kit.ids import new_id
+from simpul.kit.tabular import open_table, row_unreadable
+from simpul.registry.datasets import Dataset, ElementType, builtin_datasets, get_dataset
+from simpul.registry.identifiers import Issue
+from simpul.registry.models import RegistryLoad
+from simpul.registry.regions import load_regions
+from simpul.registry.repository import RegistryRepository
+from simpul.registry.schemas import DatasetStats, LoadIssue, LoadReport
+from simpul.registry.validation import RowValidator
+
+BATCH = 5_000
+REPORT_ISSUES_MAX = 1_000
+MODES = ("ganti", "tambah")  # replace the dataset, or insert/update by NIK
+
+ARROW_TYPES: dict[ElementType, pa.DataType] = {
+    ElementType.TANGGAL: pa.date32(),
+    ElementType.BILANGAN: pa.int64(),
+    ElementType.DESIMAL: pa.float64(),
+    ElementType.BOOLEAN: pa.bool_(),
+}
+
+
+def arrow_schema(dataset: Dataset) -> pa.Schema:
+    return pa.schema(
+        [(el.name, ARROW_TYPES.get(el.type, pa.string())) for el in dataset.tabular_elements]
+    )
+
+
+def snapshot_path(settings: Settings, dataset: str) -> Path:
+    return settings.registry_dir / f"{dataset}.parquet"
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _map_header(dataset: Dataset, header: list[str]) -> tuple[dict[int, str], list[str]]:
+    """Column index → element name; unknown columns are reported and ignored."""
+    aliases = dataset.alias_map()
+    mapping: dict[int, str] = {}
+    ignored: list[str] = []
+    for idx, col in enumerate(header):
+        name = aliases.get(col.strip().lstrip("\ufeff").upper().replace(" ", "_"))
+        if name is None:
+            ignored.append(col)
+        elif name in mapping.values():
+            raise InvalidInput(
+                "kolom_ganda", f"Kolom untuk elemen {name!r} muncul lebih dari sekali."
+            )
+        else:
+            mapping[idx] = name
+    missing = [
+        el.name
+        for el in dataset.tabular_elements
+        if el.required and el.name not in mapping.values()
+    ]
+    if missing:
+        raise InvalidInput(
+            "kolom_wajib_tidak_ada",
+            f"Kolom wajib tidak ada: {', '.join(missing)}. Tidak ada baris yang dimuat.",
+            kolom=missing,
+        )
+    return mapping, ignored
+
+
+def load_registry(
+    session: Session,
+    settings: Settings,
+    dataset_code: str,
+    path: Path,
+    clock: Clock,
+    mode: str = "ganti",
+) -> LoadReport:
+    """Validate every row; load the good ones; report each bad one by line and reason.
+
+    Runs in the caller's transaction: a file-level error (missing columns, unreadable file,
+    over the row limit) raises and the caller's rollback leaves the registry as it was.
+    """
+    if mode not in MODES:
+        raise InvalidInput("mode_tidak_dikenal", f"Mode harus salah satu dari {', '.join(MODES)}.")
+    dataset = get_dataset(dataset_code)
+    if not path.is_file():
+        raise NotFound("berkas_tidak_ada", f"Berkas {path} tidak ditemukan.")
+    if path.stat().st_size > settings.max_upload_bytes:
+        raise InvalidInput(
+            "berkas_terlalu_besar",
+            f"Berkas lebih dari batas {settings.max_upload_bytes:,} bita.",
+            status=413,
+        )
+    table = open_table(path)
+    mapping, ignored = _map_header(dataset, table.header)
+    repo = RegistryRepository(session)
+    load = RegistryLoad(
+        id=new_id("muat-"),
+        dataset=dataset.code,
+        source=path.name,
+        sha256=_sha256(path),
+        mode=mode,
+        started_at=clock.now(),
+        rows_total=0,
+        rows_loaded=0,
+        rows_rejected=0,
+        rows_warned=0,
+        encoding=table.encoding,
+        delimiter=table.delimiter,
+    )
+    repo.add_load(load)
+    if mode == "ganti":
+        repo.clear_dataset(dataset.code)
+
+    validator = RowValidator(dataset, load_regions(), clock.today())
+    issues: list[dict[str, Any]] = []
+    seen: dict[str, int] = {}
+    pending: list[dict[str, Any]] = []
+    width = len(table.header)
+
+    def report(line: int, severity: str, element: str | None, item: Issue) -> None:
+        issues.append(
+            {
+                "line": line,
+                "severity": severity,
+                "element": element,
+                "code": item.code,
+                "detail": item.detail,
+            }
+        )
+
+    for line, cells in table.rows:
+        load.rows_total += 1
+        if load.rows_total > settings.max_upload_rows:
+            raise InvalidInput(
+                "baris_melebihi_batas",
+                f"Berkas berisi lebih dari {settings.max_upload_rows:,} baris; "
+                "tidak ada yang dimuat.",
+                status=413,
+            )
+        unreadable = row_unreadable(cells)
+        if unreadable is not None:
+            report(line, "galat", None, Issue("baris_tidak_terbaca", "Baris tidak terbaca."))
+            load.rows_rejected += 1
+            continue
+        if len(cells) > width and any(str(c).strip() for c in cells[width:]):
+            report(
+                line,
+                "galat",
+                None,
+                Issue(
+                    "jumlah_kolom_tidak_sesuai",
+                    f"Baris berisi {len(cells)} kolom, judul hanya {width}.",
+                ),
+            )
+            load.rows_rejected += 1
+            continue
+        raw = {name: cells[idx] for idx, name in mapping.items() if idx < len(cells)}
+        result = validator.validate(raw)
+        nik = result.values.get(dataset.key)
+        if not result.errors and isinstance(nik, str):
+            first = seen.get(nik)
+            if first is not None:
+                result.errors.append(
+                    (dataset.key, Issue("nik_ganda", f"NIK sama dengan baris {first}."))
+                )
+            else:
+                seen[nik] = line
+        for element, item in result.errors:
+            report(line, "galat", element, item)
+        for element, item in result.warnings:
+            report(line, "peringatan", element, item)
+        if result.errors:
+            load.rows_rejected += 1
+            continue
+        if result.warnings:
+            load.rows_warned += 1
+        pending.append(result.values)
+        load.rows_loaded += 1
+        if len(pending) >= BATCH:
+            repo.insert_records(dataset.code, load.id, pending, upsert=mode == "tambah")
+            pending.clear()
+    repo.insert_records(dataset.code, load.id, pending, upsert=mode == "tambah")
+    if load.rows_total == 0:
+        raise InvalidInput("berkas_tanpa_data", "Berkas tidak berisi baris data.")
+    repo.add_issues(load.id, issues)
+    load.finished_at = clock.now()
+    session.flush()
+    return LoadReport(
+        load_id=load.id,
+        dataset=dataset.code,
+        source=path.name,
+        mode=mode,
+        encoding=table.encoding,
+        delimiter=table.delimiter,
+        rows_total=load.rows_total,
+        rows_loaded=load.rows_loaded,
+        rows_rejected=load.rows_rejected,
+        rows_warned=load.rows_warned,
+        ignored_columns=ignored,
+        notes=table.notes,
+        issues=[LoadIssue(**i) for i in issues[:REPORT_ISSUES_MAX]],
+    )
+
+
+def _batches(dataset: Dataset, records: Iterator[dict[str, Any]]) -> Iterator[pa.RecordBatch]:
+    schema = arrow_schema(dataset)
+    names = schema.names
+    dates = {el.name for el in dataset.tabular_elements if el.type is ElementType.TANGGAL}
+    chunk: list[dict[str, Any]] = []
+
+    def flush() -> pa.RecordBatch:
+        columns = {n: [r.get(n) for r in chunk] for n in names}
+        for n in dates:
+            columns[n] = [date.fromisoformat(v) if v else None for v in columns[n]]
+        return pa.RecordBatch.from_pydict(columns, schema=schema)
+
+    for rec in records:
+        chunk.append(rec)
+        if len(chunk) >= 50_000:
+            yield flush()
+            chunk = []
+    if chunk:
+        yield flush()
+
+
+def write_snapshot(session: Session, settings: Settings, dataset_code: str) -> tuple[Path, int]:
+    """Rewrite the Parquet snapshot from the keyed store (so it always equals it)."""
+    dataset = get_dataset(dataset_code)
+    target = snapshot_path(settings, dataset.code)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_suffix(f".parquet.tmp-{os.getpid()}")
+    rows = 0
+    with pq.ParquetWriter(tmp, arrow_schema(dataset), compression="zstd") as writer:
+        for batch in _batches(dataset, RegistryRepository(session).iter_records(dataset.code)):
+            writer.write_batch(batch)
+            rows += batch.num_rows
+    os.replace(tmp, target)
+    return target, rows
+
+
+def issues_for_load(session: Session, load_id: str) -> list[LoadIssue]:
+    repo = RegistryRepository(session)
+    if repo.get_load(load_id) is None:
+        raise NotFound("muatan_tidak_ada", f"Pemuatan {load_id} tidak ditemukan.")
+    return [
+        LoadIssue(line=i.line, severity=i.severity, element=i.element, code=i.code, detail=i.detail)
+        for i in repo.issues(load_id)
+    ]
+
+
+def stats(session: Session, settings: Settings) -> list[DatasetStats]:
+    repo = RegistryRepository(session)
+    out: list[DatasetStats] = []
+    for ds in builtin_datasets().values():
+        last = repo.last_load(ds.code)
+        snap = snapshot_path(settings, ds.code)
+        snap_rows = pq.ParquetFile(snap).metadata.num_rows if snap.exists() else None
+        has_kk = any(el.name == "no_kk" for el in ds.elements)
+        out.append(
+            DatasetStats(
+                dataset=ds.code,
+                name=ds.name,
+                provider=ds.provider,
+                records=repo.count(ds.code),
+                families=repo.count_families(ds.code) if has_kk else None,
+                last_load_at=last.finished_at if last else None,
+                last_load_source=last.source if last else None,
+                snapshot_rows=snap_rows,
+                snapshot_path=str(snap) if snap.exists() else None,
+            )
+        )
+    return out
+
+
+def export_records(session: Session, dataset_code: str, target: Path) -> int:
+    """Write the keyed store to CSV or XLSX; formula-like text is neutralised on the way."""
+    from simpul.kit.export import write_rows
+
+    dataset = get_dataset(dataset_code)
+    names = [el.name for el in dataset.tabular_elements]
+    records = RegistryRepository(session).iter_records(dataset.code)
+    return write_rows(target, names, ([rec.get(n) for n in names] for rec in records))
