@@ -11,6 +11,7 @@ from rich.console import Console
 
 from simpul import __version__
 from simpul.config import load_settings
+from simpul.demo import cli as demo_cli
 from simpul.errors import SimpulError
 from simpul.kit.masking import mask_niks_in_text
 from simpul.runtime import Runtime, runtime
@@ -55,6 +56,9 @@ def version() -> None:
     """Tampilkan versi Simpul."""
     typer.echo(__version__)
 
+
+app.command("demo")(demo_cli.demo)
+app.command("serve")(demo_cli.serve)
 
 for _name, _module in SUBCOMMANDS:
     app.add_typer(importlib.import_module(_module).app, name=_name)

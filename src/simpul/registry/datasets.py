@@ -86,7 +86,9 @@ class Dataset(BaseModel):
         for el in self.elements:
             if el.name == name:
                 return el
-        raise NotFound("elemen_tidak_dikenal", f"Elemen {name!r} tidak ada pada dataset {self.code}.")
+        raise NotFound(
+            "elemen_tidak_dikenal", f"Elemen {name!r} tidak ada pada dataset {self.code}."
+        )
 
     @property
     def element_names(self) -> tuple[str, ...]:

@@ -77,7 +77,12 @@ def clean_number_text(raw: str) -> str:
 
 
 def _dotted_digits(text: str) -> bool:
-    return bool(text) and text.replace(".", "").isdigit() and "." in text and not _SCIENTIFIC.match(text)
+    return (
+        bool(text)
+        and text.replace(".", "").isdigit()
+        and "." in text
+        and not _SCIENTIFIC.match(text)
+    )
 
 
 def century_year(yy: int, reference: date) -> int:
@@ -109,7 +114,13 @@ def parse_nik(
         return NikInfo(text, "", None, None, "", (issue("nik_panjang_salah"),))
     errors: list[Issue] = []
     warnings: list[Issue] = []
-    region, dd, mm, yy, serial = text[:6], int(text[6:8]), int(text[8:10]), int(text[10:12]), text[12:]
+    region, dd, mm, yy, serial = (
+        text[:6],
+        int(text[6:8]),
+        int(text[8:10]),
+        int(text[10:12]),
+        text[12:],
+    )
     sex = PEREMPUAN if dd > 40 else LAKI_LAKI
     day = dd - 40 if dd > 40 else dd
     birth = _safe_date(century_year(yy, reference), mm, day) if 1 <= day <= 31 else None
@@ -119,7 +130,9 @@ def parse_nik(
         errors.append(issue("nik_nomor_urut_nol"))
     if not (regions or load_regions()).district_known(region):
         warnings.append(issue("nik_wilayah_tidak_dikenal"))
-    return NikInfo(text, region, birth, sex if birth else None, serial, tuple(errors), tuple(warnings))
+    return NikInfo(
+        text, region, birth, sex if birth else None, serial, tuple(errors), tuple(warnings)
+    )
 
 
 def nik_date_part(birth_date: date, sex: str) -> str:

@@ -1,0 +1,80 @@
+"""create_app(settings) → FastAPI. Capabilities mount their routers here."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import HTMLResponse, JSONResponse
+from sqlalchemy import text
+
+from simpul import __version__
+from simpul.config import Settings
+from simpul.errors import SimpulError
+from simpul.registry import service as registry_service
+from simpul.runtime import Runtime
+
+PROBLEM = "application/problem+json"
+
+
+def problem(status: int, code: str, detail: str, **extra: Any) -> JSONResponse:
+    return JSONResponse(
+        SimpulError(code, detail, status=status, **extra).to_problem(), status, media_type=PROBLEM
+    )
+
+
+def create_app(settings: Settings, rt: Runtime | None = None) -> FastAPI:
+    runtime = rt or Runtime(settings)
+    app = FastAPI(
+        title="Simpul",
+        version=__version__,
+        description="Berbagi data antarinstansi sesuai Perjanjian Kerja Sama (PKS).",
+    )
+    app.state.runtime = runtime
+
+    @app.exception_handler(SimpulError)
+    async def _simpul_error(request: Request, exc: SimpulError) -> JSONResponse:
+        return JSONResponse(
+            exc.to_problem(instance=request.url.path), exc.status, media_type=PROBLEM
+        )
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        fields = [".".join(str(p) for p in e["loc"]) for e in exc.errors()]
+        return problem(422, "permintaan_tidak_valid", "Isi permintaan tidak valid.", kolom=fields)
+
+    @app.get("/healthz", tags=["operasional"])
+    def healthz() -> dict[str, str]:
+        """Proses hidup."""
+        return {"status": "ok"}
+
+    @app.get("/readyz", tags=["operasional"])
+    def readyz() -> JSONResponse:
+        """Siap melayani: basis data terjangkau."""
+        try:
+            with runtime.engine.connect() as conn:
+                conn.execute(text("select 1"))
+        except Exception:
+            return problem(503, "basis_data_tidak_siap", "Basis data tidak dapat dihubungi.")
+        return JSONResponse({"status": "siap"})
+
+    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
+    def index() -> str:
+        with runtime.transaction() as session:
+            rows = registry_service.stats(session, settings)
+        items = "".join(
+            f"<tr><td>{r.dataset}</td><td>{r.name}</td><td>{r.provider}</td>"
+            f"<td>{r.records:,}</td></tr>"
+            for r in rows
+        )
+        return (
+            "<!doctype html><html lang='id'><meta charset='utf-8'><title>Simpul</title>"
+            "<body style='font-family:sans-serif;max-width:50rem;margin:2rem auto'>"
+            "<h1>Simpul</h1><p>Berbagi data antarinstansi sesuai PKS. Portal menyusul; "
+            "dokumentasi API di <a href='/docs'>/docs</a>.</p>"
+            "<table border=1 cellpadding=6><tr><th>dataset</th><th>nama</th><th>penyedia</th>"
+            f"<th>rekaman</th></tr>{items}</table></body></html>"
+        )
+
+    return app

@@ -1,0 +1,1 @@
+"""The demo world: a synthetic Indonesia loaded into a fresh instance."""
