@@ -8,7 +8,7 @@ SEED   ?= 42
 # Tests run in parallel; two workers match the CI machine's two cores.
 PYTEST_WORKERS ?= 2
 
-.PHONY: demo test lint typecheck unit bench-toy clean install
+.PHONY: demo test lint typecheck unit bench-toy clean install docs
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -38,3 +38,7 @@ test: lint typecheck unit bench-toy
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache simpul-data
+
+# The CLI reference is generated from --help; tests/test_docs.py fails when it is stale.
+docs: $(STAMP)
+	$(BIN)/python -m typer simpul.cli utils docs --name simpul --output docs/cli.md

@@ -1,0 +1,24 @@
+from __future__ import annotations
+
+from fastapi.testclient import TestClient
+
+from simpul.app import create_app
+from simpul.config import Settings
+
+
+def test_health_ready_and_index(settings: Settings) -> None:
+    with TestClient(create_app(settings)) as client:
+        assert client.get("/healthz").json() == {"status": "ok"}
+        assert client.get("/readyz").json() == {"status": "siap"}
+        page = client.get("/")
+        assert page.status_code == 200
+        assert "kependudukan" in page.text
+
+
+def test_unreachable_database_is_a_503_problem() -> None:
+    bad = Settings(database_url="postgresql+psycopg://nobody@127.0.0.1:1/none")
+    with TestClient(create_app(bad)) as client:
+        resp = client.get("/readyz")
+    assert resp.status_code == 503
+    assert resp.headers["content-type"] == "application/problem+json"
+    assert resp.json()["code"] == "basis_data_tidak_siap"
