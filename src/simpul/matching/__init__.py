@@ -1,0 +1,1 @@
+"""Record matching (pemadanan): Indonesian normalisation, blocking, scoring, jobs."""

@@ -1,0 +1,203 @@
+"""Indonesian name and address normalisation for comparison (never for display).
+
+What real lists do to a name: titles and degrees (H., Hj., Dr., Drs., S.Pd., M.Si.), the
+many spellings of Muhammad (M., MUH., MOCH., MOHAMAD …), the pre-1972 spelling (Soeharto /
+Suharto, Djoko / Joko, Tjahjo / Cahyo, Sjarif / Syarif, Chairul / Khairul, Njoman / Nyoman),
+doubled letters, bin/binti, initials, punctuation and spacing. `name_key` folds all of these
+so two spellings of one name compare equal; `name_similarity` scores what remains (0–100).
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from functools import lru_cache
+
+from rapidfuzz.distance import JaroWinkler
+
+# Prefix titles (religious, academic, nobility kept out: RADEN is part of a Javanese name).
+_PREFIX_TITLES = frozenset(
+    "H HJ HAJI HAJJAH DR DRS DRA IR PROF KH KYAI NY TN SDR SDRI BPK IBU ALM ALMH".split()
+)
+# Academic degrees as written after the name, dots removed (S.Pd. → SPD).
+_DEGREES = frozenset(
+    """
+    SPD SSOS SE SH SKOM SIP SAG SPDI SHI SST ST SKM SKEP SFARM SPSI SSI SS SP SPT SKED SIKOM
+    SHUT SKG SAP STP SKEB SGZ SIKOM SAK SMB SSTP SPOL SPI SSN SDS SANT SIKOM SFIL STH STR STRKEB
+    MSI MPD MM MSC MA MH MAP MKES MKOM MT MAG MPDI MHUM MEC MBA MT MSOS MKM MPH MTI MIKOM
+    MFARM MP MIP MSN MSTAT MKN MHI MSIS MENG MSE MPSI
+    AMD AMKEB AMKEP AMFARM AMG AMAK AMKL AMPD AMTE AMRO AMK
+    PHD DR DRG APT NS BSC BA LLM MD SPOG SPA SPPD SPB SPM SPS SPKK SPTHT SPJP SPAN SPRAD
+    """.split()
+)
+_MUHAMMAD = frozenset(
+    """
+    MUHAMMAD MUHAMAD MUHAMMED MUHAMED MOHAMMAD MOHAMAD MOHAMMED MOHAMED MOCHAMMAD MOCHAMAD
+    MOCHAMED MOCH MOCHD MUCHAMMAD MUCHAMAD MUH MUHD MOH MOHD MHD MHMD MUHAMMMAD MOHAMMAT
+    MUHAMMAT MUKHAMMAD MUKHAMAD MOKHAMAD MOKHAMMAD
+    """.split()
+)
+_PATRONYMIC = frozenset({"BIN", "BINTI", "BT", "BINT", "BINTE"})
+# Old (Van Ophuijsen / Soewandi) spellings → EYD, longest first.
+_OLD_SPELLING = (("OE", "U"), ("DJ", "J"), ("TJ", "C"), ("SJ", "SY"), ("CH", "KH"), ("NJ", "NY"))
+_NON_ALNUM = re.compile(r"[^A-Z0-9 ]+")
+_SPACES = re.compile(r"\s+")
+_DOUBLE = re.compile(r"([A-Z])\1+")
+
+
+def fold(text: str) -> str:
+    """Upper case, accents removed, apostrophes dropped, other punctuation to spaces."""
+    decomposed = unicodedata.normalize("NFKD", text)
+    ascii_text = decomposed.encode("ascii", "ignore").decode("ascii").upper()
+    ascii_text = ascii_text.replace("'", "").replace("`", "")
+    return _SPACES.sub(" ", _NON_ALNUM.sub(" ", ascii_text)).strip()
+
+
+def _strip_degrees(raw: str) -> str:
+    """Drop what follows the first comma when it is only degrees (`BUDI, S.PD., M.SI`)."""
+    head, sep, tail = raw.partition(",")
+    if not sep:
+        return raw
+    tail_tokens = fold(tail.replace(".", "")).split()
+    if all(t in _DEGREES for t in tail_tokens):
+        return head
+    return raw
+
+
+def clean_name(raw: str) -> str:
+    """A name as a person would write it without titles, degrees and punctuation."""
+    text = _strip_degrees(raw or "")
+    # Dotted abbreviations become single tokens: S.Pd. → SPD, M. → M.
+    tokens = fold(re.sub(r"(?<=[A-Za-z])\.(?=[A-Za-z]\b|[A-Za-z]{1,3}\.)", "", text)).split()
+    while tokens and tokens[0] in _PREFIX_TITLES and len(tokens) > 1:
+        tokens.pop(0)
+    while tokens and tokens[-1] in _DEGREES and len(tokens) > 1:
+        tokens.pop()
+    return " ".join(tokens)
+
+
+def _spelling(token: str) -> str:
+    for old, new in _OLD_SPELLING:
+        token = token.replace(old, new)
+    # J before a vowel was the old Y (Jusuf → Yusuf); fold both to one letter for comparison.
+    token = token.replace("Y", "J")
+    return _DOUBLE.sub(r"\1", token)
+
+
+@lru_cache(maxsize=200_000)
+def name_key(raw: str) -> str:
+    """Canonical comparison form. Equal keys mean "the same name written differently"."""
+    tokens = clean_name(raw).split()
+    out: list[str] = []
+    for i, tok in enumerate(tokens):
+        if tok in _PATRONYMIC and i > 0:
+            continue
+        if tok in _MUHAMMAD or (tok == "M" and i == 0 and len(tokens) > 1):
+            out.append("MUHAMAD")  # after doubled-letter folding
+            continue
+        out.append(_spelling(tok))
+    return " ".join(out)
+
+
+def _initials_match(a: list[str], b: list[str]) -> bool:
+    """`S WAHYUNI` vs `SRI WAHYUNI`: same length, each token equal or an initial of the other."""
+    if len(a) != len(b):
+        return False
+    for x, y in zip(a, b, strict=True):
+        if x == y:
+            continue
+        if len(x) == 1 and y.startswith(x):
+            continue
+        if len(y) == 1 and x.startswith(y):
+            continue
+        return False
+    return True
+
+
+# Tokens so common that sharing them says little (keys after folding).
+_COMMON = frozenset(
+    """
+    MUHAMAD SITI NUR NURUL SRI AHMAD ABDUL I NI PUTU MADE KADEK KETUT WAJAN NJOMAN
+    KOMANG GEDE DEWI AGUS BUDI ANDI DEDI RATNA WATI JANTI
+    """.split()
+)
+
+
+def _weight(token: str) -> float:
+    return 0.3 if token in _COMMON or len(token) == 1 else 1.0
+
+
+def _token_score(short: list[str], long_: list[str]) -> float:
+    """Each token of the shorter name aligned to its best unused partner, weighted so that
+    sharing MUHAMMAD or SITI counts for little and the distinctive tokens decide."""
+    unused = list(long_)
+    total = weight_sum = 0.0
+    for tok in short:
+        best_i, best = 0, -1.0
+        for i, other in enumerate(unused):
+            sim = JaroWinkler.normalized_similarity(tok, other)
+            if sim > best:
+                best_i, best = i, sim
+        unused.pop(best_i)
+        w = _weight(tok)
+        total += w * best
+        weight_sum += w
+    # Tokens only the longer name has (a second name, a father's name) cost a little.
+    extra = sum(_weight(t) for t in unused)
+    return total / (weight_sum + 0.25 * extra) if weight_sum else 0.0
+
+
+def name_similarity(a: str, b: str) -> float:
+    """0–100. 100 for the same name in any spelling; high for typos; low for other names."""
+    ka, kb = name_key(a), name_key(b)
+    if not ka or not kb:
+        return 0.0
+    if ka == kb:
+        return 100.0
+    ta, tb = ka.split(), kb.split()
+    if _initials_match(ta, tb):
+        return 95.0
+    short, long_ = (ta, tb) if (len(ta), ka) <= (len(tb), kb) else (tb, ta)
+    score = _token_score(short, long_) * 100
+    # BUDI SANTOSO vs BUDI SANTOSO BIN AHMAD: a name contained in the other, if it has a
+    # distinctive token, is the same person written at greater length.
+    contained = len(short) < len(long_) and all(t in long_ for t in short)
+    if contained and any(_weight(t) == 1.0 for t in short):
+        score = max(score, 90.0)
+    return round(min(score, 99.0), 1)
+
+
+_ADDRESS_WORDS = {
+    "JALAN": "JL",
+    "JLN": "JL",
+    "GANG": "GG",
+    "NOMOR": "NO",
+    "NOMER": "NO",
+    "KOMPLEK": "KOMP",
+    "KOMPLEKS": "KOMP",
+    "PERUMAHAN": "PERUM",
+    "DUSUN": "DSN",
+    "DESA": "DS",
+    "KELURAHAN": "KEL",
+    "KECAMATAN": "KEC",
+    "KABUPATEN": "KAB",
+    "BLOK": "BLK",
+    "LINGKUNGAN": "LINGK",
+}
+
+
+def address_key(raw: str) -> str:
+    """Street abbreviations unified (JALAN → JL, GANG → GG, NOMOR → NO), punctuation gone."""
+    tokens = [_ADDRESS_WORDS.get(t, t) for t in fold(raw or "").split()]
+    return " ".join(_spelling(t) for t in tokens)
+
+
+def address_similarity(a: str, b: str) -> float:
+    ka, kb = address_key(a), address_key(b)
+    if not ka or not kb:
+        return 0.0
+    if ka == kb:
+        return 100.0
+    from rapidfuzz import fuzz
+
+    return round(float(fuzz.token_sort_ratio(ka, kb)), 1)
