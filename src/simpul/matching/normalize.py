@@ -39,7 +39,7 @@ _MUHAMMAD = frozenset(
 )
 _PATRONYMIC = frozenset({"BIN", "BINTI", "BT", "BINT", "BINTE"})
 # Old (Van Ophuijsen / Soewandi) spellings → EYD, longest first.
-_OLD_SPELLING = (("OE", "U"), ("DJ", "J"), ("TJ", "C"), ("SJ", "SY"), ("CH", "KH"), ("NJ", "NY"))
+_OLD_SPELLING = (("OE", "U"), ("DJ", "J"), ("TJ", "C"), ("CH", "KH"))
 _NON_ALNUM = re.compile(r"[^A-Z0-9 ]+")
 _SPACES = re.compile(r"\s+")
 _DOUBLE = re.compile(r"([A-Z])\1+")
@@ -77,10 +77,11 @@ def clean_name(raw: str) -> str:
 
 
 def _spelling(token: str) -> str:
+    # J before a vowel was the old Y (Jusuf → Yusuf): fold Y into J first, so SY/SJ and
+    # NY/NJ agree too; then the other old spellings; doubled letters count once.
+    token = _DOUBLE.sub(r"\1", token.replace("Y", "J"))
     for old, new in _OLD_SPELLING:
         token = token.replace(old, new)
-    # J before a vowel was the old Y (Jusuf → Yusuf); fold both to one letter for comparison.
-    token = token.replace("Y", "J")
     return _DOUBLE.sub(r"\1", token)
 
 
@@ -93,7 +94,7 @@ def name_key(raw: str) -> str:
         if tok in _PATRONYMIC and i > 0:
             continue
         if tok in _MUHAMMAD or (tok == "M" and i == 0 and len(tokens) > 1):
-            out.append("MUHAMAD")  # after doubled-letter folding
+            out.append("MUHAMAD")  # as _spelling leaves it
             continue
         out.append(_spelling(tok))
     return " ".join(out)
