@@ -1,0 +1,220 @@
+"""Who is calling: the hot path the policy decision starts from, and client tokens.
+
+Bearer tokens resolve with one indexed query (token, account, institution, agreements);
+HTTP Basic costs one argon2 verification for users. Nothing is cached, so a revocation
+committed before a call is always seen by that call, on every node.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from pydantic import SecretStr
+from sqlalchemy.orm import Session
+
+from simpul.access import passwords as pw
+from simpul.access.models import ClientToken
+from simpul.access.repository import AccountRepository, TokenRepository
+from simpul.access.schemas import AccountKind, AccountStatus, IssuedToken, Principal
+from simpul.errors import InvalidInput, SimpulError
+from simpul.kit.clock import Clock, SystemClock
+
+SYSTEM_CLOCK: Clock = SystemClock()
+
+# Portal lockout (configurable here): 5 failures lock a user account for 15 minutes.
+MAX_FAILED_LOGINS = 5
+LOCKOUT_WINDOW = timedelta(minutes=15)
+# Short-lived bearer tokens: revocation is immediate anyway (every call is looked up), so
+# the lifetime only bounds how long a leaked token is useful.
+TOKEN_TTL = timedelta(minutes=15)
+MAX_TOKEN_TTL = timedelta(hours=12)
+# Writing last-login on every HTTP Basic call would put a write on the hot path.
+LAST_LOGIN_RESOLUTION = timedelta(minutes=1)
+# Longer inputs are rejected before hashing: no real credential is this long.
+MAX_CREDENTIAL_LENGTH = 1024
+
+
+def _invalid_credentials() -> SimpulError:
+    # One message for unknown user and wrong password: the answer reveals neither.
+    return SimpulError(
+        "kredensial_tidak_valid", "User ID atau kata sandi/token tidak valid.", status=401
+    )
+
+
+def _revoked(detail: str = "Akun telah dicabut.") -> SimpulError:
+    return SimpulError("akun_dicabut", detail, status=401)
+
+
+def _principal(rows: Sequence[Any], token_expires_at: datetime | None = None) -> Principal:
+    first = rows[0]
+    if first.status != AccountStatus.AKTIF:
+        raise _revoked()
+    if first.data_user is not None and first.data_user_status != AccountStatus.AKTIF:
+        raise _revoked("Pengguna Data yang dilayani operator ini telah dicabut.")
+    return Principal(
+        account_id=first.id,
+        username=first.username,
+        kind=first.kind,
+        role=first.role,
+        institution=first.institution_code,
+        access_cidrs=tuple(first.access_cidrs),
+        agreement_ids=frozenset(r.agreement_id for r in rows if r.agreement_id is not None),
+        status=AccountStatus.AKTIF,
+        on_behalf_of=first.data_user,
+        token_expires_at=token_expires_at,
+    )
+
+
+def authenticate_token(session: Session, token: str, *, clock: Clock = SYSTEM_CLOCK) -> Principal:
+    """One indexed query by the token's sha256: token, account, institution, agreements.
+
+    Nothing is cached, so a revocation committed before this call is always seen."""
+    if not token or len(token) > MAX_CREDENTIAL_LENGTH:
+        raise _invalid_credentials()
+    rows = AccountRepository(session).principal_rows_for_token(pw.digest(token))
+    if not rows:
+        raise _invalid_credentials()
+    first = rows[0]
+    if first.status != AccountStatus.AKTIF:
+        raise _revoked()
+    if first.revoked_at is not None:
+        raise _invalid_credentials()
+    if clock.now() >= first.expires_at:
+        raise SimpulError(
+            "token_kedaluwarsa", "Token telah kedaluwarsa; minta token baru.", status=401
+        )
+    return _principal(rows, first.expires_at)
+
+
+def authenticate_password(
+    session: Session,
+    username: str,
+    password: str,
+    *,
+    clock: Clock = SYSTEM_CLOCK,
+    passwords: pw.Passwords | None = None,
+) -> Principal:
+    """User ID + password (portal, HTTP Basic on web services; PKS 003 Pasal 2(1)f).
+
+    Users: argon2, with the same cost for an unknown user; 5 failures lock the account for
+    15 minutes. Clients (client_id + secret): sha256, no lockout (a 256-bit secret cannot be
+    guessed, and a lockout would only let anyone block the client).
+
+    On a wrong password the failure count is written to `session` before the error is
+    raised: the caller must still commit (as it does for the deny audit record), or the
+    lockout never engages.
+    """
+    hasher = passwords or pw.default()
+    now = clock.now()
+    name = username.strip().lower()
+    repo = AccountRepository(session)
+    acct = repo.by_username(name) if len(name) <= 64 else None
+    if acct is None or len(password) > MAX_CREDENTIAL_LENGTH:
+        hasher.burn(password[:MAX_CREDENTIAL_LENGTH])
+        raise _invalid_credentials()
+    if acct.kind == AccountKind.CLIENT:
+        if not pw.verify_client_secret(acct.secret_hash, password):
+            raise _invalid_credentials()
+        return _principal(repo.principal_rows_for_account(acct.id))
+    if acct.locked_until is not None and acct.locked_until > now:
+        raise SimpulError(
+            "akun_terkunci",
+            f"Akun terkunci karena {MAX_FAILED_LOGINS} kali gagal masuk; "
+            f"coba lagi setelah {acct.locked_until:%Y-%m-%d %H:%M} UTC "
+            "atau hubungi admin instansi.",
+            status=401,
+            terkunci_hingga=acct.locked_until.isoformat(),
+        )
+    if not hasher.verify(acct.secret_hash, password):
+        repo.record_failure(acct.id, now, MAX_FAILED_LOGINS, LOCKOUT_WINDOW)
+        raise _invalid_credentials()
+    if acct.status != AccountStatus.AKTIF:
+        raise _revoked()
+    principal = _principal(repo.principal_rows_for_account(acct.id))
+    updates: dict[str, Any] = {}
+    if acct.failed_logins or acct.locked_until is not None:
+        updates |= {"failed_logins": 0, "locked_until": None}
+    if acct.last_login_at is None or now - acct.last_login_at >= LAST_LOGIN_RESOLUTION:
+        updates["last_login_at"] = now
+    if hasher.needs_rehash(acct.secret_hash):
+        updates["secret_hash"] = hasher.hash(password)
+    repo.record_success(acct.id, updates)
+    return principal
+
+
+def resolve_principal(
+    session: Session,
+    *,
+    bearer: str | None = None,
+    basic: tuple[str, str] | None = None,
+    clock: Clock = SYSTEM_CLOCK,
+    passwords: pw.Passwords | None = None,
+) -> Principal:
+    """Who is calling: exactly one of a bearer token or HTTP Basic (User ID, password).
+
+    Raises 401 `kredensial_tidak_ada`, `kredensial_tidak_valid`, `akun_dicabut`,
+    `token_kedaluwarsa` or `akun_terkunci`. See `authenticate_password` on committing.
+    """
+    if bearer is not None and basic is not None:
+        raise SimpulError(
+            "kredensial_tidak_valid", "Gunakan satu jenis kredensial saja.", status=401
+        )
+    if bearer is not None:
+        return authenticate_token(session, bearer, clock=clock)
+    if basic is not None:
+        return authenticate_password(session, basic[0], basic[1], clock=clock, passwords=passwords)
+    raise SimpulError(
+        "kredensial_tidak_ada",
+        "Kredensial wajib: token Bearer atau User ID dan kata sandi (HTTP Basic).",
+        status=401,
+    )
+
+
+def issue_token(
+    session: Session,
+    client_id: str,
+    client_secret: str,
+    *,
+    clock: Clock = SYSTEM_CLOCK,
+    ttl: timedelta = TOKEN_TTL,
+) -> IssuedToken:
+    """OAuth-style client credentials: a random opaque token, stored only as its sha256."""
+    if not timedelta(0) < ttl <= MAX_TOKEN_TTL:
+        raise InvalidInput("masa_berlaku_tidak_valid", "Masa berlaku token di luar batas.")
+    name = client_id.strip().lower()
+    acct = AccountRepository(session).by_username(name) if len(name) <= 64 else None
+    if (
+        acct is None
+        or acct.kind != AccountKind.CLIENT
+        or len(client_secret) > MAX_CREDENTIAL_LENGTH
+        or not pw.verify_client_secret(acct.secret_hash, client_secret)
+    ):
+        raise _invalid_credentials()
+    if acct.status != AccountStatus.AKTIF:
+        raise _revoked()
+    now = clock.now()
+    token = pw.generate_token()
+    TokenRepository(session).add(
+        ClientToken(
+            token_hash=pw.digest(token), account_id=acct.id, issued_at=now, expires_at=now + ttl
+        )
+    )
+    return IssuedToken(
+        access_token=SecretStr(token),
+        expires_at=now + ttl,
+        expires_in=int(ttl.total_seconds()),
+    )
+
+
+def revoke_token(session: Session, token: str, *, clock: Clock = SYSTEM_CLOCK) -> bool:
+    """RFC 7009-style: revoking an unknown or already revoked token is not an error."""
+    return TokenRepository(session).revoke(pw.digest(token), clock.now())
+
+
+def purge_expired_tokens(
+    session: Session, *, clock: Clock = SYSTEM_CLOCK, keep: timedelta = timedelta(days=1)
+) -> int:
+    """Delete tokens that expired more than `keep` ago (they can never authenticate)."""
+    return TokenRepository(session).purge_expired(clock.now() - keep)

@@ -1,0 +1,301 @@
+"""All access queries. The session and its transaction belong to the caller."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Row, and_, case, delete, func, literal, select, update
+from sqlalchemy.orm import aliased
+
+from simpul.access.models import (
+    Account,
+    AccountAgreement,
+    ClientToken,
+    Device,
+    Institution,
+    InstitutionNameHistory,
+    UtcDateTime,
+)
+from simpul.kit.repository import Repository
+
+_DataUser = aliased(Account, name="data_user")
+
+
+class InstitutionRepository(Repository):
+    def get(self, code: str) -> Institution | None:
+        return self.session.get(Institution, code)
+
+    def all(self) -> Sequence[Institution]:
+        return self.session.execute(select(Institution).order_by(Institution.code)).scalars().all()
+
+    def add(self, institution: Institution) -> None:
+        self.session.add(institution)
+        self.session.flush()
+
+    def add_name_change(self, change: InstitutionNameHistory) -> None:
+        self.session.add(change)
+        self.session.flush()
+
+    def name_history(self, code: str) -> Sequence[InstitutionNameHistory]:
+        return (
+            self.session.execute(
+                select(InstitutionNameHistory)
+                .where(InstitutionNameHistory.institution_code == code)
+                .order_by(InstitutionNameHistory.changed_at, InstitutionNameHistory.id)
+            )
+            .scalars()
+            .all()
+        )
+
+
+class AccountRepository(Repository):
+    def get(self, account_id: str) -> Account | None:
+        return self.session.get(Account, account_id)
+
+    def by_username(self, username: str) -> Account | None:
+        return self.session.execute(
+            select(Account).where(Account.username == username)
+        ).scalar_one_or_none()
+
+    def add(self, account: Account) -> None:
+        self.session.add(account)
+        self.session.flush()
+
+    def search(
+        self, institution: str | None = None, role: str | None = None
+    ) -> Sequence[Row[Account, str | None]]:
+        """Accounts with their data user's username (for operators)."""
+        stmt = (
+            select(Account, _DataUser.username)
+            .outerjoin(_DataUser, _DataUser.id == Account.operator_of)
+            .order_by(Account.institution_code, Account.username)
+        )
+        if institution is not None:
+            stmt = stmt.where(Account.institution_code == institution)
+        if role is not None:
+            stmt = stmt.where(Account.role == role)
+        return self.session.execute(stmt).all()
+
+    def username_of(self, account_id: str) -> str | None:
+        return self.session.execute(
+            select(Account.username).where(Account.id == account_id)
+        ).scalar_one_or_none()
+
+    def agreements(self, account_ids: Iterable[str]) -> dict[str, list[str]]:
+        ids = list(account_ids)
+        found: dict[str, list[str]] = defaultdict(list)
+        if not ids:
+            return found
+        rows = self.session.execute(
+            select(AccountAgreement.account_id, AccountAgreement.agreement_id)
+            .where(AccountAgreement.account_id.in_(ids))
+            .order_by(AccountAgreement.agreement_id)
+        )
+        for account_id, agreement_id in rows:
+            found[account_id].append(agreement_id)
+        return found
+
+    def bind(self, account_id: str, agreement_id: str, at: datetime, by: str) -> bool:
+        """Bind once; False when the binding already existed."""
+        if self.session.get(AccountAgreement, (account_id, agreement_id)) is not None:
+            return False
+        self.session.add(
+            AccountAgreement(
+                account_id=account_id, agreement_id=agreement_id, bound_at=at, bound_by=by
+            )
+        )
+        self.session.flush()
+        return True
+
+    def unbind(self, account_id: str, agreement_id: str) -> bool:
+        result = self.session.execute(
+            delete(AccountAgreement).where(
+                AccountAgreement.account_id == account_id,
+                AccountAgreement.agreement_id == agreement_id,
+            )
+        )
+        return bool(getattr(result, "rowcount", 0))
+
+    def accounts_for_agreement(self, agreement_id: str) -> Sequence[str]:
+        return (
+            self.session.execute(
+                select(Account.username)
+                .join(AccountAgreement, AccountAgreement.account_id == Account.id)
+                .where(AccountAgreement.agreement_id == agreement_id)
+                .order_by(Account.username)
+            )
+            .scalars()
+            .all()
+        )
+
+    def operators_of(self, account_id: str) -> Sequence[Account]:
+        return (
+            self.session.execute(select(Account).where(Account.operator_of == account_id))
+            .scalars()
+            .all()
+        )
+
+    def record_failure(
+        self, account_id: str, now: datetime, max_failures: int, lock_for: timedelta
+    ) -> tuple[int, datetime | None]:
+        """Count one failed login atomically; lock once the count reaches `max_failures`.
+
+        One UPDATE, so concurrent failures on PostgreSQL cannot lose a count. A lock that
+        has already run out starts the count again.
+        """
+        now_p = literal(now, UtcDateTime())
+        expired = and_(Account.locked_until.is_not(None), Account.locked_until <= now_p)
+        count = case((expired, 0), else_=Account.failed_logins) + 1
+        stmt = (
+            update(Account)
+            .where(Account.id == account_id)
+            .values(
+                failed_logins=count,
+                locked_until=case(
+                    (count >= max_failures, literal(now + lock_for, UtcDateTime())),
+                    (expired, None),
+                    else_=Account.locked_until,
+                ),
+            )
+            .returning(Account.failed_logins, Account.locked_until)
+            .execution_options(synchronize_session="fetch")
+        )
+        failed, until = self.session.execute(stmt).one()
+        return int(failed), until
+
+    def record_success(
+        self, account_id: str, values: dict[str, Any]
+    ) -> None:  # values: any of failed_logins, locked_until, last_login_at, secret_hash
+        if values:
+            self.session.execute(
+                update(Account)
+                .where(Account.id == account_id)
+                .values(**values)
+                .execution_options(synchronize_session="fetch")
+            )
+
+    # -- the hot path ---------------------------------------------------------------------
+
+    @staticmethod
+    def _principal_select(*extra: Any) -> Any:
+        # Operators act under their data user's agreements, so agreements join on
+        # coalesce(operator_of, id); one row per agreement (or one row when there are none).
+        return select(
+            Account.id,
+            Account.username,
+            Account.kind,
+            Account.role,
+            Account.status,
+            Account.institution_code,
+            Institution.access_cidrs,
+            _DataUser.username.label("data_user"),
+            _DataUser.status.label("data_user_status"),
+            AccountAgreement.agreement_id,
+            *extra,
+        )
+
+    @staticmethod
+    def _principal_joins(stmt: Any) -> Any:
+        return (
+            stmt.join(Institution, Institution.code == Account.institution_code)
+            .outerjoin(_DataUser, _DataUser.id == Account.operator_of)
+            .outerjoin(
+                AccountAgreement,
+                AccountAgreement.account_id == func.coalesce(Account.operator_of, Account.id),
+            )
+        )
+
+    def principal_rows_for_token(self, token_hash: str) -> Sequence[Row[Any]]:
+        """Token, account, institution and agreements in one query keyed by the token's PK."""
+        stmt = (
+            self._principal_select(ClientToken.expires_at, ClientToken.revoked_at)
+            .select_from(ClientToken)
+            .join(Account, Account.id == ClientToken.account_id)
+        )
+        stmt = self._principal_joins(stmt).where(ClientToken.token_hash == token_hash)
+        return list(self.session.execute(stmt).all())
+
+    def principal_rows_for_account(self, account_id: str) -> Sequence[Row[Any]]:
+        stmt = self._principal_joins(self._principal_select().select_from(Account))
+        return list(self.session.execute(stmt.where(Account.id == account_id)).all())
+
+
+class TokenRepository(Repository):
+    def add(self, token: ClientToken) -> None:
+        self.session.add(token)
+        self.session.flush()
+
+    def revoke(self, token_hash: str, at: datetime) -> bool:
+        result = self.session.execute(
+            update(ClientToken)
+            .where(ClientToken.token_hash == token_hash, ClientToken.revoked_at.is_(None))
+            .values(revoked_at=at)
+            .execution_options(synchronize_session=False)
+        )
+        return bool(getattr(result, "rowcount", 0))
+
+    def revoke_all_for_account(self, account_id: str, at: datetime) -> int:
+        result = self.session.execute(
+            update(ClientToken)
+            .where(ClientToken.account_id == account_id, ClientToken.revoked_at.is_(None))
+            .values(revoked_at=at)
+            .execution_options(synchronize_session=False)
+        )
+        return int(getattr(result, "rowcount", 0))
+
+    def purge_expired(self, before: datetime) -> int:
+        result = self.session.execute(
+            delete(ClientToken)
+            .where(ClientToken.expires_at < before)
+            .execution_options(synchronize_session=False)
+        )
+        return int(getattr(result, "rowcount", 0))
+
+    def count_live(self, account_id: str, now: datetime) -> int:
+        return int(
+            self.session.execute(
+                select(func.count())
+                .select_from(ClientToken)
+                .where(
+                    ClientToken.account_id == account_id,
+                    ClientToken.revoked_at.is_(None),
+                    ClientToken.expires_at > now,
+                )
+            ).scalar_one()
+        )
+
+
+class DeviceRepository(Repository):
+    def by_serial(self, serial: str) -> Device | None:
+        return self.session.execute(
+            select(Device).where(Device.serial == serial)
+        ).scalar_one_or_none()
+
+    def by_sam(self, sam_id: str) -> Device | None:
+        return self.session.execute(
+            select(Device).where(Device.sam_id == sam_id)
+        ).scalar_one_or_none()
+
+    def add(self, device: Device) -> None:
+        self.session.add(device)
+        self.session.flush()
+
+    def search(self, institution: str | None = None) -> Sequence[Device]:
+        stmt = select(Device).order_by(Device.institution_code, Device.serial)
+        if institution is not None:
+            stmt = stmt.where(Device.institution_code == institution)
+        return self.session.execute(stmt).scalars().all()
+
+    def not_inactive_for_institution(self, institution: str) -> Sequence[Device]:
+        return (
+            self.session.execute(
+                select(Device)
+                .where(Device.institution_code == institution, Device.status != "nonaktif")
+                .order_by(Device.serial)
+            )
+            .scalars()
+            .all()
+        )
