@@ -1,0 +1,1 @@
+"""Agreements (PKS) as data: YAML documents, schema checks, lifecycle, addenda, grants."""
