@@ -24,9 +24,13 @@ app = typer.Typer(
 )
 err = Console(stderr=True)
 
-# (command name, module with a Typer `app`): each capability owns its sub-commands.
+# (command name, module, Typer app attribute): each capability owns its sub-commands.
 SUBCOMMANDS = [
-    ("registry", "simpul.registry.cli"),
+    ("registry", "simpul.registry.cli", "app"),
+    ("agreement", "simpul.agreements.cli", "app"),
+    ("institution", "simpul.access.cli", "institution_app"),
+    ("account", "simpul.access.cli", "account_app"),
+    ("device", "simpul.access.cli", "device_app"),
 ]
 
 
@@ -60,8 +64,8 @@ def version() -> None:
 app.command("demo")(demo_cli.demo)
 app.command("serve")(demo_cli.serve)
 
-for _name, _module in SUBCOMMANDS:
-    app.add_typer(importlib.import_module(_module).app, name=_name)
+for _name, _module, _attr in SUBCOMMANDS:
+    app.add_typer(getattr(importlib.import_module(_module), _attr), name=_name)
 
 
 def main() -> None:
