@@ -85,9 +85,7 @@ def _spelling(token: str) -> str:
     return _DOUBLE.sub(r"\1", token)
 
 
-@lru_cache(maxsize=200_000)
-def name_key(raw: str) -> str:
-    """Canonical comparison form. Equal keys mean "the same name written differently"."""
+def _key_once(raw: str) -> str:
     tokens = clean_name(raw).split()
     out: list[str] = []
     for i, tok in enumerate(tokens):
@@ -98,6 +96,21 @@ def name_key(raw: str) -> str:
             continue
         out.append(_spelling(tok))
     return " ".join(out)
+
+
+@lru_cache(maxsize=200_000)
+def name_key(raw: str) -> str:
+    """Canonical comparison form. Equal keys mean "the same name written differently".
+
+    Folding can expose a new title (HH → H), so fold until nothing changes.
+    """
+    key = _key_once(raw)
+    for _ in range(5):
+        again = _key_once(key)
+        if again == key:
+            break
+        key = again
+    return key
 
 
 def _initials_match(a: list[str], b: list[str]) -> bool:
