@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 from typing import Annotated
 
@@ -24,16 +25,25 @@ def demo(
     no_serve: Annotated[
         bool, typer.Option("--no-serve", help="Bangun saja, jangan layani.")
     ] = False,
+    fresh: Annotated[
+        bool, typer.Option("--fresh", help="Hapus dan bangun ulang dunia demo.")
+    ] = False,
 ) -> None:
     """Bangun dunia demo (registri sintetis, instansi, PKS, akun) lalu layani API."""
     folder = data_dir or runtime(ctx).settings.data_dir
-    write_demo_secrets(folder)
-    rt = Runtime(load_settings(folder))
-    try:
-        build_world(rt, people, seed, say=typer.echo)
-    finally:
-        rt.close()
-    typer.echo(f"Dunia demo siap di {folder}.")
+    creds = folder / "demo-credentials.json"
+    if creds.exists() and not fresh:
+        typer.echo(f"Dunia demo sudah ada di {folder} (pakai --fresh untuk membangun ulang).")
+    else:
+        if fresh and folder.exists():
+            shutil.rmtree(folder)
+        write_demo_secrets(folder)
+        rt = Runtime(load_settings(folder))
+        try:
+            build_world(rt, people, seed, say=typer.echo)
+        finally:
+            rt.close()
+        typer.echo(f"Dunia demo siap di {folder}. Kredensial: {creds} (mode 0600).")
     if not no_serve:
         _serve(folder, host, port, workers=1)
 

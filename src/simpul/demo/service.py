@@ -1,23 +1,41 @@
-"""Build the demo world step by step; each step is idempotent for the same data dir."""
+"""Build the demo world: synthetic registries, institutions, the four PKS with their demo
+extension addenda, and accounts for every party and role."""
 
 from __future__ import annotations
 
+import json
+import os
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
+from simpul.access import service as access
+from simpul.access.schemas import AccountCreate, InstitutionUpdate
+from simpul.agreements import service as agreements
 from simpul.registry import service as registry_service
 from simpul.runtime import Runtime
 
 DATASETS = ("kependudukan", "asn", "dtks", "regsosek")
+ACTOR = "demo"
+# Bappenas runs the Satu Data Indonesia secretariat: the hub administrator sits there.
+HUB_INSTITUTION = "bappenas"
+PROVIDERS = ("dukcapil", "bkn", "kemensos", "bappenas")
+# Recipient → the agreements it receives data under (PKS 000, 001, 003, 004).
+RECIPIENTS = {
+    "bkn": ["pks-dukcapil-bkn", "pks-kemensos-bkn"],
+    "kemensos": ["pks-kemensos-bkn"],
+    "kemenkop": ["pks-kemenkop-bkn"],
+    "pemprov-jabar": ["pks-bappenas-jabar"],
+}
+# The demo is reached from this machine: loopback joins each institution's access point.
+DEMO_ACCESS_POINT = "127.0.0.0/8"
 
 
-def build_world(
-    rt: Runtime, people: int, seed: int, say: Callable[[str], None] = print
+def build_registries(
+    rt: Runtime, people: int, seed: int, say: Callable[[str], None]
 ) -> dict[str, int]:
-    """Generate the synthetic registries and load them; returns records per dataset."""
     from simpul.registry.synth import generate_world
 
-    rt.migrate()
     synth_dir: Path = rt.settings.data_dir / "synth"
     say(f"Membangun Indonesia sintetis: {people:,} penduduk, benih {seed} …")
     paths = generate_world(people, seed, synth_dir)
@@ -32,3 +50,71 @@ def build_world(
         loaded[code] = report.rows_loaded
         say(f"  {code}: {report.rows_loaded:,} rekaman dimuat, {report.rows_rejected} ditolak")
     return loaded
+
+
+def build_governance(rt: Runtime, say: Callable[[str], None]) -> list[dict[str, Any]]:
+    """Institutions, agreements (+ demo addenda) and accounts; returns the credentials."""
+    with rt.transaction() as session:
+        access.load_seed(session, clock=rt.clock)
+        for known in access.list_institutions(session):
+            cidrs = sorted({*known.access_cidrs, DEMO_ACCESS_POINT})
+            access.update_institution(
+                session, known.code, InstitutionUpdate(access_cidrs=cidrs), clock=rt.clock
+            )
+        agreements.load_seed(session, actor=ACTOR, clock=rt.clock, demo=True)
+    say("Instansi dan empat PKS dimuat (dengan ADENDUM DEMO perpanjangan).")
+    plan: list[dict[str, Any]] = [
+        {"institution": HUB_INSTITUTION, "role": "hub_admin", "username": "hub.admin"}
+    ]
+    for inst in PROVIDERS:
+        plan.append({"institution": inst, "role": "provider_admin", "username": f"{inst}.admin"})
+        plan.append({"institution": inst, "role": "auditor", "username": f"{inst}.auditor"})
+    for inst, ids in RECIPIENTS.items():
+        plan += [
+            {"institution": inst, "role": "recipient_admin", "username": f"{inst}.admin-penerima"},
+            {"institution": inst, "role": "data_user", "username": f"{inst}.pengguna",
+             "agreement_ids": ids},
+            {"institution": inst, "role": "operator", "username": f"{inst}.operator",
+             "operator_of": f"{inst}.pengguna"},
+            {"institution": inst, "role": "data_user", "username": f"{inst}.klien",
+             "kind": "client", "agreement_ids": ids},
+        ]  # fmt: skip
+    creds: list[dict[str, Any]] = []
+    for spec in plan:
+        with rt.transaction() as session:
+            issued = access.create_account(
+                session, AccountCreate.model_validate(spec), actor=ACTOR, clock=rt.clock
+            )
+        client = spec.get("kind") == "client"
+        secret = issued.secret.get_secret_value()
+        creds.append(
+            {
+                "institution": spec["institution"],
+                "role": spec["role"],
+                "kind": "client" if client else "user",
+                "username": spec["username"],
+                "password": None if client else secret,
+                "client_id": spec["username"] if client else None,
+                "client_secret": secret if client else None,
+                "agreements": spec.get("agreement_ids", []),
+            }
+        )
+    say(f"{len(creds)} akun dibuat untuk setiap pihak dan peran.")
+    return creds
+
+
+def write_credentials(data_dir: Path, creds: list[dict[str, Any]]) -> Path:
+    path = data_dir / "demo-credentials.json"
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        json.dump(creds, fh, ensure_ascii=False, indent=2)
+    path.chmod(0o600)
+    return path
+
+
+def build_world(rt: Runtime, people: int, seed: int, say: Callable[[str], None] = print) -> Path:
+    """Everything a newcomer needs to try the product; returns the credentials file."""
+    rt.migrate()
+    build_registries(rt, people, seed, say)
+    creds = build_governance(rt, say)
+    return write_credentials(rt.settings.data_dir, creds)
