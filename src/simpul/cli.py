@@ -31,6 +31,7 @@ SUBCOMMANDS = [
     ("institution", "simpul.access.cli", "institution_app"),
     ("account", "simpul.access.cli", "account_app"),
     ("device", "simpul.access.cli", "device_app"),
+    ("audit", "simpul.audit.cli", "app"),
 ]
 
 

@@ -87,6 +87,6 @@ def alembic_config(engine: Engine) -> Config:
     return cfg
 
 
-def run_migrations(engine: Engine, revision: str = "heads") -> None:
+def run_migrations(engine: Engine, revision: str = "head") -> None:
     """Bring the schema to `revision`; safe to call on every start."""
     command.upgrade(alembic_config(engine), revision)

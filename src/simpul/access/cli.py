@@ -25,6 +25,7 @@ from simpul.access.schemas import (
     Role,
 )
 from simpul.errors import InvalidInput
+from simpul.governance import service as governance
 from simpul.runtime import runtime
 
 M = TypeVar("M", bound=BaseModel)
@@ -142,8 +143,8 @@ def rename_institution(ctx: typer.Context, code: str, new_name: str, reason: Rea
     """Catat perubahan nama/nomenklatur instansi (dapat mengakhiri PKS, PKS 003 Pasal 6)."""
     rt = runtime(ctx)
     with rt.transaction() as session:
-        change = service.rename_institution(
-            session, code, new_name, actor=_actor(), reason=reason, clock=rt.clock
+        change = governance.rename_institution(
+            session, rt.settings, rt.clock, code, new_name, actor=_actor(), reason=reason
         )
     out.print(f"{change.institution}: {change.old_name} → {change.new_name}")
     err.print(
@@ -232,8 +233,8 @@ def revoke_account(ctx: typer.Context, username: str, reason: ReasonOpt) -> None
     """Cabut akun; berlaku pada panggilan berikutnya, seluruh tokennya mati."""
     rt = runtime(ctx)
     with rt.transaction() as session:
-        acct = service.revoke_account(
-            session, username, actor=_actor(), reason=reason, clock=rt.clock
+        acct = governance.revoke_account(
+            session, rt.settings, rt.clock, username, actor=_actor(), reason=reason
         )
     out.print(f"Akun {acct.username} dicabut.")
 
@@ -249,8 +250,8 @@ def reset_secret(
     """Bangkitkan kata sandi atau rahasia klien baru (ditampilkan sekali)."""
     rt = runtime(ctx)
     with rt.transaction() as session:
-        issued = service.reset_secret(
-            session, username, actor=_actor(), reason=reason, clock=rt.clock
+        issued = governance.reset_secret(
+            session, rt.settings, rt.clock, username, actor=_actor(), reason=reason
         )
     _print_secret(issued)
 
@@ -282,7 +283,7 @@ def activate_device(ctx: typer.Context, serial: str) -> None:
     """Aktifkan pembaca kartu setelah personalisasi SAM."""
     rt = runtime(ctx)
     with rt.transaction() as session:
-        dev = service.activate_device(session, serial, actor=_actor(), clock=rt.clock)
+        dev = governance.activate_device(session, rt.settings, rt.clock, serial, actor=_actor())
     out.print(f"Pembaca kartu {dev.serial} {dev.status.value}.")
 
 
@@ -291,8 +292,8 @@ def deactivate_device(ctx: typer.Context, serial: str, reason: ReasonOpt) -> Non
     """Nonaktifkan pembaca kartu."""
     rt = runtime(ctx)
     with rt.transaction() as session:
-        dev = service.deactivate_device(
-            session, serial, actor=_actor(), reason=reason, clock=rt.clock
+        dev = governance.deactivate_device(
+            session, rt.settings, rt.clock, serial, actor=_actor(), reason=reason
         )
     out.print(f"Pembaca kartu {dev.serial} {dev.status.value}.")
 

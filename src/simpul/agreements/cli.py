@@ -113,7 +113,22 @@ def addendum(
     file: Annotated[Path, typer.Argument(help="Berkas YAML adendum.")],
 ) -> None:
     """Terapkan adendum: perjanjian mendapat versi baru, riwayat tetap tersimpan."""
-    _load(runtime(ctx), [file])
+    from simpul.governance import service as governance
+
+    rt = runtime(ctx)
+    rt.migrate()
+    try:
+        with rt.transaction() as session:
+            results = governance.apply_addendum(
+                session, rt.settings, rt.clock, file, actor=_actor()
+            )
+    except AgreementFileError as exc:
+        err.print("[red]Berkas adendum tidak sah; tidak ada yang diterapkan.[/red]")
+        for issue in exc.issues:
+            err.print(f"  {issue}", markup=False, highlight=False, soft_wrap=True)
+        raise typer.Exit(2) from None
+    for r in results:
+        out.print(f"{r.agreement_id} versi {r.version}: {r.outcome} ({r.addendum_id or '-'})")
 
 
 @app.command("list")
@@ -283,17 +298,29 @@ def _print_document(doc: AgreementDocument, version: int, s: service.AgreementSu
 
 
 def _govern(ctx: typer.Context, agreement_id: str, reason: str, verb: str) -> None:
+    # Named governance actions: the state change and its audit record commit together.
+    from simpul.governance import service as governance
+
     rt = runtime(ctx)
     rt.migrate()
     action = {
-        "suspend": service.suspend,
-        "resume": service.resume,
-        "terminate": service.terminate,
-        "sign": service.sign,
-        "activate": service.activate,
-    }[verb]
+        "suspend": governance.suspend_agreement,
+        "resume": governance.resume_agreement,
+        "sign": governance.sign_agreement,
+        "activate": governance.activate_agreement,
+    }
     with rt.transaction() as session:
-        agreement = action(session, agreement_id, actor=_actor(), reason=reason, clock=rt.clock)
+        if verb == "terminate":
+            ended = governance.terminate_agreement(
+                session, rt.settings, rt.clock, agreement_id, actor=_actor(), reason=reason
+            )
+            agreement = ended.agreement
+            for dev in ended.devices_deactivated:
+                out.print(f"Pembaca kartu {dev.serial} ({dev.institution}) dinonaktifkan.")
+        else:
+            agreement = action[verb](
+                session, rt.settings, rt.clock, agreement_id, actor=_actor(), reason=reason
+            )
         state = State(agreement.state)
     out.print(f"{agreement_id}: status sekarang {_state(state)}")
 

@@ -1,0 +1,338 @@
+"""Audit log benchmark: durable appends per second with concurrent writers, and the time to
+verify a million-record log, on SQLite and PostgreSQL.
+
+Targets: >= 20,000 durable appends/s; verify 1,000,000 records in <= 10 s. The baseline,
+measured in the same run on the same database, is a plain single-row INSERT + COMMIT per
+record from the same kind of writer threads (what an audit log without group commit does).
+
+    python bench/audit.py [--backend sqlite|postgresql|both] [--records N] [--writers N]
+                          [--tasks N] [--processes N] [--verify-records N]
+
+Writers are threads calling AuditWriter.append (each blocks until its record is durable),
+and, in a second series, asyncio tasks awaiting AuditWriter.append_async; each series runs
+in one process and in --processes processes sharing the database.
+
+SIMPUL_BENCH_TOY=1 runs tiny sizes in seconds. SQLite runs with synchronous=FULL (the
+default: durable against power loss); PostgreSQL with its defaults (fsync on, synchronous
+commit on) in a database `simpul_bench_audit` on 127.0.0.1:5432 created and dropped here.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import itertools
+import multiprocessing as mp
+import os
+import secrets
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from pydantic import SecretStr
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import Engine
+
+from simpul.audit import service
+from simpul.audit.schemas import AuditEvent
+from simpul.config import Settings
+from simpul.db import make_engine, run_migrations
+from simpul.kit.clock import SystemClock
+
+TOY = os.environ.get("SIMPUL_BENCH_TOY") == "1"
+PG_ADMIN = os.environ.get(
+    "SIMPUL_BENCH_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+)
+PG_DB = "simpul_bench_audit"
+APPEND_TARGET = 20_000
+VERIFY_TARGET_S = 10.0
+
+
+def make_event(i: int) -> AuditEvent:
+    """A typical verification decision: one subject, two elements, a small result."""
+    nik = f"3171{i % 90 + 10:02d}{i % 28 + 1:02d}0{i % 9 + 1}9{i % 10}{i % 10_000:04d}"
+    return AuditEvent(
+        action="verifikasi",
+        decision="izin" if i % 20 else "tolak",
+        reason="ok" if i % 20 else "elemen_di_luar_hibah",
+        actor=f"klien-dinsos-{i % 40:02d}",
+        institution="Dinas Sosial Kabupaten Bogor",
+        agreement_id="pks-003-dukcapil-dinsos",
+        agreement_version=2,
+        grant_id="hibah-verifikasi",
+        service="verifikasi",
+        mechanism="api",
+        dataset="kependudukan",
+        subjects=(nik,),
+        elements=("nama_lengkap", "tanggal_lahir"),
+        result={"nama_lengkap": "sesuai", "tanggal_lahir": "sesuai"},
+        request_id=f"req-{i:012d}",
+        latency_ms=3.2,
+    )
+
+
+def settings_for(data_dir: Path, url: str | None) -> Settings:
+    return Settings(
+        data_dir=data_dir,
+        database_url=url,
+        audit_hmac_key=SecretStr(secrets.token_urlsafe(32)),
+        sqlite_synchronous="FULL",
+    )
+
+
+# --- appends -----------------------------------------------------------------------------------
+
+
+def _append_worker(
+    settings: Settings,
+    mode: str,
+    callers: int,
+    per_caller: int,
+    offset: int,
+    start: Any,
+    results: Any,
+) -> None:
+    """One process: `callers` threads (or asyncio tasks) appending `per_caller` events each."""
+    engine = make_engine(settings)
+    writer = service.AuditWriter(engine, settings, SystemClock())
+    # Events are built before the clock starts: the timed loop is the audit append alone.
+    events = [make_event(offset + i) for i in range(1_000)]
+
+    def work(k: int) -> None:
+        append = writer.append
+        for i in range(k * per_caller, (k + 1) * per_caller):
+            append(events[i % 1_000])
+
+    async def work_async(k: int) -> None:
+        append = writer.append_async
+        for i in range(k * per_caller, (k + 1) * per_caller):
+            await append(events[i % 1_000])
+
+    async def run_async() -> None:
+        await asyncio.gather(*(work_async(k) for k in range(callers)))
+
+    pool = [threading.Thread(target=work, args=(k,)) for k in range(callers)]
+    start.wait()
+    began = time.perf_counter()
+    if mode == "asyncio":
+        asyncio.run(run_async())
+    else:
+        for thread in pool:
+            thread.start()
+        for thread in pool:
+            thread.join()
+    results.put((began, time.perf_counter(), callers * per_caller))
+    writer.close()
+    engine.dispose()
+
+
+def measure_appends(
+    settings: Settings, records: int, callers: int, processes: int, mode: str
+) -> float:
+    """Durable appends/s: `processes` processes, callers/processes threads or tasks each."""
+    per_process = max(1, callers // processes)
+    per_caller = max(1, records // (processes * per_process))
+    ctx = mp.get_context("spawn")
+    if processes == 1:
+        gate, results = threading.Event(), ctx.SimpleQueue()
+        gate.set()
+        _append_worker(settings, mode, per_process, per_caller, 0, gate, results)
+        reports = [results.get()]
+    else:
+        # Monotonic clocks are system-wide on Linux, so the children's timings compare.
+        start, results = ctx.Event(), ctx.Queue()
+        share = per_process * per_caller
+        procs = [
+            ctx.Process(
+                target=_append_worker,
+                args=(settings, mode, per_process, per_caller, k * share, start, results),
+            )
+            for k in range(processes)
+        ]
+        for proc in procs:
+            proc.start()
+        time.sleep(1.5 if TOY else 4.0)  # let every child import and connect first
+        start.set()
+        reports = [results.get() for _ in procs]
+        for proc in procs:
+            proc.join()
+            if proc.exitcode != 0:
+                raise RuntimeError(f"append worker exited with {proc.exitcode}")
+    began = min(r[0] for r in reports)
+    ended = max(r[1] for r in reports)
+    return sum(r[2] for r in reports) / (ended - began)
+
+
+def measure_baseline(engine: Engine, records: int, writers: int) -> float:
+    """One INSERT + COMMIT per record, each writer thread on its own connection."""
+    with engine.begin() as conn:
+        conn.execute(text("DROP TABLE IF EXISTS bench_baseline"))
+        conn.execute(text("CREATE TABLE bench_baseline (id BIGINT PRIMARY KEY, payload TEXT)"))
+    ids = itertools.count()
+    payload = service.canonical_json(list(make_event(1).__dict__.values())[:12])
+
+    def work(n: int) -> None:
+        with engine.connect() as conn:
+            for _ in range(n):
+                with conn.begin():
+                    conn.execute(
+                        text("INSERT INTO bench_baseline VALUES (:i, :p)"),
+                        {"i": next(ids), "p": payload},
+                    )
+
+    per_thread = max(1, records // writers)
+    pool = [threading.Thread(target=work, args=(per_thread,)) for _ in range(writers)]
+    began = time.perf_counter()
+    for thread in pool:
+        thread.start()
+    for thread in pool:
+        thread.join()
+    elapsed = time.perf_counter() - began
+    with engine.begin() as conn:
+        conn.execute(text("DROP TABLE bench_baseline"))
+    return per_thread * writers / elapsed
+
+
+# --- verification ------------------------------------------------------------------------------
+
+
+def build_log(engine: Engine, settings: Settings, records: int, checkpoint_every: int) -> None:
+    """Fill the log quickly (large batches through the normal append path), signing a
+    checkpoint every `checkpoint_every` records as a running writer would."""
+    hasher = service.SubjectHasher(settings.require_secret("audit_hmac_key"))
+    pool = [service.prepare(make_event(i), hasher) for i in range(2_000)]
+    clock = SystemClock()
+    done = 0
+    batch = 10_000
+    while done < records:
+        n = min(batch, records - done)
+        items = [pool[(done + i) % len(pool)] for i in range(n)]
+        with engine.connect() as conn, conn.begin():
+            service.append_prepared(conn, items, clock)
+        done += n
+        if done % checkpoint_every == 0 or done == records:
+            service.checkpoint(engine, settings, clock)
+    if engine.dialect.name == "postgresql":
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.execute(text("VACUUM ANALYZE audit_record, audit_subject"))
+
+
+def measure_verify(engine: Engine, settings: Settings, workers: int | None) -> tuple[float, Any]:
+    began = time.perf_counter()
+    result = service.verify(
+        engine, trusted_key_ids=service.trusted_key_ids(settings), workers=workers
+    )
+    return time.perf_counter() - began, result
+
+
+# --- driver ------------------------------------------------------------------------------------
+
+
+def verdict(ok: bool) -> str:
+    if TOY:
+        return "toy size, not compared"
+    return "OK" if ok else "BELOW TARGET"
+
+
+def run_backend(backend: str, args: argparse.Namespace) -> None:
+    print(
+        f"\n== {backend}: {args.records:,} appends, {args.writers} writers; "
+        f"verify {args.verify_records:,} records",
+        flush=True,
+    )
+    with tempfile.TemporaryDirectory(prefix="simpul-bench-audit-") as tmp:
+        url = None
+        admin = None
+        if backend == "postgresql":
+            admin = create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
+            with admin.connect() as conn:
+                conn.execute(text(f'DROP DATABASE IF EXISTS "{PG_DB}" WITH (FORCE)'))
+                conn.execute(text(f'CREATE DATABASE "{PG_DB}"'))
+            url = PG_ADMIN.rsplit("/", 1)[0] + f"/{PG_DB}"
+        try:
+            settings = settings_for(Path(tmp), url)
+            engine = make_engine(settings)
+            run_migrations(engine)
+            procs = [1, args.processes] if args.processes > 1 else [1]
+            for mode, callers in (("threads", args.writers), ("asyncio", args.tasks)):
+                for processes in procs:
+                    rate = measure_appends(settings, args.records, callers, processes, mode)
+                    unit = "threads" if mode == "threads" else "asyncio tasks"
+                    print(
+                        f"append, {processes} process(es) x {callers // processes} {unit}: "
+                        f"{rate:,.0f} durable appends/s (target {APPEND_TARGET:,}/s: "
+                        f"{verdict(rate >= APPEND_TARGET)})",
+                        flush=True,
+                    )
+            check = service.verify(engine)
+            print(
+                f"log after the append runs verifies: {check.ok} ({check.records_checked:,} "
+                f"records, {check.checkpoints_checked} checkpoints)",
+                flush=True,
+            )
+            base_writers = min(args.writers, 32)
+            base = measure_baseline(engine, args.baseline_records, base_writers)
+            print(
+                f"baseline, single-row INSERT+COMMIT per record, {base_writers} threads: "
+                f"{base:,.0f}/s",
+                flush=True,
+            )
+            engine.dispose()
+            if backend == "sqlite":
+                (Path(tmp) / "simpul.db").unlink()
+                for extra in ("-wal", "-shm"):
+                    Path(tmp, f"simpul.db{extra}").unlink(missing_ok=True)
+            else:
+                with admin.connect() as conn:  # type: ignore[union-attr]
+                    conn.execute(text(f'DROP DATABASE "{PG_DB}" WITH (FORCE)'))
+                    conn.execute(text(f'CREATE DATABASE "{PG_DB}"'))
+            engine = make_engine(settings)
+            run_migrations(engine)
+            began = time.perf_counter()
+            build_log(engine, settings, args.verify_records, args.checkpoint_every)
+            print(
+                f"built a {args.verify_records:,}-record log in "
+                f"{time.perf_counter() - began:.1f} s",
+                flush=True,
+            )
+            for workers in (None, 1):
+                seconds, result = measure_verify(engine, settings, workers)
+                label = "auto workers" if workers is None else "1 process"
+                ok = result.ok and seconds <= VERIFY_TARGET_S
+                print(
+                    f"verify {result.records_checked:,} records, "
+                    f"{result.checkpoints_checked} checkpoints ({label}): {seconds:.2f} s "
+                    f"(target <= {VERIFY_TARGET_S:.0f} s: {verdict(ok)}; "
+                    f"log ok: {result.ok})",
+                    flush=True,
+                )
+            engine.dispose()
+        finally:
+            if admin is not None:
+                with admin.connect() as conn:
+                    conn.execute(text(f'DROP DATABASE IF EXISTS "{PG_DB}" WITH (FORCE)'))
+                admin.dispose()
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--backend", choices=["sqlite", "postgresql", "both"], default="both")
+    parser.add_argument("--records", type=int, default=2_000 if TOY else 200_000)
+    parser.add_argument("--writers", type=int, default=8 if TOY else 256, help="threads")
+    parser.add_argument("--tasks", type=int, default=16 if TOY else 1024, help="asyncio tasks")
+    parser.add_argument("--processes", type=int, default=2)
+    parser.add_argument("--verify-records", type=int, default=5_000 if TOY else 1_000_000)
+    parser.add_argument("--checkpoint-every", type=int, default=1_000 if TOY else 10_000)
+    parser.add_argument("--baseline-records", type=int, default=200 if TOY else 5_000)
+    args = parser.parse_args()
+    print(f"cpu count: {os.cpu_count()}; python {sys.version.split()[0]}; toy: {TOY}")
+    for backend in ("sqlite", "postgresql") if args.backend == "both" else (args.backend,):
+        run_backend(backend, args)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,325 @@
+"""Signed checkpoints over the log's Merkle tree, and inclusion proofs against them.
+
+Ed25519: the private key is a PEM file in the data folder (0600), created on first use; each
+checkpoint stores the raw public key (key id = SHA-256 of it), so checking needs no secret.
+A checkpoint signs (tree size, Merkle root, hash of record #tree_size, time, key id) and keeps
+the compact range at that size, so the next one only hashes the records added since.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+from collections.abc import Collection
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session
+
+from simpul.audit import merkle
+from simpul.audit.repository import GENESIS, AuditRepository, LogReader, ts_text
+from simpul.config import Settings
+from simpul.db import session_factory, transaction
+from simpul.errors import NotFound, SimpulError
+from simpul.kit.clock import Clock
+
+KEY_FILE = "audit-signing.key"
+
+# --- keys ------------------------------------------------------------------------------------
+
+
+def key_path(settings: Settings) -> Path:
+    return settings.data_dir / KEY_FILE
+
+
+def public_bytes(key: Ed25519PrivateKey) -> bytes:
+    raw = serialization.Encoding.Raw
+    return key.public_key().public_bytes(encoding=raw, format=serialization.PublicFormat.Raw)
+
+
+def key_id(public_key: bytes) -> str:
+    return hashlib.sha256(public_key).hexdigest()
+
+
+def _read(path: Path) -> Ed25519PrivateKey:
+    try:
+        key = serialization.load_pem_private_key(path.read_bytes(), password=None)
+    except (ValueError, TypeError) as exc:
+        raise SimpulError("kunci_audit_rusak", f"Kunci audit {path} tak terbaca.", 500) from exc
+    if not isinstance(key, Ed25519PrivateKey):
+        raise SimpulError("kunci_audit_rusak", f"Kunci {path} bukan kunci Ed25519.", 500)
+    return key
+
+
+def load_or_create(path: Path) -> Ed25519PrivateKey:
+    """The signing key at `path`; a new one is created (0600) if the file does not exist.
+
+    Several processes may start at once: the new key is written to a private temporary file
+    and hard-linked into place, so exactly one key wins and nobody reads a half-written file.
+    """
+    if path.exists():
+        return _read(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    pem = Ed25519PrivateKey.generate().private_bytes(
+        encoding=serialization.Encoding.PEM,
+        format=serialization.PrivateFormat.PKCS8,
+        encryption_algorithm=serialization.NoEncryption(),
+    )
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{os.urandom(4).hex()}")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(pem)
+            fh.flush()
+            os.fsync(fh.fileno())
+        with contextlib.suppress(FileExistsError):  # another process won the race: use its key
+            os.link(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return _read(path)
+
+
+def trusted_key_ids(settings: Settings) -> set[str] | None:
+    """Key ids this instance trusts (its own key), or None when it has no key file yet."""
+    path = key_path(settings)
+    return {key_id(public_bytes(_read(path)))} if path.exists() else None
+
+
+def signature_valid(public_key: bytes, signature: bytes, message: bytes) -> bool:
+    try:
+        Ed25519PublicKey.from_public_bytes(public_key).verify(signature, message)
+    except (InvalidSignature, ValueError):
+        return False
+    return True
+
+
+def checkpoint_message(size: int, root: bytes, head_hash: bytes, ts: str, kid: str) -> bytes:
+    """The exact bytes a checkpoint signature covers (one field per line, hashes in hex)."""
+    fields = ("simpul-audit-checkpoint/v1", size, root.hex(), head_hash.hex(), ts, kid)
+    return "".join(f"{value}\n" for value in fields).encode()
+
+
+# --- checkpoints -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    tree_size: int
+    ts: str  # UTC text, as signed
+    root: str  # hex
+    head_hash: str  # hex: hash of record #tree_size
+    key_id: str
+    public_key: str  # hex, raw Ed25519
+    signature: str  # hex
+
+    @classmethod
+    def from_row(cls, row: tuple[Any, ...]) -> Checkpoint:
+        """From (tree_size, ts text, root, head_hash, key_id, public_key, signature, …)."""
+        size, ts, root, head, kid, pub, sig = row[:7]
+        root, head, pub, sig = (bytes(v).hex() for v in (root, head, pub, sig))
+        return cls(int(size), str(ts), root, head, str(kid), pub, sig)
+
+    def message(self) -> bytes:
+        root, head = bytes.fromhex(self.root), bytes.fromhex(self.head_hash)
+        return checkpoint_message(self.tree_size, root, head, self.ts, self.key_id)
+
+    def problem(self, trusted_key_ids: Collection[str] | None = None) -> str | None:
+        """Why this checkpoint cannot be trusted, as a reason code; None when it can."""
+        public = bytes.fromhex(self.public_key)
+        if key_id(public) != self.key_id:
+            return "checkpoint_kunci_tidak_cocok"
+        if trusted_key_ids is not None and self.key_id not in trusted_key_ids:
+            return "checkpoint_kunci_tidak_dipercaya"
+        if not signature_valid(public, bytes.fromhex(self.signature), self.message()):
+            return "checkpoint_tanda_tangan_tidak_sah"
+        return None
+
+
+def stored_range(cp: Checkpoint, frontier: object) -> merkle.CompactRange | None:
+    """The checkpoint's stored compact range, if it reproduces the signed root."""
+    try:
+        nodes = [bytes.fromhex(node) for node in json.loads(str(frontier))]
+        compact = merkle.CompactRange(cp.tree_size, nodes)
+    except (ValueError, TypeError):
+        return None
+    return compact if compact.root().hex() == cp.root else None
+
+
+def chain_broken(seq: int) -> SimpulError:
+    detail = f"Rantai log audit rusak di sekitar rekaman #{seq}; jalankan `simpul audit verify`."
+    return SimpulError("audit_rantai_rusak", detail, status=500)
+
+
+def maybe_checkpoint(
+    engine: Engine,
+    settings: Settings,
+    clock: Clock,
+    *,
+    every_records: int | None = 10_000,
+    every_seconds: float | None = 60.0,
+) -> Checkpoint | None:
+    """Sign a checkpoint when `every_records` records or `every_seconds` seconds have passed
+    since the last one (and the log has grown); otherwise None."""
+    return _checkpoint(engine, settings, clock, every_records, every_seconds, force=False)
+
+
+def checkpoint(engine: Engine, settings: Settings, clock: Clock) -> Checkpoint | None:
+    """Sign a checkpoint over the whole log now; the latest one if nothing was added since,
+    None for an empty log."""
+    return _checkpoint(engine, settings, clock, None, None, force=True)
+
+
+def _due(
+    size: int, last: Checkpoint | None, at: datetime, every: int | None, secs: float | None
+) -> bool:
+    grown = size - (last.tree_size if last else 0)
+    if every and grown >= every:
+        return True
+    if secs is None:
+        return False
+    if last is None:
+        return True
+    signed_at = datetime.strptime(last.ts, "%Y-%m-%d %H:%M:%S.%f").replace(tzinfo=UTC)
+    return (at - signed_at).total_seconds() >= secs
+
+
+def _checkpoint(
+    engine: Engine,
+    settings: Settings,
+    clock: Clock,
+    every: int | None,
+    seconds: float | None,
+    *,
+    force: bool,
+) -> Checkpoint | None:
+    key = load_or_create(key_path(settings))
+    public = public_bytes(key)
+    kid = key_id(public)
+    at = clock.now()
+    at = at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)
+    # Read without the write lock; only the final insert takes it, briefly.
+    with LogReader.snapshot(engine) as reader:
+        head = reader.head()
+        if head is None:
+            raise chain_broken(0)
+        size, head_hash = head
+        rows = reader.checkpoints()
+        last = Checkpoint.from_row(rows[-1]) if rows else None
+        if size < (last.tree_size if last else 0):
+            raise chain_broken(size + 1)
+        if size == (last.tree_size if last else 0) or not (
+            force or _due(size, last, at, every, seconds)
+        ):
+            return last if force else None
+        # Extend the compact range of the latest checkpoint we signed ourselves (if its stored
+        # frontier reproduces its signed root), so only the records since are hashed; with no
+        # such checkpoint (a new key), start once from leaf one.
+        compact, prev = merkle.CompactRange(), GENESIS
+        own = next((row for row in reversed(rows) if row[4] == kid), None)
+        base = Checkpoint.from_row(own) if own is not None else None
+        if own is not None and base is not None and base.problem() is None:
+            candidate = stored_range(base, own[7])
+            if candidate is not None:
+                compact, prev = candidate, bytes.fromhex(base.head_hash)
+        # Sign only a chain that links up: prev_hash by prev_hash, up to the head row.
+        entries: list[bytes] = []
+        expect = compact.size + 1
+        for batch in reader.links(expect, size):
+            for seq, stored_prev, digest in batch:
+                if seq != expect or stored_prev != prev:
+                    raise chain_broken(expect)
+                entries.append(digest)
+                prev = digest
+                expect += 1
+        if expect != size + 1 or prev != head_hash:
+            raise chain_broken(expect)
+    compact.extend(merkle.leaf_hashes(entries))
+    root, stamp = compact.root(), ts_text(at)
+    signature = key.sign(checkpoint_message(size, root, prev, stamp, kid))
+    frontier = json.dumps([node.hex() for node in compact.nodes])
+    values = {
+        "tree_size": size,
+        "ts": at,
+        "root": root,
+        "head_hash": prev,
+        "key_id": kid,
+        "public_key": public,
+        "signature": signature,
+        "frontier": frontier,
+    }
+    with transaction(session_factory(engine)) as session:
+        AuditRepository(session).add_checkpoint(values)
+    return Checkpoint(size, stamp, root.hex(), prev.hex(), kid, public.hex(), signature.hex())
+
+
+# --- inclusion proofs ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Proof:
+    seq: int
+    leaf_index: int
+    tree_size: int
+    entry_hash: str
+    leaf_hash: str
+    audit_path: list[str]
+    root: str
+    checkpoint: Checkpoint
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def inclusion_proof(session: Session, seq: int) -> Proof:
+    """RFC 6962 audit path for record `seq` against the latest checkpoint."""
+    repo = AuditRepository(session)
+    row = repo.latest_checkpoint()
+    if row is None or not 1 <= seq <= row.tree_size:
+        raise NotFound(
+            "bukti_audit_tidak_tersedia",
+            f"Rekaman #{seq} belum tercakup checkpoint; jalankan `simpul audit checkpoint`.",
+        )
+    fields = (row.root, row.head_hash, row.key_id, row.public_key, row.signature)
+    cp = Checkpoint.from_row((row.tree_size, ts_text(row.ts), *fields))
+    entries: list[bytes] = []
+    for expect, (found, digest) in enumerate(repo.hashes(row.tree_size), start=1):
+        if found != expect:
+            raise chain_broken(expect)
+        entries.append(digest)
+    if len(entries) != row.tree_size:
+        raise chain_broken(len(entries) + 1)
+    leaves = merkle.leaf_hashes(entries)
+    if merkle.root(leaves).hex() != cp.root:
+        raise chain_broken(1)
+    return Proof(
+        seq=seq,
+        leaf_index=seq - 1,
+        tree_size=row.tree_size,
+        entry_hash=entries[seq - 1].hex(),
+        leaf_hash=leaves[seq - 1].hex(),
+        audit_path=[node.hex() for node in merkle.audit_path(seq - 1, leaves)],
+        root=cp.root,
+        checkpoint=cp,
+    )
+
+
+def verify_proof(proof: Proof, trusted_key_ids: Collection[str] | None = None) -> bool:
+    """The path leads from the entry to the root, and the checkpoint signed that root."""
+    leaf = merkle.leaf_hash(bytes.fromhex(proof.entry_hash))
+    path = [bytes.fromhex(node) for node in proof.audit_path]
+    return (
+        leaf.hex() == proof.leaf_hash
+        and (proof.root, proof.tree_size) == (proof.checkpoint.root, proof.checkpoint.tree_size)
+        and merkle.verify_inclusion(
+            proof.leaf_index, proof.tree_size, leaf, path, bytes.fromhex(proof.root)
+        )
+        and proof.checkpoint.problem(trusted_key_ids) is None
+    )
