@@ -10,10 +10,12 @@ from fastapi.responses import HTMLResponse, JSONResponse
 from sqlalchemy import text
 
 from simpul import __version__
+from simpul.access.quota import QuotaLimiter
 from simpul.config import Settings
 from simpul.errors import SimpulError
 from simpul.registry import service as registry_service
 from simpul.runtime import Runtime
+from simpul.services import api as services_api
 
 PROBLEM = "application/problem+json"
 
@@ -32,12 +34,18 @@ def create_app(settings: Settings, rt: Runtime | None = None) -> FastAPI:
         description="Berbagi data antarinstansi sesuai Perjanjian Kerja Sama (PKS).",
     )
     app.state.runtime = runtime
+    app.state.quota = QuotaLimiter()
+    app.include_router(services_api.router)
 
     @app.exception_handler(SimpulError)
     async def _simpul_error(request: Request, exc: SimpulError) -> JSONResponse:
-        return JSONResponse(
-            exc.to_problem(instance=request.url.path), exc.status, media_type=PROBLEM
+        headers = (
+            {"WWW-Authenticate": 'Bearer, Basic realm="simpul"'} if exc.status == 401 else None
         )
+        return JSONResponse(
+            exc.to_problem(instance=request.url.path), exc.status, headers=headers,
+            media_type=PROBLEM,
+        )  # fmt: skip
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:

@@ -1,0 +1,220 @@
+"""HTTP adapters for the PKS web services: parse, authenticate, call the service function
+in one transaction, commit (so the audit record is durable), then answer."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Form, Request
+from pydantic import BaseModel
+
+from simpul.access.auth import issue_token, resolve_principal
+from simpul.access.quota import QuotaLimiter
+from simpul.access.schemas import Principal
+from simpul.agreements import service as agreements
+from simpul.agreements.schemas import Mechanism
+from simpul.errors import SimpulError
+from simpul.kit.ids import new_id
+from simpul.runtime import Runtime
+from simpul.services import service
+from simpul.services.schemas import (
+    CekStatusIn,
+    CekStatusOut,
+    ProfilOut,
+    VerifikasiIn,
+    VerifikasiOut,
+)
+
+router = APIRouter(prefix="/api/v1")
+PROBLEMS: dict[int | str, dict[str, Any]] = {
+    401: {"description": "Kredensial tidak ada atau tidak sah (problem+json)."},
+    403: {"description": "Ditolak oleh perjanjian (problem+json dengan `code`)."},
+    422: {"description": "Permintaan tidak valid (problem+json)."},
+    429: {"description": "Kuota perjanjian terlampaui (problem+json)."},
+}
+
+
+def _runtime(request: Request) -> Runtime:
+    rt = request.app.state.runtime
+    assert isinstance(rt, Runtime)
+    return rt
+
+
+def _unauthorised(code: str, detail: str) -> SimpulError:
+    return SimpulError(code, detail, status=401)
+
+
+def _credentials(request: Request) -> tuple[str | None, tuple[str, str] | None]:
+    header = request.headers.get("authorization", "")
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() == "bearer" and value.strip():
+        return value.strip(), None
+    if scheme.lower() == "basic" and value.strip():
+        try:
+            user, sep, password = base64.b64decode(value.strip()).decode("utf-8").partition(":")
+        except (binascii.Error, UnicodeDecodeError):
+            raise _unauthorised("kredensial_tidak_valid", "Header Basic tidak terbaca.") from None
+        if not sep:
+            raise _unauthorised("kredensial_tidak_valid", "Header Basic tidak terbaca.")
+        return None, (user, password)
+    raise _unauthorised(
+        "kredensial_tidak_ada",
+        "Kredensial wajib: token Bearer atau User ID dan kata sandi (HTTP Basic).",
+    )
+
+
+def caller(request: Request) -> Principal:
+    """Who is calling. A failed password attempt is committed too (it counts to lock-out)."""
+    bearer, basic = _credentials(request)
+    rt = _runtime(request)
+    session = rt.sessions()
+    try:
+        principal = resolve_principal(session, bearer=bearer, basic=basic, clock=rt.clock)
+        session.commit()
+        return principal
+    except SimpulError:
+        session.commit()
+        raise
+    finally:
+        session.close()
+
+
+Caller = Annotated[Principal, Depends(caller)]
+
+
+def _context(request: Request, principal: Principal) -> service.CallContext:
+    rt = _runtime(request)
+    quota = request.app.state.quota
+    assert isinstance(quota, QuotaLimiter)
+    return service.CallContext(
+        principal=principal,
+        mechanism=Mechanism.WEB_SERVICE,
+        source_ip=request.client.host if request.client else None,
+        request_id=request.headers.get("x-request-id") or new_id("req-"),
+        settings=rt.settings,
+        clock=rt.clock,
+        quota=quota,
+    )
+
+
+class TokenOut(BaseModel):
+    access_token: str
+    token_type: str
+    expires_in: int
+
+
+@router.post("/token", response_model=TokenOut, tags=["otentikasi"], responses=PROBLEMS)
+def token(
+    request: Request,
+    client_id: Annotated[str, Form()],
+    client_secret: Annotated[str, Form()],
+    grant_type: Annotated[str, Form()] = "client_credentials",
+) -> TokenOut:
+    """OAuth 2.0 client credentials: tukar client_id dan client_secret dengan token Bearer."""
+    if grant_type != "client_credentials":
+        raise SimpulError(
+            "grant_type_tidak_didukung", "Hanya grant_type=client_credentials.", status=400
+        )
+    rt = _runtime(request)
+    with rt.transaction() as session:
+        issued = issue_token(session, client_id, client_secret, clock=rt.clock)
+    return TokenOut(
+        access_token=issued.access_token.get_secret_value(),
+        token_type=issued.token_type,
+        expires_in=issued.expires_in,
+    )
+
+
+@router.post(
+    "/datasets/{dataset}/verifikasi",
+    response_model=VerifikasiOut,
+    response_model_exclude_none=True,
+    tags=["layanan"],
+    responses=PROBLEMS,
+)
+def verifikasi(
+    dataset: str, body: VerifikasiIn, request: Request, principal: Caller
+) -> VerifikasiOut:
+    """Verifikasi elemen: `sesuai` / `tidak_sesuai` per elemen, atau `data_tidak_ditemukan`.
+    Nilai tersimpan tidak pernah dikembalikan (PKS 003 Pasal 2 ayat (1) huruf a)."""
+    rt = _runtime(request)
+    with rt.transaction() as session:
+        out, refused = service.verify_elements(
+            session, _context(request, principal), dataset, body.nik, body.elemen
+        )
+    if refused is not None:
+        raise service.refusal(refused)
+    return out
+
+
+@router.post(
+    "/datasets/{dataset}/cek-status",
+    response_model=CekStatusOut,
+    response_model_exclude_none=True,
+    tags=["layanan"],
+    responses=PROBLEMS,
+)
+def cek_status(
+    dataset: str, body: CekStatusIn, request: Request, principal: Caller
+) -> CekStatusOut:
+    """Cek status: label dataset (mis. `ASN` + instansi) atau `data_tidak_ditemukan`
+    (PKS 001 Pasal 3, PKS 004 Pasal 3-4)."""
+    rt = _runtime(request)
+    with rt.transaction() as session:
+        out, refused = service.check_status(
+            session, _context(request, principal), dataset, body.nik, body.nama_lengkap,
+            body.tanggal_lahir,
+        )  # fmt: skip
+    if refused is not None:
+        raise service.refusal(refused)
+    return out
+
+
+@router.get(
+    "/datasets/{dataset}/nik/{nik}",
+    response_model=ProfilOut,
+    response_model_exclude_none=True,
+    tags=["layanan"],
+    responses=PROBLEMS,
+)
+def akses_nik(dataset: str, nik: str, request: Request, principal: Caller) -> ProfilOut:
+    """Akses berdasarkan NIK: elemen sesuai hibah (profil IKD 9 elemen melalui web service,
+    PKS 003 Pasal 2 ayat (1) huruf d)."""
+    rt = _runtime(request)
+    with rt.transaction() as session:
+        out, refused = service.lookup(session, _context(request, principal), dataset, nik)
+    if refused is not None:
+        raise service.refusal(refused)
+    return out
+
+
+class PerjanjianOut(BaseModel):
+    id: str
+    judul: str
+    versi: int
+    status: str
+    berakhir: str
+
+
+@router.get("/perjanjian", response_model=list[PerjanjianOut], tags=["perjanjian"],
+            responses=PROBLEMS)  # fmt: skip
+def perjanjian(request: Request, principal: Caller) -> list[PerjanjianOut]:
+    """Perjanjian yang mengikat akun pemanggil, dengan status efektifnya saat ini."""
+    rt = _runtime(request)
+    now = rt.clock.now()
+    out: list[PerjanjianOut] = []
+    with rt.transaction() as session:
+        for agreement_id in sorted(principal.agreement_ids):
+            s = agreements.summary(session, agreement_id, now)
+            out.append(
+                PerjanjianOut(
+                    id=s.id,
+                    judul=s.title,
+                    versi=s.version_in_force,
+                    status=s.effective_state.value,
+                    berakhir=s.ends_on.isoformat(),
+                )
+            )
+    return out
