@@ -6,7 +6,8 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 
 from simpul import __version__
@@ -66,6 +67,11 @@ def create_app(settings: Settings, rt: Runtime | None = None) -> FastAPI:
         except Exception:
             return problem(503, "basis_data_tidak_siap", "Basis data tidak dapat dihubungi.")
         return JSONResponse({"status": "siap"})
+
+    @app.get("/metrics", tags=["operasional"], include_in_schema=False)
+    def metrics() -> Response:
+        """Metrik Prometheus proses ini."""
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     def index() -> str:

@@ -257,3 +257,50 @@ def test_every_decision_is_audited_with_hashed_subjects(env: Env) -> None:
     ]
     assert person["nik"] not in dump  # the log holds keyed hashes, never the NIK
     assert len(history) == 2
+
+
+def test_batch_verification_and_status_with_per_item_errors(env: Env) -> None:
+    people = env.people[:40]
+    items: list[dict[str, Any]] = [
+        {"nik": p["nik"], "elemen": {"nama_lengkap": p["nama_lengkap"]}} for p in people
+    ]
+    items[3] = {"nik": "12345", "elemen": {"nama_lengkap": "X"}}  # bad NIK
+    items[7] = {"nik": people[7]["nik"], "elemen": {"warna_favorit": "biru"}}  # unknown element
+    resp = env.client.post(
+        "/api/v1/datasets/kependudukan/verifikasi/batch",
+        json={"item": items},
+        headers=env.basic("bkn.operator"),
+    )
+    assert resp.status_code == 200, resp.text
+    got = resp.json()["item"]
+    assert len(got) == 40
+    assert got[3]["hasil"] == "galat"
+    assert got[3]["galat"]["code"] == "nik_panjang_salah"
+    assert got[7]["galat"]["code"] == "elemen_tidak_dikenal"
+    good = [g for i, g in enumerate(got) if i not in (3, 7)]
+    assert all(g["elemen"] == {"nama_lengkap": "sesuai"} for g in good)
+
+    civil = env.asn[:5]
+    status_items = [{"nik": a["nik"]} for a in civil] + [{"nik": "3273011302900999"}]
+    resp = env.client.post(
+        "/api/v1/datasets/asn/cek-status/batch",
+        json={"item": status_items},
+        headers=env.bearer("kemenkop.klien"),
+    )
+    results = resp.json()["item"]
+    assert [r["hasil"] for r in results] == ["ASN"] * 5 + ["data_tidak_ditemukan"]
+    assert [r["data"]["instansi"] for r in results[:5]] == [a["instansi"] for a in civil]
+
+    too_many = {"item": [{"nik": people[0]["nik"]}] * 1001}
+    resp = env.client.post(
+        "/api/v1/datasets/asn/cek-status/batch", json=too_many, headers=env.bearer("kemenkop.klien")
+    )
+    assert (resp.status_code, resp.json()["code"]) == (413, "batch_terlalu_besar")
+
+
+def test_health_and_metrics(env: Env) -> None:
+    assert env.client.get("/healthz").status_code == 200
+    assert env.client.get("/readyz").json() == {"status": "siap"}
+    metrics = env.client.get("/metrics")
+    assert metrics.status_code == 200
+    assert "python_info" in metrics.text

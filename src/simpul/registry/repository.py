@@ -70,6 +70,21 @@ class RegistryRepository(Repository):
         ).scalar_one_or_none()
         return _as_dict(row) if row is not None else None
 
+    def get_many(self, dataset: str, niks: Sequence[str]) -> dict[str, dict[str, Any]]:
+        """Records by NIK for many NIKs at once (batch services), in chunks of 500."""
+        found: dict[str, dict[str, Any]] = {}
+        unique = sorted(set(niks))
+        for start in range(0, len(unique), 500):
+            chunk = unique[start : start + 500]
+            rows = self.session.execute(
+                select(RegistryRecord.nik, RegistryRecord.data).where(
+                    RegistryRecord.dataset == dataset, RegistryRecord.nik.in_(chunk)
+                )
+            )
+            for nik, data in rows:
+                found[nik] = _as_dict(data)
+        return found
+
     def family(self, dataset: str, no_kk: str) -> list[dict[str, Any]]:
         rows = self.session.execute(
             select(RegistryRecord.data)

@@ -18,11 +18,15 @@ from simpul.agreements.schemas import Mechanism
 from simpul.errors import SimpulError
 from simpul.kit.ids import new_id
 from simpul.runtime import Runtime
-from simpul.services import service
+from simpul.services import batch, service
 from simpul.services.schemas import (
+    CekStatusBatchIn,
+    CekStatusBatchOut,
     CekStatusIn,
     CekStatusOut,
     ProfilOut,
+    VerifikasiBatchIn,
+    VerifikasiBatchOut,
     VerifikasiIn,
     VerifikasiOut,
 )
@@ -143,6 +147,46 @@ def verifikasi(
     with rt.transaction() as session:
         out, refused = service.verify_elements(
             session, _context(request, principal), dataset, body.nik, body.elemen
+        )
+    if refused is not None:
+        raise service.refusal(refused)
+    return out
+
+
+@router.post(
+    "/datasets/{dataset}/verifikasi/batch",
+    response_model=VerifikasiBatchOut,
+    response_model_exclude_none=True,
+    tags=["layanan"],
+    responses={**PROBLEMS, 413: {"description": "Lebih dari 1.000 butir."}},
+)
+def verifikasi_batch(
+    dataset: str, body: VerifikasiBatchIn, request: Request, principal: Caller
+) -> VerifikasiBatchOut:
+    """Verifikasi elemen untuk sampai 1.000 NIK sekaligus; hasil atau galat per butir."""
+    rt = _runtime(request)
+    with rt.transaction() as session:
+        out, refused = batch.verify_batch(session, _context(request, principal), dataset, body.item)
+    if refused is not None:
+        raise service.refusal(refused)
+    return out
+
+
+@router.post(
+    "/datasets/{dataset}/cek-status/batch",
+    response_model=CekStatusBatchOut,
+    response_model_exclude_none=True,
+    tags=["layanan"],
+    responses={**PROBLEMS, 413: {"description": "Lebih dari 1.000 butir."}},
+)
+def cek_status_batch(
+    dataset: str, body: CekStatusBatchIn, request: Request, principal: Caller
+) -> CekStatusBatchOut:
+    """Cek status untuk sampai 1.000 NIK sekaligus; hasil atau galat per butir."""
+    rt = _runtime(request)
+    with rt.transaction() as session:
+        out, refused = batch.check_status_batch(
+            session, _context(request, principal), dataset, body.item
         )
     if refused is not None:
         raise service.refusal(refused)

@@ -63,3 +63,39 @@ class ProfilOut(BaseModel):
     hasil: Literal["ditemukan", "data_tidak_ditemukan"]
     data: dict[str, Any] | None = None
     anggota_keluarga: list[dict[str, Any]] | None = None
+
+
+class ItemGalat(BaseModel):
+    code: str
+    detail: str
+
+
+class VerifikasiBatchIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    item: list[VerifikasiIn] = Field(min_length=1, description="Paling banyak 1.000 butir.")
+
+
+class VerifikasiBatchItemOut(VerifikasiOut):
+    indeks: int
+    hasil: Literal["ditemukan", "data_tidak_ditemukan", "galat"]  # type: ignore[assignment]
+    galat: ItemGalat | None = None
+
+
+class VerifikasiBatchOut(BaseModel):
+    jumlah: int
+    item: list[VerifikasiBatchItemOut]
+
+
+class CekStatusBatchIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    item: list[CekStatusIn] = Field(min_length=1, description="Paling banyak 1.000 butir.")
+
+
+class CekStatusBatchItemOut(CekStatusOut):
+    indeks: int
+    galat: ItemGalat | None = None
+
+
+class CekStatusBatchOut(BaseModel):
+    jumlah: int
+    item: list[CekStatusBatchItemOut]

@@ -62,14 +62,14 @@ def _element_names(dataset: Dataset, given: dict[str, Any]) -> dict[str, Any]:
 
 
 def _guard(
-    session: Session, ctx: CallContext, req: AccessRequest, at: datetime, nik: str
+    session: Session, ctx: CallContext, req: AccessRequest, at: datetime, subjects: tuple[str, ...]
 ) -> Decision:
     decision = decide(session, ctx.principal, req, at=at, quota=ctx.quota)
     if not decision.allowed:
         record_in_session(
             session,
             ctx.settings,
-            audit_event(ctx.principal, req, decision, subjects=(nik,), request_id=ctx.request_id),
+            audit_event(ctx.principal, req, decision, subjects=subjects, request_id=ctx.request_id),
             ctx.clock,
         )
     return decision
@@ -98,7 +98,7 @@ def verify_elements(
         source_ip=ctx.source_ip,
     )
     at = ctx.clock.now()
-    decision = _guard(session, ctx, req, at, nik)
+    decision = _guard(session, ctx, req, at, (nik,))
     if not decision.allowed:
         return VerifikasiOut(hasil=NOT_FOUND), decision
     assert decision.grant is not None
@@ -162,7 +162,7 @@ def check_status(
         input_elements=frozenset({"nik", *given}),
         source_ip=ctx.source_ip,
     )
-    decision = _guard(session, ctx, req, ctx.clock.now(), nik)
+    decision = _guard(session, ctx, req, ctx.clock.now(), (nik,))
     if not decision.allowed:
         return CekStatusOut(hasil=NOT_FOUND), decision
     assert decision.grant is not None
@@ -207,7 +207,7 @@ def lookup(
         input_elements=frozenset({"nik"}),
         source_ip=ctx.source_ip,
     )
-    decision = _guard(session, ctx, req, ctx.clock.now(), nik)
+    decision = _guard(session, ctx, req, ctx.clock.now(), (nik,))
     if not decision.allowed:
         return ProfilOut(hasil=NOT_FOUND), decision
     repo = RegistryRepository(session)
