@@ -11,7 +11,7 @@ import uvicorn
 
 from simpul.app import create_app
 from simpul.config import load_settings, write_demo_secrets
-from simpul.demo.service import build_world
+from simpul.demo.service import build_world, howto
 from simpul.runtime import Runtime, runtime
 
 
@@ -44,6 +44,7 @@ def demo(
         finally:
             rt.close()
         typer.echo(f"Dunia demo siap di {folder}. Kredensial: {creds} (mode 0600).")
+    typer.echo(howto(folder, host, port))
     if not no_serve:
         _serve(folder, host, port, workers=1)
 

@@ -118,3 +118,36 @@ def build_world(rt: Runtime, people: int, seed: int, say: Callable[[str], None] 
     build_registries(rt, people, seed, say)
     creds = build_governance(rt, say)
     return write_credentials(rt.settings.data_dir, creds)
+
+
+def howto(data_dir: Path, host: str, port: int) -> str:
+    """A short how-to with curl lines that work against this demo instance."""
+    import pyarrow.parquet as pq
+
+    creds_file = data_dir / "demo-credentials.json"
+    creds = {c["username"]: c for c in json.loads(creds_file.read_text(encoding="utf-8"))}
+    base = f"http://{host}:{port}"
+    # A synthetic person and a synthetic civil servant to try the services on.
+    registry = data_dir / "registry"
+    person = pq.read_table(registry / "kependudukan.parquet").slice(0, 1).to_pylist()[0]
+    civil = pq.read_table(registry / "asn.parquet").slice(0, 1).to_pylist()[0]
+    bkn = creds["bkn.operator"]
+    kop = creds["kemenkop.klien"]
+    return "\n".join(
+        [
+            "Coba layanan (kredensial lengkap di demo-credentials.json):",
+            f"  curl -s {base}/healthz",
+            "  # BKN memverifikasi elemen kependudukan (HTTP Basic, PKS 003 Pasal 2(1)a):",
+            f"  curl -s -u '{bkn['username']}:{bkn['password']}' "
+            f"-H 'Content-Type: application/json' {base}/api/v1/datasets/kependudukan/verifikasi "
+            f"""-d '{{"nik": "{person["nik"]}", "elemen": {{"nama_lengkap": """
+            f""""{person["nama_lengkap"]}", "tanggal_lahir": "{person["tanggal_lahir"]}"}}}}'""",
+            "  # Kemenkop: token klien, lalu cek status ASN (PKS 004):",
+            f"  TOKEN=$(curl -s {base}/api/v1/token -d client_id={kop['client_id']} "
+            f"-d client_secret={kop['client_secret']} | python3 -c "
+            "'import json,sys; print(json.load(sys.stdin)[\"access_token\"])')",
+            f"  curl -s -H \"Authorization: Bearer $TOKEN\" -H 'Content-Type: application/json' "
+            f'{base}/api/v1/datasets/asn/cek-status -d \'{{"nik": "{civil["nik"]}"}}\'',
+            f"  Dokumentasi API: {base}/docs",
+        ]
+    )
