@@ -35,7 +35,7 @@ def create_app(settings: Settings, rt: Runtime | None = None) -> FastAPI:
         description="Berbagi data antarinstansi sesuai Perjanjian Kerja Sama (PKS).",
     )
     app.state.runtime = runtime
-    app.state.quota = QuotaLimiter()
+    app.state.quota = QuotaLimiter() if settings.quota_enabled else None
     app.include_router(services_api.router)
 
     @app.exception_handler(SimpulError)

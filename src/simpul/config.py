@@ -30,6 +30,8 @@ class Settings(BaseSettings):
     audit_hmac_key: SecretStr | None = None
     pseudonym_key: SecretStr | None = None
     demo: bool = False
+    # Grant quotas (per minute/day) are enforced; load tests switch this off explicitly.
+    quota_enabled: bool = True
     # Upload limits keep a bad file from exhausting a worker.
     max_upload_bytes: int = 200 * 1024 * 1024
     max_upload_rows: int = 5_000_000

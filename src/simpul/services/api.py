@@ -91,7 +91,7 @@ Caller = Annotated[Principal, Depends(caller)]
 def _context(request: Request, principal: Principal) -> service.CallContext:
     rt = _runtime(request)
     quota = request.app.state.quota
-    assert isinstance(quota, QuotaLimiter)
+    assert quota is None or isinstance(quota, QuotaLimiter)
     return service.CallContext(
         principal=principal,
         mechanism=Mechanism.WEB_SERVICE,
