@@ -5,15 +5,17 @@ error per item. A bad item never spoils the good ones."""
 from __future__ import annotations
 
 import time
-from typing import Any
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
 
 from sqlalchemy.orm import Session
 
 from simpul.access.policy import AccessRequest, Decision, audit_event
-from simpul.agreements.schemas import Service
+from simpul.agreements.schemas import Grant, Service
 from simpul.audit.service import record_in_session
 from simpul.errors import SimpulError
-from simpul.registry.datasets import get_dataset
+from simpul.registry.datasets import Dataset, get_dataset
 from simpul.registry.repository import RegistryRepository
 from simpul.services.compare import compare_elements
 from simpul.services.schemas import (
@@ -34,6 +36,7 @@ from simpul.services.service import (
 )
 
 MAX_ITEMS = 1_000
+T = TypeVar("T")
 
 
 def _check_size(count: int) -> None:
@@ -45,77 +48,100 @@ def _check_size(count: int) -> None:
         )
 
 
-def verify_batch(
-    session: Session, ctx: CallContext, dataset_code: str, items: list[VerifikasiIn]
-) -> tuple[VerifikasiBatchOut, Decision | None]:
+@dataclass
+class _Parsed:
+    """Items that parsed (index → NIK and given elements) and those that did not."""
+
+    good: dict[int, tuple[str, dict[str, Any]]] = field(default_factory=dict)
+    errors: dict[int, ItemGalat] = field(default_factory=dict)
+
+
+def _run(
+    session: Session,
+    ctx: CallContext,
+    dataset: Dataset,
+    service: Service,
+    total: int,
+    parsed: _Parsed,
+    answer: Callable[[int, dict[str, Any] | None, dict[str, Any], Grant], T],
+    failed: Callable[[int, ItemGalat], T],
+) -> tuple[list[T], Decision | None]:
+    """One decision and one audit record for the whole call; an answer per item."""
     started = time.perf_counter()
-    _check_size(len(items))
-    dataset = get_dataset(dataset_code)
-    parsed: dict[int, tuple[str, dict[str, Any]]] = {}
-    errors: dict[int, ItemGalat] = {}
-    for i, item in enumerate(items):
-        try:
-            parsed[i] = (_canonical_nik(item.nik), _element_names(dataset, item.elemen))
-        except SimpulError as exc:
-            errors[i] = ItemGalat(code=exc.code, detail=exc.detail)
-    inputs = frozenset({"nik"}.union(*(e.keys() for _, e in parsed.values())))
+    inputs = frozenset({"nik"}.union(*(g.keys() for _, g in parsed.good.values())))
     req = AccessRequest(
-        dataset=dataset.code, service=Service.VERIFIKASI, mechanism=ctx.mechanism,
-        input_elements=inputs, source_ip=ctx.source_ip, units=max(1, len(parsed)),
+        dataset=dataset.code, service=service, mechanism=ctx.mechanism,
+        input_elements=inputs, source_ip=ctx.source_ip, units=max(1, len(parsed.good)),
     )  # fmt: skip
-    subjects = tuple(n for n, _ in parsed.values())
+    subjects = tuple(n for n, _ in parsed.good.values())
     decision = _guard(session, ctx, req, ctx.clock.now(), subjects)
     if not decision.allowed:
-        return VerifikasiBatchOut(jumlah=len(items), item=[]), decision
+        return [], decision
     assert decision.grant is not None
     stored_by_nik = RegistryRepository(session).get_many(dataset.code, subjects)
-    out: list[VerifikasiBatchItemOut] = []
-    found = 0
-    for i in range(len(items)):
-        if i in errors:
-            out.append(VerifikasiBatchItemOut(indeks=i, hasil="galat", galat=errors[i]))
+    out: list[T] = []
+    for i in range(total):
+        if i in parsed.errors:
+            out.append(failed(i, parsed.errors[i]))
             continue
-        nik, elements = parsed[i]
-        stored = stored_by_nik.get(nik)
-        if stored is None:
-            out.append(VerifikasiBatchItemOut(indeks=i, hasil=NOT_FOUND))
-            continue
-        found += 1
-        results = compare_elements(dataset, stored, elements, decision.grant.thresholds)
-        out.append(
-            VerifikasiBatchItemOut(
-                indeks=i,
-                hasil="ditemukan",
-                elemen={k: r.outcome for k, r in results.items()},
-                skor={k: r.score for k, r in results.items()}
-                if decision.grant.return_score
-                else None,
-            )
-        )
+        nik, given = parsed.good[i]
+        out.append(answer(i, stored_by_nik.get(nik), given, decision.grant))
+    found = sum(1 for n in subjects if n in stored_by_nik)
     record_in_session(
         session, ctx.settings,
         audit_event(
             ctx.principal, req, decision, subjects=subjects,
-            result={"butir": len(items), "ditemukan": found, "galat": len(errors)},
+            result={"butir": total, "ditemukan": found, "galat": len(parsed.errors)},
             request_id=ctx.request_id, latency_ms=(time.perf_counter() - started) * 1000,
         ),
         ctx.clock,
     )  # fmt: skip
-    return VerifikasiBatchOut(jumlah=len(items), item=out), None
+    return out, None
+
+
+def verify_batch(
+    session: Session, ctx: CallContext, dataset_code: str, items: list[VerifikasiIn]
+) -> tuple[VerifikasiBatchOut, Decision | None]:
+    _check_size(len(items))
+    dataset = get_dataset(dataset_code)
+    parsed = _Parsed()
+    for i, item in enumerate(items):
+        try:
+            parsed.good[i] = (_canonical_nik(item.nik), _element_names(dataset, item.elemen))
+        except SimpulError as exc:
+            parsed.errors[i] = ItemGalat(code=exc.code, detail=exc.detail)
+
+    def answer(
+        i: int, stored: dict[str, Any] | None, given: dict[str, Any], grant: Grant
+    ) -> VerifikasiBatchItemOut:
+        if stored is None:
+            return VerifikasiBatchItemOut(indeks=i, hasil=NOT_FOUND)
+        results = compare_elements(dataset, stored, given, grant.thresholds)
+        return VerifikasiBatchItemOut(
+            indeks=i,
+            hasil="ditemukan",
+            elemen={k: r.outcome for k, r in results.items()},
+            skor={k: r.score for k, r in results.items()} if grant.return_score else None,
+        )
+
+    out, refused = _run(
+        session, ctx, dataset, Service.VERIFIKASI, len(items), parsed, answer,
+        lambda i, e: VerifikasiBatchItemOut(indeks=i, hasil="galat", galat=e),
+    )  # fmt: skip
+    return VerifikasiBatchOut(jumlah=len(items), item=out), refused
 
 
 def check_status_batch(
     session: Session, ctx: CallContext, dataset_code: str, items: list[CekStatusIn]
 ) -> tuple[CekStatusBatchOut, Decision | None]:
-    started = time.perf_counter()
     _check_size(len(items))
     dataset = get_dataset(dataset_code)
-    if dataset.status_check is None:
+    check = dataset.status_check
+    if check is None:
         raise SimpulError(
             "cek_status_tidak_tersedia", f"Dataset {dataset.code} tidak melayani cek status."
         )
-    parsed: dict[int, tuple[str, dict[str, Any]]] = {}
-    errors: dict[int, ItemGalat] = {}
+    parsed = _Parsed()
     for i, item in enumerate(items):
         try:
             given = {
@@ -124,50 +150,27 @@ def check_status_batch(
                              "tanggal_lahir": item.tanggal_lahir}.items()
                 if v not in (None, "")
             }  # fmt: skip
-            parsed[i] = (_canonical_nik(item.nik), given)
+            parsed.good[i] = (_canonical_nik(item.nik), given)
         except SimpulError as exc:
-            errors[i] = ItemGalat(code=exc.code, detail=exc.detail)
-    inputs = frozenset({"nik"}.union(*(g.keys() for _, g in parsed.values())))
-    req = AccessRequest(
-        dataset=dataset.code, service=Service.CEK_STATUS, mechanism=ctx.mechanism,
-        input_elements=inputs, source_ip=ctx.source_ip, units=max(1, len(parsed)),
-    )  # fmt: skip
-    subjects = tuple(n for n, _ in parsed.values())
-    decision = _guard(session, ctx, req, ctx.clock.now(), subjects)
-    if not decision.allowed:
-        return CekStatusBatchOut(jumlah=len(items), item=[]), decision
-    assert decision.grant is not None
-    stored_by_nik = RegistryRepository(session).get_many(dataset.code, subjects)
-    out: list[CekStatusBatchItemOut] = []
-    found = 0
-    for i in range(len(items)):
-        if i in errors:
-            out.append(CekStatusBatchItemOut(indeks=i, hasil="galat", galat=errors[i]))
-            continue
-        nik, given = parsed[i]
-        stored = stored_by_nik.get(nik)
+            parsed.errors[i] = ItemGalat(code=exc.code, detail=exc.detail)
+
+    def answer(
+        i: int, stored: dict[str, Any] | None, given: dict[str, Any], grant: Grant
+    ) -> CekStatusBatchItemOut:
         if stored is None:
-            out.append(CekStatusBatchItemOut(indeks=i, hasil=NOT_FOUND))
-            continue
-        found += 1
-        results = compare_elements(dataset, stored, given, decision.grant.thresholds)
+            return CekStatusBatchItemOut(indeks=i, hasil=NOT_FOUND)
+        results = compare_elements(dataset, stored, given, grant.thresholds)
         differing = sorted(k for k, r in results.items() if r.outcome == "tidak_sesuai")
-        out.append(
-            CekStatusBatchItemOut(
-                indeks=i,
-                hasil=dataset.status_check.found_label,
-                keterangan="nik_ditemukan_biodata_berbeda" if differing else None,
-                elemen_berbeda=differing or None,
-                data={k: stored.get(k) for k in sorted(decision.output_elements)} or None,
-            )
+        return CekStatusBatchItemOut(
+            indeks=i,
+            hasil=check.found_label,
+            keterangan="nik_ditemukan_biodata_berbeda" if differing else None,
+            elemen_berbeda=differing or None,
+            data={k: stored.get(k) for k in sorted(grant.output_elements)} or None,
         )
-    record_in_session(
-        session, ctx.settings,
-        audit_event(
-            ctx.principal, req, decision, subjects=subjects,
-            result={"butir": len(items), "ditemukan": found, "galat": len(errors)},
-            request_id=ctx.request_id, latency_ms=(time.perf_counter() - started) * 1000,
-        ),
-        ctx.clock,
+
+    out, refused = _run(
+        session, ctx, dataset, Service.CEK_STATUS, len(items), parsed, answer,
+        lambda i, e: CekStatusBatchItemOut(indeks=i, hasil="galat", galat=e),
     )  # fmt: skip
-    return CekStatusBatchOut(jumlah=len(items), item=out), None
+    return CekStatusBatchOut(jumlah=len(items), item=out), refused
