@@ -1,9 +1,13 @@
 from __future__ import annotations
 
+from pathlib import Path
+
+import pytest
 from fastapi.testclient import TestClient
 
 from simpul.app import create_app
 from simpul.config import Settings
+from tests.conftest import build_settings
 
 
 def test_health_ready_and_index(settings: Settings) -> None:
@@ -15,10 +19,18 @@ def test_health_ready_and_index(settings: Settings) -> None:
         assert "kependudukan" in page.text
 
 
-def test_unreachable_database_is_a_503_problem() -> None:
-    bad = Settings(database_url="postgresql+psycopg://nobody@127.0.0.1:1/none")
+def test_unreachable_database_is_a_503_problem(tmp_path: Path) -> None:
+    bad = build_settings(tmp_path, "postgresql+psycopg://nobody@127.0.0.1:1/none")
     with TestClient(create_app(bad)) as client:
         resp = client.get("/readyz")
     assert resp.status_code == 503
     assert resp.headers["content-type"] == "application/problem+json"
     assert resp.json()["code"] == "basis_data_tidak_siap"
+
+
+def test_the_app_refuses_to_start_without_its_secrets(tmp_path: Path) -> None:
+    from simpul.errors import SimpulError
+
+    with pytest.raises(SimpulError) as exc, TestClient(create_app(Settings(data_dir=tmp_path))):
+        pass
+    assert exc.value.code == "konfigurasi_rahasia_kosong"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -12,6 +14,7 @@ from sqlalchemy import text
 
 from simpul import __version__
 from simpul.access.quota import QuotaLimiter
+from simpul.audit.service import AuditWriter
 from simpul.config import Settings
 from simpul.errors import SimpulError
 from simpul.registry import service as registry_service
@@ -29,7 +32,25 @@ def problem(status: int, code: str, detail: str, **extra: Any) -> JSONResponse:
 
 def create_app(settings: Settings, rt: Runtime | None = None) -> FastAPI:
     runtime = rt or Runtime(settings)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # One group-commit writer per worker process: many requests share each fsync.
+        writer = (
+            AuditWriter(runtime.engine, settings, runtime.clock)
+            if settings.audit_group_commit
+            else None
+        )
+        app.state.audit_writer = writer
+        try:
+            yield
+        finally:
+            app.state.audit_writer = None
+            if writer is not None:
+                writer.close()
+
     app = FastAPI(
+        lifespan=lifespan,
         title="Simpul",
         version=__version__,
         description="Berbagi data antarinstansi sesuai Perjanjian Kerja Sama (PKS).",

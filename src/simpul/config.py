@@ -32,6 +32,8 @@ class Settings(BaseSettings):
     demo: bool = False
     # Grant quotas (per minute/day) are enforced; load tests switch this off explicitly.
     quota_enabled: bool = True
+    # Web requests append their audit records through the group-commit writer.
+    audit_group_commit: bool = True
     # Upload limits keep a bad file from exhausting a worker.
     max_upload_bytes: int = 200 * 1024 * 1024
     max_upload_rows: int = 5_000_000

@@ -100,6 +100,7 @@ def _context(request: Request, principal: Principal) -> service.CallContext:
         settings=rt.settings,
         clock=rt.clock,
         quota=quota,
+        writer=getattr(request.app.state, "audit_writer", None),
     )
 
 
@@ -144,10 +145,10 @@ def verifikasi(
     """Verifikasi elemen: `sesuai` / `tidak_sesuai` per elemen, atau `data_tidak_ditemukan`.
     Nilai tersimpan tidak pernah dikembalikan (PKS 003 Pasal 2 ayat (1) huruf a)."""
     rt = _runtime(request)
+    ctx = _context(request, principal)
     with rt.transaction() as session:
-        out, refused = service.verify_elements(
-            session, _context(request, principal), dataset, body.nik, body.elemen
-        )
+        out, refused = service.verify_elements(session, ctx, dataset, body.nik, body.elemen)
+    ctx.flush()  # durable before the answer, allowed or refused
     if refused is not None:
         raise service.refusal(refused)
     return out
@@ -165,8 +166,10 @@ def verifikasi_batch(
 ) -> VerifikasiBatchOut:
     """Verifikasi elemen untuk sampai 1.000 NIK sekaligus; hasil atau galat per butir."""
     rt = _runtime(request)
+    ctx = _context(request, principal)
     with rt.transaction() as session:
-        out, refused = batch.verify_batch(session, _context(request, principal), dataset, body.item)
+        out, refused = batch.verify_batch(session, ctx, dataset, body.item)
+    ctx.flush()  # durable before the answer, allowed or refused
     if refused is not None:
         raise service.refusal(refused)
     return out
@@ -184,10 +187,10 @@ def cek_status_batch(
 ) -> CekStatusBatchOut:
     """Cek status untuk sampai 1.000 NIK sekaligus; hasil atau galat per butir."""
     rt = _runtime(request)
+    ctx = _context(request, principal)
     with rt.transaction() as session:
-        out, refused = batch.check_status_batch(
-            session, _context(request, principal), dataset, body.item
-        )
+        out, refused = batch.check_status_batch(session, ctx, dataset, body.item)
+    ctx.flush()  # durable before the answer, allowed or refused
     if refused is not None:
         raise service.refusal(refused)
     return out
@@ -206,11 +209,13 @@ def cek_status(
     """Cek status: label dataset (mis. `ASN` + instansi) atau `data_tidak_ditemukan`
     (PKS 001 Pasal 3, PKS 004 Pasal 3-4)."""
     rt = _runtime(request)
+    ctx = _context(request, principal)
     with rt.transaction() as session:
         out, refused = service.check_status(
-            session, _context(request, principal), dataset, body.nik, body.nama_lengkap,
+            session, ctx, dataset, body.nik, body.nama_lengkap,
             body.tanggal_lahir,
         )  # fmt: skip
+    ctx.flush()  # durable before the answer, allowed or refused
     if refused is not None:
         raise service.refusal(refused)
     return out
@@ -227,8 +232,10 @@ def akses_nik(dataset: str, nik: str, request: Request, principal: Caller) -> Pr
     """Akses berdasarkan NIK: elemen sesuai hibah (profil IKD 9 elemen melalui web service,
     PKS 003 Pasal 2 ayat (1) huruf d)."""
     rt = _runtime(request)
+    ctx = _context(request, principal)
     with rt.transaction() as session:
-        out, refused = service.lookup(session, _context(request, principal), dataset, nik)
+        out, refused = service.lookup(session, ctx, dataset, nik)
+    ctx.flush()  # durable before the answer, allowed or refused
     if refused is not None:
         raise service.refusal(refused)
     return out

@@ -13,7 +13,6 @@ from sqlalchemy.orm import Session
 
 from simpul.access.policy import AccessRequest, Decision, audit_event
 from simpul.agreements.schemas import Grant, Service
-from simpul.audit.service import record_in_session
 from simpul.errors import SimpulError
 from simpul.registry.datasets import Dataset, get_dataset
 from simpul.registry.repository import RegistryRepository
@@ -87,15 +86,18 @@ def _run(
         nik, given = parsed.good[i]
         out.append(answer(i, stored_by_nik.get(nik), given, decision.grant))
     found = sum(1 for n in subjects if n in stored_by_nik)
-    record_in_session(
-        session, ctx.settings,
+    ctx.record(
+        session,
         audit_event(
-            ctx.principal, req, decision, subjects=subjects,
+            ctx.principal,
+            req,
+            decision,
+            subjects=subjects,
             result={"butir": total, "ditemukan": found, "galat": len(parsed.errors)},
-            request_id=ctx.request_id, latency_ms=(time.perf_counter() - started) * 1000,
+            request_id=ctx.request_id,
+            latency_ms=(time.perf_counter() - started) * 1000,
         ),
-        ctx.clock,
-    )  # fmt: skip
+    )
     return out, None
 
 

@@ -5,7 +5,7 @@ the answer leaves only after the record is durable (the caller commits first).""
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -15,7 +15,8 @@ from simpul.access.policy import AccessRequest, Decision, audit_event, decide
 from simpul.access.quota import QuotaLimiter
 from simpul.access.schemas import Principal
 from simpul.agreements.schemas import Mechanism, Service
-from simpul.audit.service import record_in_session
+from simpul.audit.schemas import AuditEvent
+from simpul.audit.service import AuditWriter, record_in_session
 from simpul.config import Settings
 from simpul.errors import InvalidInput, SimpulError
 from simpul.kit.clock import Clock
@@ -30,7 +31,11 @@ NOT_FOUND = "data_tidak_ditemukan"
 
 @dataclass(frozen=True)
 class CallContext:
-    """Everything about the call that is not its body."""
+    """Everything about the call that is not its body.
+
+    With a group-commit `writer`, audit records wait in `pending` until the caller's read
+    transaction has ended and are then appended by `flush` (which returns only once they
+    are durable); without one they are appended inside the caller's transaction."""
 
     principal: Principal
     mechanism: Mechanism
@@ -39,6 +44,20 @@ class CallContext:
     settings: Settings
     clock: Clock
     quota: QuotaLimiter | None = None
+    writer: AuditWriter | None = None
+    pending: list[AuditEvent] = field(default_factory=list)
+
+    def record(self, session: Session, event: AuditEvent) -> None:
+        if self.writer is None:
+            record_in_session(session, self.settings, event, self.clock)
+        else:
+            self.pending.append(event)
+
+    def flush(self) -> None:
+        """Make every pending record durable; call after the transaction, before answering."""
+        while self.pending:
+            assert self.writer is not None
+            self.writer.append(self.pending.pop(0))
 
 
 def _canonical_nik(raw: str) -> str:
@@ -66,11 +85,9 @@ def _guard(
 ) -> Decision:
     decision = decide(session, ctx.principal, req, at=at, quota=ctx.quota)
     if not decision.allowed:
-        record_in_session(
+        ctx.record(
             session,
-            ctx.settings,
             audit_event(ctx.principal, req, decision, subjects=subjects, request_id=ctx.request_id),
-            ctx.clock,
         )
     return decision
 
@@ -118,15 +135,18 @@ def verify_elements(
             "sesuai": sum(r.outcome == "sesuai" for r in results.values()),
             "tidak_sesuai": sum(r.outcome == "tidak_sesuai" for r in results.values()),
         }
-    record_in_session(
+    ctx.record(
         session,
-        ctx.settings,
         audit_event(
-            ctx.principal, req, decision, subjects=(nik,), result=summary,
-            request_id=ctx.request_id, latency_ms=(time.perf_counter() - started) * 1000,
+            ctx.principal,
+            req,
+            decision,
+            subjects=(nik,),
+            result=summary,
+            request_id=ctx.request_id,
+            latency_ms=(time.perf_counter() - started) * 1000,
         ),
-        ctx.clock,
-    )  # fmt: skip
+    )
     return out, None
 
 
@@ -179,16 +199,18 @@ def check_status(
             elemen_berbeda=differing or None,
             data=data,
         )
-    record_in_session(
+    ctx.record(
         session,
-        ctx.settings,
         audit_event(
-            ctx.principal, req, decision, subjects=(nik,),
+            ctx.principal,
+            req,
+            decision,
+            subjects=(nik,),
             result={"hasil": out.hasil, "biodata_berbeda": bool(out.elemen_berbeda)},
-            request_id=ctx.request_id, latency_ms=(time.perf_counter() - started) * 1000,
+            request_id=ctx.request_id,
+            latency_ms=(time.perf_counter() - started) * 1000,
         ),
-        ctx.clock,
-    )  # fmt: skip
+    )
     return out, None
 
 
@@ -225,15 +247,18 @@ def lookup(
             family = [{n: m.get(n) for n in names if n in m and n != "foto_wajah"} for m in members]
             subjects += tuple(m["nik"] for m in members)
         out = ProfilOut(hasil="ditemukan", data=data, anggota_keluarga=family)
-    record_in_session(
+    ctx.record(
         session,
-        ctx.settings,
         audit_event(
-            ctx.principal, req, decision, subjects=subjects, result={"hasil": out.hasil},
-            request_id=ctx.request_id, latency_ms=(time.perf_counter() - started) * 1000,
+            ctx.principal,
+            req,
+            decision,
+            subjects=subjects,
+            result={"hasil": out.hasil},
+            request_id=ctx.request_id,
+            latency_ms=(time.perf_counter() - started) * 1000,
         ),
-        ctx.clock,
-    )  # fmt: skip
+    )
     return out, None
 
 
