@@ -147,13 +147,20 @@ def list_(
         typer.echo(json.dumps([_summary_json(s) for s in rows], ensure_ascii=False, indent=2))
         return
     table = Table(title=f"Perjanjian per {at.astimezone(WIB):%Y-%m-%d %H:%M} WIB")
-    for column in ("id", "judul", "pihak", "versi", "status efektif", "berakhir"):
-        table.add_column(column)
+    # The id, state and dates must stay whole; the long official title gives way.
+    wide = out.width >= 110  # on a narrow terminal the title gives way (see `show`)
+    table.add_column("id", no_wrap=True, min_width=18)
+    if wide:
+        table.add_column("judul", overflow="ellipsis", no_wrap=True, max_width=24)
+    table.add_column("pihak", min_width=14)
+    table.add_column("versi", no_wrap=True, min_width=10)
+    table.add_column("status efektif", no_wrap=True, min_width=12)
+    table.add_column("berakhir", no_wrap=True, min_width=10)
     for s in rows:
         version = f"{s.version_in_force}/{s.current_version}" + (" (demo)" if s.demo else "")
         table.add_row(
             s.id,
-            s.title,
+            *([s.title] if wide else []),
             ", ".join(s.parties),
             version,
             _state(s.effective_state),
