@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import base64
 import binascii
-from typing import Annotated, Any
+from collections.abc import Callable
+from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Depends, Form, Request
 from pydantic import BaseModel
 
 from simpul.access.auth import issue_token, resolve_principal
+from simpul.access.policy import Decision
 from simpul.access.quota import QuotaLimiter
 from simpul.access.schemas import Principal
 from simpul.agreements import service as agreements
@@ -32,6 +34,7 @@ from simpul.services.schemas import (
 )
 
 router = APIRouter(prefix="/api/v1")
+R = TypeVar("R")
 PROBLEMS: dict[int | str, dict[str, Any]] = {
     401: {"description": "Kredensial tidak ada atau tidak sah (problem+json)."},
     403: {"description": "Ditolak oleh perjanjian (problem+json dengan `code`)."},
@@ -104,6 +107,23 @@ def _context(request: Request, principal: Principal) -> service.CallContext:
     )
 
 
+def _run(
+    request: Request,
+    principal: Principal,
+    fn: Callable[..., tuple[R, Decision | None]],
+    *args: Any,
+) -> R:
+    """One service call: its transaction, then the audit flush, then answer or refusal."""
+    rt = _runtime(request)
+    ctx = _context(request, principal)
+    with rt.transaction() as session:
+        out, refused = fn(session, ctx, *args)
+    ctx.flush()  # durable before the answer, allowed or refused
+    if refused is not None:
+        raise service.refusal(refused)
+    return out
+
+
 class TokenOut(BaseModel):
     access_token: str
     token_type: str
@@ -144,14 +164,7 @@ def verifikasi(
 ) -> VerifikasiOut:
     """Verifikasi elemen: `sesuai` / `tidak_sesuai` per elemen, atau `data_tidak_ditemukan`.
     Nilai tersimpan tidak pernah dikembalikan (PKS 003 Pasal 2 ayat (1) huruf a)."""
-    rt = _runtime(request)
-    ctx = _context(request, principal)
-    with rt.transaction() as session:
-        out, refused = service.verify_elements(session, ctx, dataset, body.nik, body.elemen)
-    ctx.flush()  # durable before the answer, allowed or refused
-    if refused is not None:
-        raise service.refusal(refused)
-    return out
+    return _run(request, principal, service.verify_elements, dataset, body.nik, body.elemen)
 
 
 @router.post(
@@ -165,14 +178,7 @@ def verifikasi_batch(
     dataset: str, body: VerifikasiBatchIn, request: Request, principal: Caller
 ) -> VerifikasiBatchOut:
     """Verifikasi elemen untuk sampai 1.000 NIK sekaligus; hasil atau galat per butir."""
-    rt = _runtime(request)
-    ctx = _context(request, principal)
-    with rt.transaction() as session:
-        out, refused = batch.verify_batch(session, ctx, dataset, body.item)
-    ctx.flush()  # durable before the answer, allowed or refused
-    if refused is not None:
-        raise service.refusal(refused)
-    return out
+    return _run(request, principal, batch.verify_batch, dataset, body.item)
 
 
 @router.post(
@@ -186,14 +192,7 @@ def cek_status_batch(
     dataset: str, body: CekStatusBatchIn, request: Request, principal: Caller
 ) -> CekStatusBatchOut:
     """Cek status untuk sampai 1.000 NIK sekaligus; hasil atau galat per butir."""
-    rt = _runtime(request)
-    ctx = _context(request, principal)
-    with rt.transaction() as session:
-        out, refused = batch.check_status_batch(session, ctx, dataset, body.item)
-    ctx.flush()  # durable before the answer, allowed or refused
-    if refused is not None:
-        raise service.refusal(refused)
-    return out
+    return _run(request, principal, batch.check_status_batch, dataset, body.item)
 
 
 @router.post(
@@ -208,17 +207,15 @@ def cek_status(
 ) -> CekStatusOut:
     """Cek status: label dataset (mis. `ASN` + instansi) atau `data_tidak_ditemukan`
     (PKS 001 Pasal 3, PKS 004 Pasal 3-4)."""
-    rt = _runtime(request)
-    ctx = _context(request, principal)
-    with rt.transaction() as session:
-        out, refused = service.check_status(
-            session, ctx, dataset, body.nik, body.nama_lengkap,
-            body.tanggal_lahir,
-        )  # fmt: skip
-    ctx.flush()  # durable before the answer, allowed or refused
-    if refused is not None:
-        raise service.refusal(refused)
-    return out
+    return _run(
+        request,
+        principal,
+        service.check_status,
+        dataset,
+        body.nik,
+        body.nama_lengkap,
+        body.tanggal_lahir,
+    )
 
 
 @router.get(
@@ -231,14 +228,7 @@ def cek_status(
 def akses_nik(dataset: str, nik: str, request: Request, principal: Caller) -> ProfilOut:
     """Akses berdasarkan NIK: elemen sesuai hibah (profil IKD 9 elemen melalui web service,
     PKS 003 Pasal 2 ayat (1) huruf d)."""
-    rt = _runtime(request)
-    ctx = _context(request, principal)
-    with rt.transaction() as session:
-        out, refused = service.lookup(session, ctx, dataset, nik)
-    ctx.flush()  # durable before the answer, allowed or refused
-    if refused is not None:
-        raise service.refusal(refused)
-    return out
+    return _run(request, principal, service.lookup, dataset, nik)
 
 
 class PerjanjianOut(BaseModel):
