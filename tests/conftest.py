@@ -54,7 +54,7 @@ def build_settings(data_dir: Path, database_url: str | None = None) -> Settings:
 
 @pytest.fixture(scope="session")
 def pg_template() -> Iterator[str]:
-    name = f"simpul_tpl_{_worker()}"
+    name = f"simpul_tpl_{_worker()}_{os.getpid()}"
     admin = _pg_admin()
     with admin.connect() as conn:
         conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))

@@ -87,6 +87,6 @@ def alembic_config(engine: Engine) -> Config:
     return cfg
 
 
-def run_migrations(engine: Engine, revision: str = "head") -> None:
-    """Bring the schema to `revision`; safe to call on every start."""
+def run_migrations(engine: Engine, revision: str = "heads") -> None:
+    """Bring the schema to `revision` (every branch head by default); safe to call on every start."""
     command.upgrade(alembic_config(engine), revision)
