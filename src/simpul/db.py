@@ -88,5 +88,5 @@ def alembic_config(engine: Engine) -> Config:
 
 
 def run_migrations(engine: Engine, revision: str = "heads") -> None:
-    """Bring the schema to `revision` (every branch head by default); safe to call on every start."""
+    """Bring the schema to `revision` (every branch head by default); safe on every start."""
     command.upgrade(alembic_config(engine), revision)

@@ -39,6 +39,43 @@ def angka(value: int | float | None) -> str:
     return f"{int(value):,}".replace(",", ".")
 
 
+_SATUAN = "nol satu dua tiga empat lima enam tujuh delapan sembilan sepuluh sebelas".split()
+
+
+def terbilang(n: int) -> str:
+    """An integer in Indonesian words: 2022 → `dua ribu dua puluh dua`."""
+    if n < 0:
+        return "minus " + terbilang(-n)
+    if n < 12:
+        return _SATUAN[n]
+    if n < 20:
+        return f"{_SATUAN[n - 10]} belas"
+    if n < 100:
+        tens, rest = divmod(n, 10)
+        return f"{_SATUAN[tens]} puluh" + (f" {_SATUAN[rest]}" if rest else "")
+    if n < 200:
+        return "seratus" + (f" {terbilang(n - 100)}" if n > 100 else "")
+    if n < 1000:
+        hundreds, rest = divmod(n, 100)
+        return f"{_SATUAN[hundreds]} ratus" + (f" {terbilang(rest)}" if rest else "")
+    if n < 2000:
+        return "seribu" + (f" {terbilang(n - 1000)}" if n > 1000 else "")
+    for size, word in ((10**12, "triliun"), (10**9, "miliar"), (10**6, "juta"), (10**3, "ribu")):
+        if n >= size:
+            head, rest = divmod(n, size)
+            return f"{terbilang(head)} {word}" + (f" {terbilang(rest)}" if rest else "")
+    raise AssertionError(n)  # unreachable: every n >= 2000 meets a size above
+
+
+def tanggal_terbilang(value: date | datetime) -> str:
+    """The opening of a berita acara: `Senin, tanggal dua belas bulan September tahun dua ribu
+    dua puluh dua`."""
+    return (
+        f"{hari_indonesia(value)}, tanggal {terbilang(value.day)} bulan "
+        f"{_BULAN[value.month - 1]} tahun {terbilang(value.year)}"
+    )
+
+
 def document_environment(*packages: str) -> Environment:
     """A Jinja2 environment that finds the shared base template and each package's own."""
     loaders = [PackageLoader(pkg, "templates") for pkg in packages]
@@ -52,6 +89,8 @@ def document_environment(*packages: str) -> Environment:
     env.filters["tanggal"] = tanggal_indonesia
     env.filters["hari"] = hari_indonesia
     env.filters["angka"] = angka
+    env.filters["terbilang"] = terbilang
+    env.filters["tanggal_terbilang"] = tanggal_terbilang
     return env
 
 
