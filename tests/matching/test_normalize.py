@@ -81,3 +81,69 @@ def test_similarity_is_symmetric_and_bounded(a: str, b: str) -> None:
     score = name_similarity(a, b)
     assert 0.0 <= score <= 100.0
     assert score == name_similarity(b, a)
+
+
+# --- NIK repair and dates ----------------------------------------------------------------
+from datetime import date  # noqa: E402
+
+from simpul.matching.normalize import (  # noqa: E402
+    nik_date_consistent,
+    nik_edits,
+    nik_repair_candidates,
+    parse_date,
+    swapped_day_month,
+)
+from simpul.registry.identifiers import make_nik  # noqa: E402
+
+_niks = st.from_regex(r"[1-9][0-9]{15}", fullmatch=True)
+
+
+@given(_niks)
+def test_every_nik_edit_is_one_slip_and_can_be_undone(nik: str) -> None:
+    edits = nik_edits(nik)
+    assert len(edits) == len({e for e, _ in edits})
+    for edited, how in edits:
+        diff = [i for i in range(16) if edited[i] != nik[i]]
+        assert edited[0] == nik[0]
+        if how == "salah_digit":
+            assert len(diff) == 1
+        else:
+            assert len(diff) == 2 and diff[1] == diff[0] + 1
+        assert nik in {e for e, _ in nik_edits(edited)}
+
+
+@given(st.dates(min_value=date(1940, 1, 1), max_value=date(2020, 12, 31)), st.booleans())
+def test_nik_date_part_agrees_with_birth_date_and_sex(born: date, female: bool) -> None:
+    sex = "PEREMPUAN" if female else "LAKI-LAKI"
+    nik = make_nik("320101", born, sex, 7)
+    assert nik_date_consistent(nik, born, sex)
+    assert not nik_date_consistent(nik, born, "LAKI-LAKI" if female else "PEREMPUAN")
+    swapped = swapped_day_month(born)
+    if swapped is not None:
+        assert nik_date_consistent(nik, swapped, sex)  # the list may swap day and month
+
+
+def test_repair_finds_the_existing_nik_whose_date_agrees() -> None:
+    born = date(1985, 3, 14)
+    real = make_nik("327301", born, "PEREMPUAN", 2)
+    typed = real[:13] + ("9" if real[13] != "9" else "8") + real[14:]
+    other = make_nik("327301", date(1985, 3, 15), "PEREMPUAN", 2)
+    known = {real, other}
+    found = nik_repair_candidates(typed, born, "PEREMPUAN", known.__contains__)
+    assert found == [(real, "salah_digit")]
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("25-12-1980", date(1980, 12, 25)),
+        ("25/12/1980", date(1980, 12, 25)),
+        ("1980-12-25", date(1980, 12, 25)),
+        ("1980-12-25 00:00:00", date(1980, 12, 25)),
+        ("31-02-1980", None),
+        ("", None),
+        ("kemarin", None),
+    ],
+)
+def test_dates_as_lists_write_them(raw: str, expected: date | None) -> None:
+    assert parse_date(raw) == expected

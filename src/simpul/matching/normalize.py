@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Callable
+from datetime import date, datetime
 from functools import lru_cache
 
 from rapidfuzz.distance import JaroWinkler
@@ -215,3 +217,79 @@ def address_similarity(a: str, b: str) -> float:
     from rapidfuzz import fuzz
 
     return round(float(fuzz.token_sort_ratio(ka, kb)), 1)
+
+
+# --- Identifiers and dates as lists write them -------------------------------------------
+
+_DATE_FORMATS = ("%d-%m-%Y", "%d/%m/%Y", "%Y-%m-%d", "%d.%m.%Y", "%Y/%m/%d", "%d-%m-%y", "%d/%m/%y")
+
+
+def parse_date(raw: object) -> date | None:
+    """A birth date as lists write it (25-12-1980, 25/12/1980, 1980-12-25, a spreadsheet
+    date); None when it is not a date."""
+    if raw is None:
+        return None
+    if isinstance(raw, datetime):
+        return raw.date()
+    if isinstance(raw, date):
+        return raw
+    text = str(raw).strip()
+    if not text:
+        return None
+    if " " in text:  # "1980-12-25 00:00:00" from a spreadsheet export
+        text = text.split(" ", 1)[0]
+    for fmt in _DATE_FORMATS:
+        try:
+            parsed = datetime.strptime(text, fmt).date()
+        except ValueError:
+            continue
+        if parsed.year < 1900:
+            continue
+        return parsed
+    return None
+
+
+def swapped_day_month(value: date) -> date | None:
+    """12-03 ↔ 03-12: the date with day and month exchanged, when that is another date."""
+    if value.day > 12 or value.day == value.month:
+        return None
+    return date(value.year, value.day, value.month)
+
+
+def nik_edits(nik: str) -> list[tuple[str, str]]:
+    """Every NIK one slip away: one digit wrong (`salah_digit`) or two neighbours swapped
+    (`tertukar`). The first digit (province) is kept: it is what people get right."""
+    if len(nik) != 16 or not nik.isdigit():
+        return []
+    out: list[tuple[str, str]] = []
+    for i in range(1, 16):
+        for d in "0123456789":
+            if d != nik[i]:
+                out.append((nik[:i] + d + nik[i + 1 :], "salah_digit"))
+    for i in range(1, 15):
+        if nik[i] != nik[i + 1]:
+            out.append((nik[:i] + nik[i + 1] + nik[i] + nik[i + 2 :], "tertukar"))
+    return out
+
+
+def nik_date_consistent(nik: str, born: date | None, sex: str | None = None) -> bool:
+    """Does the NIK's DDMMYY (day + 40 for women) agree with the birth date (either way
+    round for day and month) and, when known, with the sex?"""
+    if born is None or len(nik) != 16 or not nik.isdigit():
+        return False
+    dd, mm, yy = int(nik[6:8]), int(nik[8:10]), int(nik[10:12])
+    female = dd > 40
+    if sex is not None and sex != "" and (sex.upper().startswith("P") != female):
+        return False
+    day = dd - 40 if female else dd
+    if yy != born.year % 100:
+        return False
+    return (day, mm) in {(born.day, born.month), (born.month, born.day)}
+
+
+def nik_repair_candidates(
+    nik: str, born: date | None, sex: str | None, known: Callable[[str], bool]
+) -> list[tuple[str, str]]:
+    """NIKs one slip away that exist (`known`) and whose date part agrees with the birth
+    date and sex the list gives: the NIK the person most likely has."""
+    return [(c, how) for c, how in nik_edits(nik) if nik_date_consistent(c, born, sex) and known(c)]
