@@ -17,6 +17,7 @@ from simpul.access.quota import QuotaLimiter
 from simpul.audit.service import AuditWriter
 from simpul.config import Settings
 from simpul.errors import SimpulError
+from simpul.face import api as face_api
 from simpul.registry import service as registry_service
 from simpul.runtime import Runtime
 from simpul.services import api as services_api
@@ -58,6 +59,7 @@ def create_app(settings: Settings, rt: Runtime | None = None) -> FastAPI:
     app.state.runtime = runtime
     app.state.quota = QuotaLimiter() if settings.quota_enabled else None
     app.include_router(services_api.router)
+    app.include_router(face_api.router)
 
     @app.exception_handler(SimpulError)
     async def _simpul_error(request: Request, exc: SimpulError) -> JSONResponse:

@@ -1,0 +1,309 @@
+"""Face verification (PKS 003 Pasal 2(1)b) and the photo store behind it.
+
+`verify_face` is the web service: NIK + photo → "data tidak ditemukan" or a similarity
+value, decided against the agreement and audited like every other service (the photo is
+never logged; the audit record keeps the outcome only). `portal_photo` is what the portal
+calls to show the face photo of PKS 003 Pasal 2(1)c. Enrolment, removal and re-indexing
+are provider actions, audited with their actor and reason.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from simpul.access.policy import AccessRequest, audit_event, decide
+from simpul.agreements.schemas import Service
+from simpul.audit.schemas import AuditEvent
+from simpul.audit.service import record_in_session
+from simpul.config import Settings
+from simpul.errors import InvalidInput, NotFound, SimpulError
+from simpul.face import engine as face_engine
+from simpul.face.engine import FaceEngine, FaceError, decode_photo, single_face
+from simpul.face.models import FacePhoto
+from simpul.face.repository import FaceRepository
+from simpul.face.schemas import EnrolOut, StoredPhoto, StoreStats, VerifikasiWajahOut
+from simpul.kit.clock import Clock
+from simpul.kit.masking import mask_nik
+from simpul.registry.datasets import get_dataset
+from simpul.registry.identifiers import parse_nik
+from simpul.registry.repository import RegistryRepository
+from simpul.services.service import NOT_FOUND, CallContext, refusal
+
+PHOTO_ELEMENT = "foto_wajah"
+ACTION_REASON = "tindakan_tata_kelola"
+
+
+def canonical_nik(raw: str) -> str:
+    info = parse_nik(raw)
+    if not info.valid:
+        raise InvalidInput(info.errors[0].code, info.errors[0].detail)
+    return info.nik
+
+
+def _photo_dataset(code: str) -> str:
+    dataset = get_dataset(code)
+    if PHOTO_ELEMENT not in dataset.element_names:
+        raise NotFound("foto_tidak_tersedia", f"Dataset {dataset.code} tidak memuat foto wajah.")
+    return dataset.code
+
+
+def _stored_embedding(
+    repo: FaceRepository, engine: FaceEngine, dataset: str, nik: str
+) -> face_engine.Embedding | None:
+    stored = repo.embedding(dataset, nik)
+    if stored is None:
+        return None
+    if stored.engine == engine.name:
+        return face_engine.from_bytes(stored.embedding)
+    # Enrolled under another engine: embed the stored photo now (not persisted here;
+    # `simpul face reindex` brings the store up to date).
+    row = repo.get(dataset, nik)
+    assert row is not None
+    return single_face(engine, decode_photo(row.photo)).embedding
+
+
+def verify_face(
+    session: Session,
+    ctx: CallContext,
+    dataset_code: str,
+    nik_raw: str,
+    photo: bytes,
+    engine: FaceEngine | None = None,
+) -> tuple[VerifikasiWajahOut, SimpulError | None]:
+    """NIK + face photo → `data_tidak_ditemukan` or `ditemukan` with `kemiripan` 0-100
+    (and `keputusan` against the grant's `ambang_kemiripan.foto_wajah` when it sets one).
+
+    The photo is checked (format, size) before the decision and read for faces only after
+    an allowed decision, for a NIK that has a stored photo. Returns the answer and, for a
+    refusal or an unusable photo, the error to raise once the audit record is durable."""
+    started = time.perf_counter()
+    dataset = _photo_dataset(dataset_code)
+    nik = canonical_nik(nik_raw)
+    probe = decode_photo(photo)
+    req = AccessRequest(
+        dataset=dataset,
+        service=Service.VERIFIKASI_WAJAH,
+        mechanism=ctx.mechanism,
+        input_elements=frozenset({"nik", PHOTO_ELEMENT}),
+        source_ip=ctx.source_ip,
+    )
+    decision = decide(session, ctx.principal, req, at=ctx.clock.now(), quota=ctx.quota)
+    if not decision.allowed:
+        ctx.record(
+            session,
+            audit_event(ctx.principal, req, decision, subjects=(nik,), request_id=ctx.request_id),
+        )
+        return VerifikasiWajahOut(hasil=NOT_FOUND), refusal(decision)
+    assert decision.grant is not None
+    eng = engine or face_engine.get_engine()
+    error: SimpulError | None = None
+    summary: dict[str, Any]
+    reference = _stored_embedding(FaceRepository(session), eng, dataset, nik)
+    if reference is None:
+        out = VerifikasiWajahOut(hasil=NOT_FOUND)
+        summary = {"hasil": NOT_FOUND}
+    else:
+        try:
+            score = round(eng.similarity(single_face(eng, probe).embedding, reference), 1)
+        except FaceError as exc:
+            out, error = VerifikasiWajahOut(hasil=NOT_FOUND), exc
+            summary = {"hasil": "foto_tidak_dapat_diproses", "kode": exc.code}
+        else:
+            threshold = decision.grant.thresholds.get(PHOTO_ELEMENT)
+            verdict = None if threshold is None else (
+                "sesuai" if score >= threshold else "tidak_sesuai"
+            )  # fmt: skip
+            show = decision.grant.return_score or threshold is None
+            out = VerifikasiWajahOut(
+                hasil="ditemukan",
+                kemiripan=score if show else None,
+                ambang=threshold,
+                keputusan=verdict,
+            )
+            summary = {"hasil": "ditemukan", "kemiripan": score, "mesin": eng.name}
+            if verdict is not None:
+                summary["keputusan"] = verdict
+    ctx.record(
+        session,
+        audit_event(
+            ctx.principal,
+            req,
+            decision,
+            subjects=(nik,),
+            result=summary,
+            request_id=ctx.request_id,
+            latency_ms=(time.perf_counter() - started) * 1000,
+        ),
+    )
+    return out, error
+
+
+def portal_photo(
+    session: Session, ctx: CallContext, dataset_code: str, nik_raw: str
+) -> tuple[StoredPhoto | None, SimpulError | None]:
+    """PKS 003 Pasal 2(1)c: the face photo for a caller whose grant outputs `foto_wajah`
+    (the portal's 13 elements). None when the person has no stored photo. Audited."""
+    started = time.perf_counter()
+    dataset = _photo_dataset(dataset_code)
+    nik = canonical_nik(nik_raw)
+    req = AccessRequest(
+        dataset=dataset,
+        service=Service.AKSES_NIK,
+        mechanism=ctx.mechanism,
+        input_elements=frozenset({"nik"}),
+        output_elements=frozenset({PHOTO_ELEMENT}),
+        source_ip=ctx.source_ip,
+    )
+    decision = decide(session, ctx.principal, req, at=ctx.clock.now(), quota=ctx.quota)
+    if not decision.allowed:
+        ctx.record(
+            session,
+            audit_event(ctx.principal, req, decision, subjects=(nik,), request_id=ctx.request_id),
+        )
+        return None, refusal(decision)
+    row = FaceRepository(session).get(dataset, nik)
+    found = None if row is None else StoredPhoto(row.content_type, bytes(row.photo), row.sha256)
+    ctx.record(
+        session,
+        audit_event(
+            ctx.principal,
+            req,
+            decision,
+            subjects=(nik,),
+            result={"hasil": "ditemukan" if found else NOT_FOUND},
+            request_id=ctx.request_id,
+            latency_ms=(time.perf_counter() - started) * 1000,
+        ),
+    )
+    return found, None
+
+
+def _action(
+    session: Session,
+    settings: Settings,
+    clock: Clock,
+    action: str,
+    actor: str,
+    reason: str,
+    dataset: str,
+    subjects: tuple[str, ...] = (),
+    **detail: Any,
+) -> None:
+    event = AuditEvent(
+        action=action,
+        decision="tindakan",
+        reason=ACTION_REASON,
+        actor=actor,
+        dataset=dataset,
+        subjects=subjects,
+        elements=(PHOTO_ELEMENT,),
+        detail={"alasan": reason, **detail},
+    )
+    record_in_session(session, settings, event, clock)
+
+
+def enroll(
+    session: Session,
+    settings: Settings,
+    clock: Clock,
+    dataset_code: str,
+    nik_raw: str,
+    photo: bytes,
+    *,
+    actor: str,
+    reason: str,
+    engine: FaceEngine | None = None,
+) -> EnrolOut:
+    """Store a registry person's face photo with its embedding (computed here, once)."""
+    dataset = _photo_dataset(dataset_code)
+    nik = canonical_nik(nik_raw)
+    if RegistryRepository(session).get(dataset, nik) is None:
+        raise NotFound(
+            "nik_tidak_terdaftar", f"NIK {mask_nik(nik)} tidak terdaftar di dataset {dataset}."
+        )
+    decoded = decode_photo(photo)
+    eng = engine or face_engine.get_engine()
+    face = single_face(eng, decoded)
+    replaced = FaceRepository(session).put(
+        FacePhoto(
+            dataset=dataset,
+            nik=nik,
+            content_type=decoded.content_type,
+            photo=photo,
+            sha256=hashlib.sha256(photo).hexdigest(),
+            width=decoded.width,
+            height=decoded.height,
+            engine=eng.name,
+            embedding=face_engine.to_bytes(face.embedding),
+            enrolled_at=clock.now(),
+            enrolled_by=actor,
+        )
+    )
+    _action(session, settings, clock, "foto_wajah.rekam", actor, reason, dataset, (nik,),
+            mesin=eng.name, ganti=replaced)  # fmt: skip
+    return EnrolOut(dataset, nik, eng.name, replaced, decoded.width, decoded.height)
+
+
+def remove(
+    session: Session,
+    settings: Settings,
+    clock: Clock,
+    dataset_code: str,
+    nik_raw: str,
+    *,
+    actor: str,
+    reason: str,
+) -> None:
+    dataset = _photo_dataset(dataset_code)
+    nik = canonical_nik(nik_raw)
+    if not FaceRepository(session).remove(dataset, nik):
+        raise NotFound("foto_tidak_ditemukan", f"Tidak ada foto wajah untuk NIK {mask_nik(nik)}.")
+    _action(session, settings, clock, "foto_wajah.hapus", actor, reason, dataset, (nik,))
+
+
+def reindex(
+    session: Session,
+    settings: Settings,
+    clock: Clock,
+    dataset_code: str,
+    *,
+    actor: str,
+    engine: FaceEngine | None = None,
+) -> dict[str, int]:
+    """Recompute the embeddings made by another engine (after an engine change)."""
+    dataset = _photo_dataset(dataset_code)
+    eng = engine or face_engine.get_engine()
+    repo = FaceRepository(session)
+    done = failed = 0
+    for nik in list(repo.keys_not_of_engine(dataset, eng.name)):
+        row = repo.get(dataset, nik)
+        assert row is not None
+        try:
+            face = single_face(eng, decode_photo(row.photo))
+        except SimpulError:
+            failed += 1
+            continue
+        repo.set_embedding(dataset, nik, eng.name, face_engine.to_bytes(face.embedding))
+        done += 1
+    _action(session, settings, clock, "foto_wajah.indeks_ulang", actor,
+            f"ganti mesin ke {eng.name}", dataset, mesin=eng.name, diperbarui=done,
+            gagal=failed)  # fmt: skip
+    return {"diperbarui": done, "gagal": failed}
+
+
+def stats(session: Session, dataset_code: str, engine_name: str) -> StoreStats:
+    dataset = _photo_dataset(dataset_code)
+    by_engine = FaceRepository(session).count_by_engine(dataset)
+    return StoreStats(dataset, sum(by_engine.values()), by_engine, engine_name)
+
+
+def compare(a: bytes, b: bytes, engine: FaceEngine | None = None) -> float:
+    """Similarity 0-100 of the faces in two photos (engine check; no registry data)."""
+    eng = engine or face_engine.get_engine()
+    first = single_face(eng, decode_photo(a)).embedding
+    second = single_face(eng, decode_photo(b)).embedding
+    return round(eng.similarity(first, second), 1)

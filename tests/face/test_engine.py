@@ -1,0 +1,151 @@
+"""The default face engine on the sample photos (scikit-image's bundled images): same-face
+transformations score above the engine's threshold, the other face below, non-faces and
+two-face photos are refused with their codes, and bad uploads get clear result codes."""
+
+from __future__ import annotations
+
+import io
+import itertools
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from simpul.errors import SimpulError
+from simpul.face import engine as fe
+from simpul.face import samples
+from simpul.face import service as face_service
+
+PEOPLE = sorted(samples.PORTRAITS)
+
+
+@pytest.fixture(scope="module")
+def engine() -> fe.FaceEngine:
+    return fe.get_engine()
+
+
+@pytest.fixture(scope="module")
+def enrolled(engine: fe.FaceEngine) -> dict[str, fe.Embedding]:
+    return {
+        p: fe.single_face(engine, fe.decode_photo(samples.enrolment(p))).embedding for p in PEOPLE
+    }
+
+
+def test_engine_is_loaded_once_per_process() -> None:
+    assert fe.get_engine() is fe.get_engine()
+    assert isinstance(fe.get_engine(), fe.FaceEngine)
+
+
+@pytest.mark.parametrize("person", PEOPLE)
+def test_same_face_transformed_scores_above_threshold_other_face_below(
+    engine: fe.FaceEngine, enrolled: dict[str, fe.Embedding], person: str
+) -> None:
+    (other,) = set(PEOPLE) - {person}
+    for probe in samples.probes(person):
+        face = fe.single_face(engine, fe.decode_photo(probe.data))
+        same = engine.similarity(face.embedding, enrolled[person])
+        different = engine.similarity(face.embedding, enrolled[other])
+        assert same > engine.recommended_threshold, (probe.label, same)
+        assert different < engine.recommended_threshold, (probe.label, different)
+        assert same - different > 25, probe.label  # a wide margin, not a coin toss
+
+
+def test_the_two_sample_people_are_different(
+    engine: fe.FaceEngine, enrolled: dict[str, fe.Embedding]
+) -> None:
+    score = engine.similarity(enrolled["astronaut"], enrolled["camera"])
+    assert score < engine.recommended_threshold
+    assert engine.similarity(enrolled["camera"], enrolled["camera"]) == pytest.approx(100)
+
+
+def test_similarity_is_symmetric_and_bounded(
+    engine: fe.FaceEngine, enrolled: dict[str, fe.Embedding]
+) -> None:
+    vectors = [*enrolled.values(), np.zeros(128, np.float32), np.full(128, 0.5, np.float32)]
+    for a, b in itertools.product(vectors, repeat=2):
+        s = engine.similarity(a, b)
+        assert 0 <= s <= 100
+        assert s == pytest.approx(engine.similarity(b, a))
+
+
+@pytest.mark.parametrize("probe", samples.non_faces(), ids=lambda p: p.label)
+def test_no_face_is_refused(engine: fe.FaceEngine, probe: samples.Probe) -> None:
+    with pytest.raises(fe.FaceError) as err:
+        fe.single_face(engine, fe.decode_photo(probe.data))
+    assert err.value.code == "wajah_tidak_terdeteksi"
+
+
+def test_two_faces_are_refused(engine: fe.FaceEngine) -> None:
+    with pytest.raises(fe.FaceError) as err:
+        fe.single_face(engine, fe.decode_photo(samples.two_faces()))
+    assert err.value.code == "wajah_lebih_dari_satu"
+    assert err.value.extra["jumlah_wajah"] == 2
+
+
+def _png(width: int, height: int) -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", (width, height), (120, 90, 60)).save(out, "PNG")
+    return out.getvalue()
+
+
+@pytest.mark.parametrize(
+    ("data", "code", "status"),
+    [
+        (b"", "foto_kosong", 422),
+        (b"GIF89a" + b"\0" * 100, "foto_format_tidak_didukung", 415),
+        (b"%PDF-1.7 not a photo", "foto_format_tidak_didukung", 415),
+        (samples.enrolment("astronaut")[:400], "foto_tidak_terbaca", 422),
+        (b"\xff\xd8\xff" + b"\x00" * 64, "foto_tidak_terbaca", 422),
+        (_png(40, 300), "foto_terlalu_kecil", 422),
+        (_png(9000, 5000), "foto_terlalu_besar", 413),  # 45 MP in a few kB
+        (b"\xff\xd8\xff" + b"\x00" * fe.MAX_PHOTO_BYTES, "foto_terlalu_besar", 413),
+    ],
+    ids=["kosong", "gif", "pdf", "png-terpotong", "jpeg-rusak", "kecil", "bom-piksel", "besar"],
+)
+def test_bad_uploads_get_stable_codes(data: bytes, code: str, status: int) -> None:
+    with pytest.raises(SimpulError) as err:
+        fe.decode_photo(data)
+    assert (err.value.code, err.value.status) == (code, status)
+    assert err.value.detail  # Indonesian prose for the caller
+
+
+def test_exif_rotation_is_honoured(engine: fe.FaceEngine) -> None:
+    """A phone photo stored sideways with an EXIF orientation tag still finds the face."""
+    img = samples.portrait("astronaut").rotate(90, expand=True)
+    exif = Image.Exif()
+    exif[0x0112] = 6  # "rotate 90° clockwise to view"
+    out = io.BytesIO()
+    img.save(out, "JPEG", exif=exif.tobytes())
+    assert len(engine.faces(fe.decode_photo(out.getvalue()))) == 1
+    # Without the tag the same pixels show no upright face.
+    assert engine.faces(fe.decode_photo(samples.encode(img, "JPEG"))) == []
+
+
+def test_large_photo_is_scaled_before_detection(engine: fe.FaceEngine) -> None:
+    big = samples.portrait("astronaut").resize((2400, 2400))
+    photo = fe.decode_photo(samples.encode(big, "JPEG"))
+    assert max(photo.pixels.shape[:2]) == fe.WORK_SIDE
+    assert (photo.width, photo.height) == (2400, 2400)
+    assert len(engine.faces(photo)) == 1
+
+
+def test_a_plugged_engine_is_used_by_name() -> None:
+    plugged = fe.get_engine("tests.face.fake_engine:engine")
+    assert plugged.name == "contoh-warna-rata"
+    assert fe.get_engine("tests.face.fake_engine:engine") is plugged
+    score = face_service.compare(
+        samples.enrolment("astronaut"), samples.enrolment("astronaut"), plugged
+    )
+    assert score == pytest.approx(100)
+
+
+def test_an_engine_that_cannot_load_is_a_clear_503() -> None:
+    with pytest.raises(SimpulError) as err:
+        fe.get_engine("simpul_tidak_ada.mesin:engine")
+    assert (err.value.code, err.value.status) == ("mesin_wajah_tidak_tersedia", 503)
+
+
+def test_embedding_round_trips_through_bytes(enrolled: dict[str, fe.Embedding]) -> None:
+    vector = enrolled["astronaut"]
+    assert np.array_equal(fe.from_bytes(fe.to_bytes(vector)), vector)
+    assert len(fe.to_bytes(vector)) == 128 * 4
