@@ -8,7 +8,7 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import HTMLResponse, JSONResponse, Response
+from fastapi.responses import JSONResponse, RedirectResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 
@@ -18,7 +18,7 @@ from simpul.audit.service import AuditWriter
 from simpul.config import Settings
 from simpul.errors import SimpulError
 from simpul.face import api as face_api
-from simpul.registry import service as registry_service
+from simpul.portal.web import install as install_portal
 from simpul.runtime import Runtime
 from simpul.services import api as services_api
 
@@ -59,6 +59,7 @@ def create_app(settings: Settings, rt: Runtime | None = None) -> FastAPI:
     app.state.runtime = runtime
     app.state.quota = QuotaLimiter() if settings.quota_enabled else None
     app.include_router(services_api.router)
+    install_portal(app, runtime)
     app.include_router(face_api.router)
 
     @app.exception_handler(SimpulError)
@@ -96,22 +97,8 @@ def create_app(settings: Settings, rt: Runtime | None = None) -> FastAPI:
         """Metrik Prometheus proses ini."""
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
-    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
-    def index() -> str:
-        with runtime.transaction() as session:
-            rows = registry_service.stats(session, settings)
-        items = "".join(
-            f"<tr><td>{r.dataset}</td><td>{r.name}</td><td>{r.provider}</td>"
-            f"<td>{r.records:,}</td></tr>"
-            for r in rows
-        )
-        return (
-            "<!doctype html><html lang='id'><meta charset='utf-8'><title>Simpul</title>"
-            "<body style='font-family:sans-serif;max-width:50rem;margin:2rem auto'>"
-            "<h1>Simpul</h1><p>Berbagi data antarinstansi sesuai PKS. Portal menyusul; "
-            "dokumentasi API di <a href='/docs'>/docs</a>.</p>"
-            "<table border=1 cellpadding=6><tr><th>dataset</th><th>nama</th><th>penyedia</th>"
-            f"<th>rekaman</th></tr>{items}</table></body></html>"
-        )
+    @app.get("/", include_in_schema=False)
+    def index() -> RedirectResponse:
+        return RedirectResponse("/portal/", status_code=303)
 
     return app

@@ -1,0 +1,336 @@
+"""The portal's message catalogue: Bahasa Indonesia (default) and English, one entry per
+string, so no text is written twice in templates. Domain terms from the PKS (sesuai,
+tidak_sesuai, data_tidak_ditemukan, ASN, element labels) stay as the agreements write them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+LANGS = ("id", "en")
+DEFAULT_LANG = "id"
+
+M: dict[str, tuple[str, str]] = {
+    # frame
+    "app.tagline": ("Berbagi data antarinstansi sesuai PKS", "Inter-agency data sharing under PKS"),
+    "nav.skip": ("Langsung ke isi", "Skip to content"),
+    "nav.menu": ("Menu", "Menu"),
+    "nav.beranda": ("Beranda", "Dashboard"),
+    "nav.akses_nik": ("Akses NIK", "Look-up by NIK"),
+    "nav.verifikasi": ("Verifikasi elemen", "Element verification"),
+    "nav.cek_status": ("Cek status", "Status check"),
+    "nav.perjanjian": ("Perjanjian", "Agreements"),
+    "nav.akun": ("Akun", "Accounts"),
+    "nav.perangkat": ("Pembaca KTP-el", "Card readers"),
+    "nav.audit": ("Log audit", "Audit log"),
+    "nav.audit_verifikasi": ("Integritas log", "Log integrity"),
+    "nav.audit_subjek": ("Riwayat akses orang", "Person's access history"),
+    "lang.switch": ("English", "Bahasa Indonesia"),
+    "lang.label": ("Bahasa", "Language"),
+    "user.signed_in_as": ("Masuk sebagai", "Signed in as"),
+    "logout": ("Keluar", "Sign out"),
+    "role.hub_admin": ("Admin hub", "Hub administrator"),
+    "role.provider_admin": ("Admin penyedia", "Provider administrator"),
+    "role.recipient_admin": ("Admin penerima", "Recipient administrator"),
+    "role.operator": ("Operator", "Operator"),
+    "role.data_user": ("Pengguna Data", "Data user"),
+    "role.auditor": ("Auditor", "Auditor"),
+    "footer.note": (
+        "Setiap akses diputuskan terhadap perjanjian dan dicatat di log audit.",
+        "Every access is decided against the agreement and written to the audit log.",
+    ),
+    # login
+    "login.title": ("Masuk", "Sign in"),
+    "login.username": ("User ID", "User ID"),
+    "login.password": ("Kata sandi", "Password"),
+    "login.submit": ("Masuk", "Sign in"),
+    "login.intro": (
+        "Masuk dengan User ID dan kata sandi yang diberikan admin instansi Anda.",
+        "Sign in with the User ID and password your institution's administrator gave you.",
+    ),
+    "login.registries": ("Registri di simpul ini", "Registries on this node"),
+    "login.records": ("rekaman", "records"),
+    "login.api_docs": ("Dokumentasi API", "API documentation"),
+    "login.failed": ("User ID atau kata sandi tidak valid.", "Invalid User ID or password."),
+    "login.client": (
+        "Akun klien mesin tidak dapat masuk ke portal; gunakan web service.",
+        "Machine client accounts cannot sign in to the portal; use the web service.",
+    ),
+    "session.expired": (
+        "Sesi Anda berakhir karena tidak aktif atau melewati batas waktu. Silakan masuk lagi.",
+        "Your session ended (idle or time limit reached). Please sign in again.",
+    ),
+    "session.ended": ("Anda telah keluar.", "You have signed out."),
+    "session.required": ("Silakan masuk terlebih dahulu.", "Please sign in first."),
+    "session.revoked": (
+        "Akun Anda telah dicabut; sesi diakhiri.",
+        "Your account has been revoked; session ended.",
+    ),
+    "csrf.failed": (
+        "Formulir kedaluwarsa atau tidak sah (token CSRF). Muat ulang halaman lalu coba lagi.",
+        "The form expired or is not valid (CSRF token). Reload the page and try again.",
+    ),
+    "forbidden.title": ("Tidak berwenang", "Not permitted"),
+    "forbidden.body": (
+        "Peran akun Anda tidak dapat membuka halaman ini.",
+        "Your account's role cannot open this page.",
+    ),
+    "notfound.title": ("Tidak ditemukan", "Not found"),
+    "back.home": ("Kembali ke beranda", "Back to the dashboard"),
+    # dashboard
+    "dash.title": ("Beranda", "Dashboard"),
+    "dash.agreements": ("Perjanjian Anda", "Your agreements"),
+    "dash.none": ("Akun ini belum terikat pada perjanjian.", "This account has no agreement."),
+    "dash.services": ("Layanan yang diberikan", "Services granted"),
+    "dash.on_behalf": ("Bertindak atas nama Pengguna Data", "Acting for data user"),
+    "dash.admin_intro": (
+        "Kelola perjanjian, akun, dan perangkat instansi Anda.",
+        "Manage your institution's agreements, accounts and devices.",
+    ),
+    "dash.auditor_intro": (
+        "Tampilan baca-saja: log audit, integritasnya, dan riwayat akses per orang.",
+        "Read-only views: the audit log, its integrity, and per-person access history.",
+    ),
+    "col.id": ("ID", "ID"),
+    "col.title": ("Judul", "Title"),
+    "col.state": ("Status", "State"),
+    "col.version": ("Versi", "Version"),
+    "col.starts": ("Mulai", "Starts"),
+    "col.ends": ("Berakhir", "Ends"),
+    "col.days_left": ("Sisa hari", "Days left"),
+    "col.parties": ("Para pihak", "Parties"),
+    "col.dataset": ("Dataset", "Dataset"),
+    "col.service": ("Layanan", "Service"),
+    "col.mechanism": ("Mekanisme", "Mechanism"),
+    "col.clause": ("Pasal", "Article"),
+    "col.element": ("Elemen", "Element"),
+    "col.value": ("Nilai", "Value"),
+    "col.result": ("Hasil", "Result"),
+    "col.action": ("Tindakan", "Action"),
+    "col.actor": ("Pelaku", "Actor"),
+    "col.reason": ("Alasan", "Reason"),
+    "col.time": ("Waktu", "Time"),
+    "col.decision": ("Keputusan", "Decision"),
+    "col.institution": ("Instansi", "Institution"),
+    "col.role": ("Peran", "Role"),
+    "col.kind": ("Jenis", "Kind"),
+    "col.name": ("Nama", "Name"),
+    "col.last_login": ("Terakhir masuk", "Last sign-in"),
+    "col.serial": ("Nomor seri", "Serial"),
+    "col.sam": ("SAM", "SAM"),
+    "col.agreement": ("Perjanjian", "Agreement"),
+    "col.provider": ("Penyedia", "Provider"),
+    "col.recipient": ("Penerima", "Recipient"),
+    "col.obligor": ("Pihak wajib", "Obligor"),
+    "col.description": ("Uraian", "Description"),
+    "col.seq": ("No.", "No."),
+    "col.purpose": ("Tujuan", "Purpose"),
+    "col.inputs": ("Elemen masukan", "Input elements"),
+    "col.outputs": ("Elemen keluaran", "Output elements"),
+    "state.draf": ("draf", "draft"),
+    "state.ditandatangani": ("ditandatangani", "signed"),
+    "state.berlaku": ("berlaku", "in force"),
+    "state.ditangguhkan": ("ditangguhkan", "suspended"),
+    "state.berakhir": ("berakhir", "expired"),
+    "state.diakhiri": ("diakhiri", "terminated"),
+    "demo.version": ("versi ADENDUM DEMO", "DEMO ADDENDUM version"),
+    # services
+    "nik": ("NIK", "NIK"),
+    "svc.submit_lookup": ("Cari", "Look up"),
+    "svc.submit_verify": ("Verifikasi", "Verify"),
+    "svc.submit_check": ("Periksa", "Check"),
+    "svc.lookup_intro": (
+        "Elemen data kependudukan sesuai hak akses web portal (PKS 003 Pasal 2 ayat (1) "
+        "huruf c), termasuk anggota keluarga dalam satu KK.",
+        "Population elements as the web-portal grant allows (PKS 003 Article 2(1)c), "
+        "including family members on the same KK.",
+    ),
+    "svc.verify_intro": (
+        "Isi NIK dan elemen yang ingin diverifikasi. Jawaban hanya sesuai / tidak sesuai; "
+        "nilai tersimpan tidak pernah ditampilkan (PKS 003 Pasal 2 ayat (1) huruf a).",
+        "Enter the NIK and the elements to verify. The answer is only sesuai / tidak sesuai "
+        "(match / no match); stored values are never shown (PKS 003 Article 2(1)a).",
+    ),
+    "svc.check_intro": (
+        'Apakah NIK ini ASN? Jawaban "ASN" dengan nama instansi, atau "data tidak '
+        'ditemukan" (PKS 001 Pasal 3, PKS 004 Pasal 3-4).',
+        'Is this NIK a civil servant? The answer is "ASN" with the institution, or '
+        '"data tidak ditemukan" (not found) (PKS 001 Art. 3, PKS 004 Art. 3-4).',
+    ),
+    "svc.optional": ("opsional", "optional"),
+    "svc.found": ("Data ditemukan", "Record found"),
+    "svc.not_found": ("Data tidak ditemukan", "Data not found"),
+    "svc.family": ("Anggota keluarga dalam satu KK", "Family members on the same KK"),
+    "svc.no_family": ("Tidak ada anggota keluarga lain.", "No other family members."),
+    "svc.photo_note": (
+        "Foto wajah dilayani oleh layanan foto (belum tersedia di instans ini).",
+        "The face photo is served by the photo service (not available on this instance yet).",
+    ),
+    "svc.no_elements": (
+        "Isi sedikitnya satu elemen untuk diverifikasi.",
+        "Fill in at least one element to verify.",
+    ),
+    "svc.biodata_differs": (
+        "NIK ditemukan, tetapi biodata berbeda pada: {elements}",
+        "NIK found, but the personal details differ in: {elements}",
+    ),
+    "svc.audit_note": (
+        "Permintaan ini dicatat di log audit (no. permintaan {request_id}).",
+        "This request is recorded in the audit log (request {request_id}).",
+    ),
+    "result.sesuai": ("sesuai", "sesuai (match)"),
+    "result.tidak_sesuai": ("tidak sesuai", "tidak sesuai (no match)"),
+    "refused.title": ("Permintaan ditolak", "Request refused"),
+    "refused.code": ("Kode", "Code"),
+    "refused.hint": (
+        "Hubungi admin instansi Anda atau penyedia data bila menurut Anda ini keliru.",
+        "Contact your institution's administrator or the data provider if you think this is wrong.",
+    ),
+    "reason.perjanjian_ditangguhkan": (
+        "Perjanjian sedang ditangguhkan oleh penyedia data; akses ditutup sementara.",
+        "The agreement is suspended by the data provider; access is closed for now.",
+    ),
+    "reason.perjanjian_diakhiri": ("Perjanjian telah diakhiri.", "The agreement was terminated."),
+    "reason.perjanjian_berakhir": (
+        "Jangka waktu perjanjian telah berakhir.",
+        "The agreement's term has ended.",
+    ),
+    "reason.titik_akses_tidak_sah": (
+        "Permintaan tidak berasal dari titik akses terdaftar instansi Anda.",
+        "The request does not come from your institution's registered access point.",
+    ),
+    "reason.kuota_terlampaui": (
+        "Kuota permintaan perjanjian terlampaui; coba lagi nanti.",
+        "The agreement's request quota is used up; try again later.",
+    ),
+    "reason.layanan_tidak_diizinkan": (
+        "Perjanjian Anda tidak memberi layanan ini.",
+        "Your agreement does not grant this service.",
+    ),
+    "reason.peran_tidak_berwenang": (
+        "Peran akun ini tidak dapat memakai layanan data.",
+        "This account's role cannot use data services.",
+    ),
+    # agreements
+    "agr.title": ("Perjanjian", "Agreements"),
+    "agr.detail": ("Rincian perjanjian", "Agreement detail"),
+    "agr.timeline": ("Riwayat", "Timeline"),
+    "agr.versions": ("Versi dan adendum", "Versions and addenda"),
+    "agr.grants": ("Hak akses (hibah)", "Grants"),
+    "agr.duties": ("Kewajiban", "Duties"),
+    "agr.accounts": ("Akun terikat", "Bound accounts"),
+    "agr.suspend": ("Tangguhkan", "Suspend"),
+    "agr.resume": ("Lanjutkan", "Resume"),
+    "agr.reason": ("Alasan (dicatat di log audit)", "Reason (written to the audit log)"),
+    "agr.suspend_help": (
+        "Menangguhkan menutup akses seketika di semua jalur (PKS 000 Pasal 6 ayat (1) huruf c).",
+        "Suspending closes access at once on every path (PKS 000 Article 6(1)c).",
+    ),
+    "agr.suspended_ok": ("Perjanjian ditangguhkan.", "Agreement suspended."),
+    "agr.resumed_ok": ("Perjanjian dilanjutkan.", "Agreement resumed."),
+    "agr.in_force_version": ("Versi berlaku", "Version in force"),
+    "agr.addendum": ("Adendum", "Addendum"),
+    "agr.original": ("Naskah awal", "Original"),
+    "agr.from": ("berlaku sejak", "effective from"),
+    # accounts
+    "acct.title": ("Akun", "Accounts"),
+    "acct.create": ("Buat akun", "Create account"),
+    "acct.username": ("User ID", "User ID"),
+    "acct.full_name": ("Nama lengkap", "Full name"),
+    "acct.operator_of": ("Operator untuk Pengguna Data", "Operator for data user"),
+    "acct.agreements": ("Perjanjian (untuk Pengguna Data)", "Agreements (for data users)"),
+    "acct.created_ok": (
+        "Akun {username} dibuat. Kata sandi awal (tampil sekali, sampaikan secara aman):",
+        "Account {username} created. Initial password (shown once, hand it over safely):",
+    ),
+    "acct.reset": ("Atur ulang kata sandi", "Reset password"),
+    "acct.reset_ok": (
+        "Kata sandi baru {username} (tampil sekali):",
+        "New password for {username} (shown once):",
+    ),
+    "acct.revoke": ("Cabut", "Revoke"),
+    "acct.revoked_ok": ("Akun dicabut.", "Account revoked."),
+    "acct.status.aktif": ("aktif", "active"),
+    "acct.status.dicabut": ("dicabut", "revoked"),
+    "acct.locked": ("terkunci", "locked"),
+    "acct.none": ("—", "—"),
+    # devices
+    "dev.title": ("Pembaca KTP-el", "KTP-el card readers"),
+    "dev.register": ("Daftarkan pembaca", "Register a reader"),
+    "dev.activate": ("Aktifkan", "Activate"),
+    "dev.deactivate": ("Nonaktifkan", "Deactivate"),
+    "dev.registered_ok": ("Pembaca didaftarkan.", "Reader registered."),
+    "dev.activated_ok": ("Pembaca diaktifkan.", "Reader activated."),
+    "dev.deactivated_ok": ("Pembaca dinonaktifkan.", "Reader deactivated."),
+    "dev.none": ("Belum ada pembaca terdaftar.", "No readers registered."),
+    "dev.status.terdaftar": ("terdaftar", "registered"),
+    "dev.status.aktif": ("aktif", "active"),
+    "dev.status.nonaktif": ("nonaktif", "inactive"),
+    # audit
+    "audit.title": ("Log audit", "Audit log"),
+    "audit.filter": ("Saring", "Filter"),
+    "audit.since": ("Sejak (tanggal)", "Since (date)"),
+    "audit.until": ("Sampai (tanggal)", "Until (date)"),
+    "audit.any": ("semua", "any"),
+    "audit.older": ("Lebih lama", "Older"),
+    "audit.none": ("Tidak ada rekaman.", "No records."),
+    "audit.scope_all": ("Cakupan: seluruh log.", "Scope: the whole log."),
+    "audit.scope_inst": (
+        "Cakupan: rekaman instansi {institution} dan perjanjian yang melibatkannya.",
+        "Scope: records of {institution} and of agreements it is party to.",
+    ),
+    "audit.verify_title": ("Integritas log audit", "Audit log integrity"),
+    "audit.verify_ok": (
+        "Utuh: {records} rekaman dan {checkpoints} checkpoint bertanda tangan diperiksa.",
+        "Intact: {records} records and {checkpoints} signed checkpoints checked.",
+    ),
+    "audit.verify_bad": (
+        "RUSAK: rekaman #{seq} — {reason}: {detail}",
+        "BROKEN: record #{seq} — {reason}: {detail}",
+    ),
+    "audit.verify_help": (
+        "Rantai hash setiap rekaman, urutan, dan akar Merkle checkpoint diperiksa ulang "
+        "saat halaman ini dibuka.",
+        "Each record's hash chain, the order, and the checkpoints' Merkle roots are "
+        "re-checked when this page opens.",
+    ),
+    "audit.subject_title": ("Riwayat akses satu orang", "One person's access history"),
+    "audit.subject_intro": (
+        "Siapa mengakses data seseorang, kapan, dengan dasar perjanjian apa "
+        "(UU PDP Pasal 32). Log menyimpan hash NIK, bukan NIK.",
+        "Who accessed a person's data, when, under which agreement (Personal Data "
+        "Protection Law Art. 32). The log keeps a keyed hash of the NIK, never the NIK.",
+    ),
+    "audit.subject_for": ("Riwayat untuk NIK {nik}", "History for NIK {nik}"),
+    "audit.subject_none": ("Tidak ada akses tercatat.", "No recorded access."),
+    "decision.izin": ("izin", "allowed"),
+    "decision.tolak": ("tolak", "denied"),
+    "decision.tindakan": ("tindakan", "action"),
+    # generic
+    "error.title": ("Terjadi kesalahan", "Something went wrong"),
+    "save": ("Simpan", "Save"),
+    "cancel": ("Batal", "Cancel"),
+    "yes": ("ya", "yes"),
+    "no": ("tidak", "no"),
+    "choose": ("— pilih —", "— choose —"),
+}
+
+
+def translate(lang: str, key: str, **values: Any) -> str:
+    entry = M.get(key)
+    if entry is None:
+        return key
+    text = entry[1] if lang == "en" else entry[0]
+    return text.format(**values) if values else text
+
+
+def translator(lang: str) -> Callable[..., str]:
+    def t(key: str, **values: Any) -> str:
+        return translate(lang, key, **values)
+
+    return t
+
+
+def has(key: str) -> bool:
+    return key in M

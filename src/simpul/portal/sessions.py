@@ -1,0 +1,106 @@
+"""Server-side portal sessions with per-session CSRF tokens.
+
+The browser holds only a random token (cookie `simpul_sesi`, HttpOnly, SameSite=Lax, Secure
+over https); the database holds its sha256, the account, the CSRF token and the times that
+bound it: an idle limit (since the last request) and an absolute limit (since sign-in).
+Logout, expiry, and revoking the account end the session on its next request.
+
+Before sign-in the login form is protected by a double-submit token: a random cookie
+(`simpul_pra`) whose HMAC under the instance secret is the form's hidden field.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy.orm import Session
+
+from simpul.portal.models import PortalSession
+from simpul.portal.repository import SessionRepository
+from simpul.portal.settings import PortalSettings
+
+SESSION_COOKIE = "simpul_sesi"
+PRE_COOKIE = "simpul_pra"
+LANG_COOKIE = "simpul_bahasa"
+
+
+def _digest(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+@dataclass(frozen=True)
+class Started:
+    token: str  # for the cookie; never stored
+    row: PortalSession
+
+
+def start(
+    session: Session,
+    account_id: str,
+    now: datetime,
+    cfg: PortalSettings,
+    source_ip: str | None,
+) -> Started:
+    """A fresh session (a new token at every sign-in: no fixation)."""
+    token = secrets.token_urlsafe(32)
+    row = PortalSession(
+        id_hash=_digest(token),
+        account_id=account_id,
+        csrf_token=secrets.token_urlsafe(32),
+        created_at=now,
+        last_seen_at=now,
+        expires_at=now + cfg.absolute,
+        source_ip=(source_ip or "")[:64] or None,
+    )
+    SessionRepository(session).add(row)
+    return Started(token, row)
+
+
+Outcome = PortalSession | str  # the live row, or why there is none
+
+
+def resume(session: Session, token: str | None, now: datetime, cfg: PortalSettings) -> Outcome:
+    """The live session for `token`, touched; or "tidak_ada" / "kedaluwarsa" / "berakhir"."""
+    if not token or len(token) > 200:
+        return "tidak_ada"
+    row = SessionRepository(session).get(_digest(token))
+    if row is None:
+        return "tidak_ada"
+    if row.ended_at is not None:
+        return "berakhir"
+    if now >= row.expires_at or now - row.last_seen_at >= cfg.idle:
+        row.ended_at = now
+        return "kedaluwarsa"
+    if (now - row.last_seen_at).total_seconds() >= cfg.touch_seconds:
+        row.last_seen_at = now
+    return row
+
+
+def end(session: Session, token: str | None, now: datetime) -> None:
+    if not token or len(token) > 200:
+        return
+    row = SessionRepository(session).get(_digest(token))
+    if row is not None and row.ended_at is None:
+        row.ended_at = now
+
+
+def end_all(session: Session, account_id: str, now: datetime) -> int:
+    return SessionRepository(session).end_all_for_account(account_id, now)
+
+
+def csrf_ok(expected: str, given: str | None) -> bool:
+    return bool(given) and hmac.compare_digest(expected.encode(), (given or "").encode())
+
+
+def pre_token(secret: str, pre_cookie: str) -> str:
+    """The login form's CSRF value for this browser's pre-session cookie."""
+    mac = hmac.new(secret.encode(), b"portal-login:" + pre_cookie.encode(), hashlib.sha256)
+    return mac.hexdigest()
+
+
+def new_pre_cookie() -> str:
+    return secrets.token_urlsafe(24)

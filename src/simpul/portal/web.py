@@ -1,0 +1,266 @@
+"""The portal's frame: templates, the signed-in user, role guards, CSRF, and `install`,
+which mounts every portal router and the static files on the app."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+from fastapi import FastAPI, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from sqlalchemy.orm import Session
+
+from simpul.access.auth import _principal  # the same checks as every API call
+from simpul.access.repository import AccountRepository
+from simpul.access.schemas import Principal, Role
+from simpul.errors import SimpulError
+from simpul.kit.masking import mask_nik
+from simpul.portal import i18n, sessions
+from simpul.portal.models import PortalSession
+from simpul.portal.nav import PAGES, nav_for
+from simpul.portal.settings import PortalSettings, load_portal_settings
+from simpul.runtime import Runtime
+
+HERE = Path(__file__).parent
+
+
+@dataclass
+class Portal:
+    runtime: Runtime
+    cfg: PortalSettings
+    env: Environment = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.env = Environment(
+            loader=FileSystemLoader(HERE / "templates"),
+            autoescape=select_autoescape(["html"]),
+            trim_blocks=True,
+            lstrip_blocks=True,
+        )
+        self.env.filters["when"] = _when
+        self.env.filters["mask_nik"] = mask_nik
+
+
+def _when(value: object) -> str:
+    if isinstance(value, datetime):
+        value = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+        return f"{value:%Y-%m-%d %H:%M} UTC"
+    if isinstance(value, date):
+        return value.isoformat()
+    return "—" if value is None else str(value)
+
+
+@dataclass(frozen=True)
+class User:
+    principal: Principal
+    row: PortalSession
+    full_name: str | None
+
+    @property
+    def role(self) -> Role:
+        return self.principal.role
+
+    @property
+    def csrf(self) -> str:
+        return self.row.csrf_token
+
+    @property
+    def actor(self) -> str:
+        return f"portal:{self.principal.username}"
+
+
+class LoginRequired(Exception):
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+
+
+class Forbidden(Exception):
+    pass
+
+
+class CsrfFailed(Exception):
+    pass
+
+
+def portal_of(request: Request) -> Portal:
+    p = request.app.state.portal
+    assert isinstance(p, Portal)
+    return p
+
+
+def lang_of(request: Request) -> str:
+    lang = request.cookies.get(sessions.LANG_COOKIE, i18n.DEFAULT_LANG)
+    return lang if lang in i18n.LANGS else i18n.DEFAULT_LANG
+
+
+def client_ip(request: Request) -> str | None:
+    return request.client.host if request.client else None
+
+
+def _load_user(session: Session, p: Portal, token: str | None) -> User:
+    now = p.runtime.clock.now()
+    found = sessions.resume(session, token, now, p.cfg)
+    if isinstance(found, str):
+        raise LoginRequired("session.expired" if found == "kedaluwarsa" else "session.required")
+    rows = AccountRepository(session).principal_rows_for_account(found.account_id)
+    try:
+        if not rows:
+            raise SimpulError("akun_dicabut", "Akun tidak ada.", status=401)
+        principal = _principal(rows)
+    except SimpulError:
+        found.ended_at = now
+        raise LoginRequired("session.revoked") from None
+    acct = AccountRepository(session).get(found.account_id)
+    return User(principal, found, acct.full_name if acct else None)
+
+
+def need(request: Request, page_key: str) -> User:
+    """The signed-in user, allowed on this page; else a redirect to sign-in, or 403."""
+    p = portal_of(request)
+    token = request.cookies.get(sessions.SESSION_COOKIE)
+    with p.runtime.transaction() as session:
+        try:
+            user = _load_user(session, p, token)
+        except LoginRequired:
+            session.commit()  # an expired or revoked session is ended for good
+            raise
+    if user.role not in PAGES[page_key].roles:
+        raise Forbidden()
+    request.state.user = user
+    return user
+
+
+def check_csrf(user: User, form: Mapping[str, Any]) -> None:
+    if not sessions.csrf_ok(user.csrf, _text(form.get("csrf"))):
+        raise CsrfFailed()
+
+
+def _text(value: object) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+async def form_of(request: Request) -> dict[str, str]:
+    """The posted form as text fields (files are not accepted here)."""
+    form = await request.form()
+    return {k: v for k, v in form.multi_items() if isinstance(v, str)}
+
+
+def form_list(request_form: Any, name: str) -> list[str]:
+    return [v for v in request_form.getlist(name) if isinstance(v, str)]
+
+
+def render(
+    request: Request,
+    template: str,
+    context: dict[str, Any] | None = None,
+    *,
+    status: int = 200,
+    user: User | None = None,
+) -> HTMLResponse:
+    """Render `template` with the documented frame context (see docs/portal.md)."""
+    p = portal_of(request)
+    lang = lang_of(request)
+    user = user or getattr(request.state, "user", None)
+    ctx: dict[str, Any] = {
+        "request": request,
+        "t": i18n.translator(lang),
+        "lang": lang,
+        "other_lang": "en" if lang == "id" else "id",
+        "here": request.url.path + (f"?{request.url.query}" if request.url.query else ""),
+        "user": user,
+        "nav": nav_for(user.role) if user else [],
+        "csrf": user.csrf if user else None,
+        "ok": None,
+        "error": None,
+    }
+    ok_key = request.query_params.get("ok")
+    if ok_key and i18n.has(ok_key) and ok_key.endswith("_ok"):
+        ctx["ok"] = i18n.translate(lang, ok_key)
+    ctx.update(context or {})
+    html = p.env.get_template(template).render(ctx)
+    resp = HTMLResponse(html, status_code=status)
+    resp.headers["Cache-Control"] = "no-store"
+    resp.headers["X-Frame-Options"] = "DENY"
+    resp.headers["Referrer-Policy"] = "same-origin"
+    resp.headers["X-Content-Type-Options"] = "nosniff"
+    resp.headers["Content-Security-Policy"] = (
+        "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+        "form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+    )
+    return resp
+
+
+def error_message(lang: str, exc: SimpulError) -> str:
+    """An Indonesian (or English) sentence for a refusal or an error: the catalogue's text
+    for known reason codes, else the service's own Indonesian detail."""
+    key = f"reason.{exc.code}"
+    return i18n.translate(lang, key) if i18n.has(key) else exc.detail
+
+
+def redirect(path: str, ok: str | None = None) -> RedirectResponse:
+    target = path + (f"?ok={quote(ok)}" if ok else "")
+    return RedirectResponse(target, status_code=303)
+
+
+def cookie_secure(request: Request, cfg: PortalSettings) -> bool:
+    if cfg.cookie_secure == "always":
+        return True
+    if cfg.cookie_secure == "never":
+        return False
+    return request.url.scheme == "https"
+
+
+def safe_next(value: str | None) -> str:
+    """Only same-site portal paths: no open redirect."""
+    if value and value.startswith("/portal/") and not value.startswith("//") and "\\" not in value:
+        return value
+    return "/portal/beranda"
+
+
+def install(app: FastAPI, runtime: Runtime, cfg: PortalSettings | None = None) -> None:
+    """Mount the portal on `app`: routers, static files, the frame's error pages."""
+    from simpul.portal import pages_admin, pages_audit, pages_auth, pages_services
+
+    app.state.portal = Portal(runtime, cfg or load_portal_settings(runtime.settings))
+    app.mount("/portal/static", StaticFiles(directory=HERE / "static"), name="portal-static")
+    for module in (pages_auth, pages_services, pages_admin, pages_audit):
+        app.include_router(module.router)
+
+    def _login(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, LoginRequired)
+        nxt = quote(request.url.path) if request.method == "GET" else ""
+        resp = RedirectResponse(
+            f"/portal/masuk?pesan={exc.reason}" + (f"&next={nxt}" if nxt else ""), 303
+        )
+        resp.delete_cookie(sessions.SESSION_COOKIE, path="/portal")
+        return resp
+
+    def _forbidden(request: Request, exc: Exception) -> Response:
+        return render(
+            request,
+            "pesan.html",
+            {"title_key": "forbidden.title", "body_key": "forbidden.body"},
+            status=403,
+        )
+
+    def _csrf(request: Request, exc: Exception) -> Response:
+        return render(
+            request,
+            "pesan.html",
+            {"title_key": "error.title", "body_key": "csrf.failed"},
+            status=403,
+        )
+
+    handlers: dict[type[Exception], Callable[[Request, Exception], Response]] = {
+        LoginRequired: _login,
+        Forbidden: _forbidden,
+        CsrfFailed: _csrf,
+    }
+    for exc_type, handler in handlers.items():
+        app.add_exception_handler(exc_type, handler)
