@@ -32,6 +32,7 @@ SUBCOMMANDS = [
     ("account", "simpul.access.cli", "account_app"),
     ("device", "simpul.access.cli", "device_app"),
     ("audit", "simpul.audit.cli", "app"),
+    ("face", "simpul.face.cli", "app"),
 ]
 
 

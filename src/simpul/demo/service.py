@@ -117,7 +117,17 @@ def build_world(rt: Runtime, people: int, seed: int, say: Callable[[str], None] 
     rt.migrate()
     build_registries(rt, people, seed, say)
     creds = build_governance(rt, say)
-    return write_credentials(rt.settings.data_dir, creds)
+    path = write_credentials(rt.settings.data_dir, creds)
+    build_face_photos(rt, say)
+    return path
+
+
+def build_face_photos(rt: Runtime, say: Callable[[str], None]) -> None:
+    """Face photos for a few synthetic NIKs: scikit-image's sample faces, never a real
+    person's photo (PKS 003 Pasal 2(1)b-c; see simpul.face.demo)."""
+    from simpul.face.demo import enrol_demo_photos
+
+    enrol_demo_photos(rt, say)
 
 
 def howto(data_dir: Path, host: str, port: int) -> str:

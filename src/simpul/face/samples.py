@@ -9,6 +9,7 @@ from __future__ import annotations
 import io
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageEnhance
@@ -95,3 +96,19 @@ def two_faces() -> bytes:
     canvas.paste(a, (10, 20))
     canvas.paste(a.transpose(Image.Transpose.FLIP_LEFT_RIGHT), (270, 20))
     return encode(canvas, "JPEG")
+
+
+def write_samples(folder: Path) -> list[Path]:
+    """Write the sample photos (registry photos, probes, non-faces, two faces) to a folder."""
+    folder.mkdir(parents=True, exist_ok=True)
+    files: dict[str, bytes] = {f"rekam_{p}.png": enrolment(p) for p in PORTRAITS}
+    for person in PORTRAITS:
+        files.update({f"uji_{p.label.replace('/', '_')}.jpg": p.data for p in probes(person)})
+    files.update({f"tanpa_wajah_{p.label}.jpg": p.data for p in non_faces()})
+    files["dua_wajah.jpg"] = two_faces()
+    written = []
+    for name, data in sorted(files.items()):
+        path = folder / name
+        path.write_bytes(data)
+        written.append(path)
+    return written

@@ -1,0 +1,93 @@
+"""`simpul face …` end to end on SQLite: enrol, stats, compare, engine change + reindex,
+remove; refusals are clear errors; enrolment is audited without the photo."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from simpul.cli import app
+from simpul.errors import SimpulError
+from tests.registry.builders import person, write_csv
+
+runner = CliRunner()
+SECRETS = {
+    "SIMPUL_SECRET_KEY": "uji-rahasia",
+    "SIMPUL_AUDIT_HMAC_KEY": "uji-hmac",
+    "SIMPUL_PSEUDONYM_KEY": "uji-pseudonim",
+}
+
+
+@pytest.fixture
+def env(tmp_path: Path) -> dict[str, str]:
+    env = {"SIMPUL_DATA_DIR": str(tmp_path / "inst"), **SECRETS}
+    src = write_csv(tmp_path / "pend.csv", [person(i) for i in range(3)])
+    loaded = runner.invoke(app, ["registry", "load", "kependudukan", str(src)], env=env)
+    assert loaded.exit_code == 0, loaded.output
+    written = runner.invoke(app, ["face", "samples", str(tmp_path / "foto")], env=env)
+    assert written.exit_code == 0, written.output
+    return env
+
+
+def test_enrol_compare_reindex_remove(env: dict[str, str], tmp_path: Path) -> None:
+    photos = tmp_path / "foto"
+    nik = person(0)["nik"]
+    enrolled = runner.invoke(
+        app, ["face", "enrol", nik, str(photos / "rekam_camera.png"), "--reason", "uji"], env=env
+    )
+    assert enrolled.exit_code == 0, enrolled.output
+    assert nik not in enrolled.output  # masked
+    stats = runner.invoke(app, ["face", "stats", "--json"], env=env)
+    assert json.loads(stats.output)["by_engine"] == {"dlib-resnet-v1": 1}
+
+    same = runner.invoke(
+        app, ["face", "compare", str(photos / "rekam_camera.png"),
+              str(photos / "uji_camera_terang.jpg")], env=env,
+    )  # fmt: skip
+    other = runner.invoke(
+        app, ["face", "compare", str(photos / "rekam_camera.png"),
+              str(photos / "uji_astronaut_gelap.jpg")], env=env,
+    )  # fmt: skip
+    assert "sama" in same.output and "berbeda" in other.output
+
+    # An agency plugs in another engine: stored embeddings are recomputed once.
+    plugged = {**env, "SIMPUL_FACE_ENGINE": "tests.face.fake_engine:engine"}
+    before = runner.invoke(app, ["face", "stats"], env=plugged)
+    assert "perlu reindex" in before.output
+    redone = runner.invoke(app, ["face", "reindex"], env=plugged)
+    assert "diperbarui: 1" in redone.output, redone.output
+    after = runner.invoke(app, ["face", "stats", "--json"], env=plugged)
+    assert json.loads(after.output)["by_engine"] == {"contoh-warna-rata": 1}
+
+    removed = runner.invoke(app, ["face", "remove", nik, "--reason", "uji"], env=env)
+    assert removed.exit_code == 0, removed.output
+    history = runner.invoke(app, ["audit", "subject", nik, "--json"], env=env)
+    actions = [h["action"] for h in json.loads(history.output)]
+    assert actions == ["foto_wajah.rekam", "foto_wajah.hapus"]
+
+
+def test_refusals_are_clear(env: dict[str, str], tmp_path: Path) -> None:
+    photos = tmp_path / "foto"
+    cat = runner.invoke(
+        app,
+        ["face", "enrol", person(1)["nik"], str(photos / "tanpa_wajah_chelsea.jpg"),
+         "--reason", "uji"],
+        env=env,
+    )  # fmt: skip
+    assert isinstance(cat.exception, SimpulError)
+    assert cat.exception.code == "wajah_tidak_terdeteksi"
+    stranger = runner.invoke(
+        app,
+        ["face", "enrol", "3273011302900999", str(photos / "rekam_astronaut.png"),
+         "--reason", "uji"],
+        env=env,
+    )  # fmt: skip
+    assert isinstance(stranger.exception, SimpulError)
+    assert stranger.exception.code == "nik_tidak_terdaftar"
+    assert "3273011302900999" not in stranger.exception.detail
+    missing = runner.invoke(app, ["face", "remove", person(2)["nik"], "--reason", "x"], env=env)
+    assert isinstance(missing.exception, SimpulError)
+    assert missing.exception.code == "foto_tidak_ditemukan"
