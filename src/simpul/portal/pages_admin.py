@@ -156,12 +156,21 @@ def _accounts_context(session: Session, user: User, request: Request) -> dict[st
     rt = portal_of(request).runtime
     scope = _scope(user)
     accounts = access.list_accounts(session, institution=scope)
-    shown = visible_agreements(session, user, rt.clock.now())
+    now = rt.clock.now()
+    receiving = [
+        s.id
+        for s in visible_agreements(session, user, now)
+        if scope is None
+        or any(
+            g.recipient == scope
+            for g in agreements.document_of(agreements.version_in_force(session, s.id, now)).grants
+        )
+    ]
     institutions = [i.code for i in access.list_institutions(session)] if scope is None else []
     return {
         "accounts": accounts,
         "roles": CREATABLE[user.role],
-        "agreement_ids": [s.id for s in shown],
+        "agreement_ids": receiving,
         "data_users": [
             a.username for a in accounts if a.role is Role.DATA_USER and a.kind.value == "user"
         ],
@@ -209,7 +218,7 @@ def _account_create(request: Request, form: dict[str, str], chosen: list[str]) -
             )
         institution = _scope(user) or form.get("institution", "")
         with rt.transaction() as session:
-            allowed = {s.id for s in visible_agreements(session, user, rt.clock.now())}
+            allowed = _accounts_context(session, user, request)["agreement_ids"]
             if any(a not in allowed for a in chosen):
                 raise InvalidInput("pks_tidak_boleh", "Perjanjian di luar cakupan Anda.")
             data = AccountCreate(
@@ -283,9 +292,6 @@ def _account_action(request: Request, username: str, verb: str, form: dict[str, 
                     actor=user.actor,
                     reason=form.get("reason", ""),
                 )
-                from simpul.portal import sessions
-
-                sessions.end_all(session, target.id, rt.clock.now())
             elif verb == "atur-ulang":
                 issued = governance.reset_secret(
                     session,

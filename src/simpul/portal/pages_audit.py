@@ -8,6 +8,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse
 from sqlalchemy.orm import Session
 
@@ -17,7 +18,16 @@ from simpul.errors import InvalidInput, SimpulError
 from simpul.kit.masking import mask_nik
 from simpul.portal.context import visible_agreements
 from simpul.portal.repository import AuditQuery, AuditSearchRepository
-from simpul.portal.web import User, error_message, lang_of, need, portal_of, render
+from simpul.portal.web import (
+    User,
+    check_csrf,
+    error_message,
+    form_of,
+    lang_of,
+    need,
+    portal_of,
+    render,
+)
 from simpul.registry.identifiers import parse_nik
 
 router = APIRouter(include_in_schema=False)
@@ -126,26 +136,37 @@ def audit_verify(request: Request) -> HTMLResponse:
 
 
 @router.get("/portal/audit/subjek")
-def audit_subject(request: Request) -> HTMLResponse:
+def audit_subject_form(request: Request) -> HTMLResponse:
+    need(request, "audit_subjek")
+    return render(request, "audit_subjek.html", {"nik": "", "history": None, "masked": None})
+
+
+@router.post("/portal/audit/subjek")
+async def audit_subject(request: Request) -> HTMLResponse:
+    """A POST, so that the NIK never sits in a URL (history, proxies, access logs)."""
+    form = await form_of(request)
+    return await run_in_threadpool(_audit_subject, request, form)
+
+
+def _audit_subject(request: Request, form: dict[str, str]) -> HTMLResponse:
     user = need(request, "audit_subjek")
+    check_csrf(user, form)
     rt = portal_of(request).runtime
-    raw = (request.query_params.get("nik") or "").strip()[:40]
+    raw = (form.get("nik") or "").strip()[:40]
     ctx: dict[str, Any] = {"nik": raw, "history": None, "masked": None}
-    if raw:
-        info = parse_nik(raw)
-        if not info.valid:
-            ctx["error"] = info.errors[0].detail
-            return render(request, "audit_subjek.html", ctx, status=422)
-        with rt.transaction() as session:
-            institution, agreement_ids = _scope(session, user, rt.clock.now())
-            history = audit.subject_history(session, rt.settings, info.nik)
-        if institution is not None:
-            history = [
-                h
-                for h in history
-                if h.institution == institution
-                or (h.agreement_id is not None and h.agreement_id in (agreement_ids or ()))
-            ]
-        ctx["history"] = history
-        ctx["masked"] = mask_nik(info.nik)
+    info = parse_nik(raw)
+    if not info.valid:
+        ctx["error"] = info.errors[0].detail
+        return render(request, "audit_subjek.html", ctx, status=422)
+    with rt.transaction() as session:
+        institution, agreement_ids = _scope(session, user, rt.clock.now())
+        history = audit.subject_history(session, rt.settings, info.nik)
+    if institution is not None:
+        history = [
+            h
+            for h in history
+            if h.institution == institution or (h.agreement_id or "") in (agreement_ids or ())
+        ]
+    ctx["history"] = history
+    ctx["masked"] = mask_nik(info.nik)
     return render(request, "audit_subjek.html", ctx)

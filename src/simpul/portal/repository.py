@@ -6,7 +6,7 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import or_, select
 
 from simpul.audit.models import AuditRecord
 from simpul.kit.repository import Repository
@@ -20,14 +20,6 @@ class SessionRepository(Repository):
     def add(self, row: PortalSession) -> None:
         self.session.add(row)
         self.session.flush()
-
-    def end_all_for_account(self, account_id: str, at: datetime) -> int:
-        result = self.session.execute(
-            update(PortalSession)
-            .where(PortalSession.account_id == account_id, PortalSession.ended_at.is_(None))
-            .values(ended_at=at)
-        )
-        return int(getattr(result, "rowcount", 0) or 0)
 
 
 @dataclass(frozen=True)

@@ -88,10 +88,6 @@ def end(session: Session, token: str | None, now: datetime) -> None:
         row.ended_at = now
 
 
-def end_all(session: Session, account_id: str, now: datetime) -> int:
-    return SessionRepository(session).end_all_for_account(account_id, now)
-
-
 def csrf_ok(expected: str, given: str | None) -> bool:
     return bool(given) and hmac.compare_digest(expected.encode(), (given or "").encode())
 

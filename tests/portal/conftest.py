@@ -1,0 +1,70 @@
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pyarrow.parquet as pq
+import pytest
+from argon2 import PasswordHasher
+from fastapi.testclient import TestClient
+
+from simpul.access import passwords as pw
+from simpul.app import create_app
+from simpul.config import Settings
+from simpul.demo.service import build_governance
+from simpul.kit.clock import FixedClock
+from simpul.portal.settings import PortalSettings
+from simpul.registry import service as registry
+from simpul.registry.synth import generate_world
+from simpul.runtime import Runtime
+from tests.portal.helpers import sign_in
+
+NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
+FAST = pw.Passwords(PasswordHasher(time_cost=1, memory_cost=8 * 1024))
+
+
+@pytest.fixture(scope="module")
+def world_files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    return generate_world(800, 11, tmp_path_factory.mktemp("world"))
+
+
+@dataclass
+class PortalEnv:
+    rt: Runtime
+    clock: FixedClock
+    creds: dict[str, dict[str, Any]]
+    people: list[dict[str, Any]]
+    asn: list[dict[str, Any]]
+    app: Any
+
+    def client(self, username: str | None = None, **kwargs: Any) -> TestClient:
+        """A browser-like client from the demo's access point, signed in if asked."""
+        client = TestClient(self.app, client=("127.0.0.1", 50000), **kwargs)
+        if username is not None:
+            resp = sign_in(client, username, self.creds[username]["password"])
+            assert resp.status_code == 200, resp.text
+            assert str(resp.url).endswith("/portal/beranda")
+        return client
+
+
+@pytest.fixture
+def portal_env(
+    settings: Settings, world_files: dict[str, Path], monkeypatch: pytest.MonkeyPatch
+) -> Iterator[PortalEnv]:
+    monkeypatch.setattr(pw, "DEFAULT", FAST)
+    clock = FixedClock(NOW)
+    rt = Runtime(settings, clock=clock)
+    for code in ("kependudukan", "asn"):
+        with rt.transaction() as s:
+            registry.load_registry(s, settings, code, world_files[code], clock)
+    creds = {c["username"]: c for c in build_governance(rt, say=lambda _m: None)}
+    tables = {k: pq.read_table(world_files[k]).to_pylist() for k in ("kependudukan", "asn")}
+    cfg = PortalSettings(idle_minutes=30, absolute_hours=12, cookie_secure="auto")
+    app = create_app(settings, rt)
+    app.state.portal.cfg = cfg
+    with TestClient(app):  # runs the lifespan (the audit writer) for every client below
+        yield PortalEnv(rt, clock, creds, tables["kependudukan"], tables["asn"], app)
+    rt.close()

@@ -1,0 +1,349 @@
+"""The portal over HTTP (no browser), on SQLite and PostgreSQL: sessions, CSRF, lock-out,
+expiry, role guards, and that each page's action is the service's own (decided, audited)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select
+
+from simpul.access.models import Account
+from simpul.access.schemas import Role
+from simpul.audit.models import AuditRecord
+from simpul.portal.models import PortalSession
+from tests.portal.conftest import PortalEnv
+from tests.portal.helpers import PAGES, ROLE_ACCOUNTS, csrf_of, sign_in, text_of
+
+
+def _records(env: PortalEnv, **where: str) -> list[AuditRecord]:
+    with env.rt.transaction() as s:
+        stmt = select(AuditRecord).order_by(AuditRecord.seq)
+        for key, value in where.items():
+            stmt = stmt.where(getattr(AuditRecord, key) == value)
+        return list(s.execute(stmt).scalars())
+
+
+def test_sign_in_sets_a_guarded_cookie_and_sign_out_ends_the_session(
+    portal_env: PortalEnv,
+) -> None:
+    client = portal_env.client()
+    resp = sign_in(client, "bkn.operator", portal_env.creds["bkn.operator"]["password"])
+    assert resp.status_code == 200
+    assert "bkn.pengguna" in text_of(resp.text)  # acting for its data user
+    cookie = next(
+        h for h in resp.history[0].headers.get_list("set-cookie") if h.startswith("simpul_sesi=")
+    )
+    flags = {p.strip().split("=")[0].lower() for p in cookie.split(";")[1:]}
+    assert {"httponly", "path", "samesite"} <= flags
+    assert "samesite=lax" in cookie.lower()
+    assert "secure" not in flags  # plain http in this test; see the https test below
+    token = client.cookies.get("simpul_sesi")
+    page = client.get("/portal/beranda")
+    resp = client.post("/portal/keluar", data={"csrf": csrf_of(page.text)})
+    assert resp.url.path == "/portal/masuk"
+    # Replaying the old cookie does not bring the session back.
+    replay = portal_env.client()
+    replay.cookies.set("simpul_sesi", token or "", path="/portal")
+    resp = replay.get("/portal/beranda")
+    assert resp.url.path == "/portal/masuk"
+
+
+def test_cookie_is_secure_over_https(portal_env: PortalEnv) -> None:
+    client = portal_env.client(base_url="https://testserver")
+    resp = sign_in(client, "bkn.operator", portal_env.creds["bkn.operator"]["password"])
+    cookie = next(
+        h for h in resp.history[0].headers.get_list("set-cookie") if h.startswith("simpul_sesi=")
+    )
+    assert "; secure" in cookie.lower()
+
+
+def test_wrong_password_then_lockout_after_five_failures(portal_env: PortalEnv) -> None:
+    client = portal_env.client()
+    for _ in range(5):
+        resp = sign_in(client, "bkn.operator", "salah-sekali")
+        assert resp.status_code == 401
+        assert "User ID atau kata sandi tidak valid" in text_of(resp.text)
+    # The right password is now refused too, with the lock-out explained.
+    resp = sign_in(client, "bkn.operator", portal_env.creds["bkn.operator"]["password"])
+    assert resp.status_code == 401
+    assert "terkunci" in text_of(resp.text)
+    assert "simpul_sesi" not in client.cookies
+    with portal_env.rt.transaction() as s:
+        acct = s.execute(select(Account).where(Account.username == "bkn.operator")).scalar_one()
+        assert acct.locked_until is not None and acct.locked_until > portal_env.clock.now()
+    # After the window the account opens again.
+    portal_env.clock.advance(timedelta(minutes=16))
+    resp = sign_in(client, "bkn.operator", portal_env.creds["bkn.operator"]["password"])
+    assert resp.url.path == "/portal/beranda"
+
+
+def test_machine_clients_cannot_sign_in(portal_env: PortalEnv) -> None:
+    c = portal_env.creds["kemenkop.klien"]
+    resp = sign_in(portal_env.client(), c["client_id"], c["client_secret"])
+    assert resp.status_code == 403
+    assert "web service" in text_of(resp.text)
+
+
+def test_forms_without_the_session_csrf_token_change_nothing(portal_env: PortalEnv) -> None:
+    admin = portal_env.client("dukcapil.admin")
+    target = "/portal/perjanjian/pks-dukcapil-bkn/tangguhkan"
+    for data in ({"reason": "uji"}, {"reason": "uji", "csrf": "palsu"}):
+        resp = admin.post(target, data=data)
+        assert resp.status_code == 403
+        assert "CSRF" in text_of(resp.text)
+    # Another session's token does not work either.
+    other = portal_env.client("hub.admin")
+    foreign = csrf_of(other.get("/portal/beranda").text)
+    assert admin.post(target, data={"reason": "uji", "csrf": foreign}).status_code == 403
+    page = admin.get("/portal/perjanjian/pks-dukcapil-bkn")
+    assert "berlaku" in text_of(page.text)
+    assert _records(portal_env, action="perjanjian.tangguhkan") == []
+    # The sign-in form has its own token, bound to a pre-session cookie.
+    fresh = portal_env.client()
+    resp = fresh.post(
+        "/portal/masuk",
+        data={
+            "username": "bkn.operator",
+            "password": portal_env.creds["bkn.operator"]["password"],
+            "csrf": "palsu",
+        },
+    )
+    assert resp.status_code == 403
+    assert "simpul_sesi" not in fresh.cookies
+
+
+def test_idle_and_absolute_session_expiry(portal_env: PortalEnv) -> None:
+    client = portal_env.client("bkn.operator")
+    portal_env.clock.advance(timedelta(minutes=29))
+    assert client.get("/portal/beranda").url.path == "/portal/beranda"  # activity keeps it
+    portal_env.clock.advance(timedelta(minutes=31))
+    resp = client.get("/portal/layanan/akses-nik")
+    assert resp.url.path == "/portal/masuk"
+    assert "berakhir" in text_of(resp.text)
+    # Absolute limit: active every 20 minutes, still ended 12 hours after sign-in.
+    client = portal_env.client("bkn.operator")
+    for _ in range(35):  # 11 h 40 min
+        portal_env.clock.advance(timedelta(minutes=20))
+        assert client.get("/portal/beranda").url.path == "/portal/beranda"
+    portal_env.clock.advance(timedelta(minutes=21))
+    assert client.get("/portal/beranda").url.path == "/portal/masuk"
+    with portal_env.rt.transaction() as s:
+        rows = list(s.execute(select(PortalSession)).scalars())
+    assert len(rows) == 2 and all(r.ended_at is not None for r in rows)
+
+
+@pytest.mark.parametrize("role", list(ROLE_ACCOUNTS))
+def test_each_role_opens_exactly_its_pages(portal_env: PortalEnv, role: Role) -> None:
+    client = portal_env.client(ROLE_ACCOUNTS[role])
+    for path, roles in PAGES.items():
+        resp = client.get(path)
+        assert resp.status_code == (200 if role in roles else 403), (role, path)
+
+
+def test_signed_out_visitor_is_sent_to_sign_in_and_back(portal_env: PortalEnv) -> None:
+    client = portal_env.client()
+    resp = client.get("/portal/perjanjian")
+    assert resp.url.path == "/portal/masuk"
+    page = resp.text
+    resp = client.post(
+        "/portal/masuk",
+        data={
+            "username": "hub.admin",
+            "password": portal_env.creds["hub.admin"]["password"],
+            "csrf": csrf_of(page),
+            "next": "/portal/perjanjian",
+        },
+    )
+    assert resp.url.path == "/portal/perjanjian"
+    # No open redirect.
+    page = portal_env.client().get("/portal/masuk").text
+    resp = portal_env.client().post(
+        "/portal/masuk",
+        data={
+            "username": "hub.admin",
+            "password": "x",
+            "csrf": csrf_of(page),
+            "next": "https://example.org/",
+        },
+    )
+    assert "example.org" not in str(resp.url)
+
+
+def test_suspension_refuses_the_operators_next_lookup(portal_env: PortalEnv) -> None:
+    person = portal_env.people[5]
+    op = portal_env.client("bkn.operator")
+    csrf = csrf_of(op.get("/portal/layanan/akses-nik").text)
+    resp = op.post("/portal/layanan/akses-nik", data={"nik": person["nik"], "csrf": csrf})
+    assert resp.status_code == 200
+    assert person["nama_lengkap"] in text_of(resp.text)
+
+    admin = portal_env.client("dukcapil.admin")
+    detail = admin.get("/portal/perjanjian/pks-dukcapil-bkn")
+    resp = admin.post(
+        "/portal/perjanjian/pks-dukcapil-bkn/tangguhkan",
+        data={"csrf": csrf_of(detail.text), "reason": "dugaan penyalahgunaan"},
+    )
+    assert resp.status_code == 200 and "ditangguhkan" in text_of(resp.text)
+
+    resp = op.post("/portal/layanan/akses-nik", data={"nik": person["nik"], "csrf": csrf})
+    assert resp.status_code == 403
+    shown = text_of(resp.text)
+    assert "Permintaan ditolak" in shown and "ditangguhkan" in shown
+    assert person["nama_lengkap"] not in shown
+    refused = _records(portal_env, action="akses_nik", decision="tolak")
+    assert [r.reason for r in refused] == ["perjanjian_ditangguhkan"]
+    assert refused[0].mechanism == "web_portal" and refused[0].actor == "bkn.operator"
+    acts = _records(portal_env, action="perjanjian.tangguhkan")
+    assert [a.actor for a in acts] == ["portal:dukcapil.admin"]
+
+    # The recipient cannot lift it; the provider can.
+    bkn_admin = portal_env.client("bkn.admin-penerima")
+    page = bkn_admin.get("/portal/perjanjian/pks-dukcapil-bkn")
+    assert "/lanjutkan" not in page.text
+    resp = bkn_admin.post(
+        "/portal/perjanjian/pks-dukcapil-bkn/lanjutkan",
+        data={"csrf": csrf_of(page.text), "reason": "x"},
+    )
+    assert resp.status_code == 403
+    detail = admin.get("/portal/perjanjian/pks-dukcapil-bkn")
+    admin.post(
+        "/portal/perjanjian/pks-dukcapil-bkn/lanjutkan",
+        data={"csrf": csrf_of(detail.text), "reason": "klarifikasi diterima"},
+    )
+    resp = op.post("/portal/layanan/akses-nik", data={"nik": person["nik"], "csrf": csrf})
+    assert resp.status_code == 200
+
+
+def test_verification_answers_per_element_and_never_shows_values(portal_env: PortalEnv) -> None:
+    person = portal_env.people[9]
+    op = portal_env.client("bkn.operator")
+    csrf = csrf_of(op.get("/portal/layanan/verifikasi").text)
+    resp = op.post(
+        "/portal/layanan/verifikasi",
+        data={
+            "csrf": csrf,
+            "nik": person["nik"],
+            "nama_lengkap": person["nama_lengkap"],
+            "tanggal_lahir": person["tanggal_lahir"].isoformat(),
+            "tempat_lahir": "KOTA YANG TIDAK ADA DI MANA PUN",
+        },
+    )
+    shown = text_of(resp.text)
+    assert resp.status_code == 200
+    assert "Nama lengkap sesuai" in shown and "Tanggal lahir sesuai" in shown
+    assert "Tempat lahir tidak sesuai" in shown
+    assert person["tempat_lahir"] not in shown.replace("KOTA YANG TIDAK ADA DI MANA PUN", "")
+    izin = _records(portal_env, action="verifikasi", decision="izin")
+    assert len(izin) == 1 and izin[0].mechanism == "web_service"
+    assert (izin[0].request_id or "").startswith("portal-")
+    # A bad NIK is explained, not a crash.
+    resp = op.post(
+        "/portal/layanan/verifikasi", data={"csrf": csrf, "nik": "12345", "nama_lengkap": "X"}
+    )
+    assert resp.status_code == 422 and "NIK" in text_of(resp.text)
+
+
+def test_status_check_for_a_civil_servant(portal_env: PortalEnv) -> None:
+    civil = portal_env.asn[2]
+    user = portal_env.client("kemenkop.pengguna")
+    page = user.get("/portal/layanan/cek-status")
+    resp = user.post(
+        "/portal/layanan/cek-status",
+        data={
+            "csrf": csrf_of(page.text),
+            "dataset": "asn",
+            "nik": civil["nik"],
+            "nama_lengkap": civil["nama_lengkap"],
+        },
+    )
+    shown = text_of(resp.text)
+    assert resp.status_code == 200
+    assert "Hasil: ASN" in shown and civil["instansi"] in shown
+
+
+def test_revoking_an_account_ends_its_portal_session(portal_env: PortalEnv) -> None:
+    op = portal_env.client("bkn.operator")
+    admin = portal_env.client("bkn.admin-penerima")
+    page = admin.get("/portal/akun")
+    assert "kemenkop.operator" not in text_of(page.text)  # other institutions' accounts
+    assert 'value="pks-kemenkop-bkn"' not in page.text  # BKN provides there, never receives
+    resp = admin.post(
+        "/portal/akun/bkn.operator/cabut",
+        data={"csrf": csrf_of(page.text), "reason": "pindah tugas"},
+    )
+    assert resp.status_code == 200 and "dicabut" in text_of(resp.text)
+    resp = op.get("/portal/beranda")
+    assert resp.url.path == "/portal/masuk" and "dicabut" in text_of(resp.text)
+    # Not across institutions.
+    resp = admin.post(
+        "/portal/akun/kemenkop.operator/cabut", data={"csrf": csrf_of(page.text), "reason": "x"}
+    )
+    assert resp.status_code == 403
+
+
+def test_recipient_admin_creates_an_operator_who_can_sign_in(portal_env: PortalEnv) -> None:
+    admin = portal_env.client("kemenkop.admin-penerima")
+    page = admin.get("/portal/akun")
+    resp = admin.post(
+        "/portal/akun",
+        data={
+            "csrf": csrf_of(page.text),
+            "username": "kemenkop.operator2",
+            "role": "operator",
+            "full_name": "Operator Kedua",
+            "operator_of": "kemenkop.pengguna",
+        },
+    )
+    assert resp.status_code == 200, text_of(resp.text)
+    secret = resp.text.split('id="rahasia">', 1)[1].split("<", 1)[0]
+    fresh = portal_env.client()
+    resp = sign_in(fresh, "kemenkop.operator2", secret)
+    assert resp.url.path == "/portal/beranda"
+    assert "pks-kemenkop-bkn" in text_of(resp.text)
+    assert [r.actor for r in _records(portal_env, action="akun.buat")] == [
+        "portal:kemenkop.admin-penerima"
+    ]
+    # A recipient administrator cannot create a provider administrator.
+    resp = admin.post(
+        "/portal/akun",
+        data={"csrf": csrf_of(page.text), "username": "kemenkop.bos", "role": "hub_admin"},
+    )
+    assert resp.status_code == 422
+
+
+def test_auditor_sees_one_persons_history_within_scope(portal_env: PortalEnv) -> None:
+    person = portal_env.people[21]
+    op = portal_env.client("bkn.operator")
+    csrf = csrf_of(op.get("/portal/layanan/akses-nik").text)
+    op.post("/portal/layanan/akses-nik", data={"nik": person["nik"], "csrf": csrf})
+    auditor = portal_env.client("dukcapil.auditor")
+    page = auditor.get("/portal/audit/subjek")
+    resp = auditor.post(
+        "/portal/audit/subjek", data={"nik": person["nik"], "csrf": csrf_of(page.text)}
+    )
+    shown = text_of(resp.text)
+    assert "bkn.operator" in shown and "pks-dukcapil-bkn" in shown
+    assert person["nik"] not in shown and person["nik"][:6] + "******" in shown  # masked
+    # Kemensos is no party to PKS 003: its administrator sees none of these records.
+    other = portal_env.client("kemensos.admin")
+    page = other.get("/portal/audit/subjek")
+    resp = other.post(
+        "/portal/audit/subjek", data={"nik": person["nik"], "csrf": csrf_of(page.text)}
+    )
+    assert "bkn.operator" not in text_of(resp.text)
+    # The audit search and the chain verification.
+    resp = auditor.get("/portal/audit", params={"actor": "bkn.operator"})
+    assert "akses_nik" in text_of(resp.text)
+    resp = auditor.get("/portal/audit/verifikasi")
+    assert "Utuh" in text_of(resp.text)
+
+
+def test_english_toggle_keeps_the_page(portal_env: PortalEnv) -> None:
+    client = portal_env.client("bkn.operator")
+    resp = client.get("/portal/bahasa/en", params={"next": "/portal/layanan/verifikasi"})
+    assert resp.url.path == "/portal/layanan/verifikasi"
+    assert "Element verification" in text_of(resp.text)
+    assert 'lang="en"' in resp.text
+    resp = client.get("/portal/bahasa/id", params={"next": "https://example.org/"})
+    assert resp.url.path == "/portal/beranda" and "Beranda" in text_of(resp.text)
