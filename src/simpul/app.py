@@ -18,6 +18,7 @@ from simpul.audit.service import AuditWriter
 from simpul.config import Settings
 from simpul.errors import SimpulError
 from simpul.face import api as face_api
+from simpul.pemadanan import api as pemadanan_api
 from simpul.portal.web import install as install_portal
 from simpul.runtime import Runtime
 from simpul.services import api as services_api
@@ -61,6 +62,7 @@ def create_app(settings: Settings, rt: Runtime | None = None) -> FastAPI:
     app.include_router(services_api.router)
     install_portal(app, runtime)
     app.include_router(face_api.router)
+    app.include_router(pemadanan_api.router)
 
     @app.exception_handler(SimpulError)
     async def _simpul_error(request: Request, exc: SimpulError) -> JSONResponse:

@@ -32,6 +32,8 @@ SUBCOMMANDS = [
     ("account", "simpul.access.cli", "account_app"),
     ("device", "simpul.access.cli", "device_app"),
     ("audit", "simpul.audit.cli", "app"),
+    ("match", "simpul.pemadanan.cli", "match_app"),
+    ("pemadanan", "simpul.pemadanan.cli", "app"),
     ("face", "simpul.face.cli", "app"),
 ]
 

@@ -67,6 +67,15 @@ def _principal(rows: Sequence[Any], token_expires_at: datetime | None = None) ->
     )
 
 
+def principal_for_account(session: Session, account_id: str) -> Principal:
+    """The account as it stands now, for work that runs later on its behalf (a matching job
+    re-checks its owner when it runs). Raises 401 `akun_dicabut` for a revoked account."""
+    rows = AccountRepository(session).principal_rows_for_account(account_id)
+    if not rows:
+        raise _revoked("Akun tidak ditemukan.")
+    return _principal(rows)
+
+
 def authenticate_token(session: Session, token: str, *, clock: Clock = SYSTEM_CLOCK) -> Principal:
     """One indexed query by the token's sha256: token, account, institution, agreements.
 

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -334,8 +334,13 @@ def match(
     opts: MatchOptions | None = None,
     *,
     seed: int = 0,
+    progress: Callable[[float], None] | None = None,
 ) -> MatchResult:
+    """Match every row of `q`; `progress(fraction)` is called now and then (it may raise to
+    stop the run, e.g. when the job is cancelled)."""
     opts = opts or MatchOptions()
+    report = progress or (lambda _f: None)
+    report(0.0)
     n = len(q)
     status = [TIDAK_DITEMUKAN] * n
     found = np.full(n, -1, dtype=np.int64)
@@ -365,7 +370,9 @@ def match(
             al = addr_level(q_addr[row], reg.address(i)) if q_addr is not None else None
             anchored.append((name_level(sim), dl, 1, al))
 
+    report(0.3)
     if not rest:
+        report(1.0)
         return MatchResult(status, found, prob, differing, method)
     model = _fit(reg, anchored, seed)
 
@@ -396,7 +403,10 @@ def match(
     }
     p0 = opts.prior_in_registry
     log_prior = math.log2(p0 / max(reg.n, 1))
-    for row in rest:
+    step = max(len(rest) // 20, 1)
+    for done, row in enumerate(rest):
+        if done % step == 0:
+            report(0.35 + 0.65 * done / len(rest))
         born = q.tanggal_lahir[row]
         qd = _days(born)
         qkey = name_key(q.nama[row]) if q.nama[row] else ""
@@ -449,4 +459,5 @@ def match(
             method[row] = "perbaikan_nik" if best_i in repaired.get(row, ()) else "probabilistik"
             _, diff, _ = _compare_found(reg, q, row, best_i, opts)
             differing[row] = diff
+    report(1.0)
     return MatchResult(status, found, prob, differing, method, model.describe())

@@ -1,0 +1,67 @@
+"""Berita acara hasil pemadanan data: the minutes of one finished job, in official form
+(parties and their PKS numbers, the date in words, the counts, signature blocks), rendered
+with the shared document kit."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from simpul.access.schemas import Principal
+from simpul.agreements import service as agreements
+from simpul.kit.documents import document_environment, render_html, render_pdf
+from simpul.matching.engine import STATUSES
+from simpul.pemadanan.repository import JobRepository
+from simpul.pemadanan.service import all_results
+from simpul.registry.datasets import get_dataset
+
+LABELS = {
+    "cocok": "Cocok (NIK ditemukan, elemen data sesuai)",
+    "cocok_nik_elemen_berbeda": "NIK ditemukan, elemen data berbeda",
+    "kemungkinan_cocok": "Kemungkinan cocok (perlu tinjauan petugas)",
+    "tidak_ditemukan": "Tidak ditemukan",
+}
+WORKFLOW_TITLES = {
+    "bpum": "Verifikasi dan Validasi Calon Penerima BPUM terhadap Data ASN",
+    "kpm": "Verifikasi dan Validasi Data Usulan KPM terhadap Data ASN",
+    "regsosek": "Pemadanan Data Daerah dengan Data Regsosek",
+    "umum": "Pemadanan Data",
+}
+
+
+def context(session: Session, principal: Principal, job_id: str, at: datetime) -> dict[str, Any]:
+    job, rows = all_results(session, principal, job_id)
+    parties: list[dict[str, Any]] = []
+    title = ""
+    if job.agreement_id:
+        version = agreements.get(session, job.agreement_id, job.agreement_version)
+        doc = version.document
+        title = str(doc.get("judul", ""))
+        parties = [dict(p) for p in doc.get("pihak", [])]
+    reviews = JobRepository(session).review_counts(job.id)
+    counts = [
+        {"status": s, "label": LABELS[s], "jumlah": int(job.counts.get(s, 0))} for s in STATUSES
+    ]
+    return {
+        "job": job,
+        "judul_alur": WORKFLOW_TITLES.get(job.workflow, "Pemadanan Data"),
+        "dataset": get_dataset(job.dataset).name,
+        "judul_pks": title,
+        "pihak": parties,
+        "jumlah": counts,
+        "jumlah_dipadankan": sum(c["jumlah"] for c in counts),
+        "tinjauan": reviews,
+        "baris_galat": job.rows_invalid,
+        "tanggal": at,
+        "nomor_dokumen": f"BA-PADAN/{job.id}",
+        "kop_sub": title,
+        "baris": len(rows),
+    }
+
+
+def render(session: Session, principal: Principal, job_id: str, at: datetime) -> bytes:
+    env = document_environment("simpul.pemadanan")
+    html = render_html(env, "berita_acara.html", context(session, principal, job_id, at))
+    return render_pdf(html)

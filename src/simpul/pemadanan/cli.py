@@ -1,0 +1,154 @@
+"""`simpul match …` (one list, start to finish, with a progress bar) and
+`simpul pemadanan …` (the background worker, job status, review)."""
+
+from __future__ import annotations
+
+import csv
+import threading
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from simpul.access.auth import principal_for_account
+from simpul.access.repository import AccountRepository
+from simpul.access.schemas import Principal
+from simpul.errors import NotFound
+from simpul.kit.csvsafe import safe_cell
+from simpul.pemadanan import berita_acara, runner, service
+from simpul.pemadanan.schemas import OptionsIn
+from simpul.runtime import Runtime, runtime
+
+match_app = typer.Typer(
+    help="Padankan satu daftar dengan dataset (PKS: pemadanan / cek status massal).",
+    invoke_without_command=True,
+)
+app = typer.Typer(help="Pekerjaan pemadanan: pekerja latar, status.", no_args_is_help=True)
+out = Console()
+err = Console(stderr=True)
+
+
+def _principal(rt: Runtime, username: str) -> Principal:
+    with rt.transaction() as session:
+        acct = AccountRepository(session).by_username(username.strip().lower())
+        if acct is None:
+            raise NotFound("akun_tidak_ditemukan", f"Akun {username!r} tidak ditemukan.")
+        return principal_for_account(session, acct.id)
+
+
+@match_app.callback()
+def match(
+    ctx: typer.Context,
+    dataset: Annotated[str, typer.Option(help="Dataset: kependudukan, asn, regsosek, dtks.")],
+    input: Annotated[Path, typer.Option("--input", help="Daftar CSV atau XLSX.", exists=True)],
+    output: Annotated[Path, typer.Option("--output", help="Berkas hasil CSV.")],
+    akun: Annotated[str, typer.Option(help="Akun pengguna data/operator yang memadankan.")],
+    alur: Annotated[str, typer.Option(help="umum | bpum | kpm | regsosek")] = "umum",
+    berita_acara_pdf: Annotated[
+        Path | None, typer.Option("--berita-acara", help="Tulis berita acara PDF ke sini.")
+    ] = None,
+    ambang: Annotated[float, typer.Option(min=0.05, max=0.999)] = 0.5,
+) -> None:
+    """Unggah, padankan dengan bilah progres, tulis hasil (dan berita acara)."""
+    rt = runtime(ctx)
+    rt.migrate()
+    principal = _principal(rt, akun)
+    jctx = service.JobContext(principal, rt.settings, rt.clock, internal=True)
+    with rt.transaction() as session:
+        job, refused = service.submit(
+            session, jctx, upload=input, filename=input.name, dataset=dataset,
+            workflow=alur, options=OptionsIn(ambang=ambang),
+        )  # fmt: skip
+    if refused is not None:
+        from simpul.services.service import refusal
+
+        raise refusal(refused)
+    assert job is not None
+    worker = threading.Thread(target=runner.run_pending, args=(rt,), daemon=True)
+    worker.start()
+    with Progress(
+        TextColumn("[bold]Pemadanan[/bold] {task.description}"),
+        BarColumn(),
+        TextColumn("{task.percentage:>3.0f}%"),
+        TimeElapsedColumn(),
+        console=err,
+    ) as bar:
+        task = bar.add_task(job.id, total=1.0)
+        while True:
+            with rt.transaction() as session:
+                state = service.job_detail(session, principal, job.id)
+            bar.update(task, completed=state.progres)
+            if state.status in ("selesai", "gagal", "dibatalkan"):
+                break
+            time.sleep(0.2)
+    worker.join(timeout=5)
+    if state.status != "selesai":
+        err.print(f"[red]Pekerjaan {state.status}[/red]: {state.galat} — {state.keterangan}")
+        raise typer.Exit(1)
+    with rt.transaction() as session:
+        full, rows = service.all_results(session, principal, job.id)
+        header, cells = service.csv_rows(full, rows)
+        issues = service.issues(session, principal, job.id)
+        pdf = (
+            berita_acara.render(session, principal, job.id, rt.clock.now())
+            if berita_acara_pdf
+            else None
+        )
+    output.parent.mkdir(parents=True, exist_ok=True)
+    with output.open("w", encoding="utf-8", newline="") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(header)
+        writer.writerows([[safe_cell(c) for c in r] for r in cells])
+    if pdf is not None and berita_acara_pdf is not None:
+        berita_acara_pdf.write_bytes(pdf)
+    _summary(state.jumlah or {}, len(issues))
+    err.print(f"Hasil: {output}" + (f"; berita acara: {berita_acara_pdf}" if pdf else ""))
+
+
+def _summary(counts: dict[str, int], issues: int) -> None:
+    table = Table("status", "jumlah")
+    for status, n in counts.items():
+        table.add_row(status, f"{n:,}")
+    table.add_row("baris bermasalah", f"{issues:,}")
+    out.print(table)
+
+
+@app.command("worker")
+def worker(
+    ctx: typer.Context,
+    once: Annotated[bool, typer.Option(help="Jalankan yang antri lalu berhenti.")] = False,
+    stale_seconds: Annotated[
+        float, typer.Option(help="Detak jantung lebih tua dari ini = pekerja mati.")
+    ] = runner.STALE.total_seconds(),
+) -> None:
+    """Pekerja latar: ambil pekerjaan antri (atau yang ditinggal pekerja mati) dan jalankan."""
+    from datetime import timedelta
+
+    rt = runtime(ctx)
+    rt.migrate()
+    stale = timedelta(seconds=stale_seconds)
+    while True:
+        ran = runner.run_pending(rt, stale=stale)
+        if ran:
+            err.print(f"{ran} pekerjaan selesai diproses.")
+        if once:
+            return
+        time.sleep(1.0)
+
+
+@app.command("status")
+def status(
+    ctx: typer.Context,
+    job_id: str,
+    akun: Annotated[str, typer.Option(help="Akun yang melihat (instansinya).")],
+) -> None:
+    """Status dan jumlah per status satu pekerjaan."""
+    rt = runtime(ctx)
+    principal = _principal(rt, akun)
+    with rt.transaction() as session:
+        state = service.job_detail(session, principal, job_id)
+    out.print_json(state.model_dump_json())

@@ -1,0 +1,266 @@
+"""Running matching jobs: claim, re-decide, match with progress and cancel, finish once.
+
+Exactly once: a worker claims a job by compare-and-set (`antri`, or `berjalan` with a
+heartbeat older than `stale`), and writes the results, the counts, the final status and
+the job's one audit record in a single transaction that succeeds only while it still holds
+the job. A worker killed mid-job leaves nothing half-written: the job stays `berjalan`
+until its heartbeat goes stale, then the next worker claims it and runs it from the stored
+upload; the engine is deterministic, so the results are the same.
+
+Revocation is immediate: the policy decision is taken again when the job starts, and the
+owner's account and agreement are re-read at every progress step.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import time
+import uuid
+from collections.abc import Callable
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+from sqlalchemy.orm import Session
+
+from simpul.access.auth import principal_for_account
+from simpul.access.policy import audit_event
+from simpul.audit.service import record_in_session
+from simpul.errors import SimpulError
+from simpul.matching.engine import KEMUNGKINAN_COCOK, MatchOptions, RegistryIndex, match
+from simpul.pemadanan.models import MatchJob
+from simpul.pemadanan.repository import JobRepository
+from simpul.pemadanan.service import decide_job, parsed_for
+from simpul.registry.repository import RegistryRepository
+from simpul.registry.service import snapshot_path
+from simpul.runtime import Runtime
+
+log = logging.getLogger(__name__)
+STALE = timedelta(seconds=60)
+BEAT_SECONDS = 0.5
+MATCH_COLUMNS = ("nik", "nama_lengkap", "tanggal_lahir", "jenis_kelamin", "alamat", "rt", "rw")
+# Fault injection for the crash test: seconds to sleep at each progress step.
+PAUSE_ENV = "SIMPUL_PEMADANAN_JEDA"
+
+
+class Cancelled(Exception):
+    pass
+
+
+class Lost(Exception):
+    """Another worker holds the job now (this one was presumed dead)."""
+
+
+def worker_name() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+def registry_table(session: Session, settings: Any, dataset: str, extra: list[str]) -> pa.Table:
+    """The registry's columns for matching and output: the Parquet snapshot when it has as
+    many rows as the keyed store (fast), otherwise the keyed store itself."""
+    wanted = list(dict.fromkeys([*MATCH_COLUMNS, *extra]))
+    repo = RegistryRepository(session)
+    snap = snapshot_path(settings, dataset)
+    if snap.exists():
+        meta = pq.read_metadata(snap)
+        if meta.num_rows == repo.count(dataset):
+            names = pq.read_schema(snap).names
+            return pq.read_table(snap, columns=[c for c in wanted if c in names])
+    rows = list(repo.iter_records(dataset))
+    cols: dict[str, list[Any]] = {c: [r.get(c) for r in rows] for c in wanted}
+    cols["tanggal_lahir"] = [
+        date.fromisoformat(v) if isinstance(v, str) and v else None for v in cols["tanggal_lahir"]
+    ]
+    present = {
+        c: v for c, v in cols.items() if c in MATCH_COLUMNS[:3] or any(x is not None for x in v)
+    }
+    types = {c: pa.date32() if c == "tanggal_lahir" else None for c in present}
+    return pa.table(
+        {
+            c: pa.array(v, type=types[c]) if types[c] else pa.array([_s(x) for x in v])
+            for c, v in present.items()
+        }
+    )
+
+
+def _s(value: Any) -> str | None:
+    return None if value is None else str(value)
+
+
+def run_pending(
+    rt: Runtime, *, worker: str | None = None, limit: int | None = None, stale: timedelta = STALE
+) -> int:
+    """Claim and run jobs until none is claimable (or `limit` ran); returns how many ran."""
+    worker = worker or worker_name()
+    ran = 0
+    while limit is None or ran < limit:
+        now = rt.clock.now()
+        with rt.transaction() as s:
+            ids = JobRepository(s).claimable(now - stale, 10)
+        claimed = None
+        for job_id in ids:
+            with rt.transaction() as s:
+                if JobRepository(s).claim(job_id, worker, now, now - stale):
+                    claimed = job_id
+                    break
+        if claimed is None:
+            return ran
+        run_claimed(rt, claimed, worker)
+        ran += 1
+    return ran
+
+
+def _fail(rt: Runtime, job_id: str, worker: str, status: str, code: str, detail: str) -> None:
+    with rt.transaction() as s:
+        JobRepository(s).finish(
+            job_id, worker,
+            {"status": status, "error_code": code, "error_detail": detail,
+             "finished_at": rt.clock.now()},
+        )  # fmt: skip
+
+
+def run_claimed(rt: Runtime, job_id: str, worker: str) -> None:
+    try:
+        _execute(rt, job_id, worker)
+    except Cancelled:
+        _fail(rt, job_id, worker, "dibatalkan", "dibatalkan", "Dibatalkan atas permintaan.")
+    except Lost:
+        log.warning("pemadanan %s: diambil alih pekerja lain", job_id)
+    except SimpulError as exc:
+        _fail(rt, job_id, worker, "gagal", exc.code, exc.detail)
+    except Exception:
+        log.exception("pemadanan %s gagal", job_id)
+        _fail(rt, job_id, worker, "gagal", "galat_internal", "Galat internal saat pemadanan.")
+
+
+def _job_like(job: MatchJob) -> dict[str, Any]:
+    return {
+        "dataset": job.dataset, "service": job.service, "workflow": job.workflow,
+        "elements": job.options.get("elemen", ()), "source_ip": job.options.get("source_ip"),
+        "internal": job.options.get("internal", True), "units": max(job.rows_total, 1),
+    }  # fmt: skip
+
+
+def _recheck(rt: Runtime, session: Session, job: MatchJob) -> SimpulError | None:
+    """The owner's account and agreement as they stand now. A refusal is audited in the
+    session (the caller commits) and returned, to end the job."""
+    try:
+        principal = principal_for_account(session, job.account_id)
+    except SimpulError as exc:
+        return exc
+    decision, req = decide_job(session, principal, _job_like(job), rt.clock.now())
+    if decision.allowed:
+        return None
+    record_in_session(
+        session, rt.settings,
+        audit_event(principal, req, decision, request_id=job.id, result={"pekerjaan": job.id}),
+        rt.clock,
+    )  # fmt: skip
+    return SimpulError(decision.reason, decision.detail, status=decision.status)
+
+
+def _progress(rt: Runtime, job_id: str, worker: str) -> Callable[[float], None]:
+    last = [0.0]
+    pause = float(os.environ.get(PAUSE_ENV, "0") or 0)
+
+    def report(fraction: float) -> None:
+        if pause:
+            time.sleep(pause)
+        now = time.monotonic()
+        if now - last[0] < BEAT_SECONDS and fraction < 1.0 and not pause:
+            return
+        last[0] = now
+        with rt.transaction() as s:
+            repo = JobRepository(s)
+            mine, cancel = repo.beat(
+                job_id, worker, rt.clock.now(), round(0.05 + 0.9 * fraction, 4)
+            )
+            job = repo.get(job_id)
+            assert job is not None
+            refused = _recheck(rt, s, job) if mine and not cancel else None
+        if refused is not None:
+            raise refused
+        if not mine:
+            raise Lost
+        if cancel:
+            raise Cancelled
+
+    return report
+
+
+def _execute(rt: Runtime, job_id: str, worker: str) -> None:
+    settings = rt.settings
+    with rt.transaction() as s:
+        job = JobRepository(s).get(job_id)
+        if job is None:
+            return
+        s.expunge(job)
+    with rt.transaction() as s:
+        refused = _recheck(rt, s, job)
+    if refused is not None:
+        raise refused
+    parsed = parsed_for(job, settings)
+    with rt.transaction() as s:
+        table = registry_table(s, settings, job.dataset, list(job.output_elements))
+    index = RegistryIndex(table)
+    opts = MatchOptions(threshold=float(job.options.get("ambang", 0.5)))
+    result = match(index, parsed.query(), opts, progress=_progress(rt, job_id, worker))
+    outputs = [c for c in job.output_elements if c in table.column_names]
+    out_cols = {c: table.column(c) for c in outputs}
+    rows: list[dict[str, Any]] = []
+    subjects: list[str] = []
+    for k, line in enumerate(parsed.lines):
+        i = int(result.registry_index[k])
+        nik = str(index.nik[i]) if i >= 0 else None
+        if nik is not None:
+            subjects.append(nik)
+        data = {c: _jsonable(col[i].as_py()) for c, col in out_cols.items()} if i >= 0 else {}
+        rows.append(
+            {
+                "job_id": job_id, "line": line, "status": result.status[k], "nik_cocok": nik,
+                "probability": result.probability[k],
+                "differing": ",".join(result.differing[k]) or None,
+                "method": result.method[k] or None, "input": parsed.cells[k], "data": data,
+            }
+        )  # fmt: skip
+    counts = result.counts()
+    with rt.transaction() as s:
+        repo = JobRepository(s)
+        repo.clear_results(job_id)
+        repo.insert_results(rows)
+        principal = principal_for_account(s, job.account_id)
+        decision, req = decide_job(s, principal, _job_like(job), rt.clock.now())
+        if not decision.allowed:
+            raise SimpulError(decision.reason, decision.detail, status=decision.status)
+        seq = record_in_session(
+            s, settings,
+            audit_event(
+                principal, req, decision, subjects=tuple(dict.fromkeys(subjects)),
+                result={"pekerjaan": job_id, "baris": parsed.rows_total, **counts,
+                        "galat": job.rows_invalid},
+                request_id=job_id,
+            ),
+            rt.clock,
+        )  # fmt: skip
+        done = repo.finish(
+            job_id, worker,
+            {"status": "selesai", "progress": 1.0, "counts": counts, "audit_seq": seq,
+             "finished_at": rt.clock.now(), "heartbeat_at": rt.clock.now()},
+        )  # fmt: skip
+        if not done:
+            raise Lost  # rolls back: the worker that holds the job writes the results
+    log.info("pemadanan %s selesai: %s", job_id, counts)
+    if counts.get(KEMUNGKINAN_COCOK):
+        log.info("pemadanan %s: %d baris menunggu tinjauan", job_id, counts[KEMUNGKINAN_COCOK])
+
+
+def _jsonable(value: Any) -> Any:
+    return value.isoformat() if isinstance(value, date) else value
+
+
+def input_path(job: MatchJob) -> Path:
+    return Path(job.input_path)

@@ -1,0 +1,62 @@
+"""What the pemadanan API and service functions take and give."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class OptionsIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    ambang: float = Field(
+        0.5, ge=0.05, le=0.999, description="Ambang probabilitas kemungkinan_cocok."
+    )
+    batas_baris: int | None = Field(None, ge=1, description="Batas baris (≤ batas instans).")
+
+
+class JobOut(BaseModel):
+    id: str
+    status: str  # antri | berjalan | selesai | gagal | dibatalkan
+    progres: float
+    dataset: str
+    alur: str
+    layanan: str
+    mekanisme: str
+    perjanjian: str | None = None
+    versi_perjanjian: int | None = None
+    berkas: str
+    jumlah_baris: int
+    baris_galat: int
+    jumlah: dict[str, int] | None = None
+    dibuat: datetime
+    mulai: datetime | None = None
+    selesai: datetime | None = None
+    galat: str | None = None
+    keterangan: str | None = None
+
+
+class HasilOut(BaseModel):
+    baris: int
+    status: str
+    probabilitas: float | None = None
+    elemen_berbeda: list[str] | None = None
+    metode: str | None = None
+    tinjauan: str | None = None
+    nik_cocok: str | None = None
+    masukan: dict[str, Any] = Field(default_factory=dict)
+    data: dict[str, Any] | None = None
+
+
+class HasilPage(BaseModel):
+    total: int
+    item: list[HasilOut]
+
+
+class TinjauIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    keputusan: str = Field(pattern="^(diterima|ditolak)$")
+    alasan: str = Field("", max_length=500)

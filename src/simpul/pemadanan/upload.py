@@ -1,0 +1,270 @@
+"""Reading a recipient's list defensively: CSV (encoding and delimiter sniffed by
+`simpul.kit.tabular`) or XLSX (checked for zip bombs and oversized shared strings before
+openpyxl sees it); columns mapped by element name or SIAK alias; every row validated.
+
+File-level problems (no columns to match on, zero rows, too many rows, a hostile XLSX, not a
+table at all) raise `InvalidInput` with a stable code: the whole upload is refused and nothing
+is written. Row-level problems are reported by line; the good rows still run.
+"""
+
+from __future__ import annotations
+
+import zipfile
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from simpul.errors import InvalidInput
+from simpul.kit.masking import mask_nik
+from simpul.kit.tabular import SNIFF_BYTES, Table, read_csv, row_unreadable
+from simpul.matching.engine import Query
+from simpul.matching.normalize import parse_date
+from simpul.registry.identifiers import parse_nik
+
+# XLSX: a spreadsheet is a zip of XML. Limits on what it may expand to.
+XLSX_MAX_UNCOMPRESSED = 512 * 1024 * 1024
+XLSX_MAX_RATIO = 100  # uncompressed / compressed for any member over 1 MB
+XLSX_MAX_SHARED_STRINGS = 32 * 1024 * 1024
+MAX_CELL_CHARS = 1_000
+
+# Column names lists use that are neither element names nor SIAK aliases.
+EXTRA_ALIASES = {
+    "NIK": "nik",
+    "NO_NIK": "nik",
+    "NOMOR_NIK": "nik",
+    "NAMA": "nama_lengkap",
+    "NAMA_LENGKAP": "nama_lengkap",
+    "NAMA_LGKP": "nama_lengkap",
+    "NAMA_PENERIMA": "nama_lengkap",
+    "TANGGAL_LAHIR": "tanggal_lahir",
+    "TGL_LAHIR": "tanggal_lahir",
+    "TGL_LHR": "tanggal_lahir",
+    "JENIS_KELAMIN": "jenis_kelamin",
+    "JENIS_KLMIN": "jenis_kelamin",
+    "JK": "jenis_kelamin",
+    "ALAMAT": "alamat",
+    "NO_KK": "no_kk",
+    "NOMOR_KK": "no_kk",
+    "KODE_WILAYAH": "kode_wilayah",
+    "KODE_KEL": "kode_wilayah",
+    "TEMPAT_LAHIR": "tempat_lahir",
+    "TMPT_LHR": "tempat_lahir",
+}
+USED = ("nik", "nama_lengkap", "tanggal_lahir", "jenis_kelamin", "alamat", "no_kk")
+
+
+@dataclass
+class RowIssue:
+    line: int
+    severity: str  # galat (row skipped) | peringatan (row still matched)
+    code: str
+    detail: str
+
+
+@dataclass
+class ParsedList:
+    header: list[str]
+    mapping: dict[int, str]  # column index → element
+    ignored: list[str]
+    encoding: str | None
+    delimiter: str | None
+    lines: list[int] = field(default_factory=list)  # line of each good row
+    cells: list[dict[str, str]] = field(default_factory=list)  # mapped raw values
+    nik: list[str] = field(default_factory=list)
+    nama: list[str] = field(default_factory=list)
+    born: list[date | None] = field(default_factory=list)
+    sex: list[str | None] = field(default_factory=list)
+    alamat: list[str] = field(default_factory=list)
+    issues: list[RowIssue] = field(default_factory=list)
+    rows_total: int = 0
+
+    def query(self) -> Query:
+        return Query(
+            nik=self.nik,
+            nama=self.nama,
+            tanggal_lahir=self.born,
+            jenis_kelamin=self.sex if "jenis_kelamin" in self.mapping.values() else None,
+            alamat=self.alamat if "alamat" in self.mapping.values() else None,
+        )
+
+    @property
+    def elements(self) -> frozenset[str]:
+        return frozenset(self.mapping.values())
+
+
+def _canon(header: str) -> str:
+    return header.strip().upper().replace(" ", "_").replace(".", "").replace("-", "_")
+
+
+def map_columns(header: list[str], aliases: dict[str, str]) -> tuple[dict[int, str], list[str]]:
+    """Header → elements (element names, SIAK aliases, common list names); the rest ignored."""
+    known = {**EXTRA_ALIASES, **{_canon(k): v for k, v in aliases.items()}}
+    mapping: dict[int, str] = {}
+    ignored: list[str] = []
+    taken: set[str] = set()
+    for i, name in enumerate(header):
+        element = known.get(_canon(name))
+        if element is None or element in taken or element not in USED:
+            ignored.append(name)
+            continue
+        mapping[i] = element
+        taken.add(element)
+    if "nik" not in taken and not {"nama_lengkap", "tanggal_lahir"} <= taken:
+        raise InvalidInput(
+            "kolom_wajib_tidak_ada",
+            "Daftar harus memuat kolom NIK, atau kolom nama lengkap dan tanggal lahir. "
+            f"Kolom yang ada: {', '.join(header[:20]) or '(tidak ada)'}.",
+        )
+    return mapping, ignored
+
+
+def _check_xlsx(path: Path) -> None:
+    try:
+        with zipfile.ZipFile(path) as zf:
+            members = zf.infolist()
+    except (zipfile.BadZipFile, OSError) as exc:
+        raise InvalidInput("xlsx_tidak_terbaca", "Berkas XLSX rusak atau bukan XLSX.") from exc
+    for m in members:
+        if m.filename.endswith("sharedStrings.xml") and m.file_size > XLSX_MAX_SHARED_STRINGS:
+            raise InvalidInput(
+                "xlsx_teks_bersama_terlalu_besar",
+                f"Tabel teks bersama XLSX {m.file_size:,} bita melebihi batas "
+                f"{XLSX_MAX_SHARED_STRINGS:,} bita.",
+                status=413,
+            )
+        if m.file_size > 1024 * 1024 and m.file_size > XLSX_MAX_RATIO * max(m.compress_size, 1):
+            raise InvalidInput(
+                "xlsx_bom_zip",
+                f"Bagian {m.filename} XLSX mengembang {m.file_size // max(m.compress_size, 1)}"
+                " kali: berkas ditolak sebagai bom zip.",
+                status=413,
+            )
+    if sum(m.file_size for m in members) > XLSX_MAX_UNCOMPRESSED:
+        raise InvalidInput(
+            "xlsx_bom_zip", "Isi XLSX setelah diekstrak melebihi batas ukuran.", status=413
+        )
+
+
+def read_xlsx(path: Path) -> Table:
+    _check_xlsx(path)
+    from openpyxl import load_workbook
+
+    try:
+        wb = load_workbook(path, read_only=True, data_only=True)
+    except Exception as exc:  # openpyxl raises many types for a broken workbook
+        raise InvalidInput("xlsx_tidak_terbaca", "Berkas XLSX tidak terbaca.") from exc
+    ws = wb.worksheets[0]
+    it = ws.iter_rows(values_only=True)
+    try:
+        first = next(it)
+    except StopIteration:
+        wb.close()
+        raise InvalidInput("berkas_kosong", "Lembar kerja pertama kosong.") from None
+    header = ["" if c is None else str(c).strip() for c in first]
+
+    def rows() -> Iterator[tuple[int, list[Any]]]:
+        try:
+            for line, values in enumerate(it, start=2):
+                cells = ["" if c is None else c for c in values]
+                if any(str(c).strip() for c in cells):
+                    yield line, cells
+        finally:
+            wb.close()
+
+    return Table(header, rows(), None, None, [])
+
+
+def open_list(path: Path) -> Table:
+    suffix = path.suffix.lower()
+    if suffix in {".xlsx", ".xlsm"}:
+        return read_xlsx(path)
+    if suffix in {".csv", ".txt", ".tsv"}:
+        with path.open("rb") as fh:
+            sample = fh.read(SNIFF_BYTES)
+        if b"\x00" in sample and not sample.startswith((b"\xff\xfe", b"\xfe\xff")):
+            raise InvalidInput(
+                "berkas_bukan_teks",
+                "Berkas bukan CSV teks (berisi bita biner); simpan ulang sebagai CSV UTF-8.",
+            )
+        return read_csv(path)
+    raise InvalidInput(
+        "format_berkas_tidak_didukung",
+        f"Format berkas {suffix or '(tanpa akhiran)'} tidak didukung; gunakan CSV atau XLSX.",
+    )
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)  # a NIK a spreadsheet stored as a number
+    return str(value).strip()
+
+
+def parse_list(path: Path, aliases: dict[str, str], max_rows: int) -> ParsedList:
+    """Read and validate the whole list. Raises for file-level problems only."""
+    table = open_list(path)
+    mapping, ignored = map_columns(table.header, aliases)
+    out = ParsedList(table.header, mapping, ignored, table.encoding, table.delimiter)
+    for line, cells in table.rows:
+        out.rows_total += 1
+        if out.rows_total > max_rows:
+            raise InvalidInput(
+                "baris_melebihi_batas",
+                f"Daftar memuat lebih dari {max_rows:,} baris data (batas yang dikonfigurasi).",
+                status=413,
+            )
+        unreadable = row_unreadable(cells)
+        if unreadable is not None:
+            out.issues.append(
+                RowIssue(line, "galat", "baris_tidak_terbaca",
+                         "Baris tidak terbaca (terlalu panjang atau tanda kutip tidak seimbang).")
+            )  # fmt: skip
+            continue
+        values = {el: _text(cells[i]) if i < len(cells) else "" for i, el in mapping.items()}
+        if any(len(v) > MAX_CELL_CHARS for v in values.values()):
+            out.issues.append(
+                RowIssue(line, "galat", "sel_terlalu_panjang", "Isi sel melebihi 1.000 karakter.")
+            )
+            continue
+        _validate_row(out, line, values)
+    if out.rows_total == 0:
+        raise InvalidInput("tidak_ada_baris", "Daftar tidak memuat satu pun baris data.")
+    return out
+
+
+def _validate_row(out: ParsedList, line: int, values: dict[str, str]) -> None:
+    raw_nik = values.get("nik", "")
+    nik = ""
+    if raw_nik:
+        info = parse_nik(raw_nik)
+        if info.valid:
+            nik = info.nik
+        else:
+            shown = mask_nik(info.nik) if len(info.nik) == 16 else "(format salah)"
+            out.issues.append(
+                RowIssue(line, "peringatan", info.errors[0].code,
+                         f"NIK {shown} tidak valid: {info.errors[0].detail} "
+                         "Baris dipadankan dengan nama dan tanggal lahir.")
+            )  # fmt: skip
+    nama = values.get("nama_lengkap", "")
+    raw_born = values.get("tanggal_lahir", "")
+    born = parse_date(raw_born) if raw_born else None
+    if raw_born and born is None:
+        out.issues.append(
+            RowIssue(line, "peringatan", "tanggal_lahir_tidak_valid",
+                     "Tanggal lahir tidak terbaca (gunakan HH-BB-TTTT atau TTTT-BB-HH).")
+        )  # fmt: skip
+    if not nik and not (nama and born):
+        out.issues.append(
+            RowIssue(line, "galat", "data_tidak_cukup",
+                     "Baris tanpa NIK yang sah harus memuat nama lengkap dan tanggal lahir.")
+        )  # fmt: skip
+        return
+    out.lines.append(line)
+    out.cells.append(values)
+    out.nik.append(nik)
+    out.nama.append(nama)
+    out.born.append(born)
+    out.sex.append(values.get("jenis_kelamin") or None)
+    out.alamat.append(values.get("alamat", ""))

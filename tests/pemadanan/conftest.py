@@ -1,0 +1,84 @@
+"""A small synthetic world loaded into the database, the demo's institutions, PKS and
+accounts, and an HTTP client; SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import base64
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from argon2 import PasswordHasher
+from fastapi.testclient import TestClient
+
+from simpul.access import passwords as pw
+from simpul.app import create_app
+from simpul.config import Settings
+from simpul.demo.service import build_governance
+from simpul.kit.clock import FixedClock
+from simpul.registry import service as registry
+from simpul.registry.synth import generate_world
+from simpul.runtime import Runtime
+
+NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
+
+
+@pytest.fixture(scope="session")
+def world_files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    return generate_world(4_000, 11, tmp_path_factory.mktemp("world"))
+
+
+@dataclass
+class Env:
+    client: TestClient
+    rt: Runtime
+    settings: Settings
+    creds: dict[str, dict[str, Any]]
+    world: Path
+
+    def basic(self, username: str) -> dict[str, str]:
+        raw = f"{username}:{self.creds[username]['password']}".encode()
+        return {"Authorization": "Basic " + base64.b64encode(raw).decode()}
+
+    def submit(self, username: str, path: Path, **form: Any) -> Any:
+        with path.open("rb") as fh:
+            return self.client.post(
+                "/api/v1/pemadanan",
+                files={"berkas": (path.name, fh, "text/csv")},
+                data={k: str(v) for k, v in form.items()},
+                headers=self.basic(username),
+            )
+
+    def wait(self, username: str, job_id: str, timeout: float = 60) -> dict[str, Any]:
+        deadline = time.monotonic() + timeout
+        while True:
+            got = self.client.get(f"/api/v1/pemadanan/{job_id}", headers=self.basic(username))
+            assert got.status_code == 200, got.text
+            body: dict[str, Any] = got.json()
+            if body["status"] in ("selesai", "gagal", "dibatalkan"):
+                return body
+            assert time.monotonic() < deadline, body
+            time.sleep(0.1)
+
+
+@pytest.fixture
+def env(
+    settings: Settings, world_files: dict[str, Path], monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Env]:
+    monkeypatch.setattr(
+        pw, "DEFAULT", pw.Passwords(PasswordHasher(time_cost=1, memory_cost=8 * 1024))
+    )
+    clock = FixedClock(NOW)
+    rt = Runtime(settings, clock=clock)
+    for code, path in world_files.items():
+        with rt.transaction() as s:
+            registry.load_registry(s, settings, code, path, clock)
+    creds = {c["username"]: c for c in build_governance(rt, say=lambda _m: None)}
+    world = next(iter(world_files.values())).parent
+    with TestClient(create_app(settings, rt), client=("127.0.0.1", 50000)) as client:
+        yield Env(client, rt, settings, creds, world)
+    rt.close()
