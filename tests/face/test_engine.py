@@ -6,9 +6,12 @@ from __future__ import annotations
 
 import io
 import itertools
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from PIL import Image
 
 from simpul.errors import SimpulError
@@ -149,3 +152,34 @@ def test_embedding_round_trips_through_bytes(enrolled: dict[str, fe.Embedding]) 
     vector = enrolled["astronaut"]
     assert np.array_equal(fe.from_bytes(fe.to_bytes(vector)), vector)
     assert len(fe.to_bytes(vector)) == 128 * 4
+
+
+def test_concurrent_use_gives_the_sequential_answers(engine: fe.FaceEngine) -> None:
+    """The web app runs requests on a thread pool; the shared engine must not mix them."""
+    photos = [fe.decode_photo(p.data) for person in PEOPLE for p in samples.probes(person)]
+
+    def embed(photo: fe.Photo) -> fe.Embedding:
+        return fe.single_face(engine, photo).embedding
+
+    expected = [embed(p) for p in photos]
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        got = list(pool.map(embed, photos * 2))
+    for a, b in zip(expected * 2, got, strict=True):
+        assert np.array_equal(a, b)
+
+
+@given(st.binary(max_size=2048))
+@settings(max_examples=200, deadline=None)
+def test_arbitrary_bytes_are_a_clear_error(data: bytes) -> None:
+    with pytest.raises(SimpulError) as err:
+        fe.decode_photo(data)
+    assert err.value.code.startswith("foto_")
+    assert err.value.status in (413, 415, 422)
+
+
+@given(st.binary(max_size=1024), st.sampled_from([b"\xff\xd8\xff", b"\x89PNG\r\n\x1a\n"]))
+@settings(max_examples=200, deadline=None)
+def test_broken_jpeg_and_png_headers_are_clear_errors(tail: bytes, magic: bytes) -> None:
+    with pytest.raises(SimpulError) as err:
+        fe.decode_photo(magic + tail)
+    assert err.value.code in {"foto_tidak_terbaca", "foto_terlalu_kecil"}

@@ -203,14 +203,18 @@ class DlibEngine:
             str(models / "dlib_face_recognition_resnet_model_v1.dat")
         )
         self._rect = dlib.rectangle
+        # dlib's detector and networks keep working buffers: one caller at a time per
+        # process (the web app runs requests on a thread pool).
+        self._busy = threading.Lock()
 
     def faces(self, photo: Photo) -> list[FaceBox]:
-        for upsample in (0, 1):
-            rects, scores, _kinds = self._detector.run(
-                photo.pixels, upsample, self.detect_threshold
-            )
-            if len(rects):
-                break
+        with self._busy:
+            for upsample in (0, 1):
+                rects, scores, _kinds = self._detector.run(
+                    photo.pixels, upsample, self.detect_threshold
+                )
+                if len(rects):
+                    break
         found = sorted(
             (
                 FaceBox(r.left(), r.top(), r.right(), r.bottom(), float(s))
@@ -224,8 +228,9 @@ class DlibEngine:
 
     def embed(self, photo: Photo, box: FaceBox) -> Embedding:
         rect = self._rect(box.left, box.top, box.right, box.bottom)
-        shape = self._landmarks(photo.pixels, rect)
-        vector = self._model.compute_face_descriptor(photo.pixels, shape, 0)
+        with self._busy:
+            shape = self._landmarks(photo.pixels, rect)
+            vector = self._model.compute_face_descriptor(photo.pixels, shape, 0)
         return np.asarray(vector, dtype=np.float32)
 
     def similarity(self, a: Embedding, b: Embedding) -> float:
