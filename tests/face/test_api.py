@@ -234,3 +234,33 @@ def test_portal_photo_needs_the_portal_grant(env: Env) -> None:
         )
     assert refused is None
     assert isinstance(error, SimpulError) and error.code == "elemen_di_luar_hibah"
+
+
+def test_service_call_with_another_engine_reembeds_the_stored_photo(env: Env) -> None:
+    """The one-session service function (portal, CLI) and an engine change: the stored
+    embedding is another engine's, so the stored photo is embedded by the engine in use."""
+    from simpul.access.auth import resolve_principal
+    from simpul.agreements.schemas import Mechanism
+    from simpul.face.engine import get_engine
+    from simpul.services.service import CallContext
+
+    plugged = get_engine("tests.face.fake_engine:engine")
+    with env.rt.transaction() as s:
+        principal = resolve_principal(
+            s, bearer=None, basic=("bkn.operator", env.creds["bkn.operator"]["password"]),
+            clock=env.rt.clock,
+        )  # fmt: skip
+    ctx = CallContext(principal=principal, mechanism=Mechanism.WEB_SERVICE,
+                      source_ip="127.0.0.1", request_id="uji", settings=env.rt.settings,
+                      clock=env.rt.clock)  # fmt: skip
+    with env.rt.transaction() as s:
+        same, error = face.verify_face(
+            s, ctx, "kependudukan", env.astronaut, samples.enrolment("astronaut"), plugged
+        )
+    assert error is None
+    assert same.kemiripan == pytest.approx(100)  # identical photo under the plugged engine
+    with env.rt.sessions() as s:
+        result = s.execute(
+            text("select result from audit_record where action = 'verifikasi_wajah'")
+        ).scalar_one()
+    assert "contoh-warna-rata" in str(result)

@@ -17,7 +17,7 @@ from starlette.formparsers import MultiPartException, MultiPartParser
 from simpul.access.quota import QuotaLimiter
 from simpul.access.schemas import Principal
 from simpul.agreements.schemas import Mechanism
-from simpul.errors import InvalidInput
+from simpul.errors import InvalidInput, SimpulError
 from simpul.face import service
 from simpul.face.engine import MAX_PHOTO_BYTES, too_large
 from simpul.face.schemas import VerifikasiWajahOut
@@ -122,8 +122,15 @@ def _verify(
     assert isinstance(rt, Runtime)
     ctx = _context(request, principal)
     with rt.transaction() as session:
-        out, error = service.verify_face(session, ctx, dataset, nik, photo)
-    ctx.flush()  # durable before the answer, allowed or refused
+        check = service.start_check(session, ctx, dataset, nik, photo)
+    if isinstance(check, SimpulError):
+        ctx.flush()  # the refusal is durable before it is answered
+        raise check
+    # The engine works with no database connection held (it serves one caller at a time).
+    out, error, event = service.finish_check(check, ctx)
+    with rt.transaction() as session:
+        ctx.record(session, event)
+    ctx.flush()  # durable before the answer
     if error is not None:
         raise error
     return out

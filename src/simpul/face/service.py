@@ -11,18 +11,19 @@ from __future__ import annotations
 
 import hashlib
 import time
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy.orm import Session
 
-from simpul.access.policy import AccessRequest, audit_event, decide
+from simpul.access.policy import AccessRequest, Decision, audit_event, decide
 from simpul.agreements.schemas import Service
 from simpul.audit.schemas import AuditEvent
 from simpul.audit.service import record_in_session
 from simpul.config import Settings
 from simpul.errors import InvalidInput, NotFound, SimpulError
 from simpul.face import engine as face_engine
-from simpul.face.engine import FaceEngine, FaceError, decode_photo, single_face
+from simpul.face.engine import FaceEngine, FaceError, Photo, decode_photo, single_face
 from simpul.face.models import FacePhoto
 from simpul.face.repository import FaceRepository
 from simpul.face.schemas import EnrolOut, StoredPhoto, StoreStats, VerifikasiWajahOut
@@ -51,35 +52,33 @@ def _photo_dataset(code: str) -> str:
     return dataset.code
 
 
-def _stored_embedding(
-    repo: FaceRepository, engine: FaceEngine, dataset: str, nik: str
-) -> face_engine.Embedding | None:
-    stored = repo.embedding(dataset, nik)
-    if stored is None:
-        return None
-    if stored.engine == engine.name:
-        return face_engine.from_bytes(stored.embedding)
-    # Enrolled under another engine: embed the stored photo now (not persisted here;
-    # `simpul face reindex` brings the store up to date).
-    row = repo.get(dataset, nik)
-    assert row is not None
-    return single_face(engine, decode_photo(row.photo)).embedding
+@dataclass(frozen=True)
+class FaceCheck:
+    """An allowed face verification between its decision (in a transaction) and its
+    comparison (CPU work that needs no database connection)."""
+
+    req: AccessRequest
+    decision: Decision
+    nik: str
+    probe: Photo
+    engine: FaceEngine
+    reference: face_engine.Embedding | None  # the stored embedding of this engine
+    stored_photo: bytes | None  # when the stored embedding is another engine's
+    started: float
 
 
-def verify_face(
+def start_check(
     session: Session,
     ctx: CallContext,
     dataset_code: str,
     nik_raw: str,
     photo: bytes,
     engine: FaceEngine | None = None,
-) -> tuple[VerifikasiWajahOut, SimpulError | None]:
-    """NIK + face photo → `data_tidak_ditemukan` or `ditemukan` with `kemiripan` 0-100
-    (and `keputusan` against the grant's `ambang_kemiripan.foto_wajah` when it sets one).
+) -> FaceCheck | SimpulError:
+    """Check the input, decide, and read what is stored; a refusal is recorded and returned.
 
-    The photo is checked (format, size) before the decision and read for faces only after
-    an allowed decision, for a NIK that has a stored photo. Returns the answer and, for a
-    refusal or an unusable photo, the error to raise once the audit record is durable."""
+    The photo is checked (format, size) before the decision; faces are looked for only in
+    `finish_check`, after an allowed decision."""
     started = time.perf_counter()
     dataset = _photo_dataset(dataset_code)
     nik = canonical_nik(nik_raw)
@@ -97,27 +96,56 @@ def verify_face(
             session,
             audit_event(ctx.principal, req, decision, subjects=(nik,), request_id=ctx.request_id),
         )
-        return VerifikasiWajahOut(hasil=NOT_FOUND), refusal(decision)
-    assert decision.grant is not None
+        return refusal(decision)
     eng = engine or face_engine.get_engine()
+    repo = FaceRepository(session)
+    stored = repo.embedding(dataset, nik)
+    reference = stored_photo = None
+    if stored is not None and stored.engine == eng.name:
+        reference = face_engine.from_bytes(stored.embedding)
+    elif stored is not None:
+        # Enrolled under another engine: the stored photo is embedded in `finish_check`
+        # (not persisted; `simpul face reindex` brings the store up to date).
+        row = repo.get(dataset, nik)
+        stored_photo = bytes(row.photo) if row is not None else None
+    return FaceCheck(req, decision, nik, probe, eng, reference, stored_photo, started)
+
+
+def _reference(check: FaceCheck) -> face_engine.Embedding | None:
+    if check.reference is not None or check.stored_photo is None:
+        return check.reference
+    try:
+        return single_face(check.engine, decode_photo(check.stored_photo)).embedding
+    except SimpulError:
+        return None  # the stored photo is unusable for this engine: nothing to compare
+
+
+def finish_check(
+    check: FaceCheck, ctx: CallContext
+) -> tuple[VerifikasiWajahOut, SimpulError | None, AuditEvent]:
+    """Faces, embedding and similarity (no database): the answer, the error to raise once
+    the audit record is durable (an unusable photo), and that audit record."""
+    grant = check.decision.grant
+    assert grant is not None
+    eng = check.engine
     error: SimpulError | None = None
     summary: dict[str, Any]
-    reference = _stored_embedding(FaceRepository(session), eng, dataset, nik)
+    reference = _reference(check)
     if reference is None:
         out = VerifikasiWajahOut(hasil=NOT_FOUND)
         summary = {"hasil": NOT_FOUND}
     else:
         try:
-            score = round(eng.similarity(single_face(eng, probe).embedding, reference), 1)
+            score = round(eng.similarity(single_face(eng, check.probe).embedding, reference), 1)
         except FaceError as exc:
             out, error = VerifikasiWajahOut(hasil=NOT_FOUND), exc
             summary = {"hasil": "foto_tidak_dapat_diproses", "kode": exc.code}
         else:
-            threshold = decision.grant.thresholds.get(PHOTO_ELEMENT)
+            threshold = grant.thresholds.get(PHOTO_ELEMENT)
             verdict = None if threshold is None else (
                 "sesuai" if score >= threshold else "tidak_sesuai"
             )  # fmt: skip
-            show = decision.grant.return_score or threshold is None
+            show = grant.return_score or threshold is None
             out = VerifikasiWajahOut(
                 hasil="ditemukan",
                 kemiripan=score if show else None,
@@ -127,18 +155,37 @@ def verify_face(
             summary = {"hasil": "ditemukan", "kemiripan": score, "mesin": eng.name}
             if verdict is not None:
                 summary["keputusan"] = verdict
-    ctx.record(
-        session,
-        audit_event(
-            ctx.principal,
-            req,
-            decision,
-            subjects=(nik,),
-            result=summary,
-            request_id=ctx.request_id,
-            latency_ms=(time.perf_counter() - started) * 1000,
-        ),
+    event = audit_event(
+        ctx.principal,
+        check.req,
+        check.decision,
+        subjects=(check.nik,),
+        result=summary,
+        request_id=ctx.request_id,
+        latency_ms=(time.perf_counter() - check.started) * 1000,
     )
+    return out, error, event
+
+
+def verify_face(
+    session: Session,
+    ctx: CallContext,
+    dataset_code: str,
+    nik_raw: str,
+    photo: bytes,
+    engine: FaceEngine | None = None,
+) -> tuple[VerifikasiWajahOut, SimpulError | None]:
+    """NIK + face photo → `data_tidak_ditemukan` or `ditemukan` with `kemiripan` 0-100
+    (and `keputusan` against the grant's `ambang_kemiripan.foto_wajah` when it sets one),
+    all in the caller's session (portal, CLI). Returns the answer and, for a refusal or an
+    unusable photo, the error to raise once the audit record is durable. The web adapter
+    runs `start_check` and `finish_check` separately, so that no database connection is
+    held while the engine works."""
+    check = start_check(session, ctx, dataset_code, nik_raw, photo, engine)
+    if isinstance(check, SimpulError):
+        return VerifikasiWajahOut(hasil=NOT_FOUND), check
+    out, error, event = finish_check(check, ctx)
+    ctx.record(session, event)
     return out, error
 
 
