@@ -16,6 +16,7 @@ from simpul import __version__
 from simpul.access.quota import QuotaLimiter
 from simpul.audit.service import AuditWriter
 from simpul.config import Settings
+from simpul.disclosure import api as disclosure_api
 from simpul.errors import SimpulError
 from simpul.face import api as face_api
 from simpul.pemadanan import api as pemadanan_api
@@ -63,6 +64,7 @@ def create_app(settings: Settings, rt: Runtime | None = None) -> FastAPI:
     install_portal(app, runtime)
     app.include_router(face_api.router)
     app.include_router(pemadanan_api.router)
+    app.include_router(disclosure_api.router)
 
     @app.exception_handler(SimpulError)
     async def _simpul_error(request: Request, exc: SimpulError) -> JSONResponse:

@@ -1,0 +1,284 @@
+"""Microdata (pseudonymised, generalised, k-anonymous) and BNBA (region-scoped) extracts.
+
+Both run in DuckDB over the Regsosek snapshot and write a Parquet or CSV file under
+`DATA_DIR/disclosure/ekstrak/`, readable afterwards only by the account that made it."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import os
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from simpul.access.policy import Decision
+from simpul.access.schemas import Principal
+from simpul.agreements.schemas import Service
+from simpul.config import Settings
+from simpul.disclosure import service as svc
+from simpul.disclosure.rules import LENGTHS, REGION_LENGTHS, SdcRules
+from simpul.disclosure.schemas import EkstrakOut
+from simpul.disclosure.variables import DATASET, age_sql, quote
+from simpul.errors import InvalidInput, NotFound
+from simpul.kit.ids import new_id
+from simpul.registry.datasets import get_dataset
+from simpul.services.service import CallContext
+
+SUPPRESSED = "*"
+# Local suppression order: the quasi-identifier given up first comes first.
+SUPPRESSION_ORDER = (
+    "lapangan_usaha", "jumlah_anggota_keluarga", "status_hubungan_keluarga",
+    "pendidikan_tertinggi", "status_bekerja", "kelompok_umur", "jenis_kelamin", "wilayah",
+)  # fmt: skip
+PSEUDONYMS = {"nik": "id_individu", "no_kk": "id_kk", "id_keluarga": "id_keluarga"}
+MEDIA = {"parquet": "application/vnd.apache.parquet", "csv": "text/csv"}
+
+
+def agreement_key(settings: Settings, agreement_id: str) -> str:
+    """The per-agreement pseudonym key: HMAC-SHA256(pseudonym_key, dataset|agreement)."""
+    secret = settings.require_secret("pseudonym_key").encode()
+    return hmac.new(secret, f"{DATASET}|{agreement_id}".encode(), hashlib.sha256).hexdigest()
+
+
+def pseudonym_sql(key: str, column: str) -> str:
+    """Keyed SHA-256 under the derived key, 20 hex characters (80 bits)."""
+    return f"CASE WHEN {column} IS NULL THEN NULL ELSE left(sha256({quote(key)} || '|{column}|' || {column}), 20) END"  # noqa: E501
+
+
+def extract_dir(settings: Settings) -> Path:
+    path = settings.data_dir / "disclosure" / "ekstrak"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def _scope_sql(prefixes: tuple[str, ...] | None) -> str:
+    if not prefixes:
+        return "TRUE"
+    return "(" + " OR ".join(f"starts_with(kode_wilayah, {quote(p)})" for p in prefixes) + ")"
+
+
+def _check_region(region: str | None) -> None:
+    if region is not None and (not region.isdigit() or len(region) not in LENGTHS):
+        raise InvalidInput("kode_wilayah_tidak_valid", "Kode wilayah harus 2, 4, 6 atau 10 digit.")
+
+
+def _write(con: duckdb.DuckDBPyConnection, relation: str, target: Path, fmt: str) -> None:
+    tmp = target.with_name(target.name + ".tmp")
+    options = "FORMAT parquet, COMPRESSION zstd" if fmt == "parquet" else "FORMAT csv, HEADER"
+    con.execute(f"COPY (SELECT * FROM {relation}) TO {quote(str(tmp))} ({options})")
+    os.replace(tmp, target)
+
+
+@dataclass(frozen=True)
+class MicroResult:
+    rows: int
+    report: dict[str, Any]
+
+
+def build_microdata(
+    con: duckdb.DuckDBPyConnection,
+    source: str,
+    elements: frozenset[str],
+    rules: SdcRules,
+    key: str,
+    today: date,
+    scope: tuple[str, ...] | None,
+) -> MicroResult:
+    """Create table `mikro` in `con`: pseudonymise, generalise, then enforce k-anonymity
+    by local suppression (and, last, by removing what still cannot hide in a class)."""
+    dataset = get_dataset(DATASET)
+    cols: list[str] = []
+    for name, alias in PSEUDONYMS.items():
+        if name in ("nik", "no_kk") or name in elements:
+            cols.append(f"{pseudonym_sql(key, name)} AS {alias}")
+    region_len = REGION_LENGTHS[rules.micro_region_level]
+    generalised = {"tanggal_lahir": "kelompok_umur", "kode_wilayah": "wilayah"}
+    quasi: list[str] = []
+    for el in dataset.tabular_elements:
+        if el.name not in elements or el.name in PSEUDONYMS or el.klass == "direct":
+            continue
+        if el.name == "tanggal_lahir":
+            cols.append(f"{age_sql(today, rules.age_band)} AS kelompok_umur")
+        elif el.name == "kode_wilayah":
+            cols.append(f"left(kode_wilayah, {region_len}) AS wilayah")
+        elif el.name == "jumlah_anggota_keluarga":
+            cols.append(
+                "CASE WHEN jumlah_anggota_keluarga >= 7 THEN '7+' ELSE "
+                "CAST(jumlah_anggota_keluarga AS VARCHAR) END AS jumlah_anggota_keluarga"
+            )
+        elif el.klass == "quasi":
+            cols.append(f"CAST({el.name} AS VARCHAR) AS {el.name}")
+        else:
+            cols.append(el.name)
+        if el.klass == "quasi":
+            quasi.append(generalised.get(el.name, el.name))
+    con.execute(
+        f"CREATE OR REPLACE TABLE mikro AS SELECT {', '.join(cols)} FROM {source} "
+        f"WHERE {_scope_sql(scope)} ORDER BY random()"
+    )
+    total = _scalar(con, "SELECT count(*) FROM mikro")
+    part = ", ".join(quasi) or "1"
+    k = rules.k_anonymity
+    uniques_before = _scalar(
+        con, f"SELECT count(*) FROM (SELECT count(*) AS n FROM mikro GROUP BY {part}) WHERE n = 1"
+    )
+    violating = (
+        f"SELECT rowid FROM (SELECT rowid, count(*) OVER (PARTITION BY {part}) AS n FROM mikro) "
+        f"WHERE n < {k}"
+    )
+    suppressed: dict[str, int] = {}
+    order = [q for q in SUPPRESSION_ORDER if q in quasi] + [
+        q for q in quasi if q not in SUPPRESSION_ORDER
+    ]
+    for qi in order:
+        n_bad = _scalar(con, f"SELECT count(*) FROM ({violating})")
+        if n_bad == 0:
+            break
+        con.execute(
+            f"UPDATE mikro SET {qi} = '{SUPPRESSED}' WHERE rowid IN ({violating}) "
+            f"AND {qi} IS DISTINCT FROM '{SUPPRESSED}'"
+        )
+        suppressed[qi] = _scalar(con, f"SELECT count(*) FROM mikro WHERE {qi} = '{SUPPRESSED}'")
+    removed = _scalar(con, f"SELECT count(*) FROM ({violating})")
+    if removed:
+        con.execute(f"DELETE FROM mikro WHERE rowid IN ({violating})")
+    stats = con.execute(
+        f"SELECT count(*), min(n), avg(1.0 / n), max(1.0 / n) FROM "
+        f"(SELECT count(*) AS n FROM mikro GROUP BY {part})"
+    ).fetchone()
+    assert stats is not None
+    classes, smallest, mean_risk, max_risk = stats
+    report = {
+        "k_anonimitas": k,
+        "k_tercapai": int(smallest) if smallest is not None else None,
+        "kuasi_identifier": quasi,
+        "generalisasi": {
+            "tanggal_lahir": f"kelompok_umur ({rules.age_band} tahun, 75+)",
+            "kode_wilayah": f"wilayah tingkat {rules.micro_region_level}",
+            "jumlah_anggota_keluarga": "7+ untuk 7 atau lebih",
+        },
+        "identitas_langsung_dihapus": sorted(
+            el.name for el in dataset.elements if el.klass == "direct"
+        ),
+        "pseudonim": "SHA-256 berkunci, kunci diturunkan per perjanjian (HMAC); "
+        "ekstrak dua perjanjian tidak dapat ditautkan",
+        "baris_sumber": total,
+        "baris": total - removed,
+        "baris_dihapus": removed,
+        "unik_sebelum_penekanan": uniques_before,
+        "nilai_ditekan": suppressed,
+        "kelas_kesetaraan": int(classes),
+        "risiko_reidentifikasi_rata_rata": round(float(mean_risk or 0), 6),
+        "risiko_reidentifikasi_maksimum": round(float(max_risk or 0), 6),
+    }
+    return MicroResult(total - removed, report)
+
+
+def _scalar(con: duckdb.DuckDBPyConnection, sql: str) -> int:
+    row = con.execute(sql).fetchone()
+    assert row is not None
+    return int(row[0] or 0)
+
+
+def _save_meta(settings: Settings, extract_id: str, meta: dict[str, Any]) -> None:
+    path = extract_dir(settings) / f"{extract_id}.json"
+    path.write_text(json.dumps(meta, ensure_ascii=False, default=str), encoding="utf-8")
+
+
+def microdata(
+    session: Any, ctx: CallContext, fmt: str, region: str | None
+) -> tuple[EkstrakOut | None, Decision | None]:
+    """PKS 000 Pasal 2 huruf a: microdata for the grant's region scope, with a risk report."""
+    _check_region(region)
+    allowed, refused = svc.guard(session, ctx, Service.MIKRO, None, subject_region=region)
+    if allowed is None:
+        return None, refused
+    decision = allowed.decision
+    assert decision.agreement_id is not None
+    rules = svc.rules_for(session, decision.agreement_id)
+    key = agreement_key(ctx.settings, decision.agreement_id)
+    scope = (region,) if region else decision.region_scope
+    extract_id = new_id("mikro-")
+    target = extract_dir(ctx.settings) / f"{extract_id}.{fmt}"
+    with svc.analytics(ctx.settings) as con:
+        result = build_microdata(
+            con, "regsosek", decision.output_elements, rules, key, ctx.clock.today(), scope
+        )
+        _write(con, "mikro", target, fmt)
+    source = svc.attribution(session, decision)
+    _save_meta(ctx.settings, extract_id, {
+        "account_id": ctx.principal.account_id, "layanan": "mikro", "format": fmt,
+        "berkas": target.name, "laporan_risiko": result.report, "sumber": source,
+    })  # fmt: skip
+    svc.record_allowed(session, ctx, allowed, {
+        "ekstrak": extract_id, "baris": result.rows, "wilayah": region,
+        "k_tercapai": result.report["k_tercapai"],
+    })  # fmt: skip
+    return EkstrakOut(
+        ekstrak_id=extract_id, layanan="mikro", format=fmt, baris=result.rows,
+        unduh=f"/api/v1/datasets/regsosek/ekstrak/{extract_id}",
+        laporan_risiko=result.report, sumber=source,
+    ), None  # fmt: skip
+
+
+def build_bnba(
+    con: duckdb.DuckDBPyConnection, source: str, elements: frozenset[str], scope: tuple[str, ...]
+) -> list[str]:
+    """Create table `bnba`: the granted elements of the records inside `scope` only."""
+    dataset = get_dataset(DATASET)
+    cols = [el.name for el in dataset.tabular_elements if el.name in elements]
+    if "kode_wilayah" not in cols:
+        cols.append("kode_wilayah")
+    con.execute(
+        f"CREATE OR REPLACE TABLE bnba AS SELECT {', '.join(cols)} FROM {source} "
+        f"WHERE {_scope_sql(scope)} ORDER BY kode_wilayah, no_kk, nik"
+    )
+    return cols
+
+
+def bnba(
+    session: Any, ctx: CallContext, fmt: str, region: str | None
+) -> tuple[EkstrakOut | None, Decision | None]:
+    """By name by address, strictly inside the grant's region scope (PKS 000 Pasal 2)."""
+    _check_region(region)
+    allowed, refused = svc.guard(session, ctx, Service.BNBA, None, subject_region=region)
+    if allowed is None:
+        return None, refused
+    decision = allowed.decision
+    scope = (region,) if region else (decision.region_scope or ("",))
+    extract_id = new_id("bnba-")
+    target = extract_dir(ctx.settings) / f"{extract_id}.{fmt}"
+    with svc.analytics(ctx.settings) as con:
+        build_bnba(con, "regsosek", decision.output_elements | {"nik"}, scope)
+        niks = tuple(r[0] for r in con.execute("SELECT nik FROM bnba").fetchall())
+        _write(con, "bnba", target, fmt)
+    source = svc.attribution(session, decision)
+    _save_meta(ctx.settings, extract_id, {
+        "account_id": ctx.principal.account_id, "layanan": "bnba", "format": fmt,
+        "berkas": target.name, "sumber": source,
+    })  # fmt: skip
+    svc.record_allowed(session, ctx, allowed,
+                       {"ekstrak": extract_id, "baris": len(niks), "wilayah": region},
+                       subjects=niks)  # fmt: skip
+    return EkstrakOut(
+        ekstrak_id=extract_id, layanan="bnba", format=fmt, baris=len(niks),
+        unduh=f"/api/v1/datasets/regsosek/ekstrak/{extract_id}", sumber=source,
+    ), None  # fmt: skip
+
+
+def extract_file(settings: Settings, principal: Principal, extract_id: str) -> tuple[str, str]:
+    """The file of an extract, for the account that made it only."""
+    if not extract_id.replace("-", "").isalnum():
+        raise NotFound("ekstrak_tidak_ada", "Ekstrak tidak ditemukan.")
+    meta_path = extract_dir(settings) / f"{extract_id}.json"
+    if not meta_path.exists():
+        raise NotFound("ekstrak_tidak_ada", "Ekstrak tidak ditemukan.")
+    meta = json.loads(meta_path.read_text(encoding="utf-8"))
+    if meta["account_id"] != principal.account_id:
+        raise NotFound("ekstrak_tidak_ada", "Ekstrak tidak ditemukan.")
+    return str(extract_dir(settings) / meta["berkas"]), MEDIA[meta["format"]]

@@ -1,0 +1,101 @@
+"""The tiers over HTTP: who gets what, inside which region, audited."""
+
+from __future__ import annotations
+
+import io
+
+import pyarrow.parquet as pq
+from sqlalchemy import select
+
+from simpul.audit.models import AuditRecord
+from tests.disclosure.conftest import Env
+
+BASE = "/api/v1/datasets/regsosek"
+JABAR = "pemprov-jabar.pengguna"
+
+
+def _audit(env: Env, action: str) -> list[AuditRecord]:
+    with env.rt.transaction() as s:
+        return list(s.scalars(select(AuditRecord).where(AuditRecord.action == action)))
+
+
+def test_aggregate_table_is_protected_and_audited(env: Env) -> None:
+    body = {"dimensi": ["wilayah", "jenis_kelamin"], "tingkat_wilayah": "provinsi"}
+    resp = env.client.post(f"{BASE}/agregat", json=body, headers=env.basic(JABAR))
+    assert resp.status_code == 200, resp.text
+    out = resp.json()
+    assert out["sumber"].startswith("Sumber: Data Registrasi Sosial Ekonomi")
+    assert "Pasal 7 ayat (2)" in out["sumber"]
+    rows = out["baris"]
+    grand = next(r for r in rows if r["wilayah"] == "JUMLAH" and r["jenis_kelamin"] == "JUMLAH")
+    assert grand["jumlah"] == 3000 or grand["jumlah"] > 2900  # the whole synthetic world
+    for r in rows:
+        if r["status"] != "aman":
+            assert r["jumlah"] is None and r["persen"] is None
+        else:
+            assert r["jumlah"] == 0 or r["jumlah"] >= 10
+    assert out["ditekan_primer"] > 0  # small provinces exist in a 3,000-person world
+    records = _audit(env, "agregat")
+    assert records and records[-1].decision == "izin"
+
+
+def test_aggregate_only_user_gets_403_on_microdata_and_bnba(env: Env) -> None:
+    h = env.basic("kemensos.analis")
+    resp = env.client.post(f"{BASE}/agregat", json={"dimensi": ["jenis_kelamin"]}, headers=h)
+    assert resp.status_code == 200, resp.text
+    for tier in ("mikro", "bnba"):
+        resp = env.client.post(f"{BASE}/{tier}", json={}, headers=h)
+        assert resp.status_code == 403, resp.text
+        assert resp.headers["content-type"] == "application/problem+json"
+        assert resp.json()["code"] == "layanan_tidak_diizinkan"
+    resp = env.client.post(f"{BASE}/pengolahan", json={"sql": "SELECT 1"}, headers=h)
+    assert resp.status_code == 403
+    assert {r.decision for r in _audit(env, "mikro")} == {"tolak"}
+    # an element outside the aggregate grant
+    resp = env.client.post(f"{BASE}/agregat", json={"dimensi": ["lapangan_usaha"]}, headers=h)
+    assert (resp.status_code, resp.json()["code"]) == (403, "elemen_di_luar_hibah")
+
+
+def test_scoped_aggregate_never_shows_other_regions(env: Env) -> None:
+    h = env.basic("kemensos.analis")  # scope: province 33
+    body = {"dimensi": ["wilayah", "jenis_kelamin"], "tingkat_wilayah": "kabupaten"}
+    rows = env.client.post(f"{BASE}/agregat", json=body, headers=h).json()["baris"]
+    assert rows and all(r["wilayah"].startswith("33") for r in rows)
+    body["wilayah"] = "32"
+    resp = env.client.post(f"{BASE}/agregat", json=body, headers=h)
+    assert (resp.status_code, resp.json()["code"]) == (403, "di_luar_cakupan_wilayah")
+
+
+def test_microdata_extract_pseudonymised_with_risk_report(env: Env) -> None:
+    resp = env.client.post(f"{BASE}/mikro", json={"format": "parquet"}, headers=env.basic(JABAR))
+    assert resp.status_code == 200, resp.text
+    out = resp.json()
+    report = out["laporan_risiko"]
+    assert report["k_tercapai"] is None or report["k_tercapai"] >= 5
+    got = env.client.get(out["unduh"], headers=env.basic(JABAR))
+    assert got.status_code == 200
+    table = pq.read_table(io.BytesIO(got.content))
+    assert table.num_rows == out["baris"]
+    names = set(table.column_names)
+    assert not names & {"nik", "no_kk", "nama_lengkap", "alamat", "tanggal_lahir", "kode_wilayah"}
+    assert {"id_individu", "id_kk", "kelompok_umur", "wilayah"} <= names
+    assert all(w == "*" or w.startswith("32") for w in table.column("wilayah").to_pylist())
+    # another account cannot download it
+    other = env.client.get(out["unduh"], headers=env.basic("kemensos.analis"))
+    assert other.status_code == 404
+
+
+def test_bnba_only_inside_scope(env: Env) -> None:
+    h = env.basic(JABAR)
+    resp = env.client.post(f"{BASE}/bnba", json={"format": "csv"}, headers=h)
+    assert resp.status_code == 200, resp.text
+    text = env.client.get(resp.json()["unduh"], headers=h).text
+    lines = text.strip().splitlines()
+    header = lines[0].split(",")
+    col = header.index("kode_wilayah")
+    assert len(lines) - 1 == resp.json()["baris"] > 0
+    assert all(line.split(",")[col].startswith("32") for line in lines[1:] if line)
+    resp = env.client.post(f"{BASE}/bnba", json={"wilayah": "3171"}, headers=h)
+    assert (resp.status_code, resp.json()["code"]) == (403, "di_luar_cakupan_wilayah")
+    records = _audit(env, "bnba")
+    assert [r.decision for r in records] == ["izin", "tolak"]
