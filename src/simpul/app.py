@@ -19,6 +19,7 @@ from simpul.config import Settings
 from simpul.disclosure import api as disclosure_api
 from simpul.errors import SimpulError
 from simpul.face import api as face_api
+from simpul.obligations import api as obligations_api
 from simpul.pemadanan import api as pemadanan_api
 from simpul.portal.web import install as install_portal
 from simpul.runtime import Runtime
@@ -64,6 +65,7 @@ def create_app(settings: Settings, rt: Runtime | None = None) -> FastAPI:
     install_portal(app, runtime)
     app.include_router(face_api.router)
     app.include_router(pemadanan_api.router)
+    app.include_router(obligations_api.router)
     app.include_router(disclosure_api.router)
 
     @app.exception_handler(SimpulError)

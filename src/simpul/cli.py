@@ -35,6 +35,7 @@ SUBCOMMANDS = [
     ("match", "simpul.pemadanan.cli", "match_app"),
     ("pemadanan", "simpul.pemadanan.cli", "app"),
     ("face", "simpul.face.cli", "app"),
+    ("obligations", "simpul.obligations.cli", "app"),
     ("regsosek", "simpul.disclosure.cli", "app"),
 ]
 

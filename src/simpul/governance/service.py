@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from simpul.access import service as access
+from simpul.access.repository import AccountRepository, TokenRepository
 from simpul.access.schemas import AccountOut, DeviceOut, IssuedSecret, NameChange
 from simpul.agreements import service as agreements
 from simpul.agreements.models import Agreement
@@ -116,6 +117,7 @@ def resume_agreement(
 class Termination:
     agreement: Agreement
     devices_deactivated: list[DeviceOut]
+    tokens_revoked: int = 0
 
 
 def terminate_agreement(
@@ -127,6 +129,31 @@ def terminate_agreement(
     agreement = _agreement_action(
         "terminate", "perjanjian.akhiri", session, settings, clock, agreement_id, actor, reason
     )
+    changed, revoked = end_effects(
+        session, settings, clock, agreement_id, actor=actor, reason=reason
+    )
+    return Termination(agreement, changed, revoked)
+
+
+def end_effects(
+    session: Session, settings: Settings, clock: Clock, agreement_id: str, *, actor: str,
+    reason: str,
+) -> tuple[list[DeviceOut], int]:  # fmt: skip
+    """What follows the end of an agreement (termination or expiry), at once: the client
+    tokens of the accounts bound to it are revoked (the policy already refuses them; a
+    revoked token cannot be replayed even if the agreement were wrongly revived), and where
+    the PKS says so (PKS 003 Pasal 9) the recipient's card readers are deactivated.
+    Returns the devices deactivated and the number of tokens revoked."""
+    revoked = 0
+    for username in access.accounts_for_agreement(session, agreement_id):
+        acct = AccountRepository(session).by_username(username)
+        if acct is not None:
+            revoked += TokenRepository(session).revoke_all_for_account(acct.id, clock.now())
+    if revoked:
+        _audit(
+            session, settings, clock, "token.cabut", actor, reason, agreement_id=agreement_id,
+            detail={"token_dicabut": revoked, "sebab": "berakhirnya_perjanjian"},
+        )  # fmt: skip
     doc = agreements.document_of(agreements.get(session, agreement_id))
     changed: list[DeviceOut] = []
     if any(e.kind is EndEffectKind.DEACTIVATE_DEVICES for e in doc.end_effects):
@@ -136,7 +163,7 @@ def terminate_agreement(
                 session,
                 institution,
                 actor=actor,
-                reason=f"Perjanjian {agreement_id} diakhiri: {reason}",
+                reason=f"Perjanjian {agreement_id} berakhir: {reason}",
                 clock=clock,
             )
             for dev in devices:
@@ -146,7 +173,7 @@ def terminate_agreement(
                     detail={"perangkat": dev.serial, "sebab": "pengakhiran_perjanjian"},
                 )  # fmt: skip
             changed.extend(devices)
-    return Termination(agreement, changed)
+    return changed, revoked
 
 
 def apply_addendum(

@@ -1,0 +1,1 @@
+"""Obligations of the PKS: deadlines, feedback data, reports, evaluations and enforcement."""

@@ -1,0 +1,147 @@
+"""Enforcement rules per agreement, run by `simpul obligations enforce` (or a scheduler):
+
+- expiry at the end of the term, with what the PKS says follows (tokens revoked, card
+  readers deactivated: `governance.end_effects`);
+- termination on a change of a party's nomenclature where the PKS names it as a ground
+  (PKS 003 Pasal 6 huruf b), unless an addendum renewed the agreement after the change;
+- optional suspension when feedback is overdue for longer than the agreement's grace period.
+
+Each step is a governance action audited in the caller's transaction.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from simpul.access.models import InstitutionNameHistory
+from simpul.agreements import service as agreements
+from simpul.agreements.lifecycle import TERMINAL, State, local_date
+from simpul.agreements.schemas import TriggerKind
+from simpul.config import Settings
+from simpul.governance import service as governance
+from simpul.kit.clock import Clock
+from simpul.obligations import feedback
+from simpul.obligations.models import EnforcementRule
+from simpul.obligations.service import audit_action
+
+SYSTEM = "sistem:kewajiban"
+
+
+@dataclass
+class EnforcementReport:
+    expired: list[str] = field(default_factory=list)
+    terminated: list[tuple[str, str]] = field(default_factory=list)  # (agreement, reason)
+    suspended: list[tuple[str, str]] = field(default_factory=list)
+    devices_deactivated: int = 0
+    tokens_revoked: int = 0
+
+
+def run(
+    session: Session, settings: Settings, clock: Clock, *, actor: str = SYSTEM
+) -> EnforcementReport:
+    report = EnforcementReport()
+    _expire(session, settings, clock, actor, report)
+    _nomenclature(session, settings, clock, actor, report)
+    _overdue_feedback(session, settings, clock, actor, report)
+    return report
+
+
+def _expire(
+    session: Session, settings: Settings, clock: Clock, actor: str, report: EnforcementReport
+) -> None:
+    for agreement_id in agreements.expire_due(session, clock, actor=actor):
+        row = agreements.get(session, agreement_id)
+        reason = f"Jangka waktu berakhir pada {row.ends_on.isoformat()}"
+        audit_action(
+            session,
+            settings,
+            clock,
+            "perjanjian.kedaluwarsa",
+            actor,
+            agreement_id,
+            {"alasan": reason, "status": State.BERAKHIR.value},
+        )
+        devices, tokens = governance.end_effects(
+            session, settings, clock, agreement_id, actor=actor, reason=reason
+        )
+        report.expired.append(agreement_id)
+        report.devices_deactivated += len(devices)
+        report.tokens_revoked += tokens
+
+
+def nomenclature_changes(
+    session: Session, agreement_id: str
+) -> list[tuple[str, InstitutionNameHistory]]:
+    """(trigger clause, name change) pairs that end the agreement: a change of a named
+    party's name after the version in force took effect (an addendum renews the PKS)."""
+    latest = agreements.get(session, agreement_id)
+    doc = agreements.document_of(latest)
+    out: list[tuple[str, InstitutionNameHistory]] = []
+    for trigger in doc.triggers:
+        if trigger.kind is not TriggerKind.NOMENCLATURE_CHANGE:
+            continue
+        parties = trigger.party or doc.party_codes
+        stmt = (
+            select(InstitutionNameHistory)
+            .where(InstitutionNameHistory.institution_code.in_(parties))
+            .order_by(InstitutionNameHistory.changed_at)
+        )
+        for change in session.scalars(stmt):
+            day = local_date(change.changed_at)
+            after = day > latest.effective_from if latest.version > 1 else day >= latest.starts_on
+            if after:
+                out.append((trigger.clause, change))
+    return out
+
+
+def _nomenclature(
+    session: Session, settings: Settings, clock: Clock, actor: str, report: EnforcementReport
+) -> None:
+    now = clock.now()
+    for summary in agreements.list_agreements(session, now):
+        if summary.effective_state in TERMINAL:
+            continue
+        found = nomenclature_changes(session, summary.id)
+        if not found:
+            continue
+        clause, change = found[0]
+        reason = (
+            f"Perubahan nomenklatur {change.institution_code}: '{change.old_name}' menjadi "
+            f"'{change.new_name}' ({clause})"
+        )
+        ended = governance.terminate_agreement(
+            session, settings, clock, summary.id, actor=actor, reason=reason
+        )
+        report.terminated.append((summary.id, reason))
+        report.devices_deactivated += len(ended.devices_deactivated)
+        report.tokens_revoked += ended.tokens_revoked
+
+
+def _overdue_feedback(
+    session: Session, settings: Settings, clock: Clock, actor: str, report: EnforcementReport
+) -> None:
+    now = clock.now()
+    today = local_date(now)
+    for rule in session.scalars(select(EnforcementRule)).all():
+        if rule.suspend_after_days is None:
+            continue
+        if agreements.effective_state_of(session, rule.agreement_id, now) is not State.BERLAKU:
+            continue
+        doc = agreements.document_of(agreements.get(session, rule.agreement_id))
+        for duty in feedback.feedback_duties(doc):
+            late = feedback.overdue(session, settings, rule.agreement_id, doc, duty, today)
+            worst = [o for o in late if (today - o.due_on).days > rule.suspend_after_days]
+            if not worst:
+                continue
+            reason = (
+                f"Data balikan {duty.id} ({duty.clause}) untuk {len(worst)} subjek melewati "
+                f"tenggat lebih dari {rule.suspend_after_days} hari"
+            )
+            governance.suspend_agreement(
+                session, settings, clock, rule.agreement_id, actor=actor, reason=reason
+            )
+            report.suspended.append((rule.agreement_id, reason))
+            break
