@@ -23,6 +23,7 @@ ROLE_ACCOUNTS = {
     Role.AUDITOR: "dukcapil.auditor",
 }
 PAGES = {
+    "/portal/": set(Role),  # the entry: to the dashboard
     "/portal/beranda": set(Role),
     "/portal/layanan/akses-nik": {Role.OPERATOR, Role.DATA_USER},
     "/portal/layanan/verifikasi": {Role.OPERATOR, Role.DATA_USER},

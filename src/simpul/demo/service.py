@@ -159,5 +159,8 @@ def howto(data_dir: Path, host: str, port: int) -> str:
             f"  curl -s -H \"Authorization: Bearer $TOKEN\" -H 'Content-Type: application/json' "
             f'{base}/api/v1/datasets/asn/cek-status -d \'{{"nik": "{civil["nik"]}"}}\'',
             f"  Dokumentasi API: {base}/docs",
+            f"Portal web: {base}/portal/ — masuk sebagai {bkn['username']} / {bkn['password']} "
+            "(operator BKN); admin penyedia dukcapil.admin, auditor dukcapil.auditor, admin hub "
+            "hub.admin (kata sandi di demo-credentials.json).",
         ]
     )

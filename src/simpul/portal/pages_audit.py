@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from urllib.parse import urlencode
@@ -28,16 +29,40 @@ from simpul.portal.web import (
     portal_of,
     render,
 )
+from simpul.registry.datasets import builtin_datasets
 from simpul.registry.identifiers import parse_nik
 
 router = APIRouter(include_in_schema=False)
 
 
-def _scope(session: Session, user: User, at: datetime) -> tuple[str | None, set[str] | None]:
-    """Hub: the whole log. Others: their institution's records and their agreements'."""
+@dataclass(frozen=True)
+class Scope:
+    """What part of the log a reader sees. `institution` None: all of it (the hub)."""
+
+    institution: str | None
+    agreements: frozenset[str] = frozenset()
+    datasets: frozenset[str] = frozenset()
+
+    def covers(self, institution: str | None, agreement: str | None, dataset: str | None) -> bool:
+        return (
+            self.institution is None
+            or institution == self.institution
+            or (agreement is not None and agreement in self.agreements)
+            or (dataset is not None and dataset in self.datasets)
+        )
+
+
+def _scope(session: Session, user: User, at: datetime) -> Scope:
+    """Hub: the whole log. Others: their institution's records, their agreements', and
+    those about the datasets their institution provides."""
     if user.role is Role.HUB_ADMIN:
-        return None, None
-    return user.principal.institution, {s.id for s in visible_agreements(session, user, at)}
+        return Scope(None)
+    own = user.principal.institution
+    return Scope(
+        own,
+        frozenset(s.id for s in visible_agreements(session, user, at)),
+        frozenset(code for code, ds in builtin_datasets().items() if ds.provider == own),
+    )
 
 
 def _day(value: str | None) -> date | None:
@@ -66,7 +91,7 @@ def audit_search(request: Request) -> HTMLResponse:
     error = None
     records: list[Any] = []
     with rt.transaction() as session:
-        institution, agreement_ids = _scope(session, user, rt.clock.now())
+        scope = _scope(session, user, rt.clock.now())
         repo = AuditSearchRepository(session)
         actions = repo.actions()
         try:
@@ -82,8 +107,9 @@ def audit_search(request: Request) -> HTMLResponse:
             )
             rows = repo.search(
                 query,
-                institution=institution,
-                agreements=agreement_ids,
+                institution=scope.institution,
+                agreements=scope.agreements,
+                datasets=scope.datasets,
                 limit=p.cfg.audit_page_size,
             )
             records = [_record_view(r) for r in rows]
@@ -101,7 +127,7 @@ def audit_search(request: Request) -> HTMLResponse:
             "filters": filters,
             "actions": actions,
             "older": older,
-            "scope": institution,
+            "scope": scope.institution,
             "error": error,
         },
         status=422 if error else 200,
@@ -159,14 +185,9 @@ def _audit_subject(request: Request, form: dict[str, str]) -> HTMLResponse:
         ctx["error"] = info.errors[0].detail
         return render(request, "audit_subjek.html", ctx, status=422)
     with rt.transaction() as session:
-        institution, agreement_ids = _scope(session, user, rt.clock.now())
+        scope = _scope(session, user, rt.clock.now())
         history = audit.subject_history(session, rt.settings, info.nik)
-    if institution is not None:
-        history = [
-            h
-            for h in history
-            if h.institution == institution or (h.agreement_id or "") in (agreement_ids or ())
-        ]
+    history = [h for h in history if scope.covers(h.institution, h.agreement_id, h.dataset)]
     ctx["history"] = history
     ctx["masked"] = mask_nik(info.nik)
     return render(request, "audit_subjek.html", ctx)

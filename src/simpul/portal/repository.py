@@ -40,15 +40,19 @@ class AuditSearchRepository(Repository):
         *,
         institution: str | None,
         agreements: Collection[str] | None,
+        datasets: Collection[str] = (),
         limit: int,
     ) -> Sequence[AuditRecord]:
         """Newest first. `institution`/`agreements` None: the whole log (hub); otherwise
-        records by that institution or under one of those agreements."""
+        records by that institution, under one of those agreements, or about one of those
+        datasets (a refusal names no agreement, but its dataset's provider must see it)."""
         stmt = select(AuditRecord).order_by(AuditRecord.seq.desc()).limit(limit)
         if institution is not None:
             scope = [AuditRecord.institution == institution]
             if agreements:
                 scope.append(AuditRecord.agreement_id.in_(sorted(agreements)))
+            if datasets:
+                scope.append(AuditRecord.dataset.in_(sorted(datasets)))
             stmt = stmt.where(or_(*scope))
         if query.actor:
             stmt = stmt.where(AuditRecord.actor == query.actor)

@@ -1,0 +1,319 @@
+"""The portal in a real Chromium (the system's, headless; never downloaded), against a
+uvicorn server on a demo-like world built with the demo's own functions. Screenshots of
+the pages go to test-artifacts/portal/ for a person to look at."""
+
+from __future__ import annotations
+
+import re
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pyarrow.parquet as pq
+import pytest
+import uvicorn
+
+from simpul.access import passwords as pw
+from simpul.access.schemas import Role
+from simpul.app import create_app
+from simpul.demo.service import build_governance, build_registries, howto, write_credentials
+from simpul.kit.clock import FixedClock
+from simpul.runtime import Runtime
+from tests.conftest import build_settings
+from tests.portal.conftest import FAST, NOW
+from tests.portal.helpers import PAGES, ROLE_ACCOUNTS, allowed
+
+playwright_api = pytest.importorskip("playwright.sync_api")
+CHROMIUM = Path("/usr/bin/chromium")
+pytestmark = [
+    pytest.mark.xdist_group("portal"),
+    pytest.mark.skipif(not CHROMIUM.exists(), reason="system Chromium not installed"),
+]
+ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+SHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "portal"
+
+
+@dataclass
+class Site:
+    base: str
+    creds: dict[str, dict[str, Any]]
+    people: list[dict[str, Any]]
+    asn: list[dict[str, Any]]
+    data_dir: Path
+
+    def password(self, username: str) -> str:
+        return str(self.creds[username]["password"])
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
+    mp = pytest.MonkeyPatch()
+    mp.setattr(pw, "DEFAULT", FAST)
+    data = tmp_path_factory.mktemp("portal-site")
+    settings = build_settings(data)
+    rt = Runtime(settings, clock=FixedClock(NOW))
+    rt.migrate()
+    build_registries(rt, 600, 7, say=lambda _m: None)
+    issued = build_governance(rt, say=lambda _m: None)
+    write_credentials(data, issued)
+    creds = {c["username"]: c for c in issued}
+    registry = data / "registry"
+    people = pq.read_table(registry / "kependudukan.parquet").to_pylist()
+    asn = pq.read_table(registry / "asn.parquet").to_pylist()
+    port = _free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(create_app(settings, rt), host="127.0.0.1", port=port, log_level="warning")
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        assert time.monotonic() < deadline, "uvicorn did not start"
+        time.sleep(0.05)
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    yield Site(f"http://127.0.0.1:{port}", creds, people, asn, data)
+    server.should_exit = True
+    thread.join(timeout=10)
+    rt.close()
+    mp.undo()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    with playwright_api.sync_playwright() as p:
+        b = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=ARGS)
+        yield b
+        b.close()
+
+
+class Visitor:
+    """One browser context (its own cookies) signed in as one account."""
+
+    def __init__(self, browser: Any, site: Site, username: str | None, **ctx: Any) -> None:
+        self.site = site
+        self.context = browser.new_context(**ctx)
+        self.page = self.context.new_page()
+        self.errors: list[str] = []
+        self.page.on("console", self._console)
+        self.page.on("pageerror", lambda e: self.errors.append(str(e)))
+        if username:
+            self.sign_in(username)
+
+    def _console(self, message: Any) -> None:
+        # A refused request is answered 403/422 on purpose; a missing file (404) is a bug.
+        expected = re.match(r"Failed to load resource: .* status of (403|422)", message.text)
+        if message.type == "error" and not expected:
+            self.errors.append(message.text)
+
+    def sign_in(self, username: str) -> None:
+        page = self.page
+        page.goto(self.site.base + "/")
+        assert page.url.endswith("/portal/masuk")
+        page.get_by_label("User ID").fill(username)
+        page.get_by_label("Kata sandi").fill(self.site.password(username))
+        page.get_by_role("button", name="Masuk").click()
+        page.wait_for_url("**/portal/beranda")
+
+    def goto(self, path: str) -> Any:
+        return self.page.goto(self.site.base + path)
+
+    def shot(self, name: str) -> None:
+        self.page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+
+    def text(self) -> str:
+        return str(self.page.inner_text("main"))
+
+    def close(self) -> None:
+        assert self.errors == [], self.errors  # no script error, no CSP violation
+        self.context.close()
+
+
+def test_every_demo_role_signs_in_to_its_dashboard(browser: Any, site: Site) -> None:
+    for role, username in ROLE_ACCOUNTS.items():
+        v = Visitor(browser, site, username)
+        nav = v.page.locator("nav.side a").all_inner_texts()
+        assert "Beranda" in nav
+        assert ("Akses NIK" in nav) == (role in (Role.OPERATOR, Role.DATA_USER))
+        assert ("Log audit" in nav) == (role in (Role.HUB_ADMIN, Role.PROVIDER_ADMIN, Role.AUDITOR))
+        assert username in v.page.inner_text("header")
+        v.shot(f"beranda-{role.value}")
+        v.close()
+    # The login page itself, in both languages, and a phone-sized dashboard.
+    v = Visitor(browser, site, None)
+    v.goto("/portal/masuk")
+    v.shot("masuk")
+    v.page.get_by_role("link", name="English").click()
+    assert v.page.get_by_role("heading", name="Sign in").is_visible()
+    v.shot("masuk-en")
+    v.close()
+    v = Visitor(browser, site, "bkn.operator", viewport={"width": 390, "height": 844})
+    v.shot("beranda-operator-ponsel")
+    v.close()
+
+
+def test_operator_looks_up_a_person_and_verifies_elements(browser: Any, site: Site) -> None:
+    person = next(p for p in site.people if p["status_hubungan_keluarga"] == "KEPALA KELUARGA")
+    v = Visitor(browser, site, "bkn.operator")
+    v.page.get_by_role("link", name="Akses NIK").click()
+    v.page.get_by_label("NIK").fill(person["nik"])
+    v.page.get_by_role("button", name="Cari").click()
+    shown = v.text()
+    assert "Data ditemukan" in shown and person["nama_lengkap"] in shown
+    assert "Anggota keluarga dalam satu KK" in shown
+    v.shot("akses-nik")
+
+    v.page.get_by_role("link", name="Verifikasi elemen").click()
+    v.page.get_by_label("NIK").fill(person["nik"])
+    v.page.get_by_label("Nama lengkap").fill(person["nama_lengkap"].lower())
+    v.page.get_by_label("Tanggal lahir").fill(person["tanggal_lahir"].isoformat())
+    v.page.get_by_label("Jenis kelamin").select_option(
+        "PEREMPUAN" if person["jenis_kelamin"] == "LAKI-LAKI" else "LAKI-LAKI"
+    )
+    v.page.get_by_role("button", name="Verifikasi").click()
+    rows = dict(tuple(r.split("\t")) for r in v.page.locator(".result table tr").all_inner_texts())
+    assert rows == {
+        "Nama lengkap": "sesuai",
+        "Tanggal lahir": "sesuai",
+        "Jenis kelamin": "tidak sesuai",
+    }
+    v.shot("verifikasi")
+    v.close()
+
+    civil = site.asn[0]
+    v = Visitor(browser, site, "kemenkop.pengguna")
+    v.page.get_by_role("link", name="Cek status").click()
+    v.page.get_by_label("NIK").fill(civil["nik"])
+    v.page.get_by_role("button", name="Periksa").click()
+    assert re.search(r"Hasil:\s*ASN", v.text()) and civil["instansi"] in v.text()
+    v.shot("cek-status")
+    v.close()
+
+
+def test_dukcapil_suspends_bkn_and_the_next_lookup_is_refused(browser: Any, site: Site) -> None:
+    person = site.people[3]
+    op = Visitor(browser, site, "bkn.operator")
+    op.page.get_by_role("link", name="Akses NIK").click()
+    op.page.get_by_label("NIK").fill(person["nik"])
+    op.page.get_by_role("button", name="Cari").click()
+    assert "Data ditemukan" in op.text()
+
+    admin = Visitor(browser, site, "dukcapil.admin")
+    admin.page.get_by_role("link", name="Perjanjian").click()
+    admin.page.get_by_role("link", name="pks-dukcapil-bkn").click()
+    admin.shot("perjanjian-detail")
+    admin.page.get_by_label("Alasan").fill("dugaan penyalahgunaan akses")
+    admin.page.get_by_role("button", name="Tangguhkan").click()
+    assert "Perjanjian ditangguhkan." in admin.text()
+    assert "ditangguhkan" in admin.page.inner_text("#status-perjanjian")
+    admin.shot("perjanjian-ditangguhkan")
+
+    op.page.get_by_role("button", name="Cari").click()  # the same form, resubmitted
+    refusal = op.page.get_by_role("alert")
+    assert "Permintaan ditolak" in refusal.inner_text()
+    assert "ditangguhkan oleh penyedia data" in refusal.inner_text()
+    assert person["nama_lengkap"] not in op.text()
+    op.shot("akses-nik-ditolak")
+
+    # Dukcapil's auditor finds the refusal (it names no agreement, but Dukcapil's dataset).
+    auditor = Visitor(browser, site, "dukcapil.auditor")
+    auditor.page.get_by_role("link", name="Log audit").click()
+    auditor.page.get_by_label("Keputusan").select_option("tolak")
+    auditor.page.get_by_role("button", name="Saring").click()
+    assert "perjanjian_ditangguhkan" in auditor.text()
+    auditor.shot("audit-cari")
+    auditor.close()
+
+    admin.page.get_by_label("Alasan").fill("klarifikasi diterima")
+    admin.page.get_by_role("button", name="Lanjutkan").click()
+    assert "berlaku" in admin.page.inner_text("#status-perjanjian")
+    op.page.get_by_role("button", name="Cari").click()
+    assert "Data ditemukan" in op.text()
+    op.close()
+    admin.close()
+
+
+def test_auditor_reads_a_persons_access_history(browser: Any, site: Site) -> None:
+    person = site.people[8]
+    op = Visitor(browser, site, "bkn.operator")
+    op.goto("/portal/layanan/akses-nik")
+    op.page.get_by_label("NIK").fill(person["nik"])
+    op.page.get_by_role("button", name="Cari").click()
+    op.close()
+    v = Visitor(browser, site, "dukcapil.auditor")
+    v.page.get_by_role("link", name="Riwayat akses orang").click()
+    v.page.get_by_label("NIK").fill(person["nik"])
+    v.page.get_by_role("button", name="Cari").click()
+    rows = v.page.locator("tbody tr").all_inner_texts()
+    assert any("bkn.operator" in r and "akses_nik" in r for r in rows), rows
+    assert person["nik"] not in v.text()
+    v.shot("audit-subjek")
+    v.page.get_by_role("link", name="Integritas log").click()
+    assert "Utuh" in v.text()
+    v.shot("audit-verifikasi")
+    v.close()
+
+
+def test_crawler_every_link_of_every_role(browser: Any, site: Site) -> None:
+    """Follow every portal link each role's pages show: nothing 5xx, nothing forbidden
+    offered; and every page the role may not open answers 403."""
+    for role, username in ROLE_ACCOUNTS.items():
+        v = Visitor(browser, site, username)
+        seen: set[str] = set()
+        queue = ["/portal/beranda"]
+        while queue:
+            path = queue.pop(0)
+            if path in seen:
+                continue
+            seen.add(path)
+            resp = v.goto(path)
+            assert resp is not None and resp.status < 500, (role, path)
+            assert resp.status == 200, (role, path, resp.status)
+            assert allowed(role, path), (role, path)
+            slug = path.removeprefix("/portal/").replace("/", "_") or "root"
+            v.shot(f"{role.value}--{slug}")
+            hrefs = v.page.eval_on_selector_all("a[href]", "els => els.map(e => e.href)")
+            for href in hrefs:
+                local = href.removeprefix(site.base).split("#", 1)[0]
+                if not local.startswith("/portal/") or local.startswith(
+                    ("/portal/bahasa/", "/portal/static/")
+                ):
+                    continue
+                if local not in seen:
+                    queue.append(local)
+        assert len(seen) >= 2
+        for path, roles in PAGES.items():
+            if role not in roles:
+                resp = v.goto(path)
+                assert resp is not None and resp.status == 403, (role, path)
+        v.close()
+
+
+def test_the_demo_howto_names_a_portal_sign_in_that_works(browser: Any, site: Site) -> None:
+    port = int(site.base.rsplit(":", 1)[1])
+    text = howto(site.data_dir, "127.0.0.1", port)
+    found = re.search(rf"{re.escape(site.base)}/portal/ — masuk sebagai (\S+) / (\S+) ", text)
+    assert found, text
+    v = Visitor(browser, site, None)
+    v.goto("/portal/")
+    v.page.get_by_label("User ID").fill(found.group(1))
+    v.page.get_by_label("Kata sandi").fill(found.group(2))
+    v.page.get_by_role("button", name="Masuk").click()
+    v.page.wait_for_url("**/portal/beranda")
+    v.close()
