@@ -220,6 +220,8 @@ def addr_level(q: str | None, r: str | None) -> int | None:
 # ~4 % one slip away (the figures real lists and the generator show); two random people
 # share a district (6 digits) with the probability measured on the registry.
 _NIK_M = (0.95, 0.04, 0.007, 0.003)
+# NIK-anchored pairs used to estimate m (more add nothing but time).
+ANCHOR_SAMPLE = 20_000
 
 
 @dataclass
@@ -347,7 +349,15 @@ def match(
     prob: list[float | None] = [None] * n
     differing: list[tuple[str, ...]] = [()] * n
     method = [""] * n
-    q_addr = [address_key(a) if a else "" for a in q.alamat] if q.alamat is not None else None
+    alamat = q.alamat
+    addr_cache: dict[int, str] = {}
+
+    def q_addr(row: int) -> str | None:
+        if alamat is None:
+            return None
+        if row not in addr_cache:
+            addr_cache[row] = address_key(alamat[row]) if alamat[row] else ""
+        return addr_cache[row]
 
     # Stage 1: the NIK as given.
     hit = reg.lookup([k if len(k) == 16 else "" for k in q.nik])
@@ -366,8 +376,8 @@ def match(
         found[row] = i
         differing[row] = diff
         method[row] = "nik"
-        if dl is not None:
-            al = addr_level(q_addr[row], reg.address(i)) if q_addr is not None else None
+        if dl is not None and len(anchored) < ANCHOR_SAMPLE:
+            al = addr_level(q_addr(row), reg.address(i)) if alamat is not None else None
             anchored.append((name_level(sim), dl, 1, al))
 
     report(0.3)
@@ -442,8 +452,8 @@ def match(
             nk = nik_level(q.nik[row], str(reg.nik[i]))
             if nk is not None:
                 w += float(log_m_u["nik"][nk])
-            if q_addr is not None:
-                al = addr_level(q_addr[row], reg.address(i))
+            if alamat is not None:
+                al = addr_level(q_addr(row), reg.address(i))
                 if al is not None:
                     w += float(log_m_u["addr"][al])
             if opts.compare_sex and qs and reg.sex is not None and reg.sex[i]:

@@ -78,6 +78,7 @@ def clean_name(raw: str) -> str:
     return " ".join(tokens)
 
 
+@lru_cache(maxsize=200_000)
 def _spelling(token: str) -> str:
     # J before a vowel was the old Y (Jusuf → Yusuf): fold Y into J first, so SY/SJ and
     # NY/NJ agree too; then the other old spellings; doubled letters count once.
@@ -221,7 +222,26 @@ def address_similarity(a: str, b: str) -> float:
 
 # --- Identifiers and dates as lists write them -------------------------------------------
 
-_DATE_FORMATS = ("%d-%m-%Y", "%d/%m/%Y", "%Y-%m-%d", "%d.%m.%Y", "%Y/%m/%d", "%d-%m-%y", "%d/%m/%y")
+_DMY = re.compile(r"(\d{1,2})[-/.](\d{1,2})[-/.](\d{2}|\d{4})")
+_YMD = re.compile(r"(\d{4})[-/.](\d{1,2})[-/.](\d{1,2})")
+
+
+@lru_cache(maxsize=100_000)
+def _parse_date_text(text: str) -> date | None:
+    if m := _YMD.fullmatch(text):
+        y, mo, d = int(m[1]), int(m[2]), int(m[3])
+    elif m := _DMY.fullmatch(text):
+        d, mo, y = int(m[1]), int(m[2]), int(m[3])
+        if len(m[3]) == 2:  # 25-12-80: a birth year, so never in the future
+            y += 1900 if y > date.today().year % 100 else 2000
+    else:
+        return None
+    if y < 1900:
+        return None
+    try:
+        return date(y, mo, d)
+    except ValueError:
+        return None
 
 
 def parse_date(raw: object) -> date | None:
@@ -234,19 +254,9 @@ def parse_date(raw: object) -> date | None:
     if isinstance(raw, date):
         return raw
     text = str(raw).strip()
-    if not text:
-        return None
     if " " in text:  # "1980-12-25 00:00:00" from a spreadsheet export
         text = text.split(" ", 1)[0]
-    for fmt in _DATE_FORMATS:
-        try:
-            parsed = datetime.strptime(text, fmt).date()
-        except ValueError:
-            continue
-        if parsed.year < 1900:
-            continue
-        return parsed
-    return None
+    return _parse_date_text(text) if text else None
 
 
 def swapped_day_month(value: date) -> date | None:

@@ -233,10 +233,21 @@ def parse_list(path: Path, aliases: dict[str, str], max_rows: int) -> ParsedList
     return out
 
 
+def _plain_nik(text: str) -> bool:
+    """The common case without the full parse: 16 digits, a real date part, serial > 0."""
+    if len(text) != 16 or not text.isdigit() or text.endswith("0000"):
+        return False
+    dd, mm = int(text[6:8]), int(text[8:10])
+    day = dd - 40 if dd > 40 else dd
+    return 1 <= mm <= 12 and 1 <= day <= (29 if mm == 2 else 30 if mm in (4, 6, 9, 11) else 31)
+
+
 def _validate_row(out: ParsedList, line: int, values: dict[str, str]) -> None:
     raw_nik = values.get("nik", "")
     nik = ""
-    if raw_nik:
+    if raw_nik and _plain_nik(raw_nik):
+        nik = raw_nik
+    elif raw_nik:
         info = parse_nik(raw_nik)
         if info.valid:
             nik = info.nik
