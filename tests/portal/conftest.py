@@ -39,6 +39,7 @@ class PortalEnv:
     people: list[dict[str, Any]]
     asn: list[dict[str, Any]]
     app: Any
+    world: Path
 
     def client(self, username: str | None = None, **kwargs: Any) -> TestClient:
         """A browser-like client from the demo's access point, signed in if asked."""
@@ -66,5 +67,6 @@ def portal_env(
     app = create_app(settings, rt)
     app.state.portal.cfg = cfg
     with TestClient(app):  # runs the lifespan (the audit writer) for every client below
-        yield PortalEnv(rt, clock, creds, tables["kependudukan"], tables["asn"], app)
+        world = world_files["kependudukan"].parent
+        yield PortalEnv(rt, clock, creds, tables["kependudukan"], tables["asn"], app, world)
     rt.close()

@@ -28,6 +28,7 @@ PAGES = {
     "/portal/layanan/akses-nik": {Role.OPERATOR, Role.DATA_USER},
     "/portal/layanan/verifikasi": {Role.OPERATOR, Role.DATA_USER},
     "/portal/layanan/cek-status": {Role.OPERATOR, Role.DATA_USER},
+    "/portal/pemadanan": {Role.OPERATOR, Role.DATA_USER},
     "/portal/perjanjian": {Role.HUB_ADMIN, Role.PROVIDER_ADMIN, Role.RECIPIENT_ADMIN, Role.AUDITOR},
     "/portal/perjanjian/pks-dukcapil-bkn": {
         Role.HUB_ADMIN,
@@ -48,8 +49,9 @@ def allowed(role: Role, path: str) -> bool:
     path = path.split("?", 1)[0]
     if path in PAGES:
         return role in PAGES[path]
-    if path.startswith("/portal/perjanjian/"):
-        return role in PAGES["/portal/perjanjian"]
+    for prefix in ("/portal/perjanjian", "/portal/pemadanan"):
+        if path.startswith(prefix + "/"):
+            return role in PAGES[prefix]
     return False
 
 

@@ -22,6 +22,7 @@ from simpul.access.schemas import Role
 from simpul.app import create_app
 from simpul.demo.service import build_governance, build_registries, howto, write_credentials
 from simpul.kit.clock import FixedClock
+from simpul.registry.synth.lists import sample_list
 from simpul.runtime import Runtime
 from tests.conftest import build_settings
 from tests.portal.conftest import FAST, NOW
@@ -206,6 +207,34 @@ def test_operator_looks_up_a_person_and_verifies_elements(browser: Any, site: Si
     v.close()
 
 
+def test_kemenkop_operator_screens_a_bpum_list(browser: Any, site: Site, tmp_path: Path) -> None:
+    """PKS 004: upload the BPUM candidates, watch the job, download the result and minutes."""
+    bpum = tmp_path / "calon-bpum.csv"
+    sample_list("bpum", 60, 5, site.data_dir / "synth", bpum)
+    v = Visitor(browser, site, "kemenkop.operator")
+    v.page.get_by_role("link", name="Pemadanan daftar").click()
+    v.page.get_by_label("Berkas daftar").set_input_files(str(bpum))
+    v.page.get_by_label("Alur", exact=True).select_option("bpum")
+    v.shot("pemadanan")
+    v.page.get_by_role("button", name="Unggah dan padankan").click()
+    v.page.wait_for_url("**/portal/pemadanan/padan-*")
+    status = v.page.locator("#status-pekerjaan")
+    playwright_api.expect(status).to_have_text("selesai", timeout=90_000)
+    assert "Ringkasan hasil" in v.text()
+    v.shot("pemadanan-selesai")
+    downloads = {}
+    for name in ("Daftar penerima setelah ASN dieliminasi (CSV)", "Berita acara (PDF)"):
+        with v.page.expect_download() as info:
+            v.page.get_by_role("link", name=name).click()
+        target = tmp_path / info.value.suggested_filename
+        info.value.save_as(target)
+        downloads[name] = target
+    assert downloads["Berita acara (PDF)"].read_bytes().startswith(b"%PDF")
+    header = downloads["Daftar penerima setelah ASN dieliminasi (CSV)"].read_text("utf-8")
+    assert header.startswith("baris,nik_masukan,nama_masukan,status")
+    v.close()
+
+
 def test_dukcapil_suspends_bkn_and_the_next_lookup_is_refused(browser: Any, site: Site) -> None:
     person = site.people[3]
     op = Visitor(browser, site, "bkn.operator")
@@ -288,7 +317,9 @@ def test_crawler_every_link_of_every_role(browser: Any, site: Site) -> None:
             assert allowed(role, path), (role, path)
             slug = path.removeprefix("/portal/").replace("/", "_") or "root"
             v.shot(f"{role.value}--{slug}")
-            hrefs = v.page.eval_on_selector_all("a[href]", "els => els.map(e => e.href)")
+            hrefs = v.page.eval_on_selector_all(
+                "a[href]:not([download])", "els => els.map(e => e.href)"
+            )
             for href in hrefs:
                 local = href.removeprefix(site.base).split("#", 1)[0]
                 if not local.startswith("/portal/") or local.startswith(

@@ -3,7 +3,11 @@ expiry, role guards, and that each page's action is the service's own (decided, 
 
 from __future__ import annotations
 
+import csv
+import io
+import time
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from sqlalchemy import select
@@ -12,6 +16,7 @@ from simpul.access.models import Account
 from simpul.access.schemas import Role
 from simpul.audit.models import AuditRecord
 from simpul.portal.models import PortalSession
+from simpul.registry.synth.lists import sample_list
 from tests.portal.conftest import PortalEnv
 from tests.portal.helpers import PAGES, ROLE_ACCOUNTS, csrf_of, sign_in, text_of
 
@@ -347,3 +352,45 @@ def test_english_toggle_keeps_the_page(portal_env: PortalEnv) -> None:
     assert 'lang="en"' in resp.text
     resp = client.get("/portal/bahasa/id", params={"next": "https://example.org/"})
     assert resp.url.path == "/portal/beranda" and "Beranda" in text_of(resp.text)
+
+
+def test_kemenkop_screens_a_bpum_list_and_downloads_the_results(
+    portal_env: PortalEnv, tmp_path: Path
+) -> None:
+    bpum = tmp_path / "bpum.csv"
+    truth_file = sample_list("bpum", 40, 3, portal_env.world, bpum)
+    op = portal_env.client("kemenkop.operator")
+    page = op.get("/portal/pemadanan")
+    with bpum.open("rb") as fh:
+        resp = op.post(
+            "/portal/pemadanan",
+            data={"csrf": csrf_of(page.text), "alur": "bpum", "ambang": "0.5"},
+            files={"berkas": ("bpum.csv", fh, "text/csv")},
+        )
+    assert resp.status_code == 200, text_of(resp.text)
+    job_path = resp.url.path
+    assert job_path.startswith("/portal/pemadanan/padan-")
+    deadline = time.monotonic() + 90
+    while "selesai" not in text_of(resp.text).split("Progres")[0]:
+        assert time.monotonic() < deadline, text_of(resp.text)
+        assert 'http-equiv="refresh"' in resp.text  # the page reloads itself meanwhile
+        time.sleep(0.2)
+        resp = op.get(job_path)
+    assert "http-equiv" not in resp.text
+    # The lists the PKS asks for: recipients after eliminating ASN, and feedback for BKN.
+    truth = {int(r["row"]) + 1: r for r in csv.DictReader(truth_file.open(encoding="utf-8"))}
+    penerima = op.get(job_path + "/unduh/penerima.csv")
+    assert penerima.status_code == 200
+    assert penerima.headers["content-type"].startswith("text/csv")
+    kept = {int(r["baris"]) for r in csv.DictReader(io.StringIO(penerima.text))}
+    balikan = list(csv.DictReader(io.StringIO(op.get(job_path + "/unduh/balikan.csv").text)))
+    found = {int(r["baris"]) for r in balikan}
+    assert found and all(truth[b]["is_asn"] == "1" for b in found)  # ASN found are ASN
+    assert {r["hasil"] for r in balikan} == {"ASN"}
+    clean_asn = {b for b, r in truth.items() if r["is_asn"] == "1" and not r["noise"]}
+    assert clean_asn <= found and not clean_asn & kept  # eliminated from the recipients
+    pdf = op.get(job_path + "/berita-acara.pdf")
+    assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF")
+    # Another institution cannot see the job.
+    other = portal_env.client("bkn.operator")
+    assert other.get(job_path).status_code == 404

@@ -29,6 +29,8 @@ PAGES: dict[str, Page] = {
         Page("akses_nik", "/portal/layanan/akses-nik", SERVICE),
         Page("verifikasi", "/portal/layanan/verifikasi", SERVICE),
         Page("cek_status", "/portal/layanan/cek-status", SERVICE),
+        Page("pemadanan", "/portal/pemadanan", SERVICE),
+        Page("pemadanan_detail", "/portal/pemadanan/{job_id}", SERVICE, nav=False),
         Page("perjanjian", "/portal/perjanjian", READERS),
         Page("perjanjian_detail", "/portal/perjanjian/{agreement_id}", READERS, nav=False),
         Page(

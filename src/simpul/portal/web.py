@@ -225,11 +225,17 @@ def safe_next(value: str | None) -> str:
 
 def install(app: FastAPI, runtime: Runtime, cfg: PortalSettings | None = None) -> None:
     """Mount the portal on `app`: routers, static files, the frame's error pages."""
-    from simpul.portal import pages_admin, pages_audit, pages_auth, pages_services
+    from simpul.portal import (
+        pages_admin,
+        pages_audit,
+        pages_auth,
+        pages_pemadanan,
+        pages_services,
+    )
 
     app.state.portal = Portal(runtime, cfg or load_portal_settings(runtime.settings))
     app.mount("/portal/static", StaticFiles(directory=HERE / "static"), name="portal-static")
-    for module in (pages_auth, pages_services, pages_admin, pages_audit):
+    for module in (pages_auth, pages_services, pages_pemadanan, pages_admin, pages_audit):
         app.include_router(module.router)
 
     def _login(request: Request, exc: Exception) -> Response:
