@@ -30,6 +30,12 @@ OFFSET = 1_000_000_000  # list ids in the Splink baseline, apart from registry i
 REG_COLUMNS = ["nik", "nama_lengkap", "tanggal_lahir", "jenis_kelamin", "alamat", "rt", "rw"]
 
 
+def _cpu_s() -> float:
+    """CPU seconds of this process, all threads (a load-independent cost figure)."""
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
+
+
 def _peak_mb() -> float:
     """Peak resident memory of this process since its exec (VmHWM; ru_maxrss would also
     count the parent's memory at fork time)."""
@@ -75,7 +81,12 @@ def run_simpul(world: str, listing: str) -> dict[str, Any]:
         i = int(result.registry_index[k])
         if i >= 0:
             linked[line - 2] = str(reg.nik[i])
-    return {"linked": linked, "seconds": time.perf_counter() - started, "peak_mb": _peak_mb()}
+    return {
+        "linked": linked,
+        "seconds": time.perf_counter() - started,
+        "peak_mb": _peak_mb(),
+        "cpu_s": _cpu_s(),
+    }
 
 
 def run_exact(world: str, listing: str) -> dict[str, Any]:
@@ -90,7 +101,12 @@ def run_exact(world: str, listing: str) -> dict[str, Any]:
     with open(listing, encoding="utf-8", newline="") as fh:
         rows = list(csv.DictReader(fh))
     linked = [(n if n in niks else "") for n in (clean_number_text(r["NIK"]) for r in rows)]
-    return {"linked": linked, "seconds": time.perf_counter() - started, "peak_mb": _peak_mb()}
+    return {
+        "linked": linked,
+        "seconds": time.perf_counter() - started,
+        "peak_mb": _peak_mb(),
+        "cpu_s": _cpu_s(),
+    }
 
 
 _NON_ALPHA = re.compile(r"[^A-Z ]+")
@@ -186,7 +202,12 @@ def run_splink(world: str, listing: str) -> dict[str, Any]:
     linked = [""] * len(rows)
     for row_id, reg_id in best:
         linked[row_id - OFFSET] = reg_nik[reg_id]
-    return {"linked": linked, "seconds": time.perf_counter() - started, "peak_mb": _peak_mb()}
+    return {
+        "linked": linked,
+        "seconds": time.perf_counter() - started,
+        "peak_mb": _peak_mb(),
+        "cpu_s": _cpu_s(),
+    }
 
 
 def _in_child(fn: Any, *args: Any) -> dict[str, Any]:
@@ -208,7 +229,8 @@ def main() -> int:
         results[name] = {**got, "score": s}
         print(
             f"{name:10s} F1 {s.f1:.5f}  precision {s.precision:.5f}  recall {s.recall:.5f}  "
-            f"time {got['seconds']:7.1f} s  peak {got['peak_mb']:7.0f} MB",
+            f"time {got['seconds']:7.1f} s  cpu {got['cpu_s']:7.1f} s  "
+            f"peak {got['peak_mb']:6.0f} MB",
             flush=True,
         )
     ours, theirs = results["simpul"], results["splink"]
@@ -223,6 +245,7 @@ def main() -> int:
         print(
             f"FEBRL4     F1 {febrl['f1']:.5f}  precision {febrl['precision']:.5f}  "
             f"recall {febrl['recall']:.5f}  time {febrl['seconds']:.2f} s  "
+            f"cpu {febrl['cpu_s']:.2f} s  "
             f"peak {febrl['peak_mb']:.0f} MB (target F1 >= 0.999 in <= 5 s)"
         )
         if not TOY:
@@ -255,6 +278,7 @@ def link_febrl4() -> dict[str, float]:
         }
 
     left, right = cols(a), cols(b)
+    cpu0 = _cpu_s()
     started = time.perf_counter()
     pairs = link(left, right, fields)
     seconds = time.perf_counter() - started
@@ -264,7 +288,7 @@ def link_febrl4() -> dict[str, float]:
     fp, fn = len(pairs) - tp, len(a) - tp
     p, r = tp / max(tp + fp, 1), tp / max(tp + fn, 1)
     return {"f1": 2 * p * r / max(p + r, 1e-9), "precision": p, "recall": r, "seconds": seconds,
-            "peak_mb": _peak_mb()}  # fmt: skip
+            "peak_mb": _peak_mb(), "cpu_s": _cpu_s() - cpu0}  # fmt: skip
 
 
 def run_febrl4() -> dict[str, float] | None:

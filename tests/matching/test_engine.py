@@ -127,3 +127,19 @@ def test_a_nik_pointing_at_someone_else_is_not_a_match(registry: RegistryIndex) 
     )
     result = match(registry, q)
     assert result.status == [TIDAK_DITEMUKAN]
+
+
+def test_dense_linker_links_one_to_one_despite_typos() -> None:
+    from simpul.matching.dense import Field, link
+
+    left = {
+        "nama": ["SITI AMINAH", "BUDI SANTOSO", "AGUS SALIM", "DEWI LESTARI"],
+        "lahir": ["19800312", "19751201", "19900101", "19850505"],
+    }
+    right = {
+        "nama": ["BUDI SANTOSA", "DEWI LESTARI", "SITI AMINA", "JOKO WIDODO"],
+        "lahir": ["19751201", "19850505", "19800312", "19610621"],
+    }
+    fields = [Field("nama", "teks", 80), Field("lahir", "kode", 1)]
+    pairs = link(left, right, fields).tolist()
+    assert sorted(pairs) == [[0, 2], [1, 0], [3, 1]]  # AGUS and JOKO stay unlinked

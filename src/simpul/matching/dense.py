@@ -38,7 +38,7 @@ def _levels(left: Sequence[str], right: Sequence[str], spec: Field) -> np.ndarra
         codes: dict[str, int] = {}
         cl = np.array([codes.setdefault(v, len(codes)) for v in left], dtype=np.int32)
         cr = np.array([codes.setdefault(v, len(codes)) for v in right], dtype=np.int32)
-        level = np.where(np.equal.outer(cl, cr), 0, 2).astype(np.uint8)
+        level = (cl[:, None] != cr[None, :]).view(np.uint8) * np.uint8(2)
         return _missing(level, left, right)
     if spec.kind == "kode":
         dist = process.cdist(
@@ -72,9 +72,12 @@ def _weights(levels: list[np.ndarray], matched: np.ndarray | None) -> list[np.nd
 
 
 def _score(levels: list[np.ndarray], weights: list[np.ndarray]) -> np.ndarray:
-    total = np.zeros(levels[0].shape, dtype=np.float32)
+    """Total weight per pair in quarter bits (int8 tables, int16 sums: a quarter of the
+    memory traffic of float32, and exact enough to rank pairs)."""
+    total = np.zeros(levels[0].shape, dtype=np.int16)
     for lv, w in zip(levels, weights, strict=True):
-        total += w[lv]
+        table = np.clip(np.round(w * 4), -127, 127).astype(np.int8)
+        np.add(total, table[lv], out=total, casting="unsafe")
     return total
 
 
@@ -98,7 +101,7 @@ def link(
     (a weight of 0 is even odds before the prior)."""
     levels = [_levels(left[f.name], right[f.name], f) for f in fields]
     score = _score(levels, _weights(levels, None))
-    first = _mutual_best(score, threshold)
+    first = _mutual_best(score, threshold * 4)
     # Second pass, with m from the first pass's links, only over each row's and each
     # column's best candidate of the first pass (the full matrix again adds nothing).
     rows = np.arange(score.shape[0])

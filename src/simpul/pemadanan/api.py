@@ -124,8 +124,13 @@ def list_jobs(request: Request, principal: Caller) -> list[JobOut]:
 )
 def detail(job_id: str, request: Request, principal: Caller) -> JobOut:
     """Status dan progres satu pekerjaan; jumlah per status setelah selesai."""
-    with _runtime(request).transaction() as session:
-        return service.job_detail(session, principal, job_id)
+    rt = _runtime(request)
+    with rt.transaction() as session:
+        out = service.job_detail(session, principal, job_id)
+        waiting = service.needs_worker(session, job_id, rt.clock.now())
+    if waiting:  # queued, or its worker died (e.g. the server restarted): pick it up
+        start_worker(rt)
+    return out
 
 
 @router.post("/{job_id}/batal", response_model=JobOut, response_model_exclude_none=True)

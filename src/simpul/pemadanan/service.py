@@ -254,6 +254,23 @@ def _own_job(session: Session, principal: Principal, job_id: str) -> MatchJob:
     return job
 
 
+def needs_worker(session: Session, job_id: str, now: datetime) -> bool:
+    """Queued, or running with a heartbeat older than the runner's staleness limit."""
+    from simpul.pemadanan.runner import STALE
+
+    job = JobRepository(session).get(job_id)
+    if job is None:
+        return False
+    if job.status == "antri":
+        return True
+    beat = job.heartbeat_at
+    if job.status != "berjalan" or beat is None:
+        return False
+    if beat.tzinfo is None:  # SQLite returns naive UTC
+        beat = beat.replace(tzinfo=now.tzinfo)
+    return beat < now - STALE
+
+
 def job_detail(session: Session, principal: Principal, job_id: str) -> JobOut:
     return job_out(_own_job(session, principal, job_id))
 
