@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from simpul.config import Settings
 from simpul.db import make_engine, run_migrations, session_factory, transaction
+from simpul.governance.cache import SESSION_KEY, GovernanceCache
 from simpul.kit.clock import Clock, SystemClock
 
 
@@ -19,8 +20,11 @@ from simpul.kit.clock import Clock, SystemClock
 class Runtime:
     settings: Settings
     clock: Clock = field(default_factory=SystemClock)
+    governance_cache: GovernanceCache = field(default_factory=GovernanceCache)
     _engine: Engine | None = None
     _sessions: sessionmaker[Session] | None = None
+    _read_engine: Engine | None = None
+    _read_sessions: sessionmaker[Session] | None = None
 
     @property
     def engine(self) -> Engine:
@@ -34,15 +38,43 @@ class Runtime:
             self._sessions = session_factory(self.engine)
         return self._sessions
 
+    @property
+    def read_sessions(self) -> sessionmaker[Session]:
+        """Sessions for read-only transactions: the hot path of the web services.
+
+        They carry the governance memo (see `simpul.governance.cache`) and, on SQLite, run
+        on their own query-only engine so that they never queue for the write lock."""
+        if self._read_sessions is None:
+            if self.settings.effective_database_url.startswith("sqlite"):
+                self._read_engine = make_engine(self.settings, read_only=True)
+            engine = self._read_engine or self.engine
+            self._read_sessions = sessionmaker(
+                bind=engine, expire_on_commit=False, info={SESSION_KEY: self.governance_cache}
+            )
+        return self._read_sessions
+
     @contextmanager
     def transaction(self) -> Iterator[Session]:
         with transaction(self.sessions) as session:
+            yield session
+
+    @contextmanager
+    def read_transaction(self) -> Iterator[Session]:
+        """A read-only unit of work; any write in it fails (SQLite) or is a bug.
+
+        On SQLite each statement reads the latest committed state (no snapshot across
+        statements); on PostgreSQL it is a READ COMMITTED transaction, which is the same."""
+        with transaction(self.read_sessions) as session:
             yield session
 
     def migrate(self) -> None:
         run_migrations(self.engine)
 
     def close(self) -> None:
+        if self._read_engine is not None:
+            self._read_engine.dispose()
+            self._read_engine = None
+        self._read_sessions = None
         if self._engine is not None:
             self._engine.dispose()
             self._engine = None

@@ -1,8 +1,9 @@
 """Who is calling: the hot path the policy decision starts from, and client tokens.
 
-Bearer tokens resolve with one indexed query (token, account, institution, agreements);
-HTTP Basic costs one argon2 verification for users. Nothing is cached, so a revocation
-committed before a call is always seen by that call, on every node.
+Bearer tokens resolve with one indexed query (token, account, institution, agreements),
+memoised on the web services' read path per governance epoch (simpul.governance.cache):
+a revocation committed before a call is always seen by that call, on every node.
+HTTP Basic costs one argon2 verification for users.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from simpul.access.models import ClientToken
 from simpul.access.repository import AccountRepository, TokenRepository
 from simpul.access.schemas import AccountKind, AccountStatus, IssuedToken, Principal
 from simpul.errors import InvalidInput, SimpulError
+from simpul.governance.cache import memoized
 from simpul.kit.clock import Clock, SystemClock
 
 SYSTEM_CLOCK: Clock = SystemClock()
@@ -79,10 +81,15 @@ def principal_for_account(session: Session, account_id: str) -> Principal:
 def authenticate_token(session: Session, token: str, *, clock: Clock = SYSTEM_CLOCK) -> Principal:
     """One indexed query by the token's sha256: token, account, institution, agreements.
 
-    Nothing is cached, so a revocation committed before this call is always seen."""
+    A revocation committed before this call is always seen (the memo is exact per epoch)."""
     if not token or len(token) > MAX_CREDENTIAL_LENGTH:
         raise _invalid_credentials()
-    rows = AccountRepository(session).principal_rows_for_token(pw.digest(token))
+    digest = pw.digest(token)
+    rows = memoized(
+        session,
+        ("token", digest),
+        lambda: tuple(AccountRepository(session).principal_rows_for_token(digest)),
+    )
     if not rows:
         raise _invalid_credentials()
     first = rows[0]

@@ -23,6 +23,7 @@ from simpul.agreements.lifecycle import (
     State,
     Term,
     effective_state,
+    local_date,
     term_in_force,
     transition,
 )
@@ -39,6 +40,7 @@ from simpul.agreements.models import Agreement, AgreementEvent, AgreementVersion
 from simpul.agreements.repository import AgreementRepository
 from simpul.agreements.schemas import AgreementDocument, Grant, Mechanism, Service
 from simpul.errors import Conflict, InvalidInput, NotFound
+from simpul.governance.cache import memoized
 from simpul.kit.clock import Clock
 
 SYSTEM_ACTOR = "sistem"
@@ -345,9 +347,21 @@ def _summary(
     )
 
 
-def summary(session: Session, agreement_id: str, at: datetime) -> AgreementSummary:
+def _agreement_with_versions(
+    session: Session, agreement_id: str
+) -> tuple[Agreement, tuple[AgreementVersion, ...]]:
     agreement = get_agreement(session, agreement_id)
-    return _summary(agreement, AgreementRepository(session).versions(agreement_id), at)
+    return agreement, tuple(AgreementRepository(session).versions(agreement_id))
+
+
+def summary(session: Session, agreement_id: str, at: datetime) -> AgreementSummary:
+    # Memoised per governance epoch on the web services' read path (simpul.governance.cache);
+    # a summary depends on `at` only through its local date.
+    def load() -> AgreementSummary:
+        agreement, rows = _agreement_with_versions(session, agreement_id)
+        return _summary(agreement, rows, at)
+
+    return memoized(session, ("summary", agreement_id, local_date(at)), load)
 
 
 def list_agreements(session: Session, at: datetime) -> list[AgreementSummary]:
@@ -374,17 +388,28 @@ def grants_for(
     Deny by default: an agreement counts only if it is stored as `berlaku` and, by the dates of
     the version governing `at`, in force; the grant must be in that very version.
     """
-    repo = AgreementRepository(session)
-    candidates = repo.grant_candidates(
-        recipient_institution, dataset, str(service), str(mechanism), State.BERLAKU.value
+    key = ("grants", recipient_institution, dataset, str(service), str(mechanism), local_date(at))
+
+    def load() -> tuple[tuple[AgreementVersion, Grant], ...]:
+        return tuple(_grants_for(session, recipient_institution, dataset, service, mechanism, at))
+
+    # Memoised per governance epoch and local date on the web services' read path.
+    return list(memoized(session, key, load))
+
+
+def _grants_for(
+    session: Session,
+    recipient_institution: str,
+    dataset: str,
+    service: Service | str,
+    mechanism: Mechanism | str,
+    at: datetime,
+) -> list[tuple[AgreementVersion, Grant]]:
+    wanted, versions_by_agreement = _grant_rows(
+        session, recipient_institution, dataset, service, mechanism
     )
-    if not candidates:
-        return []
-    wanted: dict[str, set[tuple[int, str]]] = {}
-    for agreement_id, version, grant_id in candidates:
-        wanted.setdefault(agreement_id, set()).add((version, grant_id))
     out: list[tuple[AgreementVersion, Grant]] = []
-    for agreement_id, rows in repo.versions_of(sorted(wanted)).items():
+    for agreement_id, rows in versions_by_agreement.items():
         row = _row_in_force(rows, at)
         if effective_state(State.BERLAKU, term_of(row), at) is not State.BERLAKU:
             continue
@@ -394,6 +419,24 @@ def grants_for(
             if grant is not None:
                 out.append((row, grant))
     return out
+
+
+def _grant_rows(
+    session: Session,
+    recipient_institution: str,
+    dataset: str,
+    service: Service | str,
+    mechanism: Mechanism | str,
+) -> tuple[dict[str, set[tuple[int, str]]], dict[str, list[AgreementVersion]]]:
+    """The stored side of `grants_for`: candidate grants and their agreements' versions."""
+    repo = AgreementRepository(session)
+    candidates = repo.grant_candidates(
+        recipient_institution, dataset, str(service), str(mechanism), State.BERLAKU.value
+    )
+    wanted: dict[str, set[tuple[int, str]]] = {}
+    for agreement_id, version, grant_id in candidates:
+        wanted.setdefault(agreement_id, set()).add((version, grant_id))
+    return wanted, (repo.versions_of(sorted(wanted)) if wanted else {})
 
 
 # ---------------------------------------------------------------- governance

@@ -54,23 +54,33 @@ def serve(
     data_dir: Annotated[Path | None, typer.Option("--data-dir")] = None,
     host: Annotated[str, typer.Option()] = "127.0.0.1",
     port: Annotated[int, typer.Option()] = 8000,
-    workers: Annotated[int, typer.Option(min=1)] = 1,
+    workers: Annotated[
+        int, typer.Option(min=1, help="Jumlah proses pekerja (aman di SQLite dan PostgreSQL).")
+    ] = 1,
+    access_log: Annotated[
+        bool,
+        typer.Option(help="Catat setiap permintaan HTTP di log (log audit selalu mencatat)."),
+    ] = False,
 ) -> None:
     """Layani instans yang sudah ada (API dan portal)."""
     folder = data_dir or runtime(ctx).settings.data_dir
-    _serve(folder, host, port, workers)
+    _serve(folder, host, port, workers, access_log=access_log)
 
 
-def _serve(folder: Path, host: str, port: int, workers: int) -> None:
+def _serve(folder: Path, host: str, port: int, workers: int, *, access_log: bool = False) -> None:
     typer.echo(f"Melayani di http://{host}:{port}/ (dokumentasi API: /docs)")
+    # Every service call is in the audit log already; a per-request HTTP log line costs
+    # throughput and is opt-in.
+    options: dict[str, object] = {"host": host, "port": port, "access_log": access_log}
     if workers == 1:
-        uvicorn.run(create_app(load_settings(folder)), host=host, port=port, log_level="info")
+        uvicorn.run(create_app(load_settings(folder)), log_level="info", **options)  # type: ignore[arg-type]
         return
-    # Several processes: each builds its own app from the same data dir.
+    # Several processes: each builds its own app (engine, audit writer) from the same data
+    # dir; the audit chain serialises across processes (see simpul.audit).
     import os
 
     os.environ["SIMPUL_DATA_DIR"] = str(folder)
-    uvicorn.run("simpul.demo.cli:app_from_env", factory=True, host=host, port=port, workers=workers)
+    uvicorn.run("simpul.demo.cli:app_from_env", factory=True, workers=workers, **options)  # type: ignore[arg-type]
 
 
 def app_from_env() -> object:

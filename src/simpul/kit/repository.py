@@ -2,7 +2,32 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
+from typing import Any
+
 from sqlalchemy.orm import Session
+
+
+@lru_cache(maxsize=256)
+def _for_driver(sql: str, paramstyle: str) -> str:
+    return sql if paramstyle == "qmark" else sql.replace("?", "%s")
+
+
+def driver_fetchone(session: Session, sql: str, params: tuple[Any, ...]) -> tuple[Any, ...] | None:
+    """One row of a fixed statement through the driver's own cursor, in the session's
+    transaction. For the few statements of the web services' hot path only: it skips
+    SQLAlchemy's statement compilation and result wrapping (about 100 µs a statement,
+    measured), which there is most of a request's cost. `sql` uses `?` placeholders."""
+    conn = session.connection()
+    raw = conn.connection.driver_connection
+    assert raw is not None
+    cur = raw.cursor()
+    try:
+        cur.execute(_for_driver(sql, conn.dialect.paramstyle), params)
+        row = cur.fetchone()
+    finally:
+        cur.close()
+    return tuple(row) if row is not None else None
 
 
 class Repository:

@@ -6,7 +6,7 @@ Definitions are data (`definitions/*.yaml`), like agreements: a new registry nee
 from __future__ import annotations
 
 from enum import StrEnum
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from importlib import resources
 
 import yaml
@@ -99,8 +99,19 @@ class Dataset(BaseModel):
         """Elements stored in rows and Parquet; images live in the photo store."""
         return tuple(e for e in self.elements if e.type is not ElementType.CITRA)
 
+    @cached_property
+    def _aliases(self) -> dict[str, str]:
+        return self._build_alias_map()
+
     def alias_map(self) -> dict[str, str]:
-        """Upper-cased input header (name or SIAK alias) → element name."""
+        """Upper-cased input header (name or SIAK alias) → element name (a fresh copy)."""
+        return dict(self._aliases)
+
+    def alias_lookup(self, header: str) -> str | None:
+        """The element a header names (name or SIAK alias, any case), without copying."""
+        return self._aliases.get(header.strip().upper())
+
+    def _build_alias_map(self) -> dict[str, str]:
         mapping: dict[str, str] = {}
         for el in self.elements:
             mapping[el.name.upper()] = el.name

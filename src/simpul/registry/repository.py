@@ -11,7 +11,7 @@ from sqlalchemy import delete, func, insert, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from simpul.kit.repository import Repository
+from simpul.kit.repository import Repository, driver_fetchone
 from simpul.registry.models import RegistryLoad, RegistryLoadIssue, RegistryRecord
 
 
@@ -63,12 +63,13 @@ class RegistryRepository(Repository):
         self.session.execute(stmt, params)
 
     def get(self, dataset: str, nik: str) -> dict[str, Any] | None:
-        row = self.session.execute(
-            select(RegistryRecord.data).where(
-                RegistryRecord.dataset == dataset, RegistryRecord.nik == nik
-            )
-        ).scalar_one_or_none()
-        return _as_dict(row) if row is not None else None
+        # The hot path of every single-NIK service: the driver's cursor, by primary key.
+        row = driver_fetchone(
+            self.session,
+            "SELECT data FROM registry_record WHERE dataset = ? AND nik = ?",
+            (dataset, nik),
+        )
+        return _as_dict(row[0]) if row is not None else None
 
     def get_many(self, dataset: str, niks: Sequence[str]) -> dict[str, dict[str, Any]]:
         """Records by NIK for many NIKs at once (batch services), in chunks of 500."""

@@ -6,9 +6,11 @@ from __future__ import annotations
 import base64
 import binascii
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Annotated, Any, TypeVar
 
-from fastapi import APIRouter, Depends, Form, Request
+from fastapi import APIRouter, Depends, Form, Request, Security
+from fastapi.security import HTTPBasic, HTTPBearer
 from pydantic import BaseModel
 
 from simpul.access.auth import issue_token, resolve_principal
@@ -72,20 +74,50 @@ def _credentials(request: Request) -> tuple[str | None, tuple[str, str] | None]:
     )
 
 
-def caller(request: Request) -> Principal:
-    """Who is calling. A failed password attempt is committed too (it counts to lock-out)."""
+class _BearerDoc(HTTPBearer):
+    """Declares the Bearer scheme in OpenAPI; the header is parsed by `credentials`."""
+
+    async def __call__(self, request: Request) -> None:  # type: ignore[override]
+        return None
+
+
+class _BasicDoc(HTTPBasic):
+    """Declares HTTP Basic in OpenAPI; the header is parsed by `credentials` (UTF-8)."""
+
+    async def __call__(self, request: Request) -> None:  # type: ignore[override]
+        return None
+
+
+_BEARER_DOC = _BearerDoc(scheme_name="token", description="Token dari POST /api/v1/token.")
+_BASIC_DOC = _BasicDoc(scheme_name="userid", description="User ID dan kata sandi.")
+
+
+@dataclass(frozen=True)
+class Credentials:
+    bearer: str | None
+    basic: tuple[str, str] | None
+
+
+async def credentials(
+    request: Request,
+    _bearer: Annotated[None, Security(_BEARER_DOC)] = None,
+    _basic: Annotated[None, Security(_BASIC_DOC)] = None,
+) -> Credentials:
+    """Parse (not check) the credential on the event loop: no thread hop, no database."""
     bearer, basic = _credentials(request)
+    return Credentials(bearer, basic)
+
+
+Creds = Annotated[Credentials, Depends(credentials)]
+
+
+def caller(request: Request, creds: Creds) -> Principal:
+    """Who is calling, for endpoints that need only the principal (not a service call)."""
     rt = _runtime(request)
-    session = rt.sessions()
-    try:
-        principal = resolve_principal(session, bearer=bearer, basic=basic, clock=rt.clock)
-        session.commit()
-        return principal
-    except SimpulError:
-        session.commit()
-        raise
-    finally:
-        session.close()
+    if creds.basic is not None:
+        return _basic_principal(rt, creds.basic)
+    with rt.read_transaction() as session:
+        return resolve_principal(session, bearer=creds.bearer, clock=rt.clock)
 
 
 Caller = Annotated[Principal, Depends(caller)]
@@ -109,19 +141,45 @@ def _context(request: Request, principal: Principal) -> service.CallContext:
 
 def _run(
     request: Request,
-    principal: Principal,
+    creds: Credentials,
     fn: Callable[..., tuple[R, Decision | None]],
     *args: Any,
 ) -> R:
-    """One service call: its transaction, then the audit flush, then answer or refusal."""
+    """One service call: authentication and the service in one transaction, then the audit
+    flush, then the answer or the refusal.
+
+    With the group-commit audit writer the transaction only reads, so it is a read
+    transaction (governance memo, no write lock); the records are appended by `flush`,
+    which returns once they are durable. HTTP Basic authenticates first in a write
+    transaction of its own, because a failed password must be counted and committed."""
     rt = _runtime(request)
-    ctx = _context(request, principal)
-    with rt.transaction() as session:
+    principal = None
+    if creds.basic is not None:
+        principal = _basic_principal(rt, creds.basic)
+    writer = getattr(request.app.state, "audit_writer", None)
+    unit = rt.read_transaction if writer is not None else rt.transaction
+    with unit() as session:
+        if principal is None:
+            principal = resolve_principal(session, bearer=creds.bearer, clock=rt.clock)
+        ctx = _context(request, principal)
         out, refused = fn(session, ctx, *args)
     ctx.flush()  # durable before the answer, allowed or refused
     if refused is not None:
         raise service.refusal(refused)
     return out
+
+
+def _basic_principal(rt: Runtime, basic: tuple[str, str]) -> Principal:
+    session = rt.sessions()
+    try:
+        principal = resolve_principal(session, basic=basic, clock=rt.clock)
+        session.commit()
+        return principal
+    except SimpulError:
+        session.commit()  # the failure count is what makes lock-out work
+        raise
+    finally:
+        session.close()
 
 
 class TokenOut(BaseModel):
@@ -159,12 +217,10 @@ def token(
     tags=["layanan"],
     responses=PROBLEMS,
 )
-def verifikasi(
-    dataset: str, body: VerifikasiIn, request: Request, principal: Caller
-) -> VerifikasiOut:
+def verifikasi(dataset: str, body: VerifikasiIn, request: Request, creds: Creds) -> VerifikasiOut:
     """Verifikasi elemen: `sesuai` / `tidak_sesuai` per elemen, atau `data_tidak_ditemukan`.
     Nilai tersimpan tidak pernah dikembalikan (PKS 003 Pasal 2 ayat (1) huruf a)."""
-    return _run(request, principal, service.verify_elements, dataset, body.nik, body.elemen)
+    return _run(request, creds, service.verify_elements, dataset, body.nik, body.elemen)
 
 
 @router.post(
@@ -175,10 +231,10 @@ def verifikasi(
     responses={**PROBLEMS, 413: {"description": "Lebih dari 1.000 butir."}},
 )
 def verifikasi_batch(
-    dataset: str, body: VerifikasiBatchIn, request: Request, principal: Caller
+    dataset: str, body: VerifikasiBatchIn, request: Request, creds: Creds
 ) -> VerifikasiBatchOut:
     """Verifikasi elemen untuk sampai 1.000 NIK sekaligus; hasil atau galat per butir."""
-    return _run(request, principal, batch.verify_batch, dataset, body.item)
+    return _run(request, creds, batch.verify_batch, dataset, body.item)
 
 
 @router.post(
@@ -189,10 +245,10 @@ def verifikasi_batch(
     responses={**PROBLEMS, 413: {"description": "Lebih dari 1.000 butir."}},
 )
 def cek_status_batch(
-    dataset: str, body: CekStatusBatchIn, request: Request, principal: Caller
+    dataset: str, body: CekStatusBatchIn, request: Request, creds: Creds
 ) -> CekStatusBatchOut:
     """Cek status untuk sampai 1.000 NIK sekaligus; hasil atau galat per butir."""
-    return _run(request, principal, batch.check_status_batch, dataset, body.item)
+    return _run(request, creds, batch.check_status_batch, dataset, body.item)
 
 
 @router.post(
@@ -202,14 +258,12 @@ def cek_status_batch(
     tags=["layanan"],
     responses=PROBLEMS,
 )
-def cek_status(
-    dataset: str, body: CekStatusIn, request: Request, principal: Caller
-) -> CekStatusOut:
+def cek_status(dataset: str, body: CekStatusIn, request: Request, creds: Creds) -> CekStatusOut:
     """Cek status: label dataset (mis. `ASN` + instansi) atau `data_tidak_ditemukan`
     (PKS 001 Pasal 3, PKS 004 Pasal 3-4)."""
     return _run(
         request,
-        principal,
+        creds,
         service.check_status,
         dataset,
         body.nik,
@@ -225,10 +279,10 @@ def cek_status(
     tags=["layanan"],
     responses=PROBLEMS,
 )
-def akses_nik(dataset: str, nik: str, request: Request, principal: Caller) -> ProfilOut:
+def akses_nik(dataset: str, nik: str, request: Request, creds: Creds) -> ProfilOut:
     """Akses berdasarkan NIK: elemen sesuai hibah (profil IKD 9 elemen melalui web service,
     PKS 003 Pasal 2 ayat (1) huruf d)."""
-    return _run(request, principal, service.lookup, dataset, nik)
+    return _run(request, creds, service.lookup, dataset, nik)
 
 
 class PerjanjianOut(BaseModel):

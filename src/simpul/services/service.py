@@ -70,10 +70,9 @@ def _canonical_nik(raw: str) -> str:
 
 def _element_names(dataset: Dataset, given: dict[str, Any]) -> dict[str, Any]:
     """Map SIAK aliases to element names; an unknown element is the caller's error."""
-    aliases = dataset.alias_map()
     out: dict[str, Any] = {}
     for key, value in given.items():
-        name = aliases.get(key.strip().upper())
+        name = dataset.alias_lookup(key)
         if name is None:
             raise InvalidInput("elemen_tidak_dikenal", f"Elemen {key!r} tidak dikenal.")
         out[name] = value
