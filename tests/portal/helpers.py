@@ -29,6 +29,7 @@ PAGES = {
     "/portal/layanan/verifikasi": {Role.OPERATOR, Role.DATA_USER},
     "/portal/layanan/cek-status": {Role.OPERATOR, Role.DATA_USER},
     "/portal/pemadanan": {Role.OPERATOR, Role.DATA_USER},
+    "/portal/kewajiban": set(Role),
     "/portal/perjanjian": {Role.HUB_ADMIN, Role.PROVIDER_ADMIN, Role.RECIPIENT_ADMIN, Role.AUDITOR},
     "/portal/perjanjian/pks-dukcapil-bkn": {
         Role.HUB_ADMIN,

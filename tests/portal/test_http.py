@@ -394,3 +394,48 @@ def test_kemenkop_screens_a_bpum_list_and_downloads_the_results(
     # Another institution cannot see the job.
     other = portal_env.client("bkn.operator")
     assert other.get(job_path).status_code == 404
+
+
+def test_bkn_returns_feedback_and_reports_its_semester(portal_env: PortalEnv) -> None:
+    civil = portal_env.asn[4]
+    stranger = next(p for p in portal_env.people if p["nik"] != civil["nik"])
+    op = portal_env.client("bkn.operator")
+    page = op.get("/portal/kewajiban")
+    assert page.status_code == 200 and "Laporan semester" in text_of(page.text)
+    op.post("/portal/layanan/akses-nik", data={"nik": civil["nik"], "csrf": csrf_of(page.text)})
+    owed = text_of(op.get("/portal/kewajiban").text)
+    assert "Data balikan" in owed and "terutang" in owed
+    rows = [
+        "nik,nip,status_kepegawaian,kedudukan_hukum",
+        f"{civil['nik']},{civil['nip']},{civil['status_kepegawaian']},{civil['kedudukan_hukum']}",
+        f"{stranger['nik']},{civil['nip']},{civil['status_kepegawaian']},{civil['kedudukan_hukum']}",
+    ]
+    resp = op.post(
+        "/portal/kewajiban/data-balikan",
+        data={"csrf": csrf_of(page.text), "perjanjian": "pks-dukcapil-bkn"},
+        files={"berkas": ("balikan.csv", "\n".join(rows).encode(), "text/csv")},
+    )
+    shown = text_of(resp.text)
+    assert resp.status_code == 200, shown
+    assert "1 dari 2 baris; 1 ditolak" in shown
+    assert stranger["nik"] not in shown  # the rejected row's NIK is masked
+    assert [r.actor for r in _records(portal_env, action="kewajiban.data_balikan")] == [
+        "bkn.operator"
+    ]
+    # The semester report: once per period, then refused with the reason.
+    data = {"csrf": csrf_of(page.text), "perjanjian": "pks-dukcapil-bkn", "tahun": "2026",
+            "semester": "2", "uraian": "Pemanfaatan untuk verifikasi calon ASN."}  # fmt: skip
+    resp = op.post("/portal/kewajiban/laporan-semester", data=data)
+    assert resp.status_code == 200 and "Laporan semester disampaikan" in text_of(resp.text)
+    resp = op.post("/portal/kewajiban/laporan-semester", data=data)
+    assert resp.status_code == 409 and "sudah disampaikan" in text_of(resp.text)
+    # Dukcapil (provider) sees the deadlines of the agreement, but uploads nothing there.
+    admin = portal_env.client("dukcapil.admin")
+    page = admin.get("/portal/kewajiban")
+    assert "pks-dukcapil-bkn" in text_of(page.text)
+    assert "/portal/kewajiban/data-balikan" not in page.text
+    detail = admin.get("/portal/perjanjian/pks-dukcapil-bkn")
+    assert "Kewajiban dan tenggat" in text_of(detail.text)
+    usage = admin.get("/portal/perjanjian/pks-dukcapil-bkn/laporan-penggunaan",
+                      params={"tahun": "2026", "semester": "2"})  # fmt: skip
+    assert usage.status_code == 200 and "pks-dukcapil-bkn" in usage.text

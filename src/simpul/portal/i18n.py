@@ -21,6 +21,7 @@ M: dict[str, tuple[str, str]] = {
     "nav.verifikasi": ("Verifikasi elemen", "Element verification"),
     "nav.cek_status": ("Cek status", "Status check"),
     "nav.pemadanan": ("Pemadanan daftar", "List matching"),
+    "nav.kewajiban": ("Kewajiban & tenggat", "Duties & deadlines"),
     "nav.perjanjian": ("Perjanjian", "Agreements"),
     "nav.akun": ("Akun", "Accounts"),
     "nav.perangkat": ("Pembaca KTP-el", "Card readers"),
@@ -277,6 +278,44 @@ M: dict[str, tuple[str, str]] = {
     "match.probability": ("Probabilitas", "Probability"),
     "match.prev": ("Sebelumnya", "Previous"),
     "match.next": ("Berikutnya", "Next"),
+    # duties
+    "duty.title": ("Kewajiban dan tenggat", "Duties and deadlines"),
+    "duty.intro": (
+        "Tenggat kewajiban perjanjian Anda: implementasi teknis, pemberitahuan perpanjangan, "
+        "laporan semester, evaluasi, berita acara, data balikan; terdekat lebih dulu.",
+        "Deadlines of your agreements' duties: technical implementation, renewal notice, "
+        "semester reports, evaluations, minutes, feedback data; nearest first.",
+    ),
+    "duty.show_all": ("Tampilkan juga yang sudah dipenuhi", "Also show those fulfilled"),
+    "duty.show_open": ("Hanya yang terbuka", "Open only"),
+    "duty.none": ("Tidak ada tenggat terbuka.", "No open deadlines."),
+    "duty.due": ("Tenggat", "Due"),
+    "duty.outstanding": ("terutang", "owed"),
+    "duty.feedback": ("Unggah data balikan", "Upload feedback data"),
+    "duty.feedback_help": (
+        "CSV dengan kolom nik dan elemen yang diwajibkan perjanjian; setiap baris diperiksa "
+        "terhadap subjek yang diakses.",
+        "CSV with a nik column and the elements the agreement requires; every row is checked "
+        "against the subjects accessed.",
+    ),
+    "duty.feedback_ok": (
+        "Data balikan diterima: {accepted} dari {total} baris; {rejected} ditolak.",
+        "Feedback received: {accepted} of {total} rows; {rejected} rejected.",
+    ),
+    "duty.report": ("Sampaikan laporan semester", "Submit a semester report"),
+    "duty.year": ("Tahun", "Year"),
+    "duty.semester": ("Semester", "Semester"),
+    "duty.narrative": ("Uraian laporan", "Report narrative"),
+    "duty.report_ok": ("Laporan semester disampaikan.", "Semester report submitted."),
+    "duty.upload": ("Unggah", "Upload"),
+    "duty.submit": ("Sampaikan", "Submit"),
+    "duty.usage": ("Laporan penggunaan semester ini", "This semester's usage report"),
+    "dstatus.dipenuhi": ("dipenuhi", "fulfilled"),
+    "dstatus.dipenuhi_terlambat": ("dipenuhi terlambat", "fulfilled late"),
+    "dstatus.terlambat": ("terlambat", "overdue"),
+    "dstatus.segera": ("segera", "due soon"),
+    "dstatus.akan_datang": ("akan datang", "upcoming"),
+    "dstatus.tanpa_tenggat": ("tanpa tenggat", "no due date"),
     # agreements
     "agr.title": ("Perjanjian", "Agreements"),
     "agr.detail": ("Rincian perjanjian", "Agreement detail"),

@@ -19,6 +19,7 @@ from simpul.audit.schemas import AuditEvent
 from simpul.audit.service import record_in_session
 from simpul.errors import InvalidInput, SimpulError
 from simpul.governance import service as governance
+from simpul.obligations import service as obligations
 from simpul.portal import i18n
 from simpul.portal.context import can_govern_agreement, can_see_agreement, visible_agreements
 from simpul.portal.web import (
@@ -73,6 +74,8 @@ def _detail_context(session: Session, user: User, agreement_id: str, request: Re
         "accounts": access.accounts_for_agreement(session, agreement_id),
         "can_govern": can_govern_agreement(session, user, agreement_id, now),
         "days_left": (summary.ends_on - rt.clock.today()).days,
+        "deadlines": obligations.agreement_deadlines(session, rt.settings, agreement_id, now),
+        "semester": (rt.clock.today().year, 1 if rt.clock.today().month <= 6 else 2),
     }
 
 

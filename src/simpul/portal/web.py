@@ -204,7 +204,8 @@ def error_message(lang: str, exc: SimpulError) -> str:
 
 
 def redirect(path: str, ok: str | None = None) -> RedirectResponse:
-    target = path + (f"?ok={quote(ok)}" if ok else "")
+    joiner = "&" if "?" in path else "?"
+    target = path + (f"{joiner}ok={quote(ok)}" if ok else "")
     return RedirectResponse(target, status_code=303)
 
 
@@ -229,13 +230,21 @@ def install(app: FastAPI, runtime: Runtime, cfg: PortalSettings | None = None) -
         pages_admin,
         pages_audit,
         pages_auth,
+        pages_obligations,
         pages_pemadanan,
         pages_services,
     )
 
     app.state.portal = Portal(runtime, cfg or load_portal_settings(runtime.settings))
     app.mount("/portal/static", StaticFiles(directory=HERE / "static"), name="portal-static")
-    for module in (pages_auth, pages_services, pages_pemadanan, pages_admin, pages_audit):
+    for module in (
+        pages_auth,
+        pages_services,
+        pages_pemadanan,
+        pages_obligations,
+        pages_admin,
+        pages_audit,
+    ):
         app.include_router(module.router)
 
     def _login(request: Request, exc: Exception) -> Response:

@@ -1,0 +1,188 @@
+"""Duties and deadlines in the portal: the open deadlines of the reader's agreements,
+feedback data (data balikan) upload, semester reports, and the usage report. Each calls
+`simpul.obligations` exactly as its API and CLI do (checked, audited)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import HTMLResponse, Response
+from sqlalchemy.orm import Session
+from starlette.datastructures import UploadFile
+
+from simpul.access.schemas import Role
+from simpul.agreements import service as agreements
+from simpul.errors import InvalidInput, SimpulError
+from simpul.obligations import feedback, reports
+from simpul.obligations import service as obligations
+from simpul.portal.web import (
+    User,
+    check_csrf,
+    error_message,
+    lang_of,
+    need,
+    portal_of,
+    redirect,
+    render,
+)
+
+router = APIRouter(include_in_schema=False)
+MAX_FEEDBACK_BYTES = 50 * 1024 * 1024
+SUBMITTERS = (Role.OPERATOR, Role.DATA_USER, Role.RECIPIENT_ADMIN, Role.HUB_ADMIN)
+
+
+def _owed(session: Session, user: User, ids: list[str], kind: str, at: datetime) -> list[str]:
+    """Agreements in which the user's institution owes a duty of `kind`."""
+    if user.role not in SUBMITTERS:
+        return []
+    out = []
+    for agreement_id in ids:
+        doc = agreements.document_of(agreements.version_in_force(session, agreement_id, at))
+        if any(d.kind == kind and user.principal.institution in d.by for d in doc.duties):
+            out.append(agreement_id)
+    return out
+
+
+def _page(
+    request: Request, user: User, extra: dict[str, Any] | None = None, status: int = 200
+) -> HTMLResponse:
+    rt = portal_of(request).runtime
+    show_all = request.query_params.get("semua") == "1"
+    with rt.transaction() as session:
+        ids = obligations.visible_agreements(session, user.principal, rt.clock.now())
+        found = obligations.deadlines(
+            session, rt.settings, rt.clock, agreement_ids=ids, open_only=not show_all
+        )
+        now = rt.clock.now()
+        feedback_ids = _owed(session, user, ids, "data_balikan", now)
+        report_ids = _owed(session, user, ids, "laporan_semester", now)
+    ctx: dict[str, Any] = {
+        "deadlines": found,
+        "show_all": show_all,
+        "feedback_ids": feedback_ids,
+        "report_ids": report_ids,
+        "year": rt.clock.today().year,
+        "semester": 1 if rt.clock.today().month <= 6 else 2,
+        "upload": None,
+    }
+    ctx.update(extra or {})
+    return render(request, "kewajiban.html", ctx, status=status)
+
+
+@router.get("/portal/kewajiban")
+def duties(request: Request) -> HTMLResponse:
+    user = need(request, "kewajiban")
+    return _page(request, user)
+
+
+@router.post("/portal/kewajiban/data-balikan")
+async def feedback_upload(request: Request) -> Response:
+    form = await request.form(max_files=1, max_fields=10)
+    fields = {k: v for k, v in form.multi_items() if isinstance(v, str)}
+    upload = form.get("berkas")
+    content = b""
+    name = "unggahan.csv"
+    if isinstance(upload, UploadFile) and upload.filename:
+        name = upload.filename[:300]
+        content = await upload.read(MAX_FEEDBACK_BYTES + 1)
+    return await run_in_threadpool(_feedback, request, fields, content, name)
+
+
+def _feedback(request: Request, form: dict[str, str], content: bytes, name: str) -> Response:
+    user = need(request, "kewajiban")
+    check_csrf(user, form)
+    rt = portal_of(request).runtime
+    agreement_id = form.get("perjanjian", "")
+    try:
+        if user.role not in SUBMITTERS:
+            raise SimpulError("bukan_pihak_wajib", "Peran ini tidak menyampaikan data balikan.",
+                              status=403)  # fmt: skip
+        if not content:
+            raise InvalidInput("berkas_wajib", "Pilih berkas CSV data balikan.")
+        if len(content) > MAX_FEEDBACK_BYTES:
+            raise InvalidInput("berkas_terlalu_besar", "Berkas lebih dari 50 MB.", status=413)
+        with rt.transaction() as session:
+            ids = obligations.visible_agreements(session, user.principal, rt.clock.now())
+            if agreement_id not in ids:
+                raise SimpulError("perjanjian_di_luar_akun", "Perjanjian di luar akun.",
+                                  status=403)  # fmt: skip
+            result = feedback.upload(
+                session, rt.settings, rt.clock, agreement_id, content, filename=name,
+                actor=user.principal.username, institution=user.principal.institution,
+            )  # fmt: skip
+            obligations.audit_action(
+                session, rt.settings, rt.clock, "kewajiban.data_balikan",
+                user.principal.username, agreement_id,
+                {"unggahan": result.upload_id, "diterima": result.rows_accepted,
+                 "ditolak": result.rows_rejected}, user.principal.institution,
+            )  # fmt: skip
+    except SimpulError as exc:
+        return _page(request, user, {"error": error_message(lang_of(request), exc)}, exc.status)
+    return _page(request, user, {"upload": result})
+
+
+@router.post("/portal/kewajiban/laporan-semester")
+async def semester_report(request: Request) -> Response:
+    form = {k: v for k, v in (await request.form()).multi_items() if isinstance(v, str)}
+    return await run_in_threadpool(_report, request, form)
+
+
+def _report(request: Request, form: dict[str, str]) -> Response:
+    user = need(request, "kewajiban")
+    check_csrf(user, form)
+    rt = portal_of(request).runtime
+    try:
+        year, semester = int(form.get("tahun", "0")), int(form.get("semester", "0"))
+        if not (2000 <= year <= 2100 and semester in (1, 2)):
+            raise InvalidInput("periode_tidak_valid", "Tahun atau semester tidak valid.")
+        with rt.transaction() as session:
+            ids = obligations.visible_agreements(session, user.principal, rt.clock.now())
+            agreement_id = form.get("perjanjian", "")
+            if agreement_id not in ids or user.role not in SUBMITTERS:
+                raise SimpulError("perjanjian_di_luar_akun", "Perjanjian di luar akun.",
+                                  status=403)  # fmt: skip
+            reports.submit_semester_report(
+                session, rt.settings, rt.clock, agreement_id, year, semester,
+                narrative=form.get("uraian", ""), actor=user.principal.username,
+                institution=user.principal.institution,
+            )  # fmt: skip
+    except ValueError:
+        return _page(request, user, {"error": "Tahun atau semester tidak valid."}, 422)
+    except SimpulError as exc:
+        return _page(request, user, {"error": error_message(lang_of(request), exc)}, exc.status)
+    return redirect("/portal/kewajiban?semua=1", "duty.report_ok")
+
+
+@router.get("/portal/perjanjian/{agreement_id}/laporan-penggunaan")
+def usage_report(request: Request, agreement_id: str) -> Response:
+    """The usage report of one semester (HTML with charts, or PDF)."""
+    user = need(request, "perjanjian_detail")
+    rt = portal_of(request).runtime
+    q = request.query_params
+    today = rt.clock.today()
+    try:
+        year = int(q.get("tahun", str(today.year)))
+        semester = int(q.get("semester", "1" if today.month <= 6 else "2"))
+        if not (2000 <= year <= 2100 and semester in (1, 2)):
+            raise ValueError
+    except ValueError:
+        return render(request, "pesan.html", {"title_key": "error.title",
+                      "body": "Tahun atau semester tidak valid."}, status=422)  # fmt: skip
+    with rt.transaction() as session:
+        if agreement_id not in obligations.visible_agreements(session, user.principal,
+                                                              rt.clock.now()):  # fmt: skip
+            return render(request, "pesan.html", {"title_key": "notfound.title",
+                          "body_key": "notfound.title"}, status=404)  # fmt: skip
+        usage = reports.usage(session, rt.settings, rt.clock, agreement_id, year, semester)
+        html = reports.usage_html(usage)
+    if q.get("format") == "pdf":
+        return Response(
+            reports.pdf(html),
+            media_type="application/pdf",
+            headers={"Content-Disposition": f'attachment; filename="laporan-penggunaan-'
+                     f'{agreement_id}-{year}-s{semester}.pdf"', "Cache-Control": "no-store"},
+        )  # fmt: skip
+    return HTMLResponse(html, headers={"Cache-Control": "no-store"})
