@@ -5,6 +5,8 @@ from __future__ import annotations
 import io
 
 import pyarrow.parquet as pq
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from sqlalchemy import select
 
 from simpul.audit.models import AuditRecord
@@ -99,3 +101,78 @@ def test_bnba_only_inside_scope(env: Env) -> None:
     assert (resp.status_code, resp.json()["code"]) == (403, "di_luar_cakupan_wilayah")
     records = _audit(env, "bnba")
     assert [r.decision for r in records] == ["izin", "tolak"]
+
+
+def test_processing_facility_release_queue_and_review(env: Env) -> None:
+    h = env.basic(JABAR)
+    ok = env.client.post(
+        f"{BASE}/pengolahan",
+        json={"sql": "SELECT jenis_kelamin, count(*) AS n FROM regsosek GROUP BY 1"},
+        headers=h,
+    )
+    assert ok.status_code == 200, ok.text
+    assert ok.json()["status"] == "dirilis" and len(ok.json()["baris"]) == 2
+    assert "Pasal 7 ayat (2)" in ok.json()["sumber"]
+    # the view holds only the grant's scope (province 32), pseudonyms, no names
+    cols = env.client.post(
+        f"{BASE}/pengolahan",
+        json={"sql": "SELECT left(kode_wilayah, 2) AS p, count(*) AS n FROM regsosek GROUP BY 1"},
+        headers=h,
+    ).json()
+    assert [r[0] for r in cols["baris"]] == ["32"]
+    refused = env.client.post(
+        f"{BASE}/pengolahan", json={"sql": "SELECT nama_lengkap FROM regsosek"}, headers=h
+    )
+    assert refused.status_code == 422 and refused.json()["code"] == "kueri_gagal"
+    bad = env.client.post(f"{BASE}/pengolahan", json={"sql": "COPY regsosek TO 'x'"}, headers=h)
+    assert (bad.status_code, bad.json()["code"]) == (403, "pernyataan_dilarang")
+    small = env.client.post(
+        f"{BASE}/pengolahan",
+        json={"sql": "SELECT kode_wilayah, count(*) AS n FROM regsosek GROUP BY 1",
+              "tujuan": "peta desa"},
+        headers=h,
+    ).json()  # fmt: skip
+    assert small["status"] == "menunggu_tinjauan" and small["baris"] is None
+    # the data user cannot review; the provider's administrator can
+    admin = env.basic("bappenas.admin")
+    assert env.client.get(f"{BASE}/tinjauan", headers=h).status_code == 403
+    queue = env.client.get(f"{BASE}/tinjauan", headers=admin).json()
+    assert [q["id"] for q in queue] == [small["id"]] and queue[0]["baris"]
+    done = env.client.post(
+        f"{BASE}/tinjauan/{small['id']}",
+        json={"keputusan": "tolak", "alasan": "sel desa di bawah ambang"},
+        headers=admin,
+    )
+    assert done.status_code == 200 and done.json()["status"] == "ditolak"
+    again = env.client.post(
+        f"{BASE}/tinjauan/{small['id']}", json={"keputusan": "setujui", "alasan": "ubah"},
+        headers=admin,
+    )  # fmt: skip
+    assert again.status_code == 409
+    mine = env.client.get(f"{BASE}/pengolahan/{small['id']}", headers=h).json()
+    assert mine["status"] == "ditolak" and mine["baris"] is None
+    assert mine["alasan_tinjauan"] == "sel desa di bawah ambang"
+    reviews = _audit(env, "pengolahan.tinjau")
+    assert [(r.actor, r.reason) for r in reviews] == [("bappenas.admin", "ditolak")]
+    runs = _audit(env, "pengolahan")
+    assert len(runs) == 5
+
+
+@settings(max_examples=12, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])  # fmt: skip
+@given(region=st.sampled_from(["32", "3201", "3273", "327301", "31", "3171", "11", "33"]),
+       tier=st.sampled_from(["bnba", "mikro"]))  # fmt: skip
+def test_provincial_grant_never_returns_a_row_outside_its_province(
+    env: Env, region: str, tier: str
+) -> None:
+    h = env.basic(JABAR)
+    resp = env.client.post(f"{BASE}/{tier}", json={"format": "parquet", "wilayah": region},
+                           headers=h)  # fmt: skip
+    if not region.startswith("32"):
+        assert (resp.status_code, resp.json()["code"]) == (403, "di_luar_cakupan_wilayah")
+        return
+    assert resp.status_code == 200, resp.text
+    table = pq.read_table(io.BytesIO(env.client.get(resp.json()["unduh"], headers=h).content))
+    column = "kode_wilayah" if tier == "bnba" else "wilayah"
+    codes = table.column(column).to_pylist()
+    assert all(c.startswith(region) or (tier == "mikro" and c == "*") for c in codes), codes

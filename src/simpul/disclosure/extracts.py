@@ -30,6 +30,7 @@ from simpul.registry.datasets import get_dataset
 from simpul.services.service import CallContext
 
 SUPPRESSED = "*"
+EMPTY = "-"
 # Local suppression order: the quasi-identifier given up first comes first.
 SUPPRESSION_ORDER = (
     "lapangan_usaha", "jumlah_anggota_keluarga", "status_hubungan_keluarga",
@@ -115,38 +116,28 @@ def build_microdata(
             cols.append(f"CAST({el.name} AS VARCHAR) AS {el.name}")
         else:
             cols.append(el.name)
-        if el.klass == "quasi":
+        if el.name in rules.quasi_identifiers:
             quasi.append(generalised.get(el.name, el.name))
     con.execute(
         f"CREATE OR REPLACE TABLE mikro AS SELECT {', '.join(cols)} FROM {source} "
-        f"WHERE {_scope_sql(scope)} ORDER BY random()"
+        f"WHERE {_scope_sql(scope)} ORDER BY hash(nik, {quote(key)})"
     )
+    for q in quasi:  # no NULLs among quasi-identifiers: '-' is "empty" ('*' is suppressed)
+        con.execute(f"UPDATE mikro SET {q} = '{EMPTY}' WHERE {q} IS NULL")
     total = _scalar(con, "SELECT count(*) FROM mikro")
-    part = ", ".join(quasi) or "1"
     k = rules.k_anonymity
-    uniques_before = _scalar(
-        con, f"SELECT count(*) FROM (SELECT count(*) AS n FROM mikro GROUP BY {part}) WHERE n = 1"
-    )
-    violating = (
-        f"SELECT rowid FROM (SELECT rowid, count(*) OVER (PARTITION BY {part}) AS n FROM mikro) "
-        f"WHERE n < {k}"
-    )
-    suppressed: dict[str, int] = {}
+    uniques_before = _scalar(con, f"SELECT count(*) FROM ({_classes(quasi)}) WHERE n = 1")
     order = [q for q in SUPPRESSION_ORDER if q in quasi] + [
         q for q in quasi if q not in SUPPRESSION_ORDER
     ]
-    for qi in order:
-        n_bad = _scalar(con, f"SELECT count(*) FROM ({violating})")
-        if n_bad == 0:
+    suppressed = dict.fromkeys(order, 0)
+    for _ in range(2 * len(order)):
+        if not _local_suppression_round(con, order, k, suppressed):
             break
-        con.execute(
-            f"UPDATE mikro SET {qi} = '{SUPPRESSED}' WHERE rowid IN ({violating}) "
-            f"AND {qi} IS DISTINCT FROM '{SUPPRESSED}'"
-        )
-        suppressed[qi] = _scalar(con, f"SELECT count(*) FROM mikro WHERE {qi} = '{SUPPRESSED}'")
-    removed = _scalar(con, f"SELECT count(*) FROM ({violating})")
+    removed = _scalar(con, f"SELECT count(*) FROM ({_violating(quasi, k)})")
     if removed:
-        con.execute(f"DELETE FROM mikro WHERE rowid IN ({violating})")
+        con.execute(f"DELETE FROM mikro WHERE rowid IN ({_violating(quasi, k)})")
+    part = ", ".join(quasi) or "1"
     stats = con.execute(
         f"SELECT count(*), min(n), avg(1.0 / n), max(1.0 / n) FROM "
         f"(SELECT count(*) AS n FROM mikro GROUP BY {part})"
@@ -177,6 +168,71 @@ def build_microdata(
         "risiko_reidentifikasi_maksimum": round(float(max_risk or 0), 6),
     }
     return MicroResult(total - removed, report)
+
+
+def _classes(quasi: list[str]) -> str:
+    cols = ", ".join(quasi)
+    return f"SELECT {cols + ',' if cols else ''} count(*) AS n FROM mikro GROUP BY ALL"
+
+
+def _violating(quasi: list[str], k: int) -> str:
+    """Row ids of the records in equivalence classes smaller than k."""
+    if not quasi:
+        return f"SELECT rowid FROM mikro WHERE (SELECT count(*) FROM mikro) < {k}"
+    using = ", ".join(quasi)
+    return f"SELECT m.rowid FROM mikro m JOIN ({_classes(quasi)}) c USING ({using}) WHERE c.n < {k}"
+
+
+def _local_suppression_round(
+    con: duckdb.DuckDBPyConnection, quasi: list[str], k: int, suppressed: dict[str, int]
+) -> bool:
+    """One round: every record in a class smaller than k gives up one quasi-identifier —
+    the first (in `quasi` order) whose suppression alone would put it in a class of k,
+    else the first it still shows. Returns False when none was violating.
+
+    Classes are keyed here by a 64-bit hash of the values (fast joins); a collision could
+    only misguide the choice, never the result: the final check groups on the values."""
+    keys = [f"hash({', '.join(quasi)}) AS kall"]
+    for i, q in enumerate(quasi):
+        others = [o for o in quasi if o != q]
+        keys.append(f"hash({', '.join(others) or '0'}) AS k{i}")
+        keys.append(f"{q} = '{SUPPRESSED}' AS s{i}")
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE _k AS SELECT rowid AS rid, {', '.join(keys)} FROM mikro"
+    )
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE _v AS SELECT _k.* FROM _k JOIN "
+        f"(SELECT kall, count(*) AS n FROM _k GROUP BY kall) c USING (kall) WHERE c.n < {k}"
+    )
+    if _scalar(con, "SELECT count(*) FROM _v") == 0:
+        return False
+    # c{i}: the class the record would join by giving up quasi[i] — the records that agree
+    # on the others and have quasi[i] suppressed already or may give it up this round
+    joins, sizes = [], []
+    for i in range(len(quasi)):
+        joins.append(
+            f"LEFT JOIN (SELECT k{i}, count(*) AS n FROM _k WHERE s{i} GROUP BY k{i}) a{i} "
+            f"USING (k{i}) LEFT JOIN (SELECT k{i}, count(*) AS n FROM _v WHERE NOT s{i} "
+            f"GROUP BY k{i}) b{i} USING (k{i})"
+        )
+        sizes.append(f"coalesce(a{i}.n, 0) + coalesce(b{i}.n, 0) AS c{i}")
+    first = " ".join(f"WHEN c{i} >= {k} AND NOT s{i} THEN {i}" for i in range(len(quasi)))
+    fallback = " ".join(f"WHEN NOT s{i} THEN {i}" for i in range(len(quasi)))
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE _pick AS SELECT rid, CASE {first} {fallback} END AS q "
+        f"FROM (SELECT _v.*, {', '.join(sizes)} FROM _v {' '.join(joins)})"
+    )
+    changed = False
+    for i, q in enumerate(quasi):
+        n = _scalar(con, f"SELECT count(*) FROM _pick WHERE q = {i}")
+        if n:
+            con.execute(
+                f"UPDATE mikro SET {q} = '{SUPPRESSED}' WHERE rowid IN "
+                f"(SELECT rid FROM _pick WHERE q = {i})"
+            )
+            suppressed[q] += n
+            changed = True
+    return changed
 
 
 def _scalar(con: duckdb.DuckDBPyConnection, sql: str) -> int:

@@ -32,6 +32,12 @@ class SdcRules(BaseModel):
     micro_region_level: Literal["provinsi", "kabupaten", "kecamatan"] = Field(
         default="kecamatan", alias="tingkat_wilayah_mikro"
     )
+    # Quasi-identifiers (registry element names) the k-anonymity of microdata is enforced on.
+    quasi_identifiers: tuple[str, ...] = Field(
+        default=("jenis_kelamin", "tanggal_lahir", "kode_wilayah", "status_hubungan_keluarga",
+                 "jumlah_anggota_keluarga"),
+        alias="kuasi_identifier",
+    )  # fmt: skip
     age_band: int = Field(default=5, ge=1, le=20, alias="lebar_kelompok_umur")
     sandbox_seconds: float = Field(default=10.0, gt=0, le=600, alias="batas_waktu_detik")
     sandbox_memory: str = Field(default="512MB", pattern=r"^\d+(MB|GB)$", alias="batas_memori")
