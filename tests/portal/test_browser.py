@@ -121,7 +121,7 @@ class Visitor:
         # A refused request is answered 403/422 on purpose; a missing file (404) is a bug.
         expected = re.match(r"Failed to load resource: .* status of (403|422)", message.text)
         if message.type == "error" and not expected:
-            self.errors.append(message.text)
+            self.errors.append(f"{self.page.url}: {message.text} {message.location}")
 
     def sign_in(self, username: str) -> None:
         page = self.page

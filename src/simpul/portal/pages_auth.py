@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -72,6 +74,14 @@ def _login_page(
         path="/portal",
     )
     return resp
+
+
+@router.get("/favicon.ico")
+def favicon() -> Response:
+    """Browsers ask for it on every page that names none (e.g. a printable report)."""
+    icon = Path(__file__).parent / "static" / "favicon.svg"
+    return Response(icon.read_bytes(), media_type="image/svg+xml",
+                    headers={"Cache-Control": "max-age=86400"})  # fmt: skip
 
 
 @router.get("/portal/masuk")
