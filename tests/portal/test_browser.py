@@ -21,6 +21,7 @@ from simpul.access import passwords as pw
 from simpul.access.schemas import Role
 from simpul.app import create_app
 from simpul.demo.service import build_governance, build_registries, howto, write_credentials
+from simpul.face.demo import enrol_demo_photos
 from simpul.kit.clock import FixedClock
 from simpul.registry.synth.lists import sample_list
 from simpul.runtime import Runtime
@@ -75,6 +76,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     issued = build_governance(rt, say=lambda _m: None)
     write_credentials(data, issued)
     creds = {c["username"]: c for c in issued}
+    enrol_demo_photos(rt, say=lambda _m: None)  # scikit-image sample faces, no real person
     registry = data / "registry"
     people = pq.read_table(registry / "kependudukan.parquet").to_pylist()
     asn = pq.read_table(registry / "asn.parquet").to_pylist()
@@ -170,7 +172,7 @@ def test_every_demo_role_signs_in_to_its_dashboard(browser: Any, site: Site) -> 
 
 
 def test_operator_looks_up_a_person_and_verifies_elements(browser: Any, site: Site) -> None:
-    person = next(p for p in site.people if p["status_hubungan_keluarga"] == "KEPALA KELUARGA")
+    person = next(p for p in site.people[2:] if p["status_hubungan_keluarga"] == "KEPALA KELUARGA")
     v = Visitor(browser, site, "bkn.operator")
     v.page.get_by_role("link", name="Akses NIK").click()
     v.page.get_by_label("NIK").fill(person["nik"])
@@ -179,6 +181,15 @@ def test_operator_looks_up_a_person_and_verifies_elements(browser: Any, site: Si
     assert "Data ditemukan" in shown and person["nama_lengkap"] in shown
     assert "Anggota keluarga dalam satu KK" in shown
     v.shot("akses-nik")
+    assert v.page.locator("img.photo").count() == 0  # no photo enrolled for this person
+
+    # The demo enrolled a sample face for the snapshot's first person: shown where granted.
+    v.page.get_by_label("NIK").fill(site.people[0]["nik"])
+    v.page.get_by_role("button", name="Cari").click()
+    photo = v.page.locator("img.photo")
+    playwright_api.expect(photo).to_be_visible()
+    assert photo.evaluate("img => img.naturalWidth") > 50
+    v.shot("akses-nik-foto")
 
     v.page.get_by_role("link", name="Verifikasi elemen").click()
     v.page.get_by_label("NIK").fill(person["nik"])

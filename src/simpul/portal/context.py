@@ -92,7 +92,7 @@ def call(
     request: Request,
     user: User,
     service: Service,
-    fn: Callable[..., tuple[R, Decision | None]],
+    fn: Callable[..., tuple[R, Decision | SimpulError | None]],
     *args: Any,
 ) -> Outcome:
     """One service call exactly as the API makes it: its transaction, the audit flush, then
@@ -118,6 +118,10 @@ def call(
         ctx.flush()  # durable before the page shows the answer, allowed or refused
     except SimpulError as exc:
         return Outcome(None, error_message(lang, exc), exc.code, ctx.request_id, exc.status)
+    if isinstance(refused, SimpulError):
+        return Outcome(
+            None, error_message(lang, refused), refused.code, ctx.request_id, refused.status
+        )
     if refused is not None:
         why = SimpulError(refused.reason, refused.detail, status=refused.status)
         return Outcome(None, error_message(lang, why), refused.reason, ctx.request_id, why.status)

@@ -165,9 +165,10 @@ M: dict[str, tuple[str, str]] = {
     "svc.not_found": ("Data tidak ditemukan", "Data not found"),
     "svc.family": ("Anggota keluarga dalam satu KK", "Family members on the same KK"),
     "svc.no_family": ("Tidak ada anggota keluarga lain.", "No other family members."),
+    "svc.photo": ("Foto wajah", "Face photo"),
     "svc.photo_note": (
-        "Foto wajah dilayani oleh layanan foto (belum tersedia di instans ini).",
-        "The face photo is served by the photo service (not available on this instance yet).",
+        "Foto wajah tidak tersedia untuk NIK ini atau tidak termasuk hak akses Anda.",
+        "No face photo is stored for this NIK, or your grant does not include it.",
     ),
     "svc.no_elements": (
         "Isi sedikitnya satu elemen untuk diverifikasi.",

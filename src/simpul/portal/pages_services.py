@@ -3,6 +3,7 @@ verification, status check. Each calls the same service function as the API."""
 
 from __future__ import annotations
 
+import base64
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -11,6 +12,7 @@ from fastapi.responses import HTMLResponse
 
 from simpul.access.schemas import Role
 from simpul.agreements.schemas import Service
+from simpul.face import service as face
 from simpul.portal import i18n
 from simpul.portal.context import Granted, call, granted, visible_agreements
 from simpul.portal.web import check_csrf, form_of, lang_of, need, portal_of, render
@@ -65,6 +67,13 @@ def _lookup(request: Request, form: dict[str, str]) -> HTMLResponse:
     labels = _labels(ds)
     order = [e.name for e in ds.elements]
     answer = outcome.answer
+    photo = None
+    if answer is not None and answer.hasil == "ditemukan":
+        # PKS 003 Pasal 2(1)c: the face photo, decided (output foto_wajah) and audited apart.
+        shot = call(request, user, Service.AKSES_NIK, face.portal_photo, "kependudukan", nik)
+        if shot.answer is not None:
+            encoded = base64.b64encode(shot.answer.data).decode("ascii")
+            photo = f"data:{shot.answer.content_type};base64,{encoded}"
     family_cols: list[str] = []
     if answer is not None and answer.anggota_keluarga:
         keys = {k for m in answer.anggota_keluarga for k in m}
@@ -88,6 +97,7 @@ def _lookup(request: Request, form: dict[str, str]) -> HTMLResponse:
                 else []
             ),
             "family_cols": family_cols,
+            "photo": photo,
         },
         status=outcome.status,
     )
