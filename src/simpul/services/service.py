@@ -59,6 +59,12 @@ class CallContext:
             assert self.writer is not None
             self.writer.append(self.pending.pop(0))
 
+    async def flush_async(self) -> None:
+        """`flush` for the event loop: awaits durability without holding a thread."""
+        while self.pending:
+            assert self.writer is not None
+            await self.writer.append_async(self.pending.pop(0))
+
 
 def _canonical_nik(raw: str) -> str:
     info = parse_nik(raw)
