@@ -181,3 +181,31 @@ def test_bad_upload_is_refused_with_a_clear_error_and_no_job(env: Env, tmp_path:
     assert resp.status_code == 422 and resp.json()["code"] == "tidak_ada_baris"
     listed = env.client.get("/api/v1/pemadanan", headers=env.basic("kemenkop.operator")).json()
     assert listed == []
+
+
+def test_regsosek_matching_for_a_bnba_holder_stays_in_its_region(env: Env, tmp_path: Path) -> None:
+    out = tmp_path / "daerah.csv"
+    truth_file = sample_list("kpm", 400, 12, env.world, out)
+    truth, _ = read_truth(truth_file)
+    import pyarrow.parquet as pq
+
+    table = pq.read_table(env.world / "regsosek.parquet", columns=["nik", "kode_wilayah"])
+    region = dict(zip(table.column("nik").to_pylist(), table.column("kode_wilayah").to_pylist(),
+                      strict=True))  # fmt: skip
+    h = env.basic("pemprov-jabar.operator")
+    resp = env.submit("pemprov-jabar.operator", out, dataset="regsosek")
+    assert resp.status_code == 202, resp.text
+    job_id = resp.json()["id"]
+    state = env.wait("pemprov-jabar.operator", job_id)
+    assert state["status"] == "selesai" and state["alur"] == "regsosek", state
+    hasil = _csv(env.client.get(f"/api/v1/pemadanan/{job_id}/hasil.csv", headers=h).text)
+    with env.rt.transaction() as s:
+        _, rows = JobRepository(s).results(job_id, limit=None)
+    linked = [r for r in rows if r.nik_cocok]
+    assert linked, "some listed families live in Jawa Barat"
+    assert all(region[r.nik_cocok].startswith("32") for r in linked)  # the grant's scope
+    outside = [
+        r for r in rows if truth[r.line - 2] and not region[truth[r.line - 2]].startswith("32")
+    ]
+    assert outside and all(r.status == "tidak_ditemukan" for r in outside)
+    assert "desil_kesejahteraan" in hasil[0]

@@ -31,7 +31,14 @@ from simpul.access.auth import principal_for_account
 from simpul.access.policy import audit_event
 from simpul.audit.service import record_in_session
 from simpul.errors import SimpulError
-from simpul.matching.engine import KEMUNGKINAN_COCOK, MatchOptions, RegistryIndex, match
+from simpul.matching.engine import (
+    KEMUNGKINAN_COCOK,
+    TIDAK_DITEMUKAN,
+    MatchOptions,
+    MatchResult,
+    RegistryIndex,
+    match,
+)
 from simpul.pemadanan.models import MatchJob
 from simpul.pemadanan.repository import JobRepository
 from simpul.pemadanan.service import decide_job, parsed_for
@@ -201,14 +208,22 @@ def _execute(rt: Runtime, job_id: str, worker: str) -> None:
         s.expunge(job)
     with rt.transaction() as s:
         refused = _recheck(rt, s, job)
+        scope: tuple[str, ...] | None = None
+        if refused is None:
+            principal = principal_for_account(s, job.account_id)
+            decision, _ = decide_job(s, principal, _job_like(job), rt.clock.now())
+            scope = decision.region_scope
     if refused is not None:
         raise refused
     parsed = parsed_for(job, settings)
+    extra = [*job.output_elements, *(["kode_wilayah"] if scope else [])]
     with rt.transaction() as s:
-        table = registry_table(s, settings, job.dataset, list(job.output_elements))
+        table = registry_table(s, settings, job.dataset, extra)
     index = RegistryIndex(table)
     opts = MatchOptions(threshold=float(job.options.get("ambang", 0.5)))
     result = match(index, parsed.query(), opts, progress=_progress(rt, job_id, worker))
+    if scope:
+        _limit_to_scope(result, table, index, scope)
     outputs = [c for c in job.output_elements if c in table.column_names]
     out_cols = {c: table.column(c) for c in outputs}
     rows: list[dict[str, Any]] = []
@@ -256,6 +271,26 @@ def _execute(rt: Runtime, job_id: str, worker: str) -> None:
     log.info("pemadanan %s selesai: %s", job_id, counts)
     if counts.get(KEMUNGKINAN_COCOK):
         log.info("pemadanan %s: %d baris menunggu tinjauan", job_id, counts[KEMUNGKINAN_COCOK])
+
+
+def _limit_to_scope(
+    result: MatchResult, table: pa.Table, index: RegistryIndex, scope: tuple[str, ...]
+) -> None:
+    """A region-scoped grant (e.g. PKS 000 for Jawa Barat, "32") discloses no one outside
+    its regions: a match there is reported as `tidak_ditemukan`."""
+    regions = (
+        table.column("kode_wilayah").to_pylist() if "kode_wilayah" in table.column_names else None
+    )
+    for k, i in enumerate(result.registry_index.tolist()):
+        if i < 0:
+            continue
+        region = str(regions[i] or "") if regions is not None else str(index.nik[i])[:6]
+        if not any(region.startswith(p) for p in scope):
+            result.status[k] = TIDAK_DITEMUKAN
+            result.registry_index[k] = -1
+            result.probability[k] = None
+            result.differing[k] = ()
+            result.method[k] = ""
 
 
 def _jsonable(value: Any) -> Any:
