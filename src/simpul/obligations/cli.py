@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import getpass
+import json
 from datetime import date
 from pathlib import Path
 from typing import Annotated
@@ -81,6 +82,7 @@ def list_(
     all_: Annotated[
         bool, typer.Option("--all", help="Termasuk yang dipenuhi dan PKS berakhir.")
     ] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Keluaran JSON.")] = False,
 ) -> None:
     """Semua tenggat kewajiban, terdekat lebih dulu."""
     rt = _rt(ctx)
@@ -94,7 +96,19 @@ def list_(
             include_ended=all_ or bool(agreement),
             institution=institution,
         )
+    if as_json:
+        typer.echo(json.dumps([_json(d) for d in items], ensure_ascii=False, indent=1))
+        return
     _table(items)
+
+
+def _json(d: Deadline) -> dict[str, object]:
+    return {
+        "perjanjian": d.agreement_id, "kewajiban": d.duty_id, "uraian": d.label,
+        "pasal": d.clause, "oleh": list(d.obligors), "periode": d.period,
+        "tenggat": d.due_on.isoformat() if d.due_on else None, "status": d.status.value,
+        "belum_dipenuhi": d.outstanding, "keterangan": d.note,
+    }  # fmt: skip
 
 
 @app.command()

@@ -16,14 +16,14 @@ import hashlib
 import io
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import UTC, date, datetime, time
 from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from simpul.agreements import service as agreements
-from simpul.agreements.lifecycle import add_period, local_date
+from simpul.agreements.lifecycle import WIB, add_period, local_date
 from simpul.agreements.schemas import AgreementDocument, FeedbackBasis, FeedbackDuty
 from simpul.audit.models import AuditRecord, AuditSubject
 from simpul.audit.service import SubjectHasher
@@ -36,6 +36,7 @@ from simpul.kit.masking import mask_nik
 from simpul.kit.tabular import detect_encoding, sniff_delimiter
 from simpul.obligations.deadlines import Deadline, status_of
 from simpul.obligations.models import FeedbackRow, FeedbackUpload
+from simpul.obligations.repository import UsageRepository
 from simpul.registry.datasets import ElementType, get_dataset
 from simpul.registry.identifiers import parse_nik, parse_nip
 from simpul.registry.models import RegistryRecord
@@ -169,8 +170,30 @@ def completeness(
     doc: AgreementDocument,
     duty: FeedbackDuty,
     today: date,
+    until: datetime | None = None,
 ) -> Completeness:
-    due = owed(session, settings, agreement_id, doc, duty)
+    """Owed and received for one duty; with `until`, only accesses up to that instant.
+
+    For `setiap_nik_diakses` the counting is one grouped query; for `setiap_nik_ditemukan`
+    the accessed subjects are matched against the provider's registry in Python."""
+    if duty.basis is FeedbackBasis.EVERY_ACCESSED:
+        grants = duty_grants(doc, duty)
+        if not grants:
+            return Completeness(agreement_id, duty.id, duty.clause, duty.by, duty.to, 0, 0, 0, None)
+        amount, unit = (duty.due.amount, duty.due.unit) if duty.due else DEFAULT_DUE
+        last_first = (
+            add_period(today, -amount, unit)
+            if unit == "hari"
+            else add_period(today, -amount * (12 if unit == "tahun" else 1), "bulan")
+        )
+        cutoff = datetime.combine(last_first, time(0), WIB).astimezone(UTC)
+        n_owed, n_got, n_late, first = UsageRepository(session).feedback_counts(
+            agreement_id, duty.id, grants, until, cutoff
+        )
+        earliest = _due_after(duty, local_date(_as_datetime(first))) if first else None
+        return Completeness(agreement_id, duty.id, duty.clause, duty.by, duty.to, n_owed,
+                            n_got, n_late, earliest)  # fmt: skip
+    due = owed(session, settings, agreement_id, doc, duty, until)
     got = received(session, agreement_id, duty.id)
     outstanding = [o for h, o in due.items() if h not in got]
     return Completeness(

@@ -8,11 +8,14 @@ from __future__ import annotations
 import json
 import statistics
 from collections import Counter, defaultdict
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any, Literal
 
 from sqlalchemy import select
+from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from simpul.access import service as access
@@ -21,6 +24,7 @@ from simpul.agreements import service as agreements
 from simpul.agreements.lifecycle import WIB, local_date
 from simpul.agreements.schemas import AgreementDocument, EvaluationDuty, SemesterReportDuty
 from simpul.config import Settings
+from simpul.db import make_engine
 from simpul.errors import Conflict, InvalidInput, NotFound
 from simpul.kit.clock import Clock
 from simpul.kit.documents import document_environment, render_html, render_pdf
@@ -122,34 +126,65 @@ def usage(
     lo, hi = semester_bounds(year, semester)
     out = Usage(agreement_id, doc.title, _parties(doc), year, semester, institution, clock.now())
     repo = UsageRepository(session)
-    for service, mechanism, month, decision, reason, hasil, n, subjects in repo.volumes(
-        agreement_id, lo, hi, institution
-    ):
+    actors = bound_accounts(session, agreement_id)
+    with ThreadPoolExecutor(1) as pool:
+        # The largest scan runs on a second connection while this one does the rest.
+        hourly = pool.submit(
+            _on_own_connection, session, settings,
+            lambda s: UsageRepository(s).hourly(agreement_id, lo, hi, institution, actors),
+        )  # fmt: skip
+        actor_rows = repo.actors(agreement_id, lo, hi, institution, actors)
+        action_rows = repo.actions(agreement_id, lo, hi)
+        if with_feedback:
+            today = min(local_date(clock.now()), local_date(hi))
+            for duty in feedback.feedback_duties(doc):
+                c = feedback.completeness(session, settings, agreement_id, doc, duty, today, hi)
+                out.feedback.append({
+                    "kewajiban": duty.id, "pasal": duty.clause, "terutang": c.owed,
+                    "diterima": c.received, "terlambat": c.overdue,
+                    "persen": round(100 * c.ratio, 1),
+                })  # fmt: skip
+        hourly_rows = hourly.result()
+    per_day: Counter[str] = Counter()
+    off_hours = 0
+    hours: dict[str, datetime] = {}
+    results: dict[str, str] = {}
+    for service, mechanism, decision, reason, result, hour, n, subjects in hourly_rows:
         n, subjects = int(n), int(subjects or 0)
         out.records += n
+        local = hours.get(hour)
+        if local is None:
+            local = hours[hour] = (
+                datetime.strptime(hour, "%Y-%m-%d %H").replace(tzinfo=UTC).astimezone(WIB)
+            )
+        per_day[f"{local:%Y-%m-%d}"] += n
+        off_hours += n if local.hour < 7 or local.hour >= 19 else 0
         if decision == "tolak":
             out.denied += n
             out.denials[reason] = out.denials.get(reason, 0) + n
             continue
         out.allowed += n
         out.subjects += subjects
-        svc, mech = service or "-", mechanism or "-"
+        svc, mech, month = service or "-", mechanism or "-", f"{local:%Y-%m}"
         out.by_service[svc] = out.by_service.get(svc, 0) + n
         out.by_mechanism[mech] = out.by_mechanism.get(mech, 0) + n
         bucket = out.by_month.setdefault(month, {})
         bucket[svc] = bucket.get(svc, 0) + n
-        label = str(hasil) if hasil else "kumpulan (batch)"
+        label = results.get(result)
+        if label is None:
+            hasil = json.loads(result).get("hasil") if result else None
+            label = results[result] = str(hasil) if hasil else "kumpulan (batch)"
         out.outcomes[label] = out.outcomes.get(label, 0) + n
     per_actor: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0])
-    for actor, inst, decision, n, subjects in repo.actors(agreement_id, lo, hi, institution):
+    for actor, inst, decision, n, subjects in actor_rows:
         if decision == "izin":
             per_actor[(actor or "-", inst or "-")][0] += int(n)
             per_actor[(actor or "-", inst or "-")][1] += int(subjects or 0)
     out.active_accounts = len(per_actor)
     ranked = sorted(per_actor.items(), key=lambda kv: (-kv[1][0], kv[0]))[:TOP_USERS]
     out.top_users = [(a, i, v[0], v[1]) for (a, i), v in ranked]
-    out.anomalies = _anomalies(repo.daily(agreement_id, lo, hi, institution), out)
-    for seq, ts, action, actor, detail in repo.actions(agreement_id, lo, hi):
+    out.anomalies = _anomalies(per_day, off_hours, out)
+    for seq, ts, action, actor, detail in action_rows:
         if str(action).startswith(INCIDENT_ACTIONS):
             info = json.loads(detail) if detail else {}
             out.incidents.append(
@@ -161,29 +196,38 @@ def usage(
                     "alasan": info.get("alasan", ""),
                 }
             )
-    if with_feedback:
-        today = min(local_date(clock.now()), local_date(hi))
-        for duty in feedback.feedback_duties(doc):
-            c = feedback.completeness(session, settings, agreement_id, doc, duty, today)
-            out.feedback.append(
-                {
-                    "kewajiban": duty.id,
-                    "pasal": duty.clause,
-                    "terutang": c.owed,
-                    "diterima": c.received,
-                    "terlambat": c.overdue,
-                    "persen": round(100 * c.ratio, 1),
-                }
-            )
     return out
 
 
-def _anomalies(daily: list[Any], u: Usage) -> list[str]:
-    per_day: Counter[str] = Counter()
-    off = 0
-    for day, off_hours, n in daily:
-        per_day[str(day)] += int(n)
-        off += int(n) if int(off_hours) else 0
+def _on_own_connection(
+    session: Session, settings: Settings, work: Callable[[Session], list[Any]]
+) -> list[Any]:
+    """Run a read on a connection of its own (for a thread); the same database as `session`.
+    SQLite: a query-only connection, so it never waits for the writer's lock."""
+    bind = session.get_bind()
+    if not isinstance(bind, Engine):
+        return work(session)
+    if bind.dialect.name != "sqlite":
+        with Session(bind) as own, own.begin():
+            return work(own)
+    url = bind.url.render_as_string(hide_password=False)
+    engine = make_engine(settings, url, read_only=True, pool_size=1, max_overflow=0)
+    try:
+        with Session(engine) as own:
+            return work(own)
+    finally:
+        engine.dispose()
+
+
+def bound_accounts(session: Session, agreement_id: str) -> tuple[str, ...]:
+    """Usernames of the accounts bound to the agreement and of their operators."""
+    accounts = access.list_accounts(session)
+    users = {a.username for a in accounts if agreement_id in a.agreement_ids}
+    users |= {a.username for a in accounts if a.operator_of in users}
+    return tuple(sorted(users))
+
+
+def _anomalies(per_day: Counter[str], off: int, u: Usage) -> list[str]:
     found: list[str] = []
     if per_day:
         median = statistics.median(per_day.values())

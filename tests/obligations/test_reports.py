@@ -1,0 +1,176 @@
+"""Reports and official documents, checked by their content: figures against what was
+done, PDF text (parties, numbers, counts, dates in words); a PNG of each first page is
+written to test-artefacts/obligations for a person to look at."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+from datetime import date
+from io import BytesIO
+from pathlib import Path
+
+import pytest
+from pypdf import PdfReader
+
+from simpul.agreements.schemas import Mechanism
+from simpul.errors import InvalidInput
+from simpul.obligations import feedback, reports
+from simpul.registry.repository import RegistryRepository
+from simpul.services import service
+from tests.obligations.conftest import ARTEFACTS, World
+
+BKN = "pks-dukcapil-bkn"
+
+
+def pdf_text(pdf: bytes) -> str:
+    text = " ".join(page.extract_text() or "" for page in PdfReader(BytesIO(pdf)).pages)
+    return re.sub(r"-\s+", "-", re.sub(r"\s+", " ", text))  # ids wrap at hyphens in cells
+
+
+def keep(name: str, pdf: bytes, backend: str) -> None:
+    """Write the PDF and a PNG of its first page for a person to look at."""
+    if backend != "sqlite":
+        return
+    ARTEFACTS.mkdir(parents=True, exist_ok=True)
+    target = ARTEFACTS / f"{name}.pdf"
+    target.write_bytes(pdf)
+    png = ARTEFACTS / f"{name}-halaman-1.png"
+    if shutil.which("pdftoppm"):
+        subprocess.run(
+            ["pdftoppm", "-png", "-r", "80", "-f", "1", "-l", "1", "-singlefile", str(target),
+             str(png.with_suffix(""))],
+            check=True,
+        )  # fmt: skip
+    else:
+        import pypdfium2 as pdfium
+
+        pdfium.PdfDocument(pdf)[0].render(scale=80 / 72).to_pil().save(png)
+    assert png.stat().st_size > 1000
+
+
+def deny_some(world: World, nik: str, n: int) -> None:
+    """Requests refused: an element outside the grant (PKS 003 verifies 10 elements)."""
+    for _ in range(n):
+        with world.session() as s:
+            ctx = world.ctx(s, "bkn.klien", Mechanism.WEB_SERVICE)
+            _, refused = service.verify_elements(s, ctx, "kependudukan", nik, {"nama_ibu": "SITI"})
+            assert refused is not None
+
+
+def test_usage_report_counts_what_was_done(world: World, backend: str) -> None:
+    people = world.tables["kependudukan"]
+    world.at(date(2024, 8, 5))
+    assert all(world.verify("bkn.klien", [p["nik"] for p in people[:5]]))
+    world.at(date(2024, 10, 7))
+    assert all(world.verify("bkn.klien", [p["nik"] for p in people[5:8]]))
+    deny_some(world, people[0]["nik"], 2)
+    world.at(date(2025, 1, 10))  # outside the semester: not counted
+    world.verify("bkn.klien", [people[9]["nik"]])
+    with world.session() as s:
+        u = reports.usage(s, world.settings, world.clock, BKN, 2024, 2)
+        html = reports.usage_html(u)
+    assert (u.records, u.allowed, u.denied, u.subjects) == (10, 8, 2, 8)
+    assert u.by_service == {"verifikasi": 8} and u.by_mechanism == {"web_service": 8}
+    assert u.by_month == {"2024-08": {"verifikasi": 5}, "2024-10": {"verifikasi": 3}}
+    assert u.denials == {"elemen_di_luar_hibah": 2}
+    assert u.active_accounts == 1 and u.top_users[0][:3] == ("bkn.klien", "bkn", 8)
+    with world.session() as s:
+        in_registry = RegistryRepository(s).get_many("kependudukan", [p["nik"] for p in people[:8]])
+    expected = {"ditemukan": len(in_registry), "data_tidak_ditemukan": 8 - len(in_registry)}
+    assert u.outcomes == {k: v for k, v in expected.items() if v}
+    assert u.feedback[0]["terutang"] == 8 and u.feedback[0]["diterima"] == 0
+    assert "<svg" in html and "<script" not in html
+    pdf = reports.pdf(html)
+    text = pdf_text(pdf)
+    assert "Direktorat Jenderal Kependudukan dan Pencatatan Sipil" in text
+    assert "Badan Kepegawaian Negara" in text and "dua (2)" in text.lower()
+    assert "elemen_di_luar_hibah" in text and "bkn.klien" in text
+    keep("laporan-penggunaan", pdf, backend)
+
+
+def test_usage_report_with_half_the_feedback_received(world: World) -> None:
+    people = world.tables["kependudukan"]
+    world.at(date(2024, 9, 2))
+    niks = [p["nik"] for p in people[:4]]
+    world.verify("bkn.klien", niks)
+    nip = world.tables["asn"][0]["nip"]
+    body = "nik,nip,status_kepegawaian,kedudukan_hukum\n" + "".join(
+        f"{n},{nip},PNS,AKTIF\n" for n in niks[:2]
+    )
+    with world.session() as s:
+        feedback.upload(s, world.settings, world.clock, BKN, body.encode(), filename="a.csv",
+                        actor="bkn.klien", institution="bkn")  # fmt: skip
+    with world.session() as s:
+        u = reports.usage(s, world.settings, world.clock, BKN, 2024, 2)
+    assert (u.feedback[0]["terutang"], u.feedback[0]["diterima"], u.feedback[0]["persen"]) == (
+        4, 2, 50.0,
+    )  # fmt: skip
+
+
+def test_semester_report_pdf_dates_in_words(world: World, backend: str) -> None:
+    people = world.tables["kependudukan"]
+    world.at(date(2024, 11, 4))
+    world.verify("bkn.klien", [p["nik"] for p in people[:3]])
+    world.at(date(2025, 1, 6))  # a Monday
+    with world.session() as s:
+        rep = reports.submit_semester_report(
+            s, world.settings, world.clock, BKN, 2024, 2,
+            narrative="Verifikasi data calon ASN berjalan lancar.", actor="bkn.admin",
+            institution="bkn",
+        )  # fmt: skip
+        html = reports.semester_report_html(s, rep)
+    pdf = reports.pdf(html)
+    text = pdf_text(pdf)
+    assert "Senin, tanggal enam bulan Januari tahun dua ribu dua puluh lima" in text
+    assert "Badan Kepegawaian Negara" in text and "berjalan lancar" in text
+    assert re.search(r"Permintaan diizinkan 3\b", text)
+    keep("laporan-semester", pdf, backend)
+
+
+def test_evaluation_summary_for_the_minister(world: World, backend: str) -> None:
+    world.at(date(2024, 7, 15))
+    with world.session() as s:
+        reports.record_evaluation(
+            s, world.settings, world.clock, "pks-bappenas-jabar", period="2024-S1",
+            findings=["Laporan semester terlambat 15 hari"], recommendation="perbaiki",
+            evaluator="bappenas.admin",
+        )  # fmt: skip
+        reports.record_evaluation(
+            s, world.settings, world.clock, "pks-kemensos-bkn", period="2024-S1",
+            findings=["Integrasi data jabatan fungsional berjalan"], recommendation="lanjut",
+            evaluator="bkn.admin",
+        )  # fmt: skip
+    with world.session() as s:
+        html = reports.evaluation_summary_html(s, world.settings, world.clock)
+    pdf = reports.pdf(html)
+    text = pdf_text(pdf)
+    assert "empat (4) perjanjian" in text
+    assert "Laporan semester terlambat 15 hari" in text and "perbaiki" in text
+    assert all(a in text for a in ("pks-bappenas-jabar", "pks-kemenkop-bkn", "pks-kemensos-bkn"))
+    keep("ringkasan-evaluasi", pdf, backend)
+
+
+def test_evaluation_refuses_an_unknown_recommendation(world: World) -> None:
+    with world.session() as s, pytest.raises(InvalidInput) as exc:
+        reports.record_evaluation(
+            s, world.settings, world.clock, BKN, period="2024-S2", findings=["x"],
+            recommendation="bubarkan", evaluator="a",
+        )  # fmt: skip
+    assert exc.value.code == "rekomendasi_tidak_sah"
+
+
+def test_berita_acara_penetapan_lists_users_and_operators(
+    world: World, backend: str, tmp_path: Path
+) -> None:
+    world.at(date(2024, 1, 15))  # a Monday
+    with world.session() as s:
+        html = reports.designation_html(s, world.clock, "pks-bappenas-jabar")
+    pdf = reports.pdf(html)
+    text = pdf_text(pdf)
+    assert "Senin, tanggal lima belas bulan Januari tahun dua ribu dua puluh empat" in text
+    assert "Dewi Lestari" in text and "Budi Santoso" in text
+    assert "satu (1) Pengguna Data dan satu (1) Operator" in text
+    assert "Kementerian Perencanaan Pembangunan Nasional" in text or "Bappenas" in text
+    keep("berita-acara-penetapan", pdf, backend)
