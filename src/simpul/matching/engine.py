@@ -116,14 +116,16 @@ class RegistryIndex:
         self._rw = table.column("rw") if "rw" in names else None
         self._name_count = Counter(self.names)
         self._keys: dict[int, str] = {}
+        self._positions: dict[str, int] | None = None
         self._addr: dict[int, str] = {}
 
     def lookup(self, niks: Sequence[str]) -> np.ndarray:
-        if not niks:
-            return np.zeros(0, dtype=np.int64)
-        idx = pc.index_in(pa.array(list(niks), type=pa.string()), value_set=self.nik)
-        out: np.ndarray = pc.fill_null(idx, -1).to_numpy(zero_copy_only=False).astype(np.int64)
-        return out
+        """Registry positions of `niks` (-1 where absent). The hash of the registry's NIKs
+        is built once, on the first call, and serves every later one."""
+        if self._positions is None:
+            self._positions = {k: i for i, k in enumerate(self.nik.to_pylist())}
+        get = self._positions.get
+        return np.fromiter((get(k, -1) for k in niks), dtype=np.int64, count=len(niks))
 
     def born_on(self, day: int) -> np.ndarray:
         lo = np.searchsorted(self.sorted_days, day, side="left")
@@ -316,7 +318,11 @@ def _compare_found(
 ) -> tuple[float, tuple[str, ...], int | None]:
     """Stage 1: the elements the list gives, compared with the record its NIK points at."""
     differing: list[str] = []
-    sim = name_similarity(name_key(q.nama[row]), reg.key(i)) if q.nama[row] else 100.0
+    given = q.nama[row]
+    if not given or " ".join(given.upper().split()) == reg.names[i]:
+        sim = 100.0  # the common case: the name as registered, no folding needed
+    else:
+        sim = name_similarity(name_key(given), reg.key(i))
     if sim < opts.name_agree:
         differing.append("nama_lengkap")
     qd = _days(q.tanggal_lahir[row])
@@ -395,8 +401,15 @@ def match(
             continue
         born = q.tanggal_lahir[row]
         sex = q.jenis_kelamin[row] if q.jenis_kelamin is not None else None
+        # Edits outside the date part (digits 7–12) keep the original's date part.
+        same_date_ok = born is None or nik_date_consistent(nik, born, sex)
+        date_part = nik[6:12]
         for cand, _how in nik_edits(nik):
-            if born is None or nik_date_consistent(cand, born, sex):
+            if cand[6:12] == date_part:
+                ok = same_date_ok
+            else:
+                ok = born is None or nik_date_consistent(cand, born, sex)
+            if ok:
                 repair_rows.append(row)
                 repair_niks.append(cand)
     repaired: dict[int, set[int]] = {}
