@@ -28,8 +28,13 @@ def demo(
     fresh: Annotated[
         bool, typer.Option("--fresh", help="Hapus dan bangun ulang dunia demo.")
     ] = False,
+    usage_weeks: Annotated[
+        int,
+        typer.Option(min=0, max=26, help="Minggu riwayat pemakaian yang disimulasikan."),
+    ] = 5,
 ) -> None:
-    """Bangun dunia demo (registri sintetis, instansi, PKS, akun) lalu layani API."""
+    """Bangun dunia demo (registri sintetis, instansi, PKS, akun, riwayat pemakaian) lalu
+    layani API dan portal."""
     folder = data_dir or runtime(ctx).settings.data_dir
     creds = folder / "demo-credentials.json"
     if creds.exists() and not fresh:
@@ -40,7 +45,7 @@ def demo(
         write_demo_secrets(folder)
         rt = Runtime(load_settings(folder))
         try:
-            build_world(rt, people, seed, say=typer.echo)
+            build_world(rt, people, seed, say=typer.echo, usage_weeks=usage_weeks)
         finally:
             rt.close()
         typer.echo(f"Dunia demo siap di {folder}. Kredensial: {creds} (mode 0600).")

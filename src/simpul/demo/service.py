@@ -1,17 +1,21 @@
 """Build the demo world: synthetic registries, institutions, the four PKS with their demo
-extension addenda, and accounts for every party and role."""
+extension addenda, accounts for every party and role, and weeks of past usage."""
 
 from __future__ import annotations
 
 import json
 import os
 from collections.abc import Callable
+from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 
 from simpul.access import service as access
 from simpul.access.schemas import AccountCreate, InstitutionUpdate
 from simpul.agreements import service as agreements
+from simpul.agreements.lifecycle import local_date
+from simpul.demo.usage import demo_scale, simulate_usage
+from simpul.kit.clock import FixedClock
 from simpul.registry import service as registry_service
 from simpul.runtime import Runtime
 
@@ -112,11 +116,35 @@ def write_credentials(data_dir: Path, creds: list[dict[str, Any]]) -> Path:
     return path
 
 
-def build_world(rt: Runtime, people: int, seed: int, say: Callable[[str], None] = print) -> Path:
-    """Everything a newcomer needs to try the product; returns the credentials file."""
+def build_world(
+    rt: Runtime,
+    people: int,
+    seed: int,
+    say: Callable[[str], None] = print,
+    *,
+    usage_weeks: int = 5,
+) -> Path:
+    """Everything a newcomer needs to try the product; returns the credentials file.
+
+    Governance is set up as of `usage_weeks` ago and the weeks since are lived through
+    (`simulate_usage`), so the audit log, reports and feedback owed start populated and the
+    chain runs in time order."""
     rt.migrate()
     build_registries(rt, people, seed, say)
-    creds = build_governance(rt, say)
+    today = local_date(rt.clock.now())
+    start = today - timedelta(weeks=usage_weeks)
+    # 07:00 WIB on the first day: the hub is set up before the offices open.
+    past_clock = FixedClock(datetime.combine(start, time(0, 0), tzinfo=UTC))
+    past = Runtime(rt.settings, clock=past_clock)
+    try:
+        creds = build_governance(past, say)
+        if usage_weeks > 0:
+            simulate_usage(
+                past, past_clock, start, today - timedelta(days=1),
+                scale=demo_scale(people), seed=seed, say=say,
+            )  # fmt: skip
+    finally:
+        past.close()
     path = write_credentials(rt.settings.data_dir, creds)
     build_face_photos(rt, say)
     return path
