@@ -121,14 +121,15 @@ def build_table(
         if d == REGION:
             exprs.append(_region_expr(spec.region_level, release))
         else:
-            exprs.append(variable(d, today, rules.age_band).sql)
+            exprs.append(variable(d, today, rules.age_band).group_sql())
     magnitude = spec.variable is not None
-    val = numeric(spec.variable) if spec.variable else "0"
     cols = ", ".join(f"{e} AS d{i}" for i, e in enumerate(exprs))
-    sql = (
-        f"SELECT {cols}, count(*) AS n, coalesce(sum({val}), 0) AS s, "
-        f"max(greatest({val}, 0), 2) AS top FROM {source} GROUP BY ALL"
-    )
+    if magnitude:
+        val = numeric(spec.variable or "")
+        measures = f"coalesce(sum(greatest({val}, 0)), 0) AS s, max(greatest({val}, 0), 2) AS top"
+    else:
+        measures = "0 AS s"
+    sql = f"SELECT {cols}, count(*) AS n, {measures} FROM {source} GROUP BY ALL"
     res = con.execute(sql).fetchnumpy()
     n_rows = len(res["n"])
     if n_rows > MAX_CELLS:
@@ -141,18 +142,26 @@ def build_table(
     trees: list[cb.Tree] = []
     leaf = np.zeros((n_rows, len(spec.dimensions)), dtype=np.int64)
     for i, d in enumerate(spec.dimensions):
-        values = [str(v) for v in res[f"d{i}"]]
+        raw = res[f"d{i}"]
         if d == REGION:
+            values = [str(v) for v in raw]
             tree, idx = _region_tree(values, {})
         else:
-            tree, idx = _flat_tree(d, values, variable(d, today, rules.age_band).order)
+            var = variable(d, today, rules.age_band)
+            keys, inverse = np.unique(_keys(raw), return_inverse=True)
+            labels = [var.label(None if k is _NULL else k) for k in keys.tolist()]
+            values = [labels[j] for j in inverse.reshape(-1)]
+            tree, idx = _flat_tree(d, labels, var.order)
         trees.append(tree)
         leaf[:, i] = [idx[v] for v in values]
-    tops = res["top"]
-    top1 = np.array([float(t[0]) if len(t) > 0 else 0.0 for t in tops])
-    top2 = np.array([float(t[1]) if len(t) > 1 else 0.0 for t in tops])
     count = res["n"].astype(np.float64)
-    total = np.asarray(res["s"], dtype=np.float64)
+    if magnitude:
+        tops = res["top"]
+        top1 = np.array([float(t[0]) if len(t) > 0 else 0.0 for t in tops])
+        top2 = np.array([float(t[1]) if len(t) > 1 else 0.0 for t in tops])
+        total = np.asarray(res["s"], dtype=np.float64)
+    else:
+        top1 = top2 = total = np.zeros(n_rows)
     cube = cb.build_cube(trees, leaf, count, total, top1, top2)
     reasons = primary_reasons(
         np.array(cube.count), np.array(cube.total), np.array(cube.top1), np.array(cube.top2),
@@ -162,6 +171,20 @@ def build_table(
     cube.suppressed = [r is not None for r in reasons]
     cb.suppress(cube, magnitude)
     return _release(cube, spec, rules, release, magnitude)
+
+
+_NULL = "\x00null"
+
+
+def _keys(raw: Any) -> np.ndarray[Any, Any]:
+    """Group keys as an object array with NULLs as a sentinel (masked arrays from DuckDB)."""
+    if isinstance(raw, np.ma.MaskedArray):
+        data = raw.data.astype(object)
+        data[np.ma.getmaskarray(raw)] = _NULL
+        return np.asarray(data, dtype=object)
+    arr = np.asarray(raw, dtype=object)
+    arr[[v is None for v in arr]] = _NULL
+    return arr
 
 
 def _release_prefixes(scope: tuple[str, ...] | None, region: str | None) -> tuple[str, ...]:
@@ -231,7 +254,7 @@ def _release(
         )
         if cube.primary[c] and sup:
             row["alasan"] = cube.primary[c]
-        row["jumlah"] = None if sup else shown_count(c)
+        row["jumlah"] = None if sup else round(shown_count(c))
         # share of the last dimension within the other coordinates
         parent_key = (*key[:-1], 0)
         denom = cube.index.get(parent_key)

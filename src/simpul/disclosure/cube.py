@@ -118,9 +118,15 @@ class Cube:
     suppressed: list[bool]
     witnesses: list[Witness] = field(default_factory=list)
     fallback_used: int = 0
+    levels: list[tuple[int, ...]] = field(default_factory=list)
 
     def level(self, cell: int) -> tuple[int, ...]:
-        return tuple(t.depth[n] for t, n in zip(self.trees, self.nodes[cell], strict=True))
+        while len(self.levels) <= cell:
+            key = self.nodes[len(self.levels)]
+            self.levels.append(
+                tuple(t.depth[n] if n >= 0 else -1 for t, n in zip(self.trees, key, strict=True))
+            )
+        return self.levels[cell]
 
     def cell(self, key: tuple[int, ...]) -> int:
         """The cell with these nodes; an empty combination becomes an explicit zero cell."""

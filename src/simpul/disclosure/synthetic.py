@@ -23,8 +23,14 @@ def _pick(values: tuple[str, ...] | list[str], salt: str, key: str = "i") -> str
     return f"([{items}])[1 + (hash({key}, {quote(salt)}) % {len(values)})::INTEGER]"
 
 
-def create_regsosek(con: duckdb.DuckDBPyConnection, name: str, people: int, seed: int = 1) -> None:
-    """Create table `name` with `people` Regsosek-shaped rows."""
+def create_regsosek(
+    con: duckdb.DuckDBPyConnection,
+    name: str,
+    people: int,
+    seed: int = 1,
+    columns: frozenset[str] | None = None,
+) -> None:
+    """Create table `name` with `people` Regsosek-shaped rows (only `columns`, if given)."""
     ds = get_dataset(DATASET)
     villages = sorted(load_regions().villages)
     desa = pa.table({"n": pa.array(range(len(villages)), pa.int32()), "kode": villages})
@@ -69,6 +75,8 @@ def create_regsosek(con: duckdb.DuckDBPyConnection, name: str, people: int, seed
         f"CAST(200000 + hash({hh}, 'pkp' || {s}) % 3000000 AS BIGINT) AS pengeluaran_per_kapita",
         f"1 + CAST(hash({hh}, 'desil' || {s}) % 10 AS BIGINT) AS desil_kesejahteraan",
     ]  # fmt: skip
+    if columns is not None:
+        cols = [c for c in cols if c.rsplit(" AS ", 1)[-1] in columns]
     con.execute(
         f"CREATE OR REPLACE TABLE {name} AS SELECT {', '.join(cols)} FROM range({people}) r(i) "
         f"JOIN _desa d ON d.n = CAST(hash({hh}, 'desa' || {s}) % {len(villages)} AS INTEGER)"

@@ -3,8 +3,10 @@ registry element it reads (the grant must cover that element)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
+from typing import Any
 
 from simpul.errors import InvalidInput
 from simpul.registry.datasets import get_dataset
@@ -20,6 +22,17 @@ class Variable:
     element: str
     sql: str  # an expression over the snapshot's columns yielding text
     order: tuple[str, ...] = ()  # display order of categories when known
+    # a cheaper grouping key (integers, raw values) and its label; default: `sql` itself
+    key_sql: str | None = None
+    labeller: Callable[[Any], str] | None = None
+
+    def group_sql(self) -> str:
+        return self.key_sql or self.sql
+
+    def label(self, key: Any) -> str:
+        if self.labeller is not None:
+            return self.labeller(key)
+        return UNKNOWN if key is None else str(key)
 
 
 def _coded(name: str, element: str | None = None) -> Variable:
@@ -28,16 +41,40 @@ def _coded(name: str, element: str | None = None) -> Variable:
                     tuple(el.values or ()))  # fmt: skip
 
 
-def age_sql(today: date, band: int) -> str:
-    """Completed years at `today`, in bands of `band` years, 75+ open-ended."""
-    years = (
-        f"date_diff('year', tanggal_lahir, DATE '{today.isoformat()}') - "
-        f"CASE WHEN strftime(tanggal_lahir, '%m-%d') > '{today:%m-%d}' THEN 1 ELSE 0 END"
+def age_years_sql(today: date) -> str:
+    """Completed years at `today` in integer arithmetic (no string formatting per row)."""
+    ref = today.year * 10000 + today.month * 100 + today.day
+    return (
+        f"(({ref} - (year(tanggal_lahir) * 10000 + month(tanggal_lahir) * 100 "
+        "+ day(tanggal_lahir))) // 10000)"
     )
-    lo = f"(least({years}, 75) // {band}) * {band}"
+
+
+def age_band_key(today: date, band: int) -> str:
+    """The band's lower bound (75+ open-ended) as an integer; NULL birth date: NULL."""
+    top = 75 // band * band
+    return f"(least({age_years_sql(today)}, {top}) // {band}) * {band}"
+
+
+def age_label(band: int) -> Callable[[Any], str]:
+    top = 75 // band * band
+
+    def label(lo: Any) -> str:
+        if lo is None:
+            return UNKNOWN
+        lo = int(lo)
+        return f"{top:02d}+" if lo >= top else f"{lo:02d}-{lo + band - 1:02d}"
+
+    return label
+
+
+def age_sql(today: date, band: int) -> str:
+    """Age band label, e.g. '20-24', '75+' (text, for microdata)."""
+    top = 75 // band * band
+    lo = age_band_key(today, band)
     return (
         f"CASE WHEN tanggal_lahir IS NULL THEN '{UNKNOWN}' "
-        f"WHEN least({years}, 75) >= {75 // band * band} THEN '{75 // band * band:02d}+' "
+        f"WHEN {lo} >= {top} THEN '{top:02d}+' "
         f"ELSE lpad(CAST({lo} AS VARCHAR), 2, '0') || '-' || "
         f"lpad(CAST({lo} + {band - 1} AS VARCHAR), 2, '0') END"
     )
@@ -69,7 +106,8 @@ AGE = "kelompok_umur"
 def variables(today: date, band: int = 5) -> dict[str, Variable]:
     out = {n: _coded(n) for n in CODED}
     out.update({n: _bool(n) for n in BOOLEAN})
-    out[AGE] = Variable(AGE, "tanggal_lahir", age_sql(today, band))
+    out[AGE] = Variable(AGE, "tanggal_lahir", age_sql(today, band),
+                        key_sql=age_band_key(today, band), labeller=age_label(band))  # fmt: skip
     out["desil_kesejahteraan"] = Variable(
         "desil_kesejahteraan", "desil_kesejahteraan",
         f"coalesce(lpad(CAST(desil_kesejahteraan AS VARCHAR), 2, '0'), '{UNKNOWN}')",
