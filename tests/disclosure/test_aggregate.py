@@ -170,3 +170,16 @@ def test_rounding_applies_to_released_counts() -> None:
 def test_invalid_specs(bad: tuple[str, ...]) -> None:
     with pytest.raises(SimpulError):
         build_table(con_for([]), "r", TableSpec(bad), SdcRules(), TODAY)
+
+
+def test_p_ratio_rule_in_tables() -> None:
+    rows = [("3201011001", "LAKI-LAKI", "SD/SEDERAJAT", "BEKERJA", 1)] * 20
+    rows += [("3201011001", "LAKI-LAKI", "SD/SEDERAJAT", "BEKERJA", 1_000_000)] * 2
+    rows += [("3201011001", "PEREMPUAN", "SD/SEDERAJAT", "BEKERJA", 1000)] * 30
+    con = con_for(rows)
+    spec = TableSpec(("jenis_kelamin",), variable="pengeluaran_per_kapita")
+    # dominance off (k=1): two equal giants still fail the p-ratio (the rest < 10 % of one)
+    table = build_table(con, "r", spec, SdcRules(dominasi_k=1.0), TODAY)
+    by = {r["jenis_kelamin"]: r for r in table.rows}
+    assert by["LAKI-LAKI"]["alasan"] == "p_rasio"
+    assert by["PEREMPUAN"]["status"] == "ditekan_sekunder"  # else total − perempuan

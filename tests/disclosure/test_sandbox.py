@@ -106,3 +106,20 @@ def test_dominance_p_ratio_zeros_and_individual_statistics(tables: dict[str, Any
     assert {f["alasan"] for f in checks["gagal"]} == {"statistik_individu"}
     _, _, checks = run(tables, "SELECT * FROM regsosek LIMIT 5")
     assert checks["gagal"] == [{"alasan": "keluaran_tingkat_individu"}]
+
+
+def test_memory_limit_refuses_with_a_clear_error(tables: dict[str, Any]) -> None:
+    sql = ("SELECT a.id_keluarga, string_agg(b.id_keluarga || b.kode_wilayah, ',') AS s "
+           "FROM regsosek a, regsosek b GROUP BY 1")  # fmt: skip
+    with pytest.raises(SimpulError) as caught:
+        run(tables, sql, batas_memori="16MB", batas_waktu_detik=60)
+    assert caught.value.code == "kueri_melebihi_batas_memori"
+
+
+def test_p_ratio_flags_a_near_sole_contributor(tables: dict[str, Any]) -> None:
+    # ten rows, one of them 1e9, dominance switched off (k=1): the p-ratio still fires
+    sql = ("SELECT jenis_kelamin, sum(CASE WHEN rn = 1 THEN 1e9 ELSE 1 END) AS s FROM "
+           "(SELECT jenis_kelamin, row_number() OVER (PARTITION BY jenis_kelamin "
+           "ORDER BY id_keluarga) AS rn FROM regsosek) GROUP BY 1")  # fmt: skip
+    _, _, checks = run(tables, sql, dominasi_k=1.0)
+    assert {f["alasan"] for f in checks["gagal"]} == {"p_rasio"}
