@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -18,6 +19,7 @@ from simpul.demo.service import build_governance
 from simpul.kit.clock import FixedClock
 from simpul.portal.settings import PortalSettings
 from simpul.registry import service as registry
+from simpul.registry.service import snapshot_path
 from simpul.registry.synth import generate_world
 from simpul.runtime import Runtime
 from tests.portal.helpers import sign_in
@@ -61,6 +63,10 @@ def portal_env(
     for code in ("kependudukan", "asn"):
         with rt.transaction() as s:
             registry.load_registry(s, settings, code, world_files[code], clock)
+    # The Regsosek tiers read the registry's Parquet snapshot (as in tests/disclosure).
+    target = snapshot_path(settings, "regsosek")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(world_files["regsosek"], target)
     creds = {c["username"]: c for c in build_governance(rt, say=lambda _m: None)}
     tables = {k: pq.read_table(world_files[k]).to_pylist() for k in ("kependudukan", "asn")}
     cfg = PortalSettings(idle_minutes=30, absolute_hours=12, cookie_secure="auto")

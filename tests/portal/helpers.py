@@ -30,6 +30,7 @@ PAGES = {
     "/portal/layanan/cek-status": {Role.OPERATOR, Role.DATA_USER},
     "/portal/pemadanan": {Role.OPERATOR, Role.DATA_USER},
     "/portal/kewajiban": set(Role),
+    "/portal/regsosek": {Role.OPERATOR, Role.DATA_USER},
     "/portal/perjanjian": {Role.HUB_ADMIN, Role.PROVIDER_ADMIN, Role.RECIPIENT_ADMIN, Role.AUDITOR},
     "/portal/perjanjian/pks-dukcapil-bkn": {
         Role.HUB_ADMIN,
@@ -50,7 +51,7 @@ def allowed(role: Role, path: str) -> bool:
     path = path.split("?", 1)[0]
     if path in PAGES:
         return role in PAGES[path]
-    for prefix in ("/portal/perjanjian", "/portal/pemadanan"):
+    for prefix in ("/portal/perjanjian", "/portal/pemadanan", "/portal/regsosek"):
         if path.startswith(prefix + "/"):
             return role in PAGES[prefix]
     return False

@@ -360,3 +360,14 @@ def test_the_demo_howto_names_a_portal_sign_in_that_works(browser: Any, site: Si
     v.page.get_by_role("button", name="Masuk").click()
     v.page.wait_for_url("**/portal/beranda")
     v.close()
+
+
+def test_jabar_data_user_builds_an_aggregate_table(browser: Any, site: Site) -> None:
+    v = Visitor(browser, site, "pemprov-jabar.pengguna")
+    v.page.get_by_role("link", name="Data Regsosek").click()
+    v.page.get_by_label("Dimensi").select_option(["wilayah", "kelompok_umur"])
+    v.page.get_by_label("Tingkat wilayah").select_option("kabupaten")
+    v.page.get_by_role("button", name="Buat tabel").click()
+    playwright_api.expect(v.page.locator("#tabel")).to_contain_text("wilayah × kelompok_umur")
+    v.shot("regsosek-agregat")
+    v.close()

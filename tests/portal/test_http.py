@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 import time
 from datetime import timedelta
 from pathlib import Path
@@ -439,3 +440,39 @@ def test_bkn_returns_feedback_and_reports_its_semester(portal_env: PortalEnv) ->
     usage = admin.get("/portal/perjanjian/pks-dukcapil-bkn/laporan-penggunaan",
                       params={"tahun": "2026", "semester": "2"})  # fmt: skip
     assert usage.status_code == 200 and "pks-dukcapil-bkn" in usage.text
+
+
+def test_jabar_builds_a_suppressed_table_and_extracts_bnba_in_its_region(
+    portal_env: PortalEnv,
+) -> None:
+    user = portal_env.client("pemprov-jabar.pengguna")
+    page = user.get("/portal/regsosek")
+    assert page.status_code == 200
+    csrf = csrf_of(page.text)
+    resp = user.post(
+        "/portal/regsosek/agregat",
+        data={
+            "csrf": csrf,
+            "dimensi": ["wilayah", "jenis_kelamin"],
+            "tingkat_wilayah": "kabupaten",
+        },
+    )
+    shown = text_of(resp.text)
+    assert resp.status_code == 200, shown
+    assert "wilayah × jenis_kelamin" in shown and "ditekan primer" in shown
+    resp = user.post("/portal/regsosek/bnba", data={"csrf": csrf, "format": "csv"})
+    assert resp.status_code == 200, text_of(resp.text)
+    link = re.search(r'href="(/portal/regsosek/ekstrak/[^"]+)"', resp.text)
+    assert link, text_of(resp.text)
+    got = user.get(link.group(1))
+    assert got.status_code == 200
+    rows = list(csv.DictReader(io.StringIO(got.text)))
+    assert rows and all(r["kode_wilayah"].startswith("32") for r in rows)  # Jawa Barat only
+    # Another account cannot fetch that extract; an agreement without Regsosek is refused.
+    other = portal_env.client("kemenkop.pengguna")
+    assert other.get(link.group(1)).status_code == 404
+    page = other.get("/portal/regsosek")
+    resp = other.post(
+        "/portal/regsosek/agregat", data={"csrf": csrf_of(page.text), "dimensi": ["jenis_kelamin"]}
+    )
+    assert resp.status_code == 403 and "Permintaan ditolak" in text_of(resp.text)

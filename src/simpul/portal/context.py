@@ -31,6 +31,12 @@ MECHANISM: dict[Service, Mechanism] = {
     Service.AKSES_NIK: Mechanism.WEB_PORTAL,
     Service.VERIFIKASI: Mechanism.WEB_SERVICE,
     Service.CEK_STATUS: Mechanism.WEB_SERVICE,
+    # PKS 000 Pasal 2: aggregate, micro, BNBA and the processing facility through the
+    # portal (Sepakat), as simpul.disclosure.api decides them.
+    Service.AGREGAT: Mechanism.WEB_PORTAL,
+    Service.MIKRO: Mechanism.WEB_PORTAL,
+    Service.BNBA: Mechanism.WEB_PORTAL,
+    Service.PENGOLAHAN: Mechanism.WEB_PORTAL,
 }
 
 

@@ -21,6 +21,7 @@ M: dict[str, tuple[str, str]] = {
     "nav.verifikasi": ("Verifikasi elemen", "Element verification"),
     "nav.cek_status": ("Cek status", "Status check"),
     "nav.pemadanan": ("Pemadanan daftar", "List matching"),
+    "nav.regsosek": ("Data Regsosek", "Regsosek data"),
     "nav.kewajiban": ("Kewajiban & tenggat", "Duties & deadlines"),
     "nav.perjanjian": ("Perjanjian", "Agreements"),
     "nav.akun": ("Akun", "Accounts"),
@@ -279,6 +280,40 @@ M: dict[str, tuple[str, str]] = {
     "match.probability": ("Probabilitas", "Probability"),
     "match.prev": ("Sebelumnya", "Previous"),
     "match.next": ("Berikutnya", "Next"),
+    # regsosek
+    "reg.title": ("Data Regsosek", "Regsosek data"),
+    "reg.intro": (
+        "Akses berjenjang sesuai PKS 000 Pasal 2: tabel agregat dengan penekanan sel, data "
+        "mikro dipseudonimkan, BNBA di dalam cakupan wilayah, dan fasilitas pengolahan.",
+        "Tiered access under PKS 000 Article 2: aggregate tables with cell suppression, "
+        "pseudonymised microdata, BNBA within the region scope, and the processing facility.",
+    ),
+    "reg.table": ("Tabel agregat", "Aggregate table"),
+    "reg.dimensions": ("Dimensi (sampai 4)", "Dimensions (up to 4)"),
+    "reg.level": ("Tingkat wilayah", "Region level"),
+    "reg.region": ("Kode wilayah (opsional)", "Region code (optional)"),
+    "reg.variable": ("Variabel numerik (opsional)", "Numeric variable (optional)"),
+    "reg.build": ("Buat tabel", "Build table"),
+    "reg.suppressed": (
+        "{cells} sel; {primary} ditekan primer, {secondary} ditekan sekunder (•).",
+        "{cells} cells; {primary} primary and {secondary} secondary suppressions (•).",
+    ),
+    "reg.extracts": ("Ekstrak data mikro dan BNBA", "Microdata and BNBA extracts"),
+    "reg.micro": ("Buat ekstrak data mikro", "Make a microdata extract"),
+    "reg.bnba": ("Buat ekstrak BNBA", "Make a BNBA extract"),
+    "reg.format": ("Format", "Format"),
+    "reg.extract_ready": ("Ekstrak siap: {rows} baris.", "Extract ready: {rows} rows."),
+    "reg.download": ("Unduh", "Download"),
+    "reg.sandbox": ("Fasilitas pengolahan", "Processing facility"),
+    "reg.sandbox_help": (
+        "SQL (DuckDB) atas view tingkat akses Anda; keluaran diperiksa sebelum dirilis.",
+        "SQL (DuckDB) over the views of your access tier; outputs are checked before release.",
+    ),
+    "reg.sql": ("SQL", "SQL"),
+    "reg.purpose": ("Tujuan", "Purpose"),
+    "reg.run": ("Jalankan", "Run"),
+    "reg.output_status": ("Status keluaran", "Output status"),
+    "reg.source": ("Sumber", "Source"),
     # duties
     "duty.title": ("Kewajiban dan tenggat", "Duties and deadlines"),
     "duty.intro": (

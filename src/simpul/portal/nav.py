@@ -31,6 +31,7 @@ PAGES: dict[str, Page] = {
         Page("cek_status", "/portal/layanan/cek-status", SERVICE),
         Page("pemadanan", "/portal/pemadanan", SERVICE),
         Page("pemadanan_detail", "/portal/pemadanan/{job_id}", SERVICE, nav=False),
+        Page("regsosek", "/portal/regsosek", SERVICE),
         Page("kewajiban", "/portal/kewajiban", ALL),
         Page("perjanjian", "/portal/perjanjian", READERS),
         Page("perjanjian_detail", "/portal/perjanjian/{agreement_id}", READERS, nav=False),

@@ -232,6 +232,7 @@ def install(app: FastAPI, runtime: Runtime, cfg: PortalSettings | None = None) -
         pages_auth,
         pages_obligations,
         pages_pemadanan,
+        pages_regsosek,
         pages_services,
     )
 
@@ -241,6 +242,7 @@ def install(app: FastAPI, runtime: Runtime, cfg: PortalSettings | None = None) -
         pages_auth,
         pages_services,
         pages_pemadanan,
+        pages_regsosek,
         pages_obligations,
         pages_admin,
         pages_audit,

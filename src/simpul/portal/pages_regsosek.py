@@ -1,0 +1,121 @@
+"""Regsosek tiers in the portal (PKS 000 Pasal 2, "melalui Sepakat"): the aggregate-table
+builder with disclosure control, microdata and BNBA extracts, and the processing facility.
+Each calls `simpul.disclosure` exactly as its API does (decided as web_portal, audited)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import FileResponse, HTMLResponse, Response
+from pydantic import ValidationError
+
+from simpul.agreements.schemas import Service
+from simpul.disclosure import extracts, sandbox
+from simpul.disclosure import service as disclosure
+from simpul.disclosure.schemas import TabelIn
+from simpul.disclosure.variables import AGE, NUMERIC, REGION, variables
+from simpul.errors import SimpulError
+from simpul.portal.context import Outcome, call
+from simpul.portal.web import check_csrf, error_message, lang_of, need, portal_of, render
+
+router = APIRouter(include_in_schema=False)
+LEVELS = ("provinsi", "kabupaten", "kecamatan", "desa")
+
+
+def _context(request: Request, **extra: Any) -> dict[str, Any]:
+    rt = portal_of(request).runtime
+    names = sorted(variables(rt.clock.today()))
+    ctx: dict[str, Any] = {
+        "dimensions": [REGION, AGE, *[n for n in names if n != AGE]],
+        "numeric": sorted(NUMERIC),
+        "levels": LEVELS,
+        "given": {},
+        "chosen": [REGION, "jenis_kelamin"],
+    }
+    ctx.update(extra)
+    return ctx
+
+
+@router.get("/portal/regsosek")
+def regsosek(request: Request) -> HTMLResponse:
+    need(request, "regsosek")
+    return render(request, "regsosek.html", _context(request))
+
+
+async def _form(request: Request) -> tuple[dict[str, str], list[str]]:
+    form = await request.form()
+    fields = {k: v for k, v in form.multi_items() if isinstance(v, str)}
+    return fields, [v for v in form.getlist("dimensi") if isinstance(v, str)]
+
+
+@router.post("/portal/regsosek/agregat")
+async def aggregate(request: Request) -> HTMLResponse:
+    fields, dims = await _form(request)
+    return await run_in_threadpool(_aggregate, request, fields, dims)
+
+
+def _aggregate(request: Request, form: dict[str, str], dims: list[str]) -> HTMLResponse:
+    user = need(request, "regsosek")
+    check_csrf(user, form)
+    ctx = _context(request, given=form, chosen=dims)
+    try:
+        body = TabelIn(
+            dimensi=dims,
+            tingkat_wilayah=form.get("tingkat_wilayah") or "provinsi",
+            wilayah=form.get("wilayah") or None,
+            variabel=form.get("variabel") or None,
+        )
+    except ValidationError as exc:
+        ctx["error"] = "; ".join(str(e["msg"]) for e in exc.errors())
+        return render(request, "regsosek.html", ctx, status=422)
+    outcome = call(request, user, Service.AGREGAT, disclosure.aggregate, body.spec())
+    ctx["table"] = outcome
+    if outcome.answer is not None and outcome.answer.baris:
+        ctx["columns"] = list(outcome.answer.baris[0])
+    return render(request, "regsosek.html", ctx, status=outcome.status)
+
+
+@router.post("/portal/regsosek/{tier}")
+async def extract(request: Request, tier: str) -> HTMLResponse:
+    fields, _ = await _form(request)
+    return await run_in_threadpool(_extract, request, tier, fields)
+
+
+def _extract(request: Request, tier: str, form: dict[str, str]) -> HTMLResponse:
+    user = need(request, "regsosek")
+    check_csrf(user, form)
+    ctx = _context(request, given=form)
+    fmt = form.get("format") if form.get("format") in ("csv", "parquet") else "csv"
+    region = form.get("wilayah") or None
+    outcome: Outcome
+    if tier == "mikro":
+        outcome = call(request, user, Service.MIKRO, extracts.microdata, fmt, region)
+    elif tier == "bnba":
+        outcome = call(request, user, Service.BNBA, extracts.bnba, fmt, region)
+    elif tier == "pengolahan":
+        sql = form.get("sql", "")[:20_000]
+        purpose = form.get("tujuan", "")[:500] or None
+        outcome = call(request, user, Service.PENGOLAHAN, sandbox.submit, sql, purpose)
+        ctx["output"] = outcome
+        return render(request, "regsosek.html", ctx, status=outcome.status)
+    else:
+        return render(request, "pesan.html", {"title_key": "notfound.title",
+                      "body_key": "notfound.title"}, status=404)  # fmt: skip
+    ctx["extract"] = outcome
+    return render(request, "regsosek.html", ctx, status=outcome.status)
+
+
+@router.get("/portal/regsosek/ekstrak/{extract_id}")
+def download(request: Request, extract_id: str) -> Response:
+    user = need(request, "regsosek")
+    rt = portal_of(request).runtime
+    try:
+        path, media = extracts.extract_file(rt.settings, user.principal, extract_id)
+    except SimpulError as exc:
+        return render(request, "pesan.html", {"title_key": "error.title",
+                      "body": error_message(lang_of(request), exc)}, status=exc.status)  # fmt: skip
+    return FileResponse(path, media_type=media, filename=Path(path).name,
+                        headers={"Cache-Control": "no-store"})  # fmt: skip
