@@ -183,3 +183,23 @@ def test_p_ratio_rule_in_tables() -> None:
     by = {r["jenis_kelamin"]: r for r in table.rows}
     assert by["LAKI-LAKI"]["alasan"] == "p_rasio"
     assert by["PEREMPUAN"]["status"] == "ditekan_sekunder"  # else total − perempuan
+
+
+@pytest.mark.parametrize("today", [date(2026, 11, 23), date(2028, 2, 29), date(2027, 3, 1)])
+def test_age_bands_are_completed_years(today: date) -> None:
+    """The date-comparison bands equal completed years computed from the calendar."""
+    from simpul.disclosure.variables import age_band_key, age_label
+
+    con = duckdb.connect()
+    con.execute(
+        f"CREATE TABLE d AS SELECT DATE '{today.year - 90}-01-01' + i::INTEGER AS tanggal_lahir "
+        "FROM range(33000) r(i)"
+    )
+    got = con.execute(f"SELECT tanggal_lahir, {age_band_key(today, 5)} FROM d").fetchall()
+    label = age_label(5)
+    for born, band in got:
+        if born > today:
+            continue
+        years = today.year - born.year - ((today.month, today.day) < (born.month, born.day))
+        assert band == min(years, 75) // 5 * 5, (born, band, years)
+    assert label(75) == "75+" and label(20) == "20-24"

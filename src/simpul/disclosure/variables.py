@@ -50,10 +50,24 @@ def age_years_sql(today: date) -> str:
     )
 
 
+def _years_before(today: date, years: int) -> date:
+    try:
+        return today.replace(year=today.year - years)
+    except ValueError:  # 29 February in a common year
+        return today.replace(year=today.year - years, day=28)
+
+
 def age_band_key(today: date, band: int) -> str:
-    """The band's lower bound (75+ open-ended) as an integer; NULL birth date: NULL."""
+    """The band's lower bound (75+ open-ended) as an integer; NULL birth date: NULL.
+
+    Completed years ≥ L exactly when the birth date is on or before `today` minus L years,
+    so the band is a chain of date comparisons (no date parts extracted per row)."""
     top = 75 // band * band
-    return f"(least({age_years_sql(today)}, {top}) // {band}) * {band}"
+    whens = " ".join(
+        f"WHEN tanggal_lahir > DATE '{_years_before(today, lo + band).isoformat()}' THEN {lo}"
+        for lo in range(0, top, band)
+    )
+    return f"CASE WHEN tanggal_lahir IS NULL THEN NULL {whens} ELSE {top} END"
 
 
 def age_label(band: int) -> Callable[[Any], str]:
