@@ -31,6 +31,7 @@ PAGES = {
     "/portal/pemadanan": {Role.OPERATOR, Role.DATA_USER},
     "/portal/kewajiban": set(Role),
     "/portal/regsosek": {Role.OPERATOR, Role.DATA_USER},
+    "/portal/tinjauan-keluaran": {Role.PROVIDER_ADMIN},
     "/portal/perjanjian": {Role.HUB_ADMIN, Role.PROVIDER_ADMIN, Role.RECIPIENT_ADMIN, Role.AUDITOR},
     "/portal/perjanjian/pks-dukcapil-bkn": {
         Role.HUB_ADMIN,

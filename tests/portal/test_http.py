@@ -437,6 +437,25 @@ def test_bkn_returns_feedback_and_reports_its_semester(portal_env: PortalEnv) ->
     assert "/portal/kewajiban/data-balikan" not in page.text
     detail = admin.get("/portal/perjanjian/pks-dukcapil-bkn")
     assert "Kewajiban dan tenggat" in text_of(detail.text)
+    # Dukcapil receives the feedback (only the accepted row) and evaluates the agreement.
+    received = admin.get("/portal/kewajiban/pks-dukcapil-bkn/data-balikan.csv")
+    assert received.status_code == 200
+    assert civil["nik"] in received.text and stranger["nik"] not in received.text
+    assert op.get("/portal/kewajiban/pks-dukcapil-bkn/data-balikan.csv").status_code == 403
+    resp = admin.post(
+        "/portal/kewajiban/evaluasi",
+        data={
+            "csrf": csrf_of(page.text),
+            "perjanjian": "pks-dukcapil-bkn",
+            "periode": "2026-S2",
+            "rekomendasi": "lanjut",
+            "temuan": "Data balikan belum lengkap.\nLaporan tepat waktu.",
+        },
+    )
+    assert resp.status_code == 200 and "Evaluasi dicatat" in text_of(resp.text)
+    assert [r.actor for r in _records(portal_env, action="kewajiban.evaluasi")] == [
+        "dukcapil.admin"
+    ]
     usage = admin.get("/portal/perjanjian/pks-dukcapil-bkn/laporan-penggunaan",
                       params={"tahun": "2026", "semester": "2"})  # fmt: skip
     assert usage.status_code == 200 and "pks-dukcapil-bkn" in usage.text
@@ -476,3 +495,28 @@ def test_jabar_builds_a_suppressed_table_and_extracts_bnba_in_its_region(
         "/portal/regsosek/agregat", data={"csrf": csrf_of(page.text), "dimensi": ["jenis_kelamin"]}
     )
     assert resp.status_code == 403 and "Permintaan ditolak" in text_of(resp.text)
+
+
+def test_processing_output_waits_for_the_providers_review(portal_env: PortalEnv) -> None:
+    user = portal_env.client("pemprov-jabar.pengguna")
+    page = user.get("/portal/regsosek")
+    sql = "SELECT kode_wilayah, count(*) AS n FROM regsosek GROUP BY 1"  # tiny cells: held
+    resp = user.post(
+        "/portal/regsosek/pengolahan",
+        data={"csrf": csrf_of(page.text), "sql": sql, "tujuan": "uji"},
+    )
+    shown = text_of(resp.text)
+    assert resp.status_code == 200, shown
+    assert "menunggu_tinjauan" in shown
+    reviewer = portal_env.client("bappenas.admin")
+    queue = reviewer.get("/portal/tinjauan-keluaran")
+    found = re.search(r'action="/portal/tinjauan-keluaran/([^"]+)"', queue.text)
+    assert found, text_of(queue.text)
+    resp = reviewer.post(
+        f"/portal/tinjauan-keluaran/{found.group(1)}",
+        data={"csrf": csrf_of(queue.text), "keputusan": "tolak", "alasan": "sel terlalu kecil"},
+    )
+    assert resp.status_code == 200 and "Keputusan tinjauan dicatat" in text_of(resp.text)
+    assert found.group(1) not in resp.text
+    # Only the provider's administrators review.
+    assert portal_env.client("dukcapil.auditor").get("/portal/tinjauan-keluaran").status_code == 403

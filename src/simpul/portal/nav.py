@@ -33,6 +33,7 @@ PAGES: dict[str, Page] = {
         Page("pemadanan_detail", "/portal/pemadanan/{job_id}", SERVICE, nav=False),
         Page("regsosek", "/portal/regsosek", SERVICE),
         Page("kewajiban", "/portal/kewajiban", ALL),
+        Page("tinjauan", "/portal/tinjauan-keluaran", frozenset({Role.PROVIDER_ADMIN})),
         Page("perjanjian", "/portal/perjanjian", READERS),
         Page("perjanjian_detail", "/portal/perjanjian/{agreement_id}", READERS, nav=False),
         Page(

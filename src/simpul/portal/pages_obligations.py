@@ -4,6 +4,7 @@ feedback data (data balikan) upload, semester reports, and the usage report. Eac
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -46,6 +47,29 @@ def _owed(session: Session, user: User, ids: list[str], kind: str, at: datetime)
     return out
 
 
+def _duty_ids(
+    session: Session,
+    user: User,
+    ids: list[str],
+    at: datetime,
+    kind: str,
+    match: Callable[[Any, str], bool],
+) -> list[str]:
+    """Provider side: agreements where the user's institution evaluates, or receives the
+    feedback data (hub administrators act for any party)."""
+    if user.role not in (Role.PROVIDER_ADMIN, Role.HUB_ADMIN):
+        return []
+    out = []
+    for agreement_id in ids:
+        doc = agreements.document_of(agreements.version_in_force(session, agreement_id, at))
+        if any(
+            d.kind == kind and (user.role is Role.HUB_ADMIN or match(d, user.principal.institution))
+            for d in doc.duties
+        ):
+            out.append(agreement_id)
+    return out
+
+
 def _page(
     request: Request, user: User, extra: dict[str, Any] | None = None, status: int = 200
 ) -> HTMLResponse:
@@ -59,6 +83,8 @@ def _page(
         now = rt.clock.now()
         feedback_ids = _owed(session, user, ids, "data_balikan", now)
         report_ids = _owed(session, user, ids, "laporan_semester", now)
+        evaluate_ids = _duty_ids(session, user, ids, now, "evaluasi", lambda d, own: own in d.by)
+        receive_ids = _duty_ids(session, user, ids, now, "data_balikan", lambda d, own: d.to == own)
     ctx: dict[str, Any] = {
         "deadlines": found,
         "show_all": show_all,
@@ -67,6 +93,9 @@ def _page(
         "year": rt.clock.today().year,
         "semester": 1 if rt.clock.today().month <= 6 else 2,
         "upload": None,
+        "evaluate_ids": evaluate_ids,
+        "receive_ids": receive_ids,
+        "recommendations": reports.RECOMMENDATIONS,
     }
     ctx.update(extra or {})
     return render(request, "kewajiban.html", ctx, status=status)
@@ -186,3 +215,66 @@ def usage_report(request: Request, agreement_id: str) -> Response:
                      f'{agreement_id}-{year}-s{semester}.pdf"', "Cache-Control": "no-store"},
         )  # fmt: skip
     return HTMLResponse(html, headers={"Cache-Control": "no-store"})
+
+
+@router.post("/portal/kewajiban/evaluasi")
+async def evaluation(request: Request) -> Response:
+    form = {k: v for k, v in (await request.form()).multi_items() if isinstance(v, str)}
+    return await run_in_threadpool(_evaluation, request, form)
+
+
+def _evaluation(request: Request, form: dict[str, str]) -> Response:
+    user = need(request, "kewajiban")
+    check_csrf(user, form)
+    rt = portal_of(request).runtime
+    agreement_id = form.get("perjanjian", "")
+    try:
+        with rt.transaction() as session:
+            allowed = _duty_ids(
+                session, user,
+                obligations.visible_agreements(session, user.principal, rt.clock.now()),
+                rt.clock.now(), "evaluasi", lambda d, own: own in d.by,
+            )  # fmt: skip
+            if agreement_id not in allowed:
+                raise SimpulError("bukan_pihak_wajib", "Instansi Anda tidak mengevaluasi "
+                                  "perjanjian ini.", status=403)  # fmt: skip
+            reports.record_evaluation(
+                session, rt.settings, rt.clock, agreement_id,
+                period=form.get("periode", ""),
+                findings=form.get("temuan", "").splitlines(),
+                recommendation=form.get("rekomendasi", ""),
+                evaluator=user.principal.username,
+            )  # fmt: skip
+    except SimpulError as exc:
+        return _page(request, user, {"error": error_message(lang_of(request), exc)}, exc.status)
+    return redirect("/portal/kewajiban?semua=1", "duty.evaluation_ok")
+
+
+@router.get("/portal/kewajiban/{agreement_id}/data-balikan.csv")
+def feedback_download(request: Request, agreement_id: str) -> Response:
+    """The feedback data received, for the party it is owed to (audited)."""
+    user = need(request, "kewajiban")
+    rt = portal_of(request).runtime
+    now = rt.clock.now()
+    try:
+        with rt.transaction() as session:
+            ids = obligations.visible_agreements(session, user.principal, now)
+            allowed = _duty_ids(session, user, ids, now, "data_balikan", lambda d, own: d.to == own)
+            if agreement_id not in allowed:
+                raise SimpulError("bukan_penerima_data_balikan", "Data balikan perjanjian ini "
+                                  "tidak ditujukan kepada instansi Anda.", status=403)  # fmt: skip
+            text = feedback.download_csv(session, agreement_id)
+            obligations.audit_action(
+                session, rt.settings, rt.clock, "kewajiban.data_balikan.unduh",
+                user.principal.username, agreement_id, {"kewajiban": None},
+                user.principal.institution,
+            )  # fmt: skip
+    except SimpulError as exc:
+        return render(request, "pesan.html", {"title_key": "error.title",
+                      "body": error_message(lang_of(request), exc)}, status=exc.status)  # fmt: skip
+    return Response(
+        text,
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="data-balikan-{agreement_id}.csv"',
+                 "Cache-Control": "no-store"},
+    )  # fmt: skip

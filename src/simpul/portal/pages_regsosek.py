@@ -19,7 +19,15 @@ from simpul.disclosure.schemas import TabelIn
 from simpul.disclosure.variables import AGE, NUMERIC, REGION, variables
 from simpul.errors import SimpulError
 from simpul.portal.context import Outcome, call
-from simpul.portal.web import check_csrf, error_message, lang_of, need, portal_of, render
+from simpul.portal.web import (
+    check_csrf,
+    error_message,
+    lang_of,
+    need,
+    portal_of,
+    redirect,
+    render,
+)
 
 router = APIRouter(include_in_schema=False)
 LEVELS = ("provinsi", "kabupaten", "kecamatan", "desa")
@@ -119,3 +127,38 @@ def download(request: Request, extract_id: str) -> Response:
                       "body": error_message(lang_of(request), exc)}, status=exc.status)  # fmt: skip
     return FileResponse(path, media_type=media, filename=Path(path).name,
                         headers={"Cache-Control": "no-store"})  # fmt: skip
+
+
+# -- the provider's review of processing outputs (PKS 000 Pasal 2 huruf c) ----------------
+
+
+@router.get("/portal/tinjauan-keluaran")
+def review_queue(request: Request) -> HTMLResponse:
+    user = need(request, "tinjauan")
+    rt = portal_of(request).runtime
+    with rt.transaction() as session:
+        queue = sandbox.review_queue(session, user.principal)
+    return render(request, "tinjauan.html", {"queue": queue})
+
+
+@router.post("/portal/tinjauan-keluaran/{output_id}")
+async def review_output(request: Request, output_id: str) -> Response:
+    fields, _ = await _form(request)
+    return await run_in_threadpool(_review, request, output_id, fields)
+
+
+def _review(request: Request, output_id: str, form: dict[str, str]) -> Response:
+    user = need(request, "tinjauan")
+    check_csrf(user, form)
+    rt = portal_of(request).runtime
+    try:
+        with rt.transaction() as session:
+            sandbox.review(session, rt.settings, user.principal, output_id,
+                           form.get("keputusan") == "setujui", form.get("alasan", "")[:1000],
+                           rt.clock)  # fmt: skip
+    except SimpulError as exc:
+        with rt.transaction() as session:
+            queue = sandbox.review_queue(session, user.principal)
+        ctx = {"queue": queue, "error": error_message(lang_of(request), exc)}
+        return render(request, "tinjauan.html", ctx, status=exc.status)
+    return redirect("/portal/tinjauan-keluaran", "reg.reviewed_ok")
