@@ -406,6 +406,8 @@ def test_bkn_returns_feedback_and_reports_its_semester(portal_env: PortalEnv) ->
     op.post("/portal/layanan/akses-nik", data={"nik": civil["nik"], "csrf": csrf_of(page.text)})
     owed = text_of(op.get("/portal/kewajiban").text)
     assert "Data balikan" in owed and "terutang" in owed
+    dash = text_of(op.get("/portal/beranda").text)  # due within 30 days: an alert
+    assert "Perlu perhatian" in dash and "pks-dukcapil-bkn: Data balikan" in dash
     rows = [
         "nik,nip,status_kepegawaian,kedudukan_hukum",
         f"{civil['nik']},{civil['nip']},{civil['status_kepegawaian']},{civil['kedudukan_hukum']}",

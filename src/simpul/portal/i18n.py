@@ -85,6 +85,7 @@ M: dict[str, tuple[str, str]] = {
     # dashboard
     "dash.title": ("Beranda", "Dashboard"),
     "dash.agreements": ("Perjanjian Anda", "Your agreements"),
+    "dash.alerts": ("Perlu perhatian", "Needs attention"),
     "dash.none": ("Akun ini belum terikat pada perjanjian.", "This account has no agreement."),
     "dash.services": ("Layanan yang diberikan", "Services granted"),
     "dash.on_behalf": ("Bertindak atas nama Pengguna Data", "Acting for data user"),

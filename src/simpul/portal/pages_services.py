@@ -13,6 +13,8 @@ from fastapi.responses import HTMLResponse
 from simpul.access.schemas import Role
 from simpul.agreements.schemas import Service
 from simpul.face import service as face
+from simpul.obligations import service as obligations
+from simpul.obligations.deadlines import Status
 from simpul.portal import i18n
 from simpul.portal.context import Granted, call, granted, visible_agreements
 from simpul.portal.web import check_csrf, form_of, lang_of, need, portal_of, render
@@ -29,10 +31,17 @@ def dashboard(request: Request) -> HTMLResponse:
     now = rt.clock.now()
     with rt.transaction() as session:
         shown = visible_agreements(session, user, now)
-        grants = granted(session, user, now) if user.role in (Role.OPERATOR, Role.DATA_USER) else []
+        service_role = user.role in (Role.OPERATOR, Role.DATA_USER)
+        grants = granted(session, user, now) if service_role else []
+        # Alerts: deadlines overdue or due within 30 days, of the reader's agreements.
+        alerts = [
+            d
+            for d in obligations.dashboard(session, rt.settings, rt.clock, user.principal)
+            if d.status in (Status.TERLAMBAT, Status.SEGERA)
+        ]
     today = rt.clock.today()
     rows = [{"s": s, "days_left": (s.ends_on - today).days} for s in shown]
-    return render(request, "beranda.html", {"agreements": rows, "grants": grants})
+    return render(request, "beranda.html", {"agreements": rows, "grants": grants, "alerts": alerts})
 
 
 def _datasets(grants: list[Granted], service: Service) -> list[str]:
