@@ -3,7 +3,7 @@
 The hot path keeps agreements, grants and token principals in a per-process memo and reads
 only this counter per request; any committed change to the tables below (whatever code
 made it, even a hand-written SQL statement) moves the counter, so every node drops its
-memo before its next request. See docs/adr/0003-governance-epoch.md.
+memo before its next request. See docs/adr/0006-governance-memo.md.
 
 Revision ID: 0004_governance_epoch
 Revises: 0003
