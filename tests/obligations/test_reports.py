@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 from pypdf import PdfReader
 
+from simpul.agreements import service as agreements
 from simpul.agreements.schemas import Mechanism
 from simpul.errors import InvalidInput
 from simpul.obligations import feedback, reports
@@ -174,3 +175,29 @@ def test_berita_acara_penetapan_lists_users_and_operators(
     assert "satu (1) Pengguna Data dan satu (1) Operator" in text
     assert "Kementerian Perencanaan Pembangunan Nasional" in text or "Bappenas" in text
     keep("berita-acara-penetapan", pdf, backend)
+
+
+def test_rollups_refresh_incrementally_and_agree_with_the_log(world: World) -> None:
+    people = world.tables["kependudukan"]
+    world.at(date(2024, 8, 5))
+    world.verify("bkn.klien", [p["nik"] for p in people[:4]])
+    with world.session() as s:
+        first = reports.usage(s, world.settings, world.clock, BKN, 2024, 2)
+    world.at(date(2024, 9, 9))
+    world.verify("bkn.klien", [p["nik"] for p in people[2:7]])  # two subjects again
+    deny_some(world, people[0]["nik"], 1)
+    with world.session() as s:
+        second = reports.usage(s, world.settings, world.clock, BKN, 2024, 2)
+        again = reports.usage(s, world.settings, world.clock, BKN, 2024, 2)  # nothing new
+    assert (first.records, second.records, again.records) == (4, 10, 10)
+    assert second.by_month == {"2024-08": {"verifikasi": 4}, "2024-09": {"verifikasi": 5}}
+    assert second.denials == {"elemen_di_luar_hibah": 1}
+    assert second.feedback[0]["terutang"] == 7  # distinct subjects, first access kept
+    # The rollup's counts equal those computed from the log directly.
+    with world.session() as s:
+        doc = agreements.document_of(agreements.get(s, BKN))
+        duty = feedback.feedback_duties(doc)[0]
+        today = date(2024, 12, 1)
+        direct = feedback.completeness(s, world.settings, BKN, doc, duty, today)
+        rolled = feedback.completeness(s, world.settings, BKN, doc, duty, today, rollup=True)
+    assert direct == rolled and direct.owed == 7 and direct.overdue == 7

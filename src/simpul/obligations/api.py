@@ -204,7 +204,7 @@ def laporan_penggunaan(
     """Laporan penggunaan per perjanjian dan semester (HTML atau PDF, dengan grafik)."""
     rt = _runtime(request)
     _visible(rt, principal, agreement_id)
-    with rt.read_transaction() as session:
+    with rt.transaction() as session:  # refreshes the log's rollups first
         usage = reports.usage(session, rt.settings, rt.clock, agreement_id, tahun, semester)
         html = reports.usage_html(usage)
     if format == "pdf":

@@ -23,7 +23,7 @@ from simpul.agreements.schemas import TriggerKind
 from simpul.config import Settings
 from simpul.governance import service as governance
 from simpul.kit.clock import Clock
-from simpul.obligations import feedback
+from simpul.obligations import feedback, rollups
 from simpul.obligations.models import EnforcementRule
 from simpul.obligations.service import audit_action
 
@@ -46,6 +46,7 @@ def run(
     _expire(session, settings, clock, actor, report)
     _nomenclature(session, settings, clock, actor, report)
     _overdue_feedback(session, settings, clock, actor, report)
+    rollups.refresh(session)  # keeps the usage reports' aggregates current (incremental)
     return report
 
 

@@ -171,8 +171,11 @@ def completeness(
     duty: FeedbackDuty,
     today: date,
     until: datetime | None = None,
+    *,
+    rollup: bool = False,
 ) -> Completeness:
     """Owed and received for one duty; with `until`, only accesses up to that instant.
+    With `rollup`, counted from the first-access rollup (refreshed by the caller).
 
     For `setiap_nik_diakses` the counting is one grouped query; for `setiap_nik_ditemukan`
     the accessed subjects are matched against the provider's registry in Python."""
@@ -187,9 +190,16 @@ def completeness(
             else add_period(today, -amount * (12 if unit == "tahun" else 1), "bulan")
         )
         cutoff = datetime.combine(last_first, time(0), WIB).astimezone(UTC)
-        n_owed, n_got, n_late, first = UsageRepository(session).feedback_counts(
-            agreement_id, duty.id, grants, until, cutoff
-        )
+        if rollup:
+            from simpul.obligations import rollups  # rollups reads this module's duties
+
+            n_owed, n_got, n_late, first = rollups.feedback_counts(
+                session, agreement_id, duty.id, until, cutoff
+            )
+        else:
+            n_owed, n_got, n_late, first = UsageRepository(session).feedback_counts(
+                agreement_id, duty.id, grants, until, cutoff
+            )
         earliest = _due_after(duty, local_date(_as_datetime(first))) if first else None
         return Completeness(agreement_id, duty.id, duty.clause, duty.by, duty.to, n_owed,
                             n_got, n_late, earliest)  # fmt: skip

@@ -8,8 +8,10 @@ from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     Date,
+    DateTime,
     ForeignKey,
     Index,
     Integer,
@@ -161,3 +163,76 @@ class EnforcementRule(Base):
     suspend_after_days: Mapped[int | None] = mapped_column(Integer)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
     updated_by: Mapped[str] = mapped_column(String(120))
+
+
+# ---------------------------------------------------------------- rollups of the audit log
+# Incrementally maintained aggregates (obligations.rollups): a report reads these instead of
+# scanning a semester of records; each refresh only reads records appended since the last.
+
+
+class RollupState(Base):
+    __tablename__ = "obligation_rollup_state"
+
+    name: Mapped[str] = mapped_column(String(200), primary_key=True)
+    last_seq: Mapped[int] = mapped_column(BigInteger)
+
+
+class UsageRollup(Base):
+    """Records per UTC hour and (service, mechanism, decision, reason, result). `actor_key`
+    is kept only for refusals without an agreement (they count for the caller's)."""
+
+    __tablename__ = "usage_rollup"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    agreement_key: Mapped[str] = mapped_column(String(80))  # "" when none was chosen
+    actor_key: Mapped[str] = mapped_column(Text)
+    institution: Mapped[str] = mapped_column(Text)
+    hour: Mapped[str] = mapped_column(String(13))  # "YYYY-MM-DD HH", UTC
+    service: Mapped[str | None] = mapped_column(Text)
+    mechanism: Mapped[str | None] = mapped_column(Text)
+    decision: Mapped[str] = mapped_column(Text)
+    reason: Mapped[str] = mapped_column(Text)
+    result: Mapped[str] = mapped_column(Text)
+    records: Mapped[int] = mapped_column(BigInteger)
+    subjects: Mapped[int] = mapped_column(BigInteger)
+
+    __table_args__ = (Index("ix_usage_rollup_key_hour", "agreement_key", "hour"),)
+
+
+class ActorRollup(Base):
+    __tablename__ = "usage_actor_rollup"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    agreement_key: Mapped[str] = mapped_column(String(80))
+    actor: Mapped[str] = mapped_column(Text)
+    institution: Mapped[str] = mapped_column(Text)
+    hour: Mapped[str] = mapped_column(String(13))
+    decision: Mapped[str] = mapped_column(Text)
+    records: Mapped[int] = mapped_column(BigInteger)
+    subjects: Mapped[int] = mapped_column(BigInteger)
+
+    __table_args__ = (Index("ix_usage_actor_rollup_key_hour", "agreement_key", "hour"),)
+
+
+class ActionCopy(Base):
+    """Governance actions on agreements, copied from the log (few; read by reports)."""
+
+    __tablename__ = "usage_action"
+
+    seq: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    ts: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    agreement_id: Mapped[str | None] = mapped_column(Text, index=True)
+    action: Mapped[str] = mapped_column(Text)
+    actor: Mapped[str | None] = mapped_column(Text)
+    detail: Mapped[str] = mapped_column(Text)
+
+
+class FirstAccess(Base):
+    """First allowed access of each subject (hash prefix) under a feedback duty's grants."""
+
+    __tablename__ = "feedback_first_access"
+
+    agreement_id: Mapped[str] = mapped_column(String(80), primary_key=True)
+    duty_id: Mapped[str] = mapped_column(String(80), primary_key=True)
+    key: Mapped[str] = mapped_column(String(16), primary_key=True)
+    first_ts: Mapped[datetime] = mapped_column(DateTime(timezone=True))

@@ -8,14 +8,11 @@ from __future__ import annotations
 import json
 import statistics
 from collections import Counter, defaultdict
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any, Literal
 
 from sqlalchemy import select
-from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from simpul.access import service as access
@@ -24,13 +21,11 @@ from simpul.agreements import service as agreements
 from simpul.agreements.lifecycle import WIB, local_date
 from simpul.agreements.schemas import AgreementDocument, EvaluationDuty, SemesterReportDuty
 from simpul.config import Settings
-from simpul.db import make_engine
 from simpul.errors import Conflict, InvalidInput, NotFound
 from simpul.kit.clock import Clock
 from simpul.kit.documents import document_environment, render_html, render_pdf
-from simpul.obligations import charts, feedback
+from simpul.obligations import charts, feedback, rollups
 from simpul.obligations.models import Evaluation, SemesterReport
-from simpul.obligations.repository import UsageRepository
 from simpul.obligations.service import audit_action, deadlines
 
 Recommendation = Literal["lanjut", "perbaiki", "tangguhkan", "akhiri"]
@@ -120,31 +115,28 @@ def usage(
     institution: str | None = None,
     with_feedback: bool = True,
 ) -> Usage:
-    """The usage figures of one agreement in one semester, aggregated in the database."""
+    """The usage figures of one agreement in one semester, from the log's rollups (brought
+    up to date first: this writes, so call it in a write transaction)."""
     row = agreements.get(session, agreement_id)
     doc = agreements.document_of(row)
     lo, hi = semester_bounds(year, semester)
     out = Usage(agreement_id, doc.title, _parties(doc), year, semester, institution, clock.now())
-    repo = UsageRepository(session)
     actors = bound_accounts(session, agreement_id)
-    with ThreadPoolExecutor(1) as pool:
-        # The largest scan runs on a second connection while this one does the rest.
-        hourly = pool.submit(
-            _on_own_connection, session, settings,
-            lambda s: UsageRepository(s).hourly(agreement_id, lo, hi, institution, actors),
-        )  # fmt: skip
-        actor_rows = repo.actors(agreement_id, lo, hi, institution, actors)
-        action_rows = repo.actions(agreement_id, lo, hi)
-        if with_feedback:
-            today = min(local_date(clock.now()), local_date(hi))
-            for duty in feedback.feedback_duties(doc):
-                c = feedback.completeness(session, settings, agreement_id, doc, duty, today, hi)
-                out.feedback.append({
-                    "kewajiban": duty.id, "pasal": duty.clause, "terutang": c.owed,
-                    "diterima": c.received, "terlambat": c.overdue,
-                    "persen": round(100 * c.ratio, 1),
-                })  # fmt: skip
-        hourly_rows = hourly.result()
+    rollups.refresh(session)  # only what was appended since the last refresh
+    hourly_rows = rollups.hourly(session, agreement_id, lo, hi, institution, actors)
+    actor_rows = rollups.per_actor(session, agreement_id, lo, hi, institution, actors)
+    action_rows = rollups.actions(session, agreement_id, lo, hi)
+    if with_feedback:
+        today = min(local_date(clock.now()), local_date(hi))
+        for duty in feedback.feedback_duties(doc):
+            c = feedback.completeness(
+                session, settings, agreement_id, doc, duty, today, hi, rollup=True
+            )
+            out.feedback.append({
+                "kewajiban": duty.id, "pasal": duty.clause, "terutang": c.owed,
+                "diterima": c.received, "terlambat": c.overdue,
+                "persen": round(100 * c.ratio, 1),
+            })  # fmt: skip
     per_day: Counter[str] = Counter()
     off_hours = 0
     hours: dict[str, datetime] = {}
@@ -197,26 +189,6 @@ def usage(
                 }
             )
     return out
-
-
-def _on_own_connection(
-    session: Session, settings: Settings, work: Callable[[Session], list[Any]]
-) -> list[Any]:
-    """Run a read on a connection of its own (for a thread); the same database as `session`.
-    SQLite: a query-only connection, so it never waits for the writer's lock."""
-    bind = session.get_bind()
-    if not isinstance(bind, Engine):
-        return work(session)
-    if bind.dialect.name != "sqlite":
-        with Session(bind) as own, own.begin():
-            return work(own)
-    url = bind.url.render_as_string(hide_password=False)
-    engine = make_engine(settings, url, read_only=True, pool_size=1, max_overflow=0)
-    try:
-        with Session(engine) as own:
-            return work(own)
-    finally:
-        engine.dispose()
 
 
 def bound_accounts(session: Session, agreement_id: str) -> tuple[str, ...]:

@@ -134,8 +134,66 @@ def upgrade() -> None:
     )
 
 
+    op.create_table(
+        "obligation_rollup_state",
+        sa.Column("name", sa.String(200), primary_key=True),
+        sa.Column("last_seq", sa.BigInteger, nullable=False),
+    )
+    op.create_table(
+        "usage_rollup",
+        sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+        sa.Column("agreement_key", sa.String(80), nullable=False),
+        sa.Column("actor_key", sa.Text, nullable=False),
+        sa.Column("institution", sa.Text, nullable=False),
+        sa.Column("hour", sa.String(13), nullable=False),
+        sa.Column("service", sa.Text),
+        sa.Column("mechanism", sa.Text),
+        sa.Column("decision", sa.Text, nullable=False),
+        sa.Column("reason", sa.Text, nullable=False),
+        sa.Column("result", sa.Text, nullable=False),
+        sa.Column("records", sa.BigInteger, nullable=False),
+        sa.Column("subjects", sa.BigInteger, nullable=False),
+    )
+    op.create_index("ix_usage_rollup_key_hour", "usage_rollup", ["agreement_key", "hour"])
+    op.create_table(
+        "usage_actor_rollup",
+        sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+        sa.Column("agreement_key", sa.String(80), nullable=False),
+        sa.Column("actor", sa.Text, nullable=False),
+        sa.Column("institution", sa.Text, nullable=False),
+        sa.Column("hour", sa.String(13), nullable=False),
+        sa.Column("decision", sa.Text, nullable=False),
+        sa.Column("records", sa.BigInteger, nullable=False),
+        sa.Column("subjects", sa.BigInteger, nullable=False),
+    )
+    op.create_index(
+        "ix_usage_actor_rollup_key_hour", "usage_actor_rollup", ["agreement_key", "hour"]
+    )
+    op.create_table(
+        "usage_action",
+        sa.Column("seq", sa.BigInteger, primary_key=True, autoincrement=False),
+        _ts("ts"),
+        sa.Column("agreement_id", sa.Text, index=True),
+        sa.Column("action", sa.Text, nullable=False),
+        sa.Column("actor", sa.Text),
+        sa.Column("detail", sa.Text, nullable=False),
+    )
+    op.create_table(
+        "feedback_first_access",
+        sa.Column("agreement_id", sa.String(80), primary_key=True),
+        sa.Column("duty_id", sa.String(80), primary_key=True),
+        sa.Column("key", sa.String(16), primary_key=True),
+        _ts("first_ts"),
+    )
+
+
 def downgrade() -> None:
     for table in (
+        "feedback_first_access",
+        "usage_action",
+        "usage_actor_rollup",
+        "usage_rollup",
+        "obligation_rollup_state",
         "enforcement_rule",
         "evaluation",
         "semester_report",
