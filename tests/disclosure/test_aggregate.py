@@ -52,10 +52,15 @@ def row_strategy() -> st.SearchStrategy[tuple[Any, ...]]:
 
 
 spec_strategy = st.builds(
-    lambda dims, level, region, var: TableSpec(tuple(dims), level, region, var),
+    lambda dims, level, region, var: TableSpec(
+        tuple(dims) if region is None or "wilayah" in dims else ("wilayah", *dims[:2]),
+        level,
+        region,
+        var,
+    ),
     st.lists(st.sampled_from(DIMS), min_size=1, max_size=3, unique=True),
     st.sampled_from(LEVELS),
-    st.none(),
+    st.sampled_from([None, None, "32", "3201", "320101", "33"]),
     st.sampled_from([None, None, "pengeluaran_per_kapita"]),
 )
 

@@ -359,9 +359,11 @@ def suppress(cube: Cube, magnitude: bool) -> None:
 
 
 def _choose_children(cube: Cube, w: Witness, level: tuple[int, ...]) -> None:
-    """When `level` deepens exactly one dimension of the witness's home by some steps, pick
-    for each frontier node the child that keeps the witness movable at this level (most
-    data on the weaker side). Depends only on this sub-table: the same in every query."""
+    """When `level` deepens exactly one dimension of the witness's home, pick below each
+    frontier node the child whose cells on this level hold the most data (the smallest
+    count among them, then the label). Each choice reads only the node's own subtree and
+    this sub-table, so every query containing both makes the same one — whatever else the
+    query's trees hold (a region filter keeps only the ancestors' siblings, as leaves)."""
     moved = [i for i, (h, d) in enumerate(zip(w.home, level, strict=True)) if d != h]
     if len(moved) != 1:
         return
@@ -369,48 +371,36 @@ def _choose_children(cube: Cube, w: Witness, level: tuple[int, ...]) -> None:
     tree = cube.trees[i]
     ext = extend(tree, w.flows[i], level[i] - 1, w.choice[i])
     frontier = {n: c for n, c in ext.items() if tree.depth[n] == level[i] - 1 and c != 0}
+    others: list[list[tuple[int, int]]] = []
+    for j, (t, flow, d) in enumerate(zip(cube.trees, w.flows, level, strict=True)):
+        if j == i:
+            continue
+        here = extend(t, flow, d, w.choice[j])
+        others.append(sorted((n, c) for n, c in here.items() if t.depth[n] == d and c != 0))
     for node in sorted(frontier):
         if node in w.choice[i] or not tree.children[node]:
             continue
-        best: tuple[float, str] | None = None
+        best: tuple[float, float, str] | None = None
         for child in tree.children[node]:
-            trial = [dict(ch) for ch in w.choice]
-            trial[i][node] = child
-            support = _probe_level(cube, w, level, trial)
-            score = _slack(support)
-            rank = (score, tree.labels[child])
-            if best is None or rank[0] > best[0]:
+            # the owner grows along the witness: cells with a negative coefficient must hold
+            # data first (that direction is kept open), then the positive ones
+            neg, pos = float("inf"), float("inf")
+            for combo in itertools.product(*others):
+                key = tuple(n for n, _ in combo)
+                key = (*key[:i], child, *key[i:])
+                coef = frontier[node]
+                for _, c in combo:
+                    coef *= c
+                idx = cube.index.get(key)
+                value = cube.count[idx] if idx is not None else 0.0
+                if coef < 0:
+                    neg = min(neg, value)
+                else:
+                    pos = min(pos, value)
+            rank = (neg, pos, tree.labels[child])
+            if best is None or rank[:2] > best[:2]:
                 best = rank
                 w.choice[i][node] = child
-
-
-def _probe_level(
-    cube: Cube, w: Witness, level: tuple[int, ...], choice: list[dict[int, int]]
-) -> list[tuple[float, int]]:
-    per_dim: list[list[tuple[int, int]]] = []
-    for i, (tree, flow, d) in enumerate(zip(cube.trees, w.flows, level, strict=True)):
-        ext = extend(tree, flow, d, choice[i])
-        here = [(n, c) for n, c in sorted(ext.items()) if tree.depth[n] == d and c != 0]
-        if not here:
-            return []
-        per_dim.append(here)
-    out: list[tuple[float, int]] = []
-    for combo in itertools.product(*per_dim):
-        coef = 1
-        for _, c in combo:
-            coef *= c
-        idx = cube.index.get(tuple(n for n, _ in combo))
-        out.append((cube.count[idx] if idx is not None else 0.0, coef))
-    return out
-
-
-def _slack(support: list[tuple[float, int]]) -> float:
-    """The larger, over the two directions, of the smallest count on the losing side."""
-    best = 0.0
-    for sign in (1, -1):
-        losing = [v for v, k in support if k * sign < 0]
-        best = max(best, min(losing) if losing else float("inf"))
-    return best
 
 
 def _flow_ok(tree: Tree, flow: Flow) -> bool:
