@@ -60,24 +60,35 @@ def start(
     return Started(token, row)
 
 
-Outcome = PortalSession | str  # the live row, or why there is none
+Verdict = str  # "ok", "touch" (ok, last-seen to be written), or why there is no session
 
 
-def resume(session: Session, token: str | None, now: datetime, cfg: PortalSettings) -> Outcome:
-    """The live session for `token`, touched; or "tidak_ada" / "kedaluwarsa" / "berakhir"."""
+def lookup(session: Session, token: str | None) -> PortalSession | None:
     if not token or len(token) > 200:
-        return "tidak_ada"
-    row = SessionRepository(session).get(_digest(token))
+        return None
+    return SessionRepository(session).get(_digest(token))
+
+
+def verdict(row: PortalSession | None, now: datetime, cfg: PortalSettings) -> Verdict:
+    """ "ok" / "touch" for a live session; else "tidak_ada", "berakhir" or "kedaluwarsa"."""
     if row is None:
         return "tidak_ada"
     if row.ended_at is not None:
         return "berakhir"
     if now >= row.expires_at or now - row.last_seen_at >= cfg.idle:
-        row.ended_at = now
         return "kedaluwarsa"
-    if (now - row.last_seen_at).total_seconds() >= cfg.touch_seconds:
-        row.last_seen_at = now
-    return row
+    return "touch" if (now - row.last_seen_at).total_seconds() >= cfg.touch_seconds else "ok"
+
+
+def settle(session: Session, id_hash: str, now: datetime, *, end: bool) -> None:
+    """Write what a request learnt: the session expired (end) or is still in use (touch)."""
+    row = SessionRepository(session).get(id_hash)
+    if row is None or row.ended_at is not None:
+        return
+    if end:
+        row.ended_at = now
+    else:
+        row.last_seen_at = max(row.last_seen_at, now)
 
 
 def end(session: Session, token: str | None, now: datetime) -> None:

@@ -14,7 +14,6 @@ from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from jinja2 import Environment, FileSystemLoader, select_autoescape
-from sqlalchemy.orm import Session
 
 from simpul.access.auth import _principal  # the same checks as every API call
 from simpul.access.repository import AccountRepository
@@ -103,33 +102,41 @@ def client_ip(request: Request) -> str | None:
     return request.client.host if request.client else None
 
 
-def _load_user(session: Session, p: Portal, token: str | None) -> User:
-    now = p.runtime.clock.now()
-    found = sessions.resume(session, token, now, p.cfg)
-    if isinstance(found, str):
-        raise LoginRequired("session.expired" if found == "kedaluwarsa" else "session.required")
-    rows = AccountRepository(session).principal_rows_for_account(found.account_id)
-    try:
-        if not rows:
-            raise SimpulError("akun_dicabut", "Akun tidak ada.", status=401)
-        principal = _principal(rows)
-    except SimpulError:
-        found.ended_at = now
-        raise LoginRequired("session.revoked") from None
-    acct = AccountRepository(session).get(found.account_id)
-    return User(principal, found, acct.full_name if acct else None)
-
-
 def need(request: Request, page_key: str) -> User:
-    """The signed-in user, allowed on this page; else a redirect to sign-in, or 403."""
+    """The signed-in user, allowed on this page; else a redirect to sign-in, or 403.
+
+    The session and the account are read in a read-only transaction (on SQLite it does not
+    queue for the write lock); a write follows only when the session expired, the account
+    was revoked, or last-seen is due (every `touch_seconds`)."""
     p = portal_of(request)
+    rt = p.runtime
+    now = rt.clock.now()
     token = request.cookies.get(sessions.SESSION_COOKIE)
-    with p.runtime.transaction() as session:
+    with rt.read_transaction() as session:
+        row = sessions.lookup(session, token)
+        verdict = sessions.verdict(row, now, p.cfg)
+        rows = (
+            AccountRepository(session).principal_rows_for_account(row.account_id)
+            if row is not None and verdict in ("ok", "touch")
+            else []
+        )
+        acct = AccountRepository(session).get(row.account_id) if rows and row else None
+        full_name = acct.full_name if acct else None
+    principal: Principal | None = None
+    if rows:
         try:
-            user = _load_user(session, p, token)
-        except LoginRequired:
-            session.commit()  # an expired or revoked session is ended for good
-            raise
+            principal = _principal(rows)
+        except SimpulError:
+            verdict = "dicabut"
+    elif verdict in ("ok", "touch"):
+        verdict = "dicabut"  # the account row is gone
+    if row is not None and verdict in ("kedaluwarsa", "dicabut", "touch"):
+        with rt.transaction() as session:
+            sessions.settle(session, row.id_hash, now, end=verdict != "touch")
+    if principal is None or row is None:
+        reason = {"kedaluwarsa": "session.expired", "dicabut": "session.revoked"}
+        raise LoginRequired(reason.get(verdict, "session.required"))
+    user = User(principal, row, full_name)
     if user.role not in PAGES[page_key].roles:
         raise Forbidden()
     request.state.user = user
