@@ -65,6 +65,15 @@ def test_feed_upload_download_and_report_over_http(world: World) -> None:
             (4, "tidak_terutang"),
         ]
         assert people[40]["nik"] not in up.text
+        late = client.get(f"/api/v1/perjanjian/{BKN}/data-balikan/terlambat", headers=headers)
+        assert late.json() == [
+            {
+                "kewajiban": "data-balikan-asn",
+                "diakses": "2024-10-01",
+                "tenggat": "2024-10-31",
+                "belum": 2,
+            }
+        ]
         # Missing columns fail the whole file with the names of what is missing.
         bad = client.post(
             f"/api/v1/perjanjian/{BKN}/data-balikan",

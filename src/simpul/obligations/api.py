@@ -11,6 +11,7 @@ from fastapi.responses import HTMLResponse, PlainTextResponse, Response
 from pydantic import BaseModel
 
 from simpul.access.schemas import Principal, Role
+from simpul.agreements.lifecycle import local_date
 from simpul.errors import SimpulError
 from simpul.obligations import feedback, reports, service
 from simpul.obligations.deadlines import Deadline
@@ -188,6 +189,41 @@ def unduh_data_balikan(
         media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": f'attachment; filename="data-balikan-{agreement_id}.csv"'},
     )
+
+
+class TerlambatOut(BaseModel):
+    kewajiban: str
+    diakses: date
+    tenggat: date
+    belum: int
+
+
+@router.get(
+    "/perjanjian/{agreement_id}/data-balikan/terlambat",
+    response_model=list[TerlambatOut],
+    responses=PROBLEMS,
+)
+def data_balikan_terlambat(
+    agreement_id: str, request: Request, principal: Caller
+) -> list[TerlambatOut]:
+    """Data balikan yang melewati tenggat: per hari akses pertama, jumlah subjek."""
+    rt = _runtime(request)
+    _visible(rt, principal, agreement_id)
+    today = local_date(rt.clock.now())
+    out: list[TerlambatOut] = []
+    with rt.read_transaction() as session:
+        view = service.view(session, agreement_id, rt.clock.now())
+        for duty in feedback.feedback_duties(view.doc):
+            for day in feedback.overdue_by_day(
+                session, rt.settings, agreement_id, view.doc, duty, today
+            ):
+                out.append(
+                    TerlambatOut(
+                        kewajiban=duty.id, diakses=day.first_access, tenggat=day.due_on,
+                        belum=day.outstanding,
+                    )
+                )  # fmt: skip
+    return out
 
 
 @router.get(

@@ -296,6 +296,25 @@ def feedback_status(ctx: typer.Context, agreement: AgreementArg) -> None:
             )
 
 
+@feedback_app.command("overdue")
+def feedback_overdue(ctx: typer.Context, agreement: AgreementArg) -> None:
+    """Daftar data balikan terlambat: per hari akses pertama, jumlah subjek belum dibalas."""
+    rt = _rt(ctx)
+    today = local_date(rt.clock.now())
+    table = Table()
+    for col in ("kewajiban", "diakses", "tenggat", "belum"):
+        table.add_column(col)
+    with rt.transaction() as session:
+        row = service.view(session, agreement, rt.clock.now())
+        for duty in feedback.feedback_duties(row.doc):
+            for day in feedback.overdue_by_day(
+                session, rt.settings, agreement, row.doc, duty, today
+            ):
+                table.add_row(duty.id, day.first_access.isoformat(), day.due_on.isoformat(),
+                              str(day.outstanding))  # fmt: skip
+    out.print(table)
+
+
 @feedback_app.command("upload")
 def feedback_upload(
     ctx: typer.Context,

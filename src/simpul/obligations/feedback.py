@@ -254,6 +254,30 @@ def overdue(
     return sorted(late, key=lambda o: (o.due_on, o.subject_hash))
 
 
+@dataclass(frozen=True)
+class OverdueDay:
+    first_access: date  # the day (WIB) subjects were first accessed
+    due_on: date
+    outstanding: int  # subjects of that day still without feedback
+
+
+def overdue_by_day(
+    session: Session,
+    settings: Settings,
+    agreement_id: str,
+    doc: AgreementDocument,
+    duty: FeedbackDuty,
+    today: date,
+) -> list[OverdueDay]:
+    """The overdue list as the recipient can act on it: per day of first access, how many
+    subjects still lack feedback (the log holds no clear NIK; the recipient's own records
+    of that day name them)."""
+    per_day: dict[date, int] = {}
+    for o in overdue(session, settings, agreement_id, doc, duty, today):
+        per_day[o.first_access] = per_day.get(o.first_access, 0) + 1
+    return [OverdueDay(d, _due_after(duty, d), n) for d, n in sorted(per_day.items())]
+
+
 # ---------------------------------------------------------------- uploads
 
 
