@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 
 import pyarrow.parquet as pq
 from hypothesis import HealthCheck, given, settings
@@ -66,6 +67,13 @@ def test_scoped_aggregate_never_shows_other_regions(env: Env) -> None:
     body["wilayah"] = "32"
     resp = env.client.post(f"{BASE}/agregat", json=body, headers=h)
     assert (resp.status_code, resp.json()["code"]) == (403, "di_luar_cakupan_wilayah")
+    assert [r.reason for r in _audit(env, "agregat")][-1] == "di_luar_cakupan_wilayah"
+    # allowed, but the table cannot be protected: refused, and the refusal is audited
+    body = {"dimensi": ["wilayah", "jenis_kelamin", "kelompok_umur", "pendidikan_tertinggi"],
+            "tingkat_wilayah": "desa"}  # fmt: skip
+    resp = env.client.post(f"{BASE}/agregat", json=body, headers=h)
+    assert (resp.status_code, resp.json()["code"]) == (422, "tabel_tidak_dapat_dilindungi")
+    assert json.loads(_audit(env, "agregat")[-1].result) == {"ditolak": resp.json()["code"]}
 
 
 def test_microdata_extract_pseudonymised_with_risk_report(env: Env) -> None:

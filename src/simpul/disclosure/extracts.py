@@ -24,7 +24,7 @@ from simpul.disclosure import service as svc
 from simpul.disclosure.rules import LENGTHS, REGION_LENGTHS, SdcRules
 from simpul.disclosure.schemas import EkstrakOut
 from simpul.disclosure.variables import DATASET, age_sql, quote
-from simpul.errors import InvalidInput, NotFound
+from simpul.errors import InvalidInput, NotFound, SimpulError
 from simpul.kit.ids import new_id
 from simpul.registry.datasets import get_dataset
 from simpul.services.service import CallContext
@@ -261,11 +261,14 @@ def microdata(
     scope = (region,) if region else decision.region_scope
     extract_id = new_id("mikro-")
     target = extract_dir(ctx.settings) / f"{extract_id}.{fmt}"
-    with svc.analytics(ctx.settings) as con:
-        result = build_microdata(
-            con, "regsosek", decision.output_elements, rules, key, ctx.clock.today(), scope
-        )
-        _write(con, "mikro", target, fmt)
+    try:
+        with svc.analytics(ctx.settings) as con:
+            result = build_microdata(
+                con, "regsosek", decision.output_elements, rules, key, ctx.clock.today(), scope
+            )
+            _write(con, "mikro", target, fmt)
+    except SimpulError as exc:
+        return None, svc.refuse_after(session, ctx, allowed, exc)
     source = svc.attribution(session, decision)
     _save_meta(ctx.settings, extract_id, {
         "account_id": ctx.principal.account_id, "layanan": "mikro", "format": fmt,
@@ -288,11 +291,10 @@ def build_bnba(
     """Create table `bnba`: the granted elements of the records inside `scope` only."""
     dataset = get_dataset(DATASET)
     cols = [el.name for el in dataset.tabular_elements if el.name in elements]
-    if "kode_wilayah" not in cols:
-        cols.append("kode_wilayah")
+    order = ", ".join(c for c in ("kode_wilayah", "no_kk", "nik") if c in cols)
     con.execute(
         f"CREATE OR REPLACE TABLE bnba AS SELECT {', '.join(cols)} FROM {source} "
-        f"WHERE {_scope_sql(scope)} ORDER BY kode_wilayah, no_kk, nik"
+        f"WHERE {_scope_sql(scope)} ORDER BY {order}"
     )
     return cols
 
@@ -310,8 +312,14 @@ def bnba(
     extract_id = new_id("bnba-")
     target = extract_dir(ctx.settings) / f"{extract_id}.{fmt}"
     with svc.analytics(ctx.settings) as con:
-        build_bnba(con, "regsosek", decision.output_elements | {"nik"}, scope)
-        niks = tuple(r[0] for r in con.execute("SELECT nik FROM bnba").fetchall())
+        build_bnba(con, "regsosek", decision.output_elements, scope)
+        # the audit's subjects (UU PDP Pasal 32), whether or not the grant shows the NIK
+        niks = tuple(
+            r[0]
+            for r in con.execute(
+                f"SELECT nik FROM regsosek WHERE {_scope_sql(scope)} AND nik IS NOT NULL"
+            ).fetchall()
+        )
         _write(con, "bnba", target, fmt)
     source = svc.attribution(session, decision)
     _save_meta(ctx.settings, extract_id, {

@@ -390,10 +390,7 @@ def submit(
         plan = instrument(con, tree, sql)
         cols, rows = run_limited(con, plan.sql, rules.sandbox_seconds)
     except SimpulError as exc:
-        svc.record_allowed(session, ctx, allowed, {"ditolak": exc.code})
-        return None, Decision(False, exc.code, exc.status, exc.detail,
-                              agreement_id=decision.agreement_id,
-                              agreement_version=decision.agreement_version)  # fmt: skip
+        return None, svc.refuse_after(session, ctx, allowed, exc)
     finally:
         con.close()
     out_cols, out_rows, checks = check_output(plan, cols, rows, rules)

@@ -27,7 +27,7 @@ from simpul.disclosure.models import DisclosureSetting
 from simpul.disclosure.rules import SdcRules
 from simpul.disclosure.schemas import TabelOut
 from simpul.disclosure.variables import DATASET, quote
-from simpul.errors import NotFound
+from simpul.errors import NotFound, SimpulError
 from simpul.kit.clock import Clock
 from simpul.registry.service import snapshot_path
 from simpul.services.service import CallContext
@@ -145,6 +145,17 @@ def record_allowed(
     )
 
 
+def refuse_after(
+    session: Session, ctx: CallContext, allowed: Allowed, exc: SimpulError
+) -> Decision:
+    """An allowed request that cannot be answered (a table that cannot be protected, a
+    query the sandbox refuses): audited with the refusal's code, returned to be raised."""
+    record_allowed(session, ctx, allowed, {"ditolak": exc.code})
+    d = allowed.decision
+    return Decision(False, exc.code, exc.status, exc.detail, agreement_id=d.agreement_id,
+                    agreement_version=d.agreement_version, extra=dict(exc.extra))  # fmt: skip
+
+
 def attribution(session: Session, decision: Decision) -> str:
     """The source line PKS 000 Pasal 7 ayat (2) requires on every use of the data."""
     assert decision.agreement_id is not None and decision.grant is not None
@@ -187,13 +198,18 @@ def aggregate(
 ) -> tuple[TabelOut | None, Decision | None]:
     """An aggregate table with primary and secondary suppression (PKS 000 Pasal 2 huruf a)."""
     today = ctx.clock.today()
-    allowed, refused = guard(session, ctx, Service.AGREGAT, spec.elements(today))
+    allowed, refused = guard(
+        session, ctx, Service.AGREGAT, spec.elements(today), subject_region=spec.region
+    )
     if allowed is None:
         return None, refused
     decision = allowed.decision
     rules = rules_for(session, decision.agreement_id)
-    with analytics(ctx.settings) as con:
-        table = build_table(con, "regsosek", spec, rules, today, decision.region_scope)
+    try:
+        with analytics(ctx.settings) as con:
+            table = build_table(con, "regsosek", spec, rules, today, decision.region_scope)
+    except SimpulError as exc:
+        return None, refuse_after(session, ctx, allowed, exc)
     out = TabelOut(
         dimensi=list(spec.dimensions),
         tingkat_wilayah=spec.region_level,
