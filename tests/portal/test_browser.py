@@ -366,7 +366,7 @@ def test_jabar_data_user_builds_an_aggregate_table(browser: Any, site: Site) -> 
     v = Visitor(browser, site, "pemprov-jabar.pengguna")
     v.page.get_by_role("link", name="Data Regsosek").click()
     v.page.get_by_label("Dimensi").select_option(["wilayah", "kelompok_umur"])
-    v.page.get_by_label("Tingkat wilayah").select_option("kabupaten")
+    v.page.get_by_label("Tingkat wilayah").select_option("provinsi")
     v.page.get_by_role("button", name="Buat tabel").click()
     playwright_api.expect(v.page.locator("#tabel")).to_contain_text("wilayah × kelompok_umur")
     v.shot("regsosek-agregat")

@@ -481,6 +481,19 @@ def test_jabar_builds_a_suppressed_table_and_extracts_bnba_in_its_region(
     shown = text_of(resp.text)
     assert resp.status_code == 200, shown
     assert "wilayah × jenis_kelamin" in shown and "ditekan primer" in shown
+    # A table too long for a page shows its first rows and says so.
+    resp = user.post(
+        "/portal/regsosek/agregat",
+        data={
+            "csrf": csrf,
+            "dimensi": ["wilayah", "kelompok_umur"],
+            "tingkat_wilayah": "kabupaten",
+        },
+    )
+    table = resp.text.split('id="tabel"', 1)[1].split("</table>", 1)[0]
+    total = int(re.search(r"(\d+) sel;", text_of(resp.text)).group(1))  # type: ignore[union-attr]
+    assert total > 500 and table.count("<tr>") == 501  # header + 500 rows
+    assert f"Menampilkan 500 dari {total} baris" in text_of(resp.text)
     resp = user.post("/portal/regsosek/bnba", data={"csrf": csrf, "format": "csv"})
     assert resp.status_code == 200, text_of(resp.text)
     link = re.search(r'href="(/portal/regsosek/ekstrak/[^"]+)"', resp.text)

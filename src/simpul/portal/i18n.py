@@ -300,6 +300,10 @@ M: dict[str, tuple[str, str]] = {
         "{cells} sel; {primary} ditekan primer, {secondary} ditekan sekunder (•).",
         "{cells} cells; {primary} primary and {secondary} secondary suppressions (•).",
     ),
+    "reg.truncated": (
+        "Menampilkan {shown} dari {total} baris; persempit dimensi atau saring wilayah.",
+        "Showing {shown} of {total} rows; use fewer dimensions or a region filter.",
+    ),
     "reg.extracts": ("Ekstrak data mikro dan BNBA", "Microdata and BNBA extracts"),
     "reg.micro": ("Buat ekstrak data mikro", "Make a microdata extract"),
     "reg.bnba": ("Buat ekstrak BNBA", "Make a BNBA extract"),

@@ -31,6 +31,7 @@ from simpul.portal.web import (
 
 router = APIRouter(include_in_schema=False)
 LEVELS = ("provinsi", "kabupaten", "kecamatan", "desa")
+ROW_LIMIT = 500  # rows shown on the page; a narrower table or a region filter shows the rest
 
 
 def _context(request: Request, **extra: Any) -> dict[str, Any]:
@@ -42,6 +43,7 @@ def _context(request: Request, **extra: Any) -> dict[str, Any]:
         "levels": LEVELS,
         "given": {},
         "chosen": [REGION, "jenis_kelamin"],
+        "row_limit": ROW_LIMIT,
     }
     ctx.update(extra)
     return ctx
