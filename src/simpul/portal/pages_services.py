@@ -33,11 +33,10 @@ def dashboard(request: Request) -> HTMLResponse:
         shown = visible_agreements(session, user, now)
         service_role = user.role in (Role.OPERATOR, Role.DATA_USER)
         grants = granted(session, user, now) if service_role else []
-        # Alerts: deadlines overdue or due within 30 days, of the reader's agreements.
-        alerts = [
-            d
-            for d in obligations.dashboard(session, rt.settings, rt.clock, user.principal)
-            if d.status in (Status.TERLAMBAT, Status.SEGERA)
+        # Alerts: deadlines due within 30 days (still in time: first), then overdue ones.
+        open_now = obligations.dashboard(session, rt.settings, rt.clock, user.principal)
+        alerts = [d for d in open_now if d.status is Status.SEGERA] + [
+            d for d in open_now if d.status is Status.TERLAMBAT
         ]
     today = rt.clock.today()
     rows = [{"s": s, "days_left": (s.ends_on - today).days} for s in shown]
