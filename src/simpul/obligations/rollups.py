@@ -28,6 +28,11 @@ _HOUR = {
     "postgresql": "to_char(ts AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24')",
 }
 USAGE = "usage"
+_KEEP_EARLIEST = (
+    " ON CONFLICT (agreement_id, duty_id, key) DO UPDATE SET first_ts = CASE "
+    "WHEN excluded.first_ts < feedback_first_access.first_ts "
+    "THEN excluded.first_ts ELSE feedback_first_access.first_ts END"
+)
 
 
 def hour_text(at: datetime) -> str:
@@ -129,10 +134,8 @@ def _refresh_feedback(session: Session, head: int) -> None:
                 "FROM audit_record r JOIN audit_subject s ON s.seq = r.seq "
                 "WHERE r.seq > :lo AND r.seq <= :hi AND r.agreement_id = :a2 "
                 "AND r.decision = 'izin' AND r.grant_id IN :grants "
-                "GROUP BY substr(s.subject_hash, 1, :k) "
-                "ON CONFLICT (agreement_id, duty_id, key) DO UPDATE SET first_ts = CASE "
-                "WHEN excluded.first_ts < feedback_first_access.first_ts "
-                "THEN excluded.first_ts ELSE feedback_first_access.first_ts END"
+                "GROUP BY substr(s.subject_hash, 1, :k)"
+                + (_KEEP_EARLIEST if last else "")  # the first build only inserts
             ).bindparams(bindparam("grants", expanding=True))
             session.execute(
                 stmt,
