@@ -20,7 +20,7 @@ from simpul.access.models import ClientToken
 from simpul.access.repository import AccountRepository, TokenRepository
 from simpul.access.schemas import AccountKind, AccountStatus, IssuedToken, Principal
 from simpul.errors import InvalidInput, SimpulError
-from simpul.governance.cache import memoized
+from simpul.governance.cache import current_memo, memoized
 from simpul.kit.clock import Clock, SystemClock
 
 SYSTEM_CLOCK: Clock = SystemClock()
@@ -112,6 +112,18 @@ def authenticate_password(
     clock: Clock = SYSTEM_CLOCK,
     passwords: pw.Passwords | None = None,
 ) -> Principal:
+    """See `verify_password`; returns only the principal."""
+    return verify_password(session, username, password, clock=clock, passwords=passwords)[0]
+
+
+def verify_password(
+    session: Session,
+    username: str,
+    password: str,
+    *,
+    clock: Clock = SYSTEM_CLOCK,
+    passwords: pw.Passwords | None = None,
+) -> tuple[Principal, str]:
     """User ID + password (portal, HTTP Basic on web services; PKS 003 Pasal 2(1)f).
 
     Users: argon2, with the same cost for an unknown user; 5 failures lock the account for
@@ -133,7 +145,7 @@ def authenticate_password(
     if acct.kind == AccountKind.CLIENT:
         if not pw.verify_client_secret(acct.secret_hash, password):
             raise _invalid_credentials()
-        return _principal(repo.principal_rows_for_account(acct.id))
+        return _principal(repo.principal_rows_for_account(acct.id)), acct.secret_hash
     if acct.locked_until is not None and acct.locked_until > now:
         raise SimpulError(
             "akun_terkunci",
@@ -154,10 +166,55 @@ def authenticate_password(
         updates |= {"failed_logins": 0, "locked_until": None}
     if acct.last_login_at is None or now - acct.last_login_at >= LAST_LOGIN_RESOLUTION:
         updates["last_login_at"] = now
+    verified = acct.secret_hash
     if hasher.needs_rehash(acct.secret_hash):
-        updates["secret_hash"] = hasher.hash(password)
+        updates["secret_hash"] = verified = hasher.hash(password)
     repo.record_success(acct.id, updates)
-    return principal
+    return principal, verified
+
+
+def remembered_password(
+    session: Session, username: str, password: str, *, clock: Clock = SYSTEM_CLOCK
+) -> Principal | None:
+    """A User ID and password this process verified earlier in the same governance epoch,
+    or None (then `verify_password` must run). Only in cached read sessions.
+
+    A change of password, lock-out, revocation or binding moves the epoch (migration
+    0004_governance_epoch), which forgets every remembered password: the next call pays
+    the full argon2 check and its lock-out rules again."""
+    if len(password) > MAX_CREDENTIAL_LENGTH or len(username) > 64:
+        return None
+    found = current_memo(session)
+    if found is None:
+        return None
+    cache, memo = found
+    rows = memo.get(cache.credential_key(username.strip().lower(), password))
+    if rows is None:
+        return None
+    if rows[0].locked_until is not None and rows[0].locked_until > clock.now():
+        return None  # let the full check answer with the lock-out
+    return _principal(rows)
+
+
+def remember_password(
+    session: Session, username: str, password: str, verified_hash: str, *, clock: Clock
+) -> None:
+    """After `verify_password` succeeded: remember it for this governance epoch, but only
+    if the account still holds the very hash that was verified (read after the epoch, so a
+    password changed meanwhile is never remembered under the new epoch)."""
+    found = current_memo(session)
+    if found is None:
+        return
+    cache, memo = found
+    name = username.strip().lower()
+    repo = AccountRepository(session)
+    acct = repo.by_username(name)
+    if acct is None or acct.secret_hash != verified_hash or acct.status != AccountStatus.AKTIF:
+        return
+    if acct.locked_until is not None and acct.locked_until > clock.now():
+        return
+    rows = tuple(repo.principal_rows_for_account(acct.id, with_lock=True))
+    memo[cache.credential_key(name, password)] = rows
 
 
 def resolve_principal(
@@ -180,6 +237,9 @@ def resolve_principal(
     if bearer is not None:
         return authenticate_token(session, bearer, clock=clock)
     if basic is not None:
+        remembered = remembered_password(session, basic[0], basic[1], clock=clock)
+        if remembered is not None:
+            return remembered
         return authenticate_password(session, basic[0], basic[1], clock=clock, passwords=passwords)
     raise SimpulError(
         "kredensial_tidak_ada",

@@ -218,8 +218,11 @@ class AccountRepository(Repository):
         stmt = self._principal_joins(stmt).where(ClientToken.token_hash == token_hash)
         return list(self.session.execute(stmt).all())
 
-    def principal_rows_for_account(self, account_id: str) -> Sequence[Row[Any]]:
-        stmt = self._principal_joins(self._principal_select().select_from(Account))
+    def principal_rows_for_account(
+        self, account_id: str, *, with_lock: bool = False
+    ) -> Sequence[Row[Any]]:
+        extra = (Account.locked_until,) if with_lock else ()
+        stmt = self._principal_joins(self._principal_select(*extra).select_from(Account))
         return list(self.session.execute(stmt.where(Account.id == account_id)).all())
 
 

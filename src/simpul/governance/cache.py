@@ -14,6 +14,8 @@ itself writes governance data must see its own writes, so it takes the uncached 
 
 from __future__ import annotations
 
+import hmac
+import secrets
 import threading
 from collections.abc import Callable, Hashable
 from typing import Any, TypeVar
@@ -35,6 +37,13 @@ class GovernanceCache:
         self.max_entries = max_entries
         self.hits = 0
         self.misses = 0
+        # Keys for remembered HTTP Basic passwords are keyed with a secret that lives and
+        # dies with this process, so a memo key is worthless anywhere else.
+        self._pepper = secrets.token_bytes(32)
+
+    def credential_key(self, username: str, password: str) -> tuple[str, str, bytes]:
+        mac = hmac.new(self._pepper, password.encode("utf-8", "surrogatepass"), "sha256")
+        return ("basic", username, mac.digest())
 
     def memo_for(self, session: Session) -> dict[Hashable, Any]:
         """The memo valid for this transaction's snapshot (read once per transaction)."""
@@ -76,3 +85,12 @@ def memoized(session: Session, key: Hashable, load: Callable[[], T]) -> T:
         value = load()
         memo[key] = value
         return value
+
+
+def current_memo(session: Session) -> tuple[GovernanceCache, dict[Hashable, Any]] | None:
+    """The cache and this transaction's memo, when `session` is a cached read session."""
+    cache = session.info.get(SESSION_KEY)
+    if cache is None:
+        return None
+    assert isinstance(cache, GovernanceCache)
+    return cache, cache.memo_for(session)

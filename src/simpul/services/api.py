@@ -14,7 +14,13 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPBasic, HTTPBearer
 from pydantic import BaseModel
 
-from simpul.access.auth import issue_token, resolve_principal
+from simpul.access.auth import (
+    issue_token,
+    remember_password,
+    remembered_password,
+    resolve_principal,
+    verify_password,
+)
 from simpul.access.policy import Decision
 from simpul.access.quota import QuotaLimiter
 from simpul.access.schemas import Principal
@@ -181,21 +187,28 @@ async def _run_inline(
     The call's database work is bounded (the governance memo, one primary-key read), so it
     runs inline instead of paying a thread hand-off, and the audit flush is awaited — one
     wake-up per group commit instead of one per waiting thread. Whatever can take long
-    runs in the thread pool: argon2 for HTTP Basic, and the whole call when there is no
-    group-commit writer (the service then writes its record in a write transaction).
+    runs in the thread pool: argon2 for an HTTP Basic password not yet verified in this
+    governance epoch, and the whole call when there is no group-commit writer (the service
+    then writes its record in a write transaction).
     The answer is serialised once, by pydantic, without FastAPI re-validating it."""
     rt = _runtime(request)
     writer = getattr(request.app.state, "audit_writer", None)
-    if creds.basic is not None or writer is None:
-        out = await run_in_threadpool(_run, request, creds, fn, *args)
-    else:
-        with rt.read_transaction() as session:
+    if writer is None:
+        return _json(await run_in_threadpool(_run, request, creds, fn, *args))
+    principal: Principal | None
+    with rt.read_transaction() as session:
+        if creds.basic is None:
             principal = resolve_principal(session, bearer=creds.bearer, clock=rt.clock)
+        else:
+            principal = remembered_password(session, *creds.basic, clock=rt.clock)
+        if principal is not None:
             ctx = _context(request, principal)
             out, refused = fn(session, ctx, *args)
-        await ctx.flush_async()  # durable before the answer, allowed or refused
-        if refused is not None:
-            raise service.refusal(refused)
+    if principal is None:  # a password not yet verified in this epoch: argon2, off the loop
+        return _json(await run_in_threadpool(_run, request, creds, fn, *args))
+    await ctx.flush_async()  # durable before the answer, allowed or refused
+    if refused is not None:
+        raise service.refusal(refused)
     return _json(out)
 
 
@@ -206,16 +219,25 @@ def _json(out: BaseModel) -> Response:
 
 
 def _basic_principal(rt: Runtime, basic: tuple[str, str]) -> Principal:
+    """HTTP Basic: a password this process verified in the current governance epoch is
+    known at the cost of one keyed hash; otherwise argon2 runs, failures are counted (and
+    committed: that is what makes lock-out work) and a success is remembered."""
+    with rt.read_transaction() as session:
+        known = remembered_password(session, basic[0], basic[1], clock=rt.clock)
+    if known is not None:
+        return known
     session = rt.sessions()
     try:
-        principal = resolve_principal(session, basic=basic, clock=rt.clock)
+        principal, verified = verify_password(session, basic[0], basic[1], clock=rt.clock)
         session.commit()
-        return principal
     except SimpulError:
-        session.commit()  # the failure count is what makes lock-out work
+        session.commit()
         raise
     finally:
         session.close()
+    with rt.read_transaction() as session:
+        remember_password(session, basic[0], basic[1], verified, clock=rt.clock)
+    return principal
 
 
 class TokenOut(BaseModel):

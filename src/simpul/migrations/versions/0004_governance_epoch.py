@@ -28,7 +28,10 @@ WATCHED: dict[str, tuple[bool, tuple[str, ...] | None]] = {
     "institution": (True, ("code", "access_cidrs")),
     "account": (
         True,
-        ("status", "role", "kind", "institution_code", "operator_of", "username"),
+        # secret_hash and locked_until: a new password or a lock-out must forget the
+        # passwords the web workers remember (simpul.access.auth.remember_password).
+        ("status", "role", "kind", "institution_code", "operator_of", "username",
+         "secret_hash", "locked_until"),
     ),
     # A new token is not in any memo yet; revoking or deleting one must be seen at once.
     "client_token": (False, None),
