@@ -535,3 +535,37 @@ def test_processing_output_waits_for_the_providers_review(portal_env: PortalEnv)
     assert found.group(1) not in resp.text
     # Only the provider's administrators review.
     assert portal_env.client("dukcapil.auditor").get("/portal/tinjauan-keluaran").status_code == 403
+
+
+def test_kemensos_reviews_a_probable_match_in_the_portal(
+    portal_env: PortalEnv, tmp_path: Path
+) -> None:
+    """A proposed KPM list without NIKs: name and birth date only give probable matches,
+    which a clerk accepts or rejects on the job page (audited)."""
+    lines = ["nama_lengkap,tanggal_lahir"]
+    lines += [f"{p['nama_lengkap']},{p['tanggal_lahir'].isoformat()}" for p in portal_env.asn[:6]]
+    kpm = tmp_path / "usulan-kpm.csv"
+    kpm.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    op = portal_env.client("kemensos.operator")
+    page = op.get("/portal/pemadanan")
+    with kpm.open("rb") as fh:
+        resp = op.post("/portal/pemadanan", data={"csrf": csrf_of(page.text), "alur": "kpm"},
+                       files={"berkas": ("usulan-kpm.csv", fh, "text/csv")})  # fmt: skip
+    job_path = resp.url.path
+    deadline = time.monotonic() + 90
+    while 'id="status-pekerjaan">selesai' not in resp.text:
+        assert time.monotonic() < deadline, text_of(resp.text)
+        time.sleep(0.2)
+        resp = op.get(job_path)
+    resp = op.get(job_path, params={"status": "kemungkinan_cocok"})
+    forms = re.findall(rf'action="({re.escape(job_path)}/tinjau/(\d+))"', resp.text)
+    assert forms, text_of(resp.text)
+    action, line = forms[0]
+    resp = op.post(action, data={"csrf": csrf_of(resp.text), "keputusan": "diterima",
+                                 "alasan": "nama dan tanggal lahir sama"})  # fmt: skip
+    assert resp.status_code == 200 and "Tinjauan dicatat" in text_of(resp.text)
+    assert f'data-line="{line}"' in resp.text and f'{action}"' not in resp.text
+    reviews = _records(portal_env, action="pemadanan.tinjau")
+    assert [r.actor for r in reviews] == ["kemensos.operator"]
+    asn_list = op.get(job_path + "/unduh/asn.csv").text  # the accepted row now counts as ASN
+    assert any(row.split(",")[0] == line for row in asn_list.splitlines()[1:])
