@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 from collections.abc import Callable
 from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
@@ -159,33 +160,63 @@ def build_face_photos(rt: Runtime, say: Callable[[str], None]) -> None:
 
 
 def howto(data_dir: Path, host: str, port: int) -> str:
-    """A short how-to with curl lines that work against this demo instance."""
+    """A short how-to whose command lines (those starting with two spaces and `curl` or a
+    variable) run as they are against this demo instance: one per web service."""
     import pyarrow.parquet as pq
 
     creds_file = data_dir / "demo-credentials.json"
     creds = {c["username"]: c for c in json.loads(creds_file.read_text(encoding="utf-8"))}
     base = f"http://{host}:{port}"
-    # A synthetic person and a synthetic civil servant to try the services on.
+    # Synthetic people to try the services on: anyone, a civil servant, a DTKS household.
     registry = data_dir / "registry"
     person = pq.read_table(registry / "kependudukan.parquet").slice(0, 1).to_pylist()[0]
+    other = pq.read_table(registry / "kependudukan.parquet").slice(1, 1).to_pylist()[0]
     civil = pq.read_table(registry / "asn.parquet").slice(0, 1).to_pylist()[0]
+    poor = pq.read_table(registry / "dtks.parquet", columns=["nik"]).slice(0, 1).to_pylist()[0]
     bkn = creds["bkn.operator"]
-    kop = creds["kemenkop.klien"]
+    json_header = "-H 'Content-Type: application/json'"
+
+    def token(var: str, client: dict[str, Any]) -> str:
+        return (
+            f"  {var}=$(curl -sf {base}/api/v1/token -d client_id={client['client_id']} "
+            f"-d client_secret={client['client_secret']} | python3 -c "
+            "'import json,sys; print(json.load(sys.stdin)[\"access_token\"])')"
+        )
+
+    def bearer(var: str) -> str:
+        return f'curl -sf -H "Authorization: Bearer ${var}"'
+
+    verify_body = json.dumps(
+        {"nik": person["nik"], "elemen": {"nama_lengkap": person["nama_lengkap"],
+                                          "tanggal_lahir": str(person["tanggal_lahir"])}}
+    )  # fmt: skip
+    batch_body = json.dumps(
+        {"item": [{"nik": civil["nik"], "nama_lengkap": civil["nama_lengkap"],
+                   "tanggal_lahir": str(civil["tanggal_lahir"])},
+                  {"nik": other["nik"], "nama_lengkap": other["nama_lengkap"],
+                   "tanggal_lahir": str(other["tanggal_lahir"])}]}
+    )  # fmt: skip
     return "\n".join(
         [
             "Coba layanan (kredensial lengkap di demo-credentials.json):",
-            f"  curl -s {base}/healthz",
+            f"  curl -sf {base}/healthz",
             "  # BKN memverifikasi elemen kependudukan (HTTP Basic, PKS 003 Pasal 2(1)a):",
-            f"  curl -s -u '{bkn['username']}:{bkn['password']}' "
-            f"-H 'Content-Type: application/json' {base}/api/v1/datasets/kependudukan/verifikasi "
-            f"""-d '{{"nik": "{person["nik"]}", "elemen": {{"nama_lengkap": """
-            f""""{person["nama_lengkap"]}", "tanggal_lahir": "{person["tanggal_lahir"]}"}}}}'""",
-            "  # Kemenkop: token klien, lalu cek status ASN (PKS 004):",
-            f"  TOKEN=$(curl -s {base}/api/v1/token -d client_id={kop['client_id']} "
-            f"-d client_secret={kop['client_secret']} | python3 -c "
-            "'import json,sys; print(json.load(sys.stdin)[\"access_token\"])')",
-            f"  curl -s -H \"Authorization: Bearer $TOKEN\" -H 'Content-Type: application/json' "
-            f'{base}/api/v1/datasets/asn/cek-status -d \'{{"nik": "{civil["nik"]}"}}\'',
+            f"  curl -sf -u '{bkn['username']}:{bkn['password']}' {json_header} "
+            f"{base}/api/v1/datasets/kependudukan/verifikasi -d {shlex.quote(verify_body)}",
+            "  # BKN: token klien; profil IKD 9 elemen (PKS 003 Pasal 2(1)d) dan status DTKS "
+            "(PKS 001):",
+            token("TOKEN_BKN", creds["bkn.klien"]),
+            f"  {bearer('TOKEN_BKN')} {base}/api/v1/datasets/kependudukan/nik/{person['nik']}",
+            f"  {bearer('TOKEN_BKN')} {json_header} {base}/api/v1/datasets/dtks/cek-status "
+            f"""-d '{{"nik": "{poor["nik"]}"}}'""",
+            "  # Kemenkop: cek status ASN satu per satu dan per daftar (PKS 004):",
+            token("TOKEN_KOP", creds["kemenkop.klien"]),
+            f"  {bearer('TOKEN_KOP')} {json_header} {base}/api/v1/datasets/asn/cek-status "
+            f"""-d '{{"nik": "{civil["nik"]}"}}'""",
+            f"  {bearer('TOKEN_KOP')} {json_header} {base}/api/v1/datasets/asn/cek-status/batch "
+            f"-d {shlex.quote(batch_body)}",
+            "  # Perjanjian yang mengikat akun ini dan statusnya:",
+            f"  {bearer('TOKEN_KOP')} {base}/api/v1/perjanjian",
             f"  Dokumentasi API: {base}/docs",
             f"Portal web: {base}/portal/ — masuk sebagai {bkn['username']} / {bkn['password']} "
             "(operator BKN); admin penyedia dukcapil.admin, auditor dukcapil.auditor, admin hub "
