@@ -146,6 +146,13 @@ def world(
                 "full_name": "Budi Santoso",
                 "operator_of": "jabar.pengguna",
             },
+            {
+                "username": "kemensos.klien",
+                "institution": "kemensos",
+                "role": "data_user",
+                "kind": "client",
+                "agreement_ids": ["pks-kemensos-bkn"],
+            },
             {"username": "dukcapil.admin", "institution": "dukcapil", "role": "provider_admin"},
         ]
         secrets = {}

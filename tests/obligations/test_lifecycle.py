@@ -220,7 +220,9 @@ def test_pks_003_dukcapil_bkn_life(world: World, tmp_path: Path) -> None:
     assert all(d.agreement_id != BKN for d in running)
 
 
-def test_pks_004_kemenkop_life_feedback_for_found_asn_only_then_expiry(world: World) -> None:
+def test_pks_004_kemenkop_life_feedback_for_found_asn_only_then_expiry(
+    world: World, tmp_path: Path
+) -> None:
     people = world.tables["kependudukan"]
     asn = world.tables["asn"]
     asn_niks = {a["nik"] for a in asn}
@@ -260,10 +262,26 @@ def test_pks_004_kemenkop_life_feedback_for_found_asn_only_then_expiry(world: Wo
     world.at(date(2024, 12, 5))
     renewal = one(open_deadlines(world, KEMENKOP), "pemberitahuan-perpanjangan", "2024-12-31")
     assert renewal.status is Status.TERLAMBAT
+    # An addendum extends the term by six months: the renewal notice moves with it.
+    addendum = tmp_path / "adendum-004.yaml"
+    addendum.write_text(
+        "adendum: adendum-uji-2025\nperjanjian: pks-kemenkop-bkn\njudul: Adendum uji\n"
+        "tanggal_tanda_tangan: 2024-12-10\nversi_dasar: 1\nalasan: Perpanjangan uji.\n"
+        "perubahan:\n  jangka_waktu:\n    pasal: Pasal 7 ayat (1)\n    berakhir: 2025-06-30\n",
+        encoding="utf-8",
+    )
+    with world.session() as s:
+        governance.apply_addendum(s, world.settings, world.clock, addendum, actor="hub.admin")
+    moved = one(open_deadlines(world, KEMENKOP), "pemberitahuan-perpanjangan", "2025-06-30")
+    assert moved.due_on == date(2025, 5, 30) and moved.status is Status.AKAN_DATANG
+    world.at(date(2025, 1, 1))
+    with world.session() as s:
+        assert KEMENKOP not in enforcement.run(s, world.settings, world.clock).expired
+    assert world.check_batch("kemenkop.klien", found[:1])
     # Expiry at the end of the term: recorded, tokens revoked, access denied.
     with world.session() as s:
         issue_token(s, "kemenkop.klien", world.secrets["kemenkop.klien"], clock=world.clock)
-    world.at(date(2025, 1, 1))
+    world.at(date(2025, 7, 1))
     with world.session() as s:
         rep = enforcement.run(s, world.settings, world.clock)
     assert KEMENKOP in rep.expired and rep.tokens_revoked >= 1
@@ -341,9 +359,15 @@ def test_pks_001_kemensos_evaluations_twice_a_year_and_expiry(world: World) -> N
     assert one(open_deadlines(world, KEMENSOS), "pemantauan-evaluasi", "2023-S2").status is (
         Status.DIPENUHI
     )
+    world.at(date(2026, 3, 10))
+    civil = world.tables["asn"][0]["nik"]
+    assert world.check_batch("kemensos.klien", [civil])
+    renewal = one(open_deadlines(world, KEMENSOS), "pemberitahuan-perpanjangan", "2026-04-02")
+    assert renewal.due_on == date(2026, 3, 2) and renewal.status is Status.TERLAMBAT
     world.at(date(2026, 4, 2))  # term: three years from 3 April 2023, through 2 April 2026
     with world.session() as s:
         assert KEMENSOS not in enforcement.run(s, world.settings, world.clock).expired
     world.at(date(2026, 4, 3))
     with world.session() as s:
         assert KEMENSOS in enforcement.run(s, world.settings, world.clock).expired
+    assert not world.check_batch("kemensos.klien", [civil])
