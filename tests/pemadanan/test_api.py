@@ -8,6 +8,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
+import pyarrow.parquet as pq
 import pytest
 from sqlalchemy import select
 
@@ -187,8 +188,6 @@ def test_regsosek_matching_for_a_bnba_holder_stays_in_its_region(env: Env, tmp_p
     out = tmp_path / "daerah.csv"
     truth_file = sample_list("kpm", 400, 12, env.world, out)
     truth, _ = read_truth(truth_file)
-    import pyarrow.parquet as pq
-
     table = pq.read_table(env.world / "regsosek.parquet", columns=["nik", "kode_wilayah"])
     region = dict(zip(table.column("nik").to_pylist(), table.column("kode_wilayah").to_pylist(),
                       strict=True))  # fmt: skip
@@ -209,3 +208,27 @@ def test_regsosek_matching_for_a_bnba_holder_stays_in_its_region(env: Env, tmp_p
     ]
     assert outside and all(r.status == "tidak_ditemukan" for r in outside)
     assert "desil_kesejahteraan" in hasil[0]
+
+
+def test_bad_rows_are_reported_by_line_and_the_good_rows_run(env: Env, tmp_path: Path) -> None:
+    people = pq.read_table(env.world / "asn.parquet").slice(0, 3).to_pylist()
+    lines = ["NIK,NAMA_LGKP,TGL_LHR"]
+    for p in people:
+        lines.append(f"{p['nik']},{p['nama_lengkap']},{p['tanggal_lahir']:%d-%m-%Y}")
+    lines.insert(2, f'3273019903900001,"{"X" * (10 * 1024 * 1024)}",01-01-1990')  # 10 MB line
+    lines.insert(3, "12345,,")  # a bad NIK and nothing else to match on
+    path = tmp_path / "campur.csv"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    h = env.basic("kemenkop.operator")
+    resp = env.submit("kemenkop.operator", path, alur="bpum")
+    assert resp.status_code == 202, resp.text
+    job_id = resp.json()["id"]
+    assert resp.json()["baris_galat"] == 2
+    state = env.wait("kemenkop.operator", job_id)
+    assert state["jumlah"]["cocok"] == 3  # the three ASN, whatever the bad lines did
+    galat = env.client.get(f"/api/v1/pemadanan/{job_id}/galat", headers=h).json()
+    assert [(g["baris"], g["tingkat"]) for g in galat] == [(3, "galat"), (4, "peringatan"),
+                                                           (4, "galat")]  # fmt: skip
+    assert all("12345" not in g["keterangan"] for g in galat)
+    resp = env.client.post(f"/api/v1/pemadanan/{job_id}/batal", headers=h)
+    assert resp.status_code == 409 and resp.json()["code"] == "pekerjaan_sudah_selesai"

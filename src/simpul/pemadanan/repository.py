@@ -42,7 +42,11 @@ class JobRepository(Repository):
             self.session.execute(insert(MatchIssue), rows)
 
     def issues(self, job_id: str) -> list[MatchIssue]:
-        stmt = select(MatchIssue).where(MatchIssue.job_id == job_id).order_by(MatchIssue.line)
+        stmt = (
+            select(MatchIssue)
+            .where(MatchIssue.job_id == job_id)
+            .order_by(MatchIssue.line, MatchIssue.id)
+        )
         return list(self.session.scalars(stmt))
 
     def request_cancel(self, job_id: str) -> None:
