@@ -148,3 +148,30 @@ def test_corrupt_xlsx(tmp_path: Path) -> None:
     path = tmp_path / "rusak.xlsx"
     path.write_bytes(b"PK\x03\x04 not really a zip")
     assert _code(path) == "xlsx_tidak_terbaca"
+
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+_HEADERS = st.sampled_from([b"NIK,NAMA,TANGGAL_LAHIR\n", b"NIK;NAMA_LGKP;TGL_LHR\n", b""])
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(head=_HEADERS, body=st.binary(max_size=2000), suffix=st.sampled_from([".csv", ".xlsx"]))
+def test_any_bytes_give_a_list_or_a_clear_error(
+    tmp_path: Path, head: bytes, body: bytes, suffix: str
+) -> None:
+    """Whatever a file holds, the reader answers with rows or an InvalidInput, never a crash."""
+    path = tmp_path / f"acak{suffix}"
+    path.write_bytes(head + body)
+    try:
+        parsed = parse_list(path, ALIASES, 1000)
+    except InvalidInput as exc:
+        refusal = exc
+    else:
+        skipped = sum(i.severity == "galat" for i in parsed.issues)
+        assert len(parsed.lines) + skipped <= parsed.rows_total
+        return
+    assert refusal.code and refusal.detail
