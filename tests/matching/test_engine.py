@@ -143,3 +143,25 @@ def test_dense_linker_links_one_to_one_despite_typos() -> None:
     fields = [Field("nama", "teks", 80), Field("lahir", "kode", 1)]
     pairs = link(left, right, fields).tolist()
     assert sorted(pairs) == [[0, 2], [1, 0], [3, 1]]  # AGUS and JOKO stay unlinked
+
+
+def test_without_birth_date_a_rare_name_and_address_still_find_the_person(
+    registry: RegistryIndex,
+) -> None:
+    from collections import Counter
+
+    counts = Counter(registry.names)
+    rare = next(i for i, n in enumerate(registry.names) if counts[n] == 1 and " " in n)
+    shared = next(i for i, n in enumerate(registry.names) if counts[n] >= 3)
+    t = registry.table
+    address = f"{t.column('alamat')[rare]} RT {t.column('rt')[rare]}/RW {t.column('rw')[rare]}"
+    q = Query(
+        nik=["", ""],
+        nama=[registry.names[rare].title(), registry.names[shared]],
+        tanggal_lahir=[None, None],
+        alamat=[address, ""],
+    )
+    result = match(registry, q)
+    assert result.status[0] == KEMUNGKINAN_COCOK
+    assert int(result.registry_index[0]) == rare
+    assert result.status[1] == TIDAK_DITEMUKAN  # a name three people share decides nothing

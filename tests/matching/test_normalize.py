@@ -86,6 +86,8 @@ def test_similarity_is_symmetric_and_bounded(a: str, b: str) -> None:
 # --- NIK repair and dates ----------------------------------------------------------------
 from datetime import date  # noqa: E402
 
+from hypothesis import settings  # noqa: E402
+
 from simpul.matching.normalize import (  # noqa: E402
     nik_date_consistent,
     nik_edits,
@@ -98,6 +100,7 @@ from simpul.registry.identifiers import make_nik  # noqa: E402
 _niks = st.from_regex(r"[1-9][0-9]{15}", fullmatch=True)
 
 
+@settings(deadline=None)
 @given(_niks)
 def test_every_nik_edit_is_one_slip_and_can_be_undone(nik: str) -> None:
     edits = nik_edits(nik)
@@ -112,6 +115,7 @@ def test_every_nik_edit_is_one_slip_and_can_be_undone(nik: str) -> None:
         assert nik in {e for e, _ in nik_edits(edited)}
 
 
+@settings(deadline=None)
 @given(st.dates(min_value=date(1940, 1, 1), max_value=date(2020, 12, 31)), st.booleans())
 def test_nik_date_part_agrees_with_birth_date_and_sex(born: date, female: bool) -> None:
     sex = "PEREMPUAN" if female else "LAKI-LAKI"

@@ -117,6 +117,8 @@ class RegistryIndex:
         self._name_count = Counter(self.names)
         self._keys: dict[int, str] = {}
         self._positions: dict[str, int] | None = None
+        self._by_name: dict[str, list[int]] | None = None
+        self._distinct: list[str] = []
         self._addr: dict[int, str] = {}
 
     def lookup(self, niks: Sequence[str]) -> np.ndarray:
@@ -137,6 +139,20 @@ class RegistryIndex:
         if k is None:
             k = self._keys[i] = name_key(self.names[i])
         return k
+
+    def named_like(self, key: str, limit: int = 20) -> list[int]:
+        """Registry rows whose name is close to `key` (for rows without a birth date to
+        block on). Slow-ish per call (a scan of the distinct names), built on first use."""
+        if self._by_name is None:
+            by_name: dict[str, list[int]] = {}
+            for i, name in enumerate(self.names):
+                by_name.setdefault(name, []).append(i)
+            self._by_name = by_name
+            self._distinct = list(by_name)
+        found = process.extract(
+            key, self._distinct, scorer=fuzz.token_sort_ratio, score_cutoff=85, limit=limit
+        )
+        return [i for name, _score, _pos in found for i in self._by_name[name]]
 
     def name_frequency(self, i: int) -> float:
         return float(max(self._name_count.get(self.names[i], 1), 1) / max(self.n, 1))
@@ -446,6 +462,9 @@ def match(
                     [qkey], names, scorer=fuzz.token_set_ratio, score_cutoff=opts.prefilter
                 )[0]
                 cands.update(int(pool[k]) for k in np.nonzero(scores)[0].tolist())
+        elif born is None and qkey:
+            # No birth date to block on: the registry's closest names (rare on real lists).
+            cands.update(reg.named_like(qkey))
         if not cands:
             continue
         qs = q.jenis_kelamin[row] if q.jenis_kelamin is not None else None
