@@ -8,6 +8,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from datetime import date
+from functools import lru_cache
 from typing import Any
 
 import duckdb
@@ -209,12 +210,17 @@ def _sig(value: float, digits: int = 3) -> float:
     return round(value, digits - 1 - math.floor(math.log10(abs(value))))
 
 
+@lru_cache(maxsize=1)
+def _region_names() -> dict[str, str]:
+    names = load_regions()
+    return {**names.provinces, **names.regencies, **names.districts, **names.villages}
+
+
 def _release(
     cube: cb.Cube, spec: TableSpec, rules: SdcRules, prefixes: tuple[str, ...], magnitude: bool
 ) -> Table:
     trees = cube.trees
-    names = load_regions()
-    region_names = {**names.provinces, **names.regencies, **names.districts, **names.villages}
+    region_names = _region_names()
     region_dim = spec.dimensions.index(REGION) if REGION in spec.dimensions else -1
     finest = tuple(t.max_depth for t in trees)
     base = rules.rounding

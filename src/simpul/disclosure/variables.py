@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
+from functools import lru_cache
 from typing import Any
 
 from simpul.errors import InvalidInput
@@ -117,6 +118,7 @@ REGION = "wilayah"
 AGE = "kelompok_umur"
 
 
+@lru_cache(maxsize=16)
 def variables(today: date, band: int = 5) -> dict[str, Variable]:
     out = {n: _coded(n) for n in CODED}
     out.update({n: _bool(n) for n in BOOLEAN})
