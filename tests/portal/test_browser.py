@@ -44,6 +44,9 @@ ARGS = [
     "--disable-sync",
 ]
 SHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "portal"
+# The CI machine is shared and often loaded: wait generously for pages and assertions.
+WAIT_MS = 30_000
+playwright_api.expect.set_options(timeout=WAIT_MS)
 
 
 @dataclass
@@ -113,6 +116,7 @@ class Visitor:
         self.site = site
         self.context = browser.new_context(**ctx)
         self.page = self.context.new_page()
+        self.page.set_default_timeout(WAIT_MS)
         self.errors: list[str] = []
         self.page.on("console", self._console)
         self.page.on("pageerror", lambda e: self.errors.append(str(e)))
