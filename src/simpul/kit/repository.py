@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 
-@lru_cache(maxsize=256)
+@lru_cache(maxsize=1024)
 def _for_driver(sql: str, paramstyle: str) -> str:
     return sql if paramstyle == "qmark" else sql.replace("?", "%s")
 
@@ -28,6 +28,19 @@ def driver_fetchone(session: Session, sql: str, params: tuple[Any, ...]) -> tupl
     finally:
         cur.close()
     return tuple(row) if row is not None else None
+
+
+def driver_fetchall(session: Session, sql: str, params: tuple[Any, ...]) -> list[tuple[Any, ...]]:
+    """All rows of a fixed statement through the driver's cursor; see `driver_fetchone`."""
+    conn = session.connection()
+    raw = conn.connection.driver_connection
+    assert raw is not None
+    cur = raw.cursor()
+    try:
+        cur.execute(_for_driver(sql, conn.dialect.paramstyle), params)
+        return [tuple(row) for row in cur.fetchall()]
+    finally:
+        cur.close()
 
 
 class Repository:

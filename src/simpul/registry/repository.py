@@ -11,7 +11,7 @@ from sqlalchemy import delete, func, insert, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from simpul.kit.repository import Repository, driver_fetchone
+from simpul.kit.repository import Repository, driver_fetchall, driver_fetchone
 from simpul.registry.models import RegistryLoad, RegistryLoadIssue, RegistryRecord
 
 
@@ -72,15 +72,17 @@ class RegistryRepository(Repository):
         return _as_dict(row[0]) if row is not None else None
 
     def get_many(self, dataset: str, niks: Sequence[str]) -> dict[str, dict[str, Any]]:
-        """Records by NIK for many NIKs at once (batch services), in chunks of 500."""
+        """Records by NIK for many NIKs at once (batch services), in chunks of 500, through
+        the driver's cursor (the batch services' hot path)."""
         found: dict[str, dict[str, Any]] = {}
         unique = sorted(set(niks))
         for start in range(0, len(unique), 500):
             chunk = unique[start : start + 500]
-            rows = self.session.execute(
-                select(RegistryRecord.nik, RegistryRecord.data).where(
-                    RegistryRecord.dataset == dataset, RegistryRecord.nik.in_(chunk)
-                )
+            marks = ", ".join("?" * len(chunk))
+            rows = driver_fetchall(
+                self.session,
+                f"SELECT nik, data FROM registry_record WHERE dataset = ? AND nik IN ({marks})",
+                (dataset, *chunk),
             )
             for nik, data in rows:
                 found[nik] = _as_dict(data)
