@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -36,6 +38,16 @@ def problem(status: int, code: str, detail: str, **extra: Any) -> JSONResponse:
     )
 
 
+async def _sweep_jobs(runtime: Runtime, every: float) -> None:
+    """Resume matching jobs left queued or abandoned (e.g. by a restart): claims are
+    compare-and-set, so every worker process may sweep and a job still runs once."""
+    thread: threading.Thread | None = None
+    while True:
+        if thread is None or not thread.is_alive():
+            thread = pemadanan_api.start_worker(runtime)
+        await asyncio.sleep(every)
+
+
 def create_app(settings: Settings, rt: Runtime | None = None) -> FastAPI:
     runtime = rt or Runtime(settings)
 
@@ -52,9 +64,16 @@ def create_app(settings: Settings, rt: Runtime | None = None) -> FastAPI:
             else None
         )
         app.state.audit_writer = writer
+        sweeper = (
+            asyncio.create_task(_sweep_jobs(runtime, settings.job_sweep_seconds))
+            if settings.job_sweep_seconds > 0
+            else None
+        )
         try:
             yield
         finally:
+            if sweeper is not None:
+                sweeper.cancel()
             app.state.audit_writer = None
             if writer is not None:
                 writer.close()

@@ -34,6 +34,9 @@ class Settings(BaseSettings):
     quota_enabled: bool = True
     # Web requests append their audit records through the group-commit writer.
     audit_group_commit: bool = True
+    # Every worker process looks for queued or abandoned matching jobs this often (seconds;
+    # 0 disables): a job interrupted by a restart resumes without anyone polling it.
+    job_sweep_seconds: float = 30.0
     # Upload limits keep a bad file from exhausting a worker.
     max_upload_bytes: int = 200 * 1024 * 1024
     max_upload_rows: int = 5_000_000

@@ -155,3 +155,23 @@ def test_suspension_reaches_a_queued_job(env: Env, tmp_path: Path) -> None:
     with env.rt.transaction() as s:
         refusals = s.scalars(select(AuditRecord).where(AuditRecord.request_id == job_id)).all()
         assert [r.decision for r in refusals] == ["tolak"]
+
+
+def test_a_served_instance_resumes_queued_jobs_by_itself(env: Env, tmp_path: Path) -> None:
+    """After a restart nobody has to poll: each web worker sweeps for queued or abandoned
+    jobs (settings.job_sweep_seconds) and a job still runs once."""
+    from fastapi.testclient import TestClient
+
+    from simpul.app import create_app
+
+    path = tmp_path / "bpum.csv"
+    sample_list("bpum", 100, 4, env.world, path)
+    job_id = _submit(env, path)
+    assert _job(env, job_id).status == "antri"
+    settings = env.settings.model_copy(update={"job_sweep_seconds": 0.2})
+    with TestClient(create_app(settings, env.rt)):
+        deadline = time.monotonic() + 60
+        while _job(env, job_id).status != "selesai":
+            assert time.monotonic() < deadline, _job(env, job_id).status
+            time.sleep(0.1)
+    assert _audits(env, job_id) == 1
