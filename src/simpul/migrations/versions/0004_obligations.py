@@ -133,7 +133,6 @@ def upgrade() -> None:
         sa.Column("updated_by", sa.String(120), nullable=False),
     )
 
-
     op.create_table(
         "obligation_rollup_state",
         sa.Column("name", sa.String(200), primary_key=True),
