@@ -30,8 +30,16 @@ WATCHED: dict[str, tuple[bool, tuple[str, ...] | None]] = {
         True,
         # secret_hash and locked_until: a new password or a lock-out must forget the
         # passwords the web workers remember (simpul.access.auth.remember_password).
-        ("status", "role", "kind", "institution_code", "operator_of", "username",
-         "secret_hash", "locked_until"),
+        (
+            "status",
+            "role",
+            "kind",
+            "institution_code",
+            "operator_of",
+            "username",
+            "secret_hash",
+            "locked_until",
+        ),
     ),
     # A new token is not in any memo yet; revoking or deleting one must be seen at once.
     "client_token": (False, None),
