@@ -569,3 +569,32 @@ def test_kemensos_reviews_a_probable_match_in_the_portal(
     assert [r.actor for r in reviews] == ["kemensos.operator"]
     asn_list = op.get(job_path + "/unduh/asn.csv").text  # the accepted row now counts as ASN
     assert any(row.split(",")[0] == line for row in asn_list.splitlines()[1:])
+
+
+def test_recipient_admin_records_the_implementation_as_done(portal_env: PortalEnv) -> None:
+    admin = portal_env.client("bkn.admin-penerima")
+    page = admin.get("/portal/kewajiban")
+    form = {
+        "csrf": csrf_of(page.text),
+        "perjanjian": "pks-dukcapil-bkn",
+        "kewajiban": "implementasi-teknis",
+        "periode": "",
+        "keterangan": "BA uji coba",
+    }
+    assert 'value="implementasi-teknis"' in page.text  # BKN owes it: it may record it
+    # Dukcapil does not owe it: no form, and a forged post is refused.
+    provider = portal_env.client("dukcapil.admin")
+    other = provider.get("/portal/kewajiban")
+    assert 'value="implementasi-teknis"' not in other.text
+    refused = provider.post(
+        "/portal/kewajiban/dipenuhi", data={**form, "csrf": csrf_of(other.text)}
+    )
+    assert refused.status_code == 403
+    resp = admin.post("/portal/kewajiban/dipenuhi", data=form)
+    assert resp.status_code == 200 and "Kewajiban dicatat terpenuhi" in text_of(resp.text)
+    rows = [r.split("</tr>", 1)[0] for r in resp.text.split('data-duty="implementasi-teknis"')[1:]]
+    ours = [text_of(r) for r in rows if "pks-dukcapil-bkn" in r]
+    assert len(ours) == 1 and "dipenuhi terlambat" in ours[0]  # due 2024, recorded today
+    assert all("dipenuhi terlambat" not in text_of(r) for r in rows if "pks-dukcapil-bkn" not in r)
+    acts = _records(portal_env, action="kewajiban.dipenuhi")
+    assert [a.actor for a in acts] == ["bkn.admin-penerima"]

@@ -33,6 +33,19 @@ from simpul.portal.web import (
 router = APIRouter(include_in_schema=False)
 MAX_FEEDBACK_BYTES = 50 * 1024 * 1024
 SUBMITTERS = (Role.OPERATOR, Role.DATA_USER, Role.RECIPIENT_ADMIN, Role.HUB_ADMIN)
+# Dated duties an administrator records as done here; the others have their own forms
+# (feedback upload, semester report, evaluation) or are events (force majeure, address).
+RECORDABLE = frozenset({"implementasi_teknis", "pemberitahuan_perpanjangan", "berita_acara"})
+ADMINS = (Role.HUB_ADMIN, Role.PROVIDER_ADMIN, Role.RECIPIENT_ADMIN)
+
+
+def can_record(user: User, deadline: Any) -> bool:
+    return (
+        deadline.is_open
+        and deadline.kind in RECORDABLE
+        and user.role in ADMINS
+        and (user.role is Role.HUB_ADMIN or user.principal.institution in deadline.obligors)
+    )
 
 
 def _owed(session: Session, user: User, ids: list[str], kind: str, at: datetime) -> list[str]:
@@ -93,6 +106,7 @@ def _page(
         "year": rt.clock.today().year,
         "semester": 1 if rt.clock.today().month <= 6 else 2,
         "upload": None,
+        "recordable": {d.key() for d in found if can_record(user, d)},
         "evaluate_ids": evaluate_ids,
         "receive_ids": receive_ids,
         "recommendations": reports.RECOMMENDATIONS,
@@ -127,8 +141,9 @@ def _feedback(request: Request, form: dict[str, str], content: bytes, name: str)
     agreement_id = form.get("perjanjian", "")
     try:
         if user.role not in SUBMITTERS:
-            raise SimpulError("bukan_pihak_wajib", "Peran ini tidak menyampaikan data balikan.",
-                              status=403)  # fmt: skip
+            raise SimpulError(
+                "bukan_pihak_wajib", "Peran ini tidak menyampaikan data balikan.", status=403
+            )
         if not content:
             raise InvalidInput("berkas_wajib", "Pilih berkas CSV data balikan.")
         if len(content) > MAX_FEEDBACK_BYTES:
@@ -136,18 +151,31 @@ def _feedback(request: Request, form: dict[str, str], content: bytes, name: str)
         with rt.transaction() as session:
             ids = obligations.visible_agreements(session, user.principal, rt.clock.now())
             if agreement_id not in ids:
-                raise SimpulError("perjanjian_di_luar_akun", "Perjanjian di luar akun.",
-                                  status=403)  # fmt: skip
+                raise SimpulError("perjanjian_di_luar_akun", "Perjanjian di luar akun.", status=403)
             result = feedback.upload(
-                session, rt.settings, rt.clock, agreement_id, content, filename=name,
-                actor=user.principal.username, institution=user.principal.institution,
-            )  # fmt: skip
+                session,
+                rt.settings,
+                rt.clock,
+                agreement_id,
+                content,
+                filename=name,
+                actor=user.principal.username,
+                institution=user.principal.institution,
+            )
             obligations.audit_action(
-                session, rt.settings, rt.clock, "kewajiban.data_balikan",
-                user.principal.username, agreement_id,
-                {"unggahan": result.upload_id, "diterima": result.rows_accepted,
-                 "ditolak": result.rows_rejected}, user.principal.institution,
-            )  # fmt: skip
+                session,
+                rt.settings,
+                rt.clock,
+                "kewajiban.data_balikan",
+                user.principal.username,
+                agreement_id,
+                {
+                    "unggahan": result.upload_id,
+                    "diterima": result.rows_accepted,
+                    "ditolak": result.rows_rejected,
+                },
+                user.principal.institution,
+            )
     except SimpulError as exc:
         return _page(request, user, {"error": error_message(lang_of(request), exc)}, exc.status)
     return _page(request, user, {"upload": result})
@@ -171,13 +199,18 @@ def _report(request: Request, form: dict[str, str]) -> Response:
             ids = obligations.visible_agreements(session, user.principal, rt.clock.now())
             agreement_id = form.get("perjanjian", "")
             if agreement_id not in ids or user.role not in SUBMITTERS:
-                raise SimpulError("perjanjian_di_luar_akun", "Perjanjian di luar akun.",
-                                  status=403)  # fmt: skip
+                raise SimpulError("perjanjian_di_luar_akun", "Perjanjian di luar akun.", status=403)
             reports.submit_semester_report(
-                session, rt.settings, rt.clock, agreement_id, year, semester,
-                narrative=form.get("uraian", ""), actor=user.principal.username,
+                session,
+                rt.settings,
+                rt.clock,
+                agreement_id,
+                year,
+                semester,
+                narrative=form.get("uraian", ""),
+                actor=user.principal.username,
                 institution=user.principal.institution,
-            )  # fmt: skip
+            )
     except ValueError:
         return _page(request, user, {"error": "Tahun atau semester tidak valid."}, 422)
     except SimpulError as exc:
@@ -198,22 +231,34 @@ def usage_report(request: Request, agreement_id: str) -> Response:
         if not (2000 <= year <= 2100 and semester in (1, 2)):
             raise ValueError
     except ValueError:
-        return render(request, "pesan.html", {"title_key": "error.title",
-                      "body": "Tahun atau semester tidak valid."}, status=422)  # fmt: skip
+        return render(
+            request,
+            "pesan.html",
+            {"title_key": "error.title", "body": "Tahun atau semester tidak valid."},
+            status=422,
+        )
     with rt.transaction() as session:
-        if agreement_id not in obligations.visible_agreements(session, user.principal,
-                                                              rt.clock.now()):  # fmt: skip
-            return render(request, "pesan.html", {"title_key": "notfound.title",
-                          "body_key": "notfound.title"}, status=404)  # fmt: skip
+        if agreement_id not in obligations.visible_agreements(
+            session, user.principal, rt.clock.now()
+        ):
+            return render(
+                request,
+                "pesan.html",
+                {"title_key": "notfound.title", "body_key": "notfound.title"},
+                status=404,
+            )
         usage = reports.usage(session, rt.settings, rt.clock, agreement_id, year, semester)
         html = reports.usage_html(usage)
     if q.get("format") == "pdf":
         return Response(
             reports.pdf(html),
             media_type="application/pdf",
-            headers={"Content-Disposition": f'attachment; filename="laporan-penggunaan-'
-                     f'{agreement_id}-{year}-s{semester}.pdf"', "Cache-Control": "no-store"},
-        )  # fmt: skip
+            headers={
+                "Content-Disposition": f'attachment; filename="laporan-penggunaan-'
+                f'{agreement_id}-{year}-s{semester}.pdf"',
+                "Cache-Control": "no-store",
+            },
+        )
     return HTMLResponse(html, headers={"Cache-Control": "no-store"})
 
 
@@ -231,20 +276,29 @@ def _evaluation(request: Request, form: dict[str, str]) -> Response:
     try:
         with rt.transaction() as session:
             allowed = _duty_ids(
-                session, user,
+                session,
+                user,
                 obligations.visible_agreements(session, user.principal, rt.clock.now()),
-                rt.clock.now(), "evaluasi", lambda d, own: own in d.by,
-            )  # fmt: skip
+                rt.clock.now(),
+                "evaluasi",
+                lambda d, own: own in d.by,
+            )
             if agreement_id not in allowed:
-                raise SimpulError("bukan_pihak_wajib", "Instansi Anda tidak mengevaluasi "
-                                  "perjanjian ini.", status=403)  # fmt: skip
+                raise SimpulError(
+                    "bukan_pihak_wajib",
+                    "Instansi Anda tidak mengevaluasi perjanjian ini.",
+                    status=403,
+                )
             reports.record_evaluation(
-                session, rt.settings, rt.clock, agreement_id,
+                session,
+                rt.settings,
+                rt.clock,
+                agreement_id,
                 period=form.get("periode", ""),
                 findings=form.get("temuan", "").splitlines(),
                 recommendation=form.get("rekomendasi", ""),
                 evaluator=user.principal.username,
-            )  # fmt: skip
+            )
     except SimpulError as exc:
         return _page(request, user, {"error": error_message(lang_of(request), exc)}, exc.status)
     return redirect("/portal/kewajiban?semua=1", "duty.evaluation_ok")
@@ -261,20 +315,76 @@ def feedback_download(request: Request, agreement_id: str) -> Response:
             ids = obligations.visible_agreements(session, user.principal, now)
             allowed = _duty_ids(session, user, ids, now, "data_balikan", lambda d, own: d.to == own)
             if agreement_id not in allowed:
-                raise SimpulError("bukan_penerima_data_balikan", "Data balikan perjanjian ini "
-                                  "tidak ditujukan kepada instansi Anda.", status=403)  # fmt: skip
+                raise SimpulError(
+                    "bukan_penerima_data_balikan",
+                    "Data balikan perjanjian ini tidak ditujukan kepada instansi Anda.",
+                    status=403,
+                )
             text = feedback.download_csv(session, agreement_id)
             obligations.audit_action(
-                session, rt.settings, rt.clock, "kewajiban.data_balikan.unduh",
-                user.principal.username, agreement_id, {"kewajiban": None},
+                session,
+                rt.settings,
+                rt.clock,
+                "kewajiban.data_balikan.unduh",
+                user.principal.username,
+                agreement_id,
+                {"kewajiban": None},
                 user.principal.institution,
-            )  # fmt: skip
+            )
     except SimpulError as exc:
-        return render(request, "pesan.html", {"title_key": "error.title",
-                      "body": error_message(lang_of(request), exc)}, status=exc.status)  # fmt: skip
+        return render(
+            request,
+            "pesan.html",
+            {"title_key": "error.title", "body": error_message(lang_of(request), exc)},
+            status=exc.status,
+        )
     return Response(
         text,
         media_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": f'attachment; filename="data-balikan-{agreement_id}.csv"',
-                 "Cache-Control": "no-store"},
-    )  # fmt: skip
+        headers={
+            "Content-Disposition": f'attachment; filename="data-balikan-{agreement_id}.csv"',
+            "Cache-Control": "no-store",
+        },
+    )
+
+
+@router.post("/portal/kewajiban/dipenuhi")
+async def fulfilment(request: Request) -> Response:
+    form = {k: v for k, v in (await request.form()).multi_items() if isinstance(v, str)}
+    return await run_in_threadpool(_fulfilment, request, form)
+
+
+def _fulfilment(request: Request, form: dict[str, str]) -> Response:
+    """Record a dated duty as done (obligations.service.record_fulfilment, audited)."""
+    user = need(request, "kewajiban")
+    check_csrf(user, form)
+    rt = portal_of(request).runtime
+    agreement_id, duty_id, period = (
+        form.get(k, "") for k in ("perjanjian", "kewajiban", "periode")
+    )
+    try:
+        with rt.transaction() as session:
+            ids = obligations.visible_agreements(session, user.principal, rt.clock.now())
+            found = obligations.deadlines(
+                session, rt.settings, rt.clock, agreement_ids=[a for a in ids if a == agreement_id]
+            )
+            target = next((d for d in found if d.duty_id == duty_id and d.period == period), None)
+            if target is None or not can_record(user, target):
+                raise SimpulError(
+                    "bukan_pihak_wajib",
+                    "Kewajiban ini tidak dapat Anda catat sebagai dipenuhi.",
+                    status=403,
+                )
+            obligations.record_fulfilment(
+                session,
+                rt.settings,
+                rt.clock,
+                agreement_id,
+                duty_id,
+                period=period,
+                note=form.get("keterangan", ""),
+                actor=user.principal.username,
+            )
+    except SimpulError as exc:
+        return _page(request, user, {"error": error_message(lang_of(request), exc)}, exc.status)
+    return redirect("/portal/kewajiban?semua=1", "duty.fulfilled_ok")
