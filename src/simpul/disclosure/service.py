@@ -183,7 +183,9 @@ def snapshot(settings: Settings) -> str:
 def analytics(settings: Settings) -> Iterator[duckdb.DuckDBPyConnection]:
     """An in-memory DuckDB connection with the snapshot as view `regsosek`."""
     con = duckdb.connect(config={"threads": 2})
-    con.execute("SET enable_progress_bar = false")
+    # SESSION scope said explicitly: a bare SET was once taken as global under parallel
+    # requests ("Could not set option ... as a global option").
+    con.execute("SET SESSION enable_progress_bar = false")
     try:
         con.execute(
             f"CREATE VIEW regsosek AS SELECT * FROM read_parquet({quote(snapshot(settings))})"
