@@ -27,6 +27,7 @@ PAGES = {
     "/portal/beranda": set(Role),
     "/portal/layanan/akses-nik": {Role.OPERATOR, Role.DATA_USER},
     "/portal/layanan/verifikasi": {Role.OPERATOR, Role.DATA_USER},
+    "/portal/layanan/verifikasi-wajah": {Role.OPERATOR, Role.DATA_USER},
     "/portal/layanan/cek-status": {Role.OPERATOR, Role.DATA_USER},
     "/portal/pemadanan": {Role.OPERATOR, Role.DATA_USER},
     "/portal/kewajiban": set(Role),

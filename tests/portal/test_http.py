@@ -598,3 +598,52 @@ def test_recipient_admin_records_the_implementation_as_done(portal_env: PortalEn
     assert all("dipenuhi terlambat" not in text_of(r) for r in rows if "pks-dukcapil-bkn" not in r)
     acts = _records(portal_env, action="kewajiban.dipenuhi")
     assert [a.actor for a in acts] == ["bkn.admin-penerima"]
+
+
+def test_face_verification_form_answers_like_the_api_and_is_audited(
+    portal_env: PortalEnv,
+) -> None:
+    """PKS 003 Pasal 2(1)b in the portal: NIK + photo → similarity or not found; an unusable
+    photo or a recipient without the grant gets a clear message; every check audited."""
+    from simpul.face import samples
+    from simpul.face import service as face
+
+    nik = portal_env.people[0]["nik"]
+    with portal_env.rt.transaction() as s:
+        face.enroll(s, portal_env.rt.settings, portal_env.clock, "kependudukan", nik,
+                    samples.enrolment("astronaut"), actor="uji", reason="uji portal")  # fmt: skip
+    client = portal_env.client("bkn.operator")
+    page = client.get("/portal/layanan/verifikasi-wajah")
+    assert page.status_code == 200 and 'type="file"' in page.text
+
+    def send(photo: bytes | None, who: str = nik) -> tuple[int, str]:
+        form = client.get("/portal/layanan/verifikasi-wajah")
+        files = {"foto": ("foto.jpg", photo, "image/jpeg")} if photo is not None else None
+        resp = client.post("/portal/layanan/verifikasi-wajah",
+                           data={"csrf": csrf_of(form.text), "nik": who}, files=files)  # fmt: skip
+        return resp.status_code, text_of(resp.text)
+
+    same = next(p for p in samples.probes("astronaut"))
+    other = next(p for p in samples.probes("camera"))
+    status, text = send(same.data)
+    high = float(re.search(r"Kemiripan (\d+(?:\.\d+)?) / 100", text).group(1))  # type: ignore[union-attr]
+    assert status == 200 and "Data ditemukan" in text
+    status, text = send(other.data)
+    low = float(re.search(r"Kemiripan (\d+(?:\.\d+)?) / 100", text).group(1))  # type: ignore[union-attr]
+    assert high > 50 > low
+    status, text = send(same.data, who=portal_env.people[1]["nik"])
+    assert status == 200 and "Data tidak ditemukan" in text  # no photo stored for this NIK
+    status, text = send(samples.non_faces()[0].data)
+    assert status == 422 and "Tidak ada wajah yang terdeteksi pada foto." in text
+    status, _ = send(None)
+    assert status == 422
+    checks = _records(portal_env, service="verifikasi_wajah")
+    assert len(checks) == 4 and all(r.request_id.startswith("portal-") for r in checks)
+    # Kemenkop has no face-verification grant: refused, with the reason, and audited.
+    kop = portal_env.client("kemenkop.operator")
+    form = kop.get("/portal/layanan/verifikasi-wajah")
+    resp = kop.post("/portal/layanan/verifikasi-wajah",
+                    data={"csrf": csrf_of(form.text), "nik": nik},
+                    files={"foto": ("foto.jpg", same.data, "image/jpeg")})  # fmt: skip
+    assert resp.status_code == 403
+    assert len(_records(portal_env, service="verifikasi_wajah")) == 5

@@ -31,6 +31,7 @@ MECHANISM: dict[Service, Mechanism] = {
     Service.AKSES_NIK: Mechanism.WEB_PORTAL,
     Service.VERIFIKASI: Mechanism.WEB_SERVICE,
     Service.CEK_STATUS: Mechanism.WEB_SERVICE,
+    Service.VERIFIKASI_WAJAH: Mechanism.WEB_SERVICE,  # PKS 003 Pasal 2(1)b, the same way
     # PKS 000 Pasal 2: aggregate, micro, BNBA and the processing facility through the
     # portal (Sepakat), as simpul.disclosure.api decides them.
     Service.AGREGAT: Mechanism.WEB_PORTAL,

@@ -19,6 +19,7 @@ M: dict[str, tuple[str, str]] = {
     "nav.beranda": ("Beranda", "Dashboard"),
     "nav.akses_nik": ("Akses NIK", "Look-up by NIK"),
     "nav.verifikasi": ("Verifikasi elemen", "Element verification"),
+    "nav.verifikasi_wajah": ("Verifikasi wajah", "Face verification"),
     "nav.cek_status": ("Cek status", "Status check"),
     "nav.pemadanan": ("Pemadanan daftar", "List matching"),
     "nav.regsosek": ("Data Regsosek", "Regsosek data"),
@@ -145,6 +146,18 @@ M: dict[str, tuple[str, str]] = {
     "nik": ("NIK", "NIK"),
     "svc.submit_lookup": ("Cari", "Look up"),
     "svc.submit_verify": ("Verifikasi", "Verify"),
+    "svc.face_intro": (
+        "Kirim NIK dan foto wajah (JPEG atau PNG, satu wajah, paling besar 5 MiB). Jawaban: "
+        "data tidak ditemukan, atau nilai kemiripan 0-100 (PKS 003 Pasal 2 ayat (1) huruf b). "
+        "Foto yang dikirim tidak disimpan dan tidak dicatat.",
+        "Send the NIK and a face photo (JPEG or PNG, one face, at most 5 MiB). The answer: "
+        "data not found, or a similarity value 0-100 (PKS 003 Article 2(1)b). The photo sent "
+        "is neither stored nor logged.",
+    ),
+    "svc.no_photo": ("Pilih foto wajah untuk dikirim.", "Choose a face photo to send."),
+    "svc.similarity": ("Kemiripan", "Similarity"),
+    "svc.threshold": ("Ambang", "Threshold"),
+    "svc.decision": ("Keputusan", "Decision"),
     "svc.submit_check": ("Periksa", "Check"),
     "svc.lookup_intro": (
         "Elemen data kependudukan sesuai hak akses web portal (PKS 003 Pasal 2 ayat (1) "

@@ -28,6 +28,7 @@ PAGES: dict[str, Page] = {
         Page("beranda", "/portal/beranda", ALL),
         Page("akses_nik", "/portal/layanan/akses-nik", SERVICE),
         Page("verifikasi", "/portal/layanan/verifikasi", SERVICE),
+        Page("verifikasi_wajah", "/portal/layanan/verifikasi-wajah", SERVICE),
         Page("cek_status", "/portal/layanan/cek-status", SERVICE),
         Page("pemadanan", "/portal/pemadanan", SERVICE),
         Page("pemadanan_detail", "/portal/pemadanan/{job_id}", SERVICE, nav=False),

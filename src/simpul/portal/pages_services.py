@@ -9,9 +9,11 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse
+from starlette.datastructures import UploadFile
 
 from simpul.access.schemas import Role
 from simpul.agreements.schemas import Service
+from simpul.face import engine as face_engine
 from simpul.face import service as face
 from simpul.obligations import service as obligations
 from simpul.obligations.deadlines import Status
@@ -210,3 +212,41 @@ def _check(request: Request, form: dict[str, str]) -> HTMLResponse:
         "labels": _labels(ds),
     }
     return render(request, "cek_status.html", ctx, status=outcome.status)
+
+
+# -- face verification --------------------------------------------------------------------
+
+
+@router.get("/portal/layanan/verifikasi-wajah")
+def face_form(request: Request) -> HTMLResponse:
+    need(request, "verifikasi_wajah")
+    return render(request, "verifikasi_wajah.html", {"nik": ""})
+
+
+@router.post("/portal/layanan/verifikasi-wajah")
+async def face_post(request: Request) -> HTMLResponse:
+    """NIK + photo (multipart). The photo is read up to the engine's limit and no further,
+    kept only in memory, and never stored or logged (as on the API)."""
+    form = await request.form(max_files=1, max_fields=5)
+    fields = {k: v for k, v in form.multi_items() if isinstance(v, str)}
+    upload = form.get("foto")
+    photo: bytes | None = None
+    if isinstance(upload, UploadFile) and upload.filename:
+        photo = await upload.read(face_engine.MAX_PHOTO_BYTES + 1)
+    await form.close()
+    return await run_in_threadpool(_face, request, fields, photo)
+
+
+def _face(request: Request, form: dict[str, str], photo: bytes | None) -> HTMLResponse:
+    user = need(request, "verifikasi_wajah")
+    check_csrf(user, form)
+    nik = form.get("nik", "").strip()
+    ctx: dict[str, Any] = {"nik": nik}
+    if not photo:
+        ctx["error"] = i18n.translate(lang_of(request), "svc.no_photo")
+        return render(request, "verifikasi_wajah.html", ctx, status=422)
+    outcome = call(
+        request, user, Service.VERIFIKASI_WAJAH, face.verify_face, "kependudukan", nik, photo
+    )
+    ctx["outcome"] = outcome
+    return render(request, "verifikasi_wajah.html", ctx, status=outcome.status)
