@@ -91,3 +91,58 @@ def test_refusals_are_clear(env: dict[str, str], tmp_path: Path) -> None:
     missing = runner.invoke(app, ["face", "remove", person(2)["nik"], "--reason", "x"], env=env)
     assert isinstance(missing.exception, SimpulError)
     assert missing.exception.code == "foto_tidak_ditemukan"
+
+
+def test_verify_as_an_account_is_decided_and_audited(
+    env: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`simpul face verify --akun …` answers as the API does, under the account's agreement;
+    an account without the grant is refused; each check is in the audit log."""
+    from argon2 import PasswordHasher
+    from sqlalchemy import text
+
+    from simpul.access import passwords as pw
+    from simpul.config import load_settings
+    from simpul.demo.service import build_governance
+    from simpul.runtime import Runtime
+
+    monkeypatch.setattr(
+        pw, "DEFAULT", pw.Passwords(PasswordHasher(time_cost=1, memory_cost=8 * 1024))
+    )
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    rt = Runtime(load_settings(Path(env["SIMPUL_DATA_DIR"])))
+    build_governance(rt, say=lambda _m: None)
+    photos = tmp_path / "foto"
+    nik = person(0)["nik"]
+    enrolled = runner.invoke(
+        app, ["face", "enrol", nik, str(photos / "rekam_astronaut.png"), "--reason", "uji"],
+        env=env,
+    )  # fmt: skip
+    assert enrolled.exit_code == 0, enrolled.output
+
+    def verify(account: str, photo: str) -> tuple[int, str]:
+        result = runner.invoke(
+            app, ["face", "verify", "--nik", nik, "--foto", str(photos / photo),
+                  "--akun", account], env=env,
+        )  # fmt: skip
+        return result.exit_code, result.output
+
+    code, output = verify("bkn.operator", "uji_astronaut_terang.jpg")
+    assert code == 0, output
+    answer = json.loads(output)
+    assert answer["hasil"] == "ditemukan" and answer["kemiripan"] > 50
+    code, output = verify("bkn.operator", "uji_camera_terang.jpg")
+    assert code == 0 and json.loads(output)["kemiripan"] < 50
+    code, output = verify("kemenkop.operator", "uji_astronaut_terang.jpg")
+    assert code != 0  # no face-verification grant in PKS 004
+    with rt.engine.connect() as conn:
+        rows = conn.execute(text(
+            "SELECT actor, decision FROM audit_record WHERE service = 'verifikasi_wajah' "
+            "ORDER BY seq")).all()  # fmt: skip
+    assert [tuple(r) for r in rows] == [
+        ("bkn.operator", "izin"),
+        ("bkn.operator", "izin"),
+        ("kemenkop.operator", "tolak"),
+    ]
+    rt.close()

@@ -19,7 +19,7 @@ from simpul.access import passwords as pw
 from simpul.access.models import ClientToken
 from simpul.access.repository import AccountRepository, TokenRepository
 from simpul.access.schemas import AccountKind, AccountStatus, IssuedToken, Principal
-from simpul.errors import InvalidInput, SimpulError
+from simpul.errors import InvalidInput, NotFound, SimpulError
 from simpul.governance.cache import current_memo, memoized
 from simpul.kit.clock import Clock, SystemClock
 
@@ -76,6 +76,15 @@ def principal_for_account(session: Session, account_id: str) -> Principal:
     if not rows:
         raise _revoked("Akun tidak ditemukan.")
     return _principal(rows)
+
+
+def account_principal(session: Session, username: str) -> Principal:
+    """The principal of an account named by username, for commands run on its behalf on the
+    hub (CLI). Raises 404 for an unknown account, 401 for a revoked one."""
+    acct = AccountRepository(session).by_username(username.strip().lower())
+    if acct is None:
+        raise NotFound("akun_tidak_ditemukan", f"Akun {username!r} tidak ditemukan.")
+    return principal_for_account(session, acct.id)
 
 
 def authenticate_token(session: Session, token: str, *, clock: Clock = SYSTEM_CLOCK) -> Principal:

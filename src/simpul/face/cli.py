@@ -10,10 +10,14 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from simpul.access.auth import account_principal
+from simpul.agreements.schemas import Mechanism
 from simpul.face import engine as face_engine
 from simpul.face import samples, service
+from simpul.kit.ids import new_id
 from simpul.kit.masking import mask_nik
 from simpul.runtime import runtime
+from simpul.services.service import CallContext
 
 app = typer.Typer(
     help="Verifikasi wajah: penyimpanan foto wajah penyedia dan pemeriksaan mesin.",
@@ -120,6 +124,31 @@ def compare(
     verdict = "sama" if score >= engine.recommended_threshold else "berbeda"
     out.print(f"Kemiripan {score:.1f} (mesin {engine.name}, ambang anjuran "
               f"{engine.recommended_threshold:g}: {verdict}).")  # fmt: skip
+
+
+@app.command("verify")
+def verify(
+    ctx: typer.Context,
+    nik: Annotated[str, typer.Option(help="NIK yang diverifikasi.")],
+    foto: Annotated[Path, typer.Option(help="Foto wajah (JPEG/PNG).", exists=True)],
+    akun: Annotated[str, typer.Option(help="Akun pengguna data/operator yang memeriksa.")],
+    dataset: DatasetOption = "kependudukan",
+) -> None:
+    """Verifikasi wajah atas nama sebuah akun (PKS 003 Pasal 2(1)b): diputuskan terhadap
+    perjanjiannya dan dicatat di log audit, seperti lewat API."""
+    rt = runtime(ctx)
+    rt.migrate()
+    photo = _read(foto)
+    with rt.transaction() as session:
+        principal = account_principal(session, akun)
+        call = CallContext(
+            principal=principal, mechanism=Mechanism.WEB_SERVICE, source_ip=None,
+            request_id=new_id("cli-"), settings=rt.settings, clock=rt.clock, internal=True,
+        )  # fmt: skip
+        answer, problem = service.verify_face(session, call, dataset, nik, photo)
+    if problem is not None:
+        raise problem
+    out.print_json(answer.model_dump_json(exclude_none=True))
 
 
 @app.command("samples")

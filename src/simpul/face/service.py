@@ -89,6 +89,7 @@ def start_check(
         mechanism=ctx.mechanism,
         input_elements=frozenset({"nik", PHOTO_ELEMENT}),
         source_ip=ctx.source_ip,
+        internal=ctx.internal,
     )
     decision = decide(session, ctx.principal, req, at=ctx.clock.now(), quota=ctx.quota)
     if not decision.allowed:

@@ -46,6 +46,8 @@ class CallContext:
     quota: QuotaLimiter | None = None
     writer: AuditWriter | None = None
     pending: list[AuditEvent] = field(default_factory=list)
+    # A command run on the hub itself (CLI): no network access point to check.
+    internal: bool = False
 
     def record(self, session: Session, event: AuditEvent) -> None:
         if self.writer is None:
