@@ -26,4 +26,7 @@ def test_sqlite_runs_in_wal_mode(settings: Settings, backend: str) -> None:
     with engine.connect() as conn:
         assert conn.exec_driver_sql("PRAGMA journal_mode").scalar_one() == "wal"
         assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar_one() == 1
+        # The audit log's append rate depends on these (docs/performance.md, audit log).
+        assert conn.exec_driver_sql("PRAGMA cache_size").scalar_one() == -32768
+        assert conn.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar_one() == 8000
     engine.dispose()

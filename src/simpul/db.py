@@ -65,6 +65,10 @@ def _configure_sqlite(engine: Engine, synchronous: str, *, read_only: bool = Fal
         cur.execute(f"PRAGMA synchronous={synchronous}")
         cur.execute("PRAGMA foreign_keys=ON")
         cur.execute("PRAGMA busy_timeout=30000")
+        # 32 MiB of page cache instead of 2: the audit subject index takes random inserts,
+        # and with the default cache every append batch re-reads its leaf pages.
+        cur.execute("PRAGMA cache_size=-32768")
+        cur.execute("PRAGMA wal_autocheckpoint=8000")
         if read_only:
             cur.execute("PRAGMA query_only=ON")
         cur.close()
