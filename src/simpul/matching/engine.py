@@ -17,13 +17,16 @@
    `kemungkinan_cocok` with that probability, for clerical review.
 
 Pure computation over Arrow/numpy: no database, no I/O. See docs/adr/0003-matching-engine.md.
+The per-row steps (`nik_stage_row`, `repair_candidates`, `prefilter`, `score_row`) and the
+model fit (`u_pairs`, `u_counts`, `fit_model`) are shared with `simpul.matching.spark`, which
+runs the same pipeline on Spark and must give the same results.
 """
 
 from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -95,11 +98,22 @@ class MatchResult:
 class RegistryIndex:
     """What the engine needs of a registry, built once per run from an Arrow table with at
     least `nik`, `nama_lengkap`, `tanggal_lahir` (and optionally `jenis_kelamin`, `alamat`,
-    `rt`, `rw`)."""
+    `rt`, `rw`).
 
-    def __init__(self, table: pa.Table) -> None:
+    The Spark engine builds one over a slice of the registry (the candidates of a batch of
+    rows): `population` and `name_counts` then carry the whole registry's size and name
+    counts, which the priors and the name frequencies are relative to."""
+
+    def __init__(
+        self,
+        table: pa.Table,
+        *,
+        population: int | None = None,
+        name_counts: Mapping[str, int] | None = None,
+    ) -> None:
         self.table = table
         self.n = table.num_rows
+        self.population = self.n if population is None else population
         self.nik = table.column("nik").combine_chunks()
         self.names: list[str] = [s or "" for s in table.column("nama_lengkap").to_pylist()]
         born = pc.cast(table.column("tanggal_lahir"), pa.date32())
@@ -114,7 +128,9 @@ class RegistryIndex:
         self._alamat = table.column("alamat") if "alamat" in names else None
         self._rt = table.column("rt") if "rt" in names else None
         self._rw = table.column("rw") if "rw" in names else None
-        self._name_count = Counter(self.names)
+        self._name_count: Mapping[str, int] = (
+            Counter(self.names) if name_counts is None else name_counts
+        )
         self._keys: dict[int, str] = {}
         self._positions: dict[str, int] | None = None
         self._by_name: dict[str, list[int]] | None = None
@@ -155,7 +171,7 @@ class RegistryIndex:
         return [i for name, _score, _pos in found for i in self._by_name[name]]
 
     def name_frequency(self, i: int) -> float:
-        return float(max(self._name_count.get(self.names[i], 1), 1) / max(self.n, 1))
+        return float(max(self._name_count.get(self.names[i], 1), 1) / max(self.population, 1))
 
     def address(self, i: int) -> str | None:
         if self._alamat is None:
@@ -271,14 +287,24 @@ def _freq(counts: np.ndarray, prior: Sequence[float], strength: float = 20.0) ->
     return out
 
 
-def _u_sample(reg: RegistryIndex, rng: np.random.Generator, size: int) -> tuple[np.ndarray, ...]:
-    n = reg.n
+U_SAMPLE = 20_000  # random registry pairs for the u-probabilities
+
+
+def u_pairs(n: int, seed: int, size: int = U_SAMPLE) -> tuple[np.ndarray, np.ndarray]:
+    """The registry positions of the random pairs u is estimated from (fixed by `seed`)."""
     if n < 2:
-        return np.ones(5), np.ones(4), np.ones(4), np.ones(3)
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    rng = np.random.default_rng(seed)
     a = rng.integers(0, n, size)
     b = rng.integers(0, n, size)
     keep = a != b
-    a, b = a[keep], b[keep]
+    return a[keep], b[keep]
+
+
+def u_counts(reg: RegistryIndex, a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Level counts over the pairs (a[k], b[k]) of positions in `reg`."""
+    if a.size == 0:
+        return np.ones(5), np.ones(4), np.ones(4), np.ones(3)
     name_c = np.zeros(5)
     dob_c = np.zeros(4)
     nik_c = np.zeros(4)
@@ -300,15 +326,26 @@ def _u_sample(reg: RegistryIndex, rng: np.random.Generator, size: int) -> tuple[
     return name_c, dob_c, nik_c, addr_c
 
 
-def _fit(reg: RegistryIndex, anchored: list[tuple[int, int, int, int | None]], seed: int) -> _Model:
+Anchor = tuple[int, int, int, int | None]  # levels of a NIK-anchored pair: name, dob, 1, address
+
+
+def _fit(reg: RegistryIndex, anchored: list[Anchor], seed: int) -> _Model:
     """u from random registry pairs; m from the NIK-anchored pairs (name, dob, address)."""
-    rng = np.random.default_rng(seed)
-    name_c, dob_c, nik_c, addr_c = _u_sample(reg, rng, 20_000)
-    n = max(reg.n, 1)
+    counts = u_counts(reg, *u_pairs(reg.n, seed))
+    _, per_day = np.unique(reg.days, return_counts=True)
+    return fit_model(counts, per_day, reg.n, anchored)
+
+
+def fit_model(
+    counts: tuple[np.ndarray, ...], per_day: np.ndarray, population: int, anchored: list[Anchor]
+) -> _Model:
+    """The model from the u level counts, the registry's number of people per birth date
+    (in date order) and the anchored pairs."""
+    name_c, dob_c, nik_c, addr_c = counts
+    n = max(population, 1)
     name_u = _freq(name_c, (0.0005, 0.0005, 0.002, 0.02, 0.977), 5)
     dob_u = _freq(dob_c, (1 / 30000, 1 / 30000, 0.012, 0.988), 5)
     # Exact birth-date agreement is too rare to sample: Σ p_d² over the registry's dates.
-    _, per_day = np.unique(reg.days, return_counts=True)
     dob_u[0] = max(float(((per_day / n) ** 2).sum()), 1 / n)
     dob_u[1] = dob_u[0] * 12 / 31  # a swap needs day ≤ 12: about the same order
     # Exact and one-slip NIK agreement between two different people: analytic, not sampled.
@@ -352,6 +389,169 @@ def _compare_found(
     return sim, tuple(differing), dl
 
 
+class QueryAddress:
+    """The list's address keys, each computed once and only when asked for."""
+
+    def __init__(self, alamat: Sequence[str] | None) -> None:
+        self.alamat = alamat
+        self._cache: dict[int, str] = {}
+
+    def __call__(self, row: int) -> str | None:
+        if self.alamat is None:
+            return None
+        key = self._cache.get(row)
+        if key is None:
+            value = self.alamat[row]
+            key = self._cache[row] = address_key(value) if value else ""
+        return key
+
+
+def nik_stage_row(
+    reg: RegistryIndex,
+    q: Query,
+    row: int,
+    i: int,
+    opts: MatchOptions,
+    q_addr: QueryAddress,
+    *,
+    anchor: bool,
+) -> tuple[tuple[str, ...], Anchor | None] | None:
+    """Stage 1 for a row whose NIK is the registry's record `i`: the differing elements and,
+    when `anchor`, the pair's levels for m; None when the NIK is a slip onto another person
+    (name and birth date both far off), which goes on to stage 3."""
+    sim, diff, dl = _compare_found(reg, q, row, i, opts)
+    if sim < 60 and dl not in (0, 1, None):
+        return None
+    if not anchor or dl is None:
+        return diff, None
+    al = addr_level(q_addr(row), reg.address(i)) if q.alamat is not None else None
+    return diff, (name_level(sim), dl, 1, al)
+
+
+def repair_candidates(nik: str, born: date | None, sex: str | None) -> list[str]:
+    """Stage 2 for one row: the NIKs one slip away whose date part agrees with the birth date
+    (either way round) and sex the list gives (all of them when no birth date is given)."""
+    if len(nik) != 16:
+        return []
+    # Edits outside the date part (digits 7–12) keep the original's date part.
+    same_date_ok = born is None or nik_date_consistent(nik, born, sex)
+    date_part = nik[6:12]
+    out: list[str] = []
+    for cand, _how in nik_edits(nik):
+        if cand[6:12] == date_part:
+            ok = same_date_ok
+        else:
+            ok = born is None or nik_date_consistent(cand, born, sex)
+        if ok:
+            out.append(cand)
+    return out
+
+
+def prefilter(reg: RegistryIndex, qkey: str, pool: np.ndarray, cutoff: float) -> list[int]:
+    """The block candidates (registry positions `pool`) worth scoring: a token-set ratio of
+    the list's name key against the registered name of at least `cutoff`."""
+    if not pool.size:
+        return []
+    names = [reg.names[i] for i in pool.tolist()]
+    scores = process.cdist([qkey], names, scorer=fuzz.token_set_ratio, score_cutoff=cutoff)[0]
+    return [int(pool[k]) for k in np.nonzero(scores)[0].tolist()]
+
+
+@dataclass(frozen=True)
+class Weights:
+    """Stage 3's log2(m/u) per comparison level and the prior, fixed for one run."""
+
+    model: _Model
+    name: np.ndarray
+    dob: np.ndarray
+    nik: np.ndarray
+    addr: np.ndarray
+    p0: float
+    log_prior: float
+
+    @classmethod
+    def of(cls, model: _Model, opts: MatchOptions, population: int) -> Weights:
+        p0 = opts.prior_in_registry
+        return cls(
+            model,
+            np.log2(model.name_m / model.name_u),
+            np.log2(model.dob_m / model.dob_u),
+            np.log2(np.array(_NIK_M) / model.nik_u),
+            np.log2(model.addr_m / model.addr_u),
+            p0,
+            math.log2(p0 / max(population, 1)),
+        )
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """Stage 3's answer for one row: the best candidate's posterior, and (at or above the
+    threshold) who it is, how it was found and what differs."""
+
+    probability: float
+    index: int = -1
+    method: str = ""
+    differing: tuple[str, ...] = ()
+
+    @property
+    def status(self) -> str:
+        return KEMUNGKINAN_COCOK if self.index >= 0 else TIDAK_DITEMUKAN
+
+
+def score_row(
+    reg: RegistryIndex,
+    q: Query,
+    row: int,
+    qkey: str,
+    cands: Iterable[int],
+    repaired: Collection[int],
+    w: Weights,
+    opts: MatchOptions,
+    q_addr: QueryAddress,
+) -> Verdict | None:
+    """Stage 3 for one row over its candidates (registry positions); None without any.
+    Candidates are scored in registry order, so the sum and the tie-break between equal
+    weights do not depend on the order they were gathered in (in process or on Spark)."""
+    ordered = sorted(set(cands))
+    if not ordered:
+        return None
+    model = w.model
+    qd = _days(q.tanggal_lahir[row])
+    qs = q.jenis_kelamin[row] if q.jenis_kelamin is not None else None
+    qa = q_addr(row) if q.alamat is not None else None
+    best_i, best_w, total = -1, -math.inf, 0.0
+    for i in ordered:
+        weight = 0.0
+        sim = name_similarity(qkey, reg.key(i)) if qkey else 0.0
+        nl = name_level(sim)
+        if nl == 0:
+            # Term frequency: agreeing on a rare name says more than agreeing on SITI.
+            weight += math.log2(model.name_m[0] / max(reg.name_frequency(i), model.name_u[0]))
+        else:
+            weight += float(w.name[nl])
+        dl = dob_level(qd, int(reg.days[i]))
+        if dl is not None:
+            weight += float(w.dob[dl])
+        nk = nik_level(q.nik[row], str(reg.nik[i]))
+        if nk is not None:
+            weight += float(w.nik[nk])
+        if q.alamat is not None:
+            al = addr_level(qa, reg.address(i))
+            if al is not None:
+                weight += float(w.addr[al])
+        if opts.compare_sex and qs and reg.sex is not None and reg.sex[i]:
+            weight += 0.5 if qs[:1].upper() == str(reg.sex[i])[:1].upper() else -6.0
+        total += 2.0 ** min(weight + w.log_prior, 60)
+        if weight > best_w:
+            best_i, best_w = i, weight
+    p_best = 2.0 ** min(best_w + w.log_prior, 60) / ((1 - w.p0) + total)
+    if p_best < opts.threshold:
+        return Verdict(round(p_best, 4))
+    method = "perbaikan_nik" if best_i in repaired else "probabilistik"
+    _, diff, _ = _compare_found(reg, q, row, best_i, opts)
+    return Verdict(round(p_best, 4), best_i, method, diff)
+
+
 def match(
     reg: RegistryIndex,
     q: Query,
@@ -371,36 +571,28 @@ def match(
     prob: list[float | None] = [None] * n
     differing: list[tuple[str, ...]] = [()] * n
     method = [""] * n
-    alamat = q.alamat
-    addr_cache: dict[int, str] = {}
-
-    def q_addr(row: int) -> str | None:
-        if alamat is None:
-            return None
-        if row not in addr_cache:
-            addr_cache[row] = address_key(alamat[row]) if alamat[row] else ""
-        return addr_cache[row]
+    q_addr = QueryAddress(q.alamat)
 
     # Stage 1: the NIK as given.
     hit = reg.lookup([k if len(k) == 16 else "" for k in q.nik])
-    anchored: list[tuple[int, int, int, int | None]] = []
+    anchored: list[Anchor] = []
     rest: list[int] = []
     for row in range(n):
         i = int(hit[row])
         if i < 0 or not q.nik[row]:
             rest.append(row)
             continue
-        sim, diff, dl = _compare_found(reg, q, row, i, opts)
-        if sim < 60 and dl not in (0, 1, None):
+        got = nik_stage_row(reg, q, row, i, opts, q_addr, anchor=len(anchored) < ANCHOR_SAMPLE)
+        if got is None:
             rest.append(row)  # the NIK of someone else: a slip onto another person
             continue
+        diff, anchor = got
         status[row] = COCOK_ELEMEN_BERBEDA if diff else COCOK
         found[row] = i
         differing[row] = diff
         method[row] = "nik"
-        if dl is not None and len(anchored) < ANCHOR_SAMPLE:
-            al = addr_level(q_addr(row), reg.address(i)) if alamat is not None else None
-            anchored.append((name_level(sim), dl, 1, al))
+        if anchor is not None:
+            anchored.append(anchor)
 
     report(0.3)
     if not rest:
@@ -412,94 +604,42 @@ def match(
     repair_rows: list[int] = []
     repair_niks: list[str] = []
     for row in rest:
-        nik = q.nik[row]
-        if len(nik) != 16:
-            continue
-        born = q.tanggal_lahir[row]
         sex = q.jenis_kelamin[row] if q.jenis_kelamin is not None else None
-        # Edits outside the date part (digits 7–12) keep the original's date part.
-        same_date_ok = born is None or nik_date_consistent(nik, born, sex)
-        date_part = nik[6:12]
-        for cand, _how in nik_edits(nik):
-            if cand[6:12] == date_part:
-                ok = same_date_ok
-            else:
-                ok = born is None or nik_date_consistent(cand, born, sex)
-            if ok:
-                repair_rows.append(row)
-                repair_niks.append(cand)
+        mends = repair_candidates(q.nik[row], q.tanggal_lahir[row], sex)
+        repair_rows.extend([row] * len(mends))
+        repair_niks.extend(mends)
     repaired: dict[int, set[int]] = {}
     for row, i in zip(repair_rows, reg.lookup(repair_niks).tolist(), strict=True):
         if i >= 0:
             repaired.setdefault(row, set()).add(int(i))
 
     # Stage 3: score repair and block candidates.
-    log_m_u = {
-        "name": np.log2(model.name_m / model.name_u),
-        "dob": np.log2(model.dob_m / model.dob_u),
-        "nik": np.log2(np.array(_NIK_M) / model.nik_u),
-        "addr": np.log2(model.addr_m / model.addr_u),
-    }
-    p0 = opts.prior_in_registry
-    log_prior = math.log2(p0 / max(reg.n, 1))
+    weights = Weights.of(model, opts, reg.population)
     step = max(len(rest) // 20, 1)
     for done, row in enumerate(rest):
         if done % step == 0:
             report(0.35 + 0.65 * done / len(rest))
         born = q.tanggal_lahir[row]
-        qd = _days(born)
         qkey = name_key(q.nama[row]) if q.nama[row] else ""
-        cands: set[int] = set(repaired.get(row, ()))
+        mended = repaired.get(row, set())
+        cands: list[int] = list(mended)
         if born is not None and qkey:
-            block = [reg.born_on(qd)]
+            block = [reg.born_on(_days(born))]
             sw = swapped_day_month(born)
             if sw is not None:
                 block.append(reg.born_on(_days(sw)))
-            pool = np.concatenate(block)
-            if pool.size:
-                names = [reg.names[i] for i in pool.tolist()]
-                scores = process.cdist(
-                    [qkey], names, scorer=fuzz.token_set_ratio, score_cutoff=opts.prefilter
-                )[0]
-                cands.update(int(pool[k]) for k in np.nonzero(scores)[0].tolist())
+            cands += prefilter(reg, qkey, np.concatenate(block), opts.prefilter)
         elif born is None and qkey:
             # No birth date to block on: the registry's closest names (rare on real lists).
-            cands.update(reg.named_like(qkey))
-        if not cands:
+            cands += reg.named_like(qkey)
+        verdict = score_row(reg, q, row, qkey, cands, mended, weights, opts, q_addr)
+        if verdict is None:
             continue
-        qs = q.jenis_kelamin[row] if q.jenis_kelamin is not None else None
-        best_i, best_w, total = -1, -math.inf, 0.0
-        for i in cands:
-            w = 0.0
-            sim = name_similarity(qkey, reg.key(i)) if qkey else 0.0
-            nl = name_level(sim)
-            if nl == 0:
-                # Term frequency: agreeing on a rare name says more than agreeing on SITI.
-                w += math.log2(model.name_m[0] / max(reg.name_frequency(i), model.name_u[0]))
-            else:
-                w += float(log_m_u["name"][nl])
-            dl = dob_level(qd, int(reg.days[i]))
-            if dl is not None:
-                w += float(log_m_u["dob"][dl])
-            nk = nik_level(q.nik[row], str(reg.nik[i]))
-            if nk is not None:
-                w += float(log_m_u["nik"][nk])
-            if alamat is not None:
-                al = addr_level(q_addr(row), reg.address(i))
-                if al is not None:
-                    w += float(log_m_u["addr"][al])
-            if opts.compare_sex and qs and reg.sex is not None and reg.sex[i]:
-                w += 0.5 if qs[:1].upper() == str(reg.sex[i])[:1].upper() else -6.0
-            total += 2.0 ** min(w + log_prior, 60)
-            if w > best_w:
-                best_i, best_w = i, w
-        p_best = 2.0 ** min(best_w + log_prior, 60) / ((1 - p0) + total)
-        prob[row] = round(p_best, 4)
-        if p_best >= opts.threshold:
-            status[row] = KEMUNGKINAN_COCOK
-            found[row] = best_i
-            method[row] = "perbaikan_nik" if best_i in repaired.get(row, ()) else "probabilistik"
-            _, diff, _ = _compare_found(reg, q, row, best_i, opts)
-            differing[row] = diff
+        prob[row] = verdict.probability
+        if verdict.index >= 0:
+            status[row] = verdict.status
+            found[row] = verdict.index
+            method[row] = verdict.method
+            differing[row] = verdict.differing
     report(1.0)
     return MatchResult(status, found, prob, differing, method, model.describe())
