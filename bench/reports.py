@@ -3,9 +3,13 @@ over an audit log holding 1,000,000 records of that agreement, rendered as HTML 
 
 Target: <= 10 s for the report. Figures come from rollups of the log kept up to date
 incrementally (obligations.rollups: grouped in the database, only records appended since the
-last refresh are read). Printed: the first report (rollups built from the whole log), then
-the report after a day's new traffic (1 % more records), and, for comparison, the naive way:
-every record of the agreement read into Python and counted there.
+last refresh are read), as every server worker does every `rollup_refresh_seconds`; the
+setup refreshes them every 100,000 records the same way. Printed: the report over the
+million records; the report after a day's new traffic (1 % more records, folded in by the
+report itself); the report right after the rollups were thrown away (what the first report
+costs after upgrading an instance whose log already holds the million records: they are
+rebuilt from the whole log); and, for comparison, the naive way: every record of the
+agreement read into Python and counted there.
 
     python bench/reports.py [--backend sqlite|postgresql|both] [--records N]
 
@@ -34,7 +38,7 @@ from simpul.audit.service import SubjectHasher, append_prepared, prepare
 from simpul.config import Settings
 from simpul.db import make_engine, run_migrations, session_factory, transaction
 from simpul.kit.clock import FixedClock
-from simpul.obligations import reports
+from simpul.obligations import reports, rollups
 
 TOY = os.environ.get("SIMPUL_BENCH_TOY") == "1"
 PG_ADMIN = os.environ.get(
@@ -68,8 +72,11 @@ def event(i: int) -> AuditEvent:
     )  # fmt: skip
 
 
-def fill(settings: Settings, records: int, first: int = 0, days: int = 180) -> None:
-    """Append `records` audit records of the agreement, spread over `days` from 1 July."""
+def fill(
+    settings: Settings, records: int, first: int = 0, days: int = 180, refresh_every: int = 0
+) -> None:
+    """Append `records` audit records of the agreement, spread over `days` from 1 July;
+    fold them into the rollups every `refresh_every` records, as a running server does."""
     engine = make_engine(settings)
     sessions = session_factory(engine)
     start = datetime(2024, 7, 1, 1, tzinfo=UTC) + timedelta(days=180 - days)
@@ -87,6 +94,17 @@ def fill(settings: Settings, records: int, first: int = 0, days: int = 180) -> N
         with engine.begin() as conn:
             append_prepared(conn, items, clock)
         clock.advance(span)
+        done = lo + batch - first
+        if refresh_every and done % refresh_every == 0:
+            with transaction(sessions) as s:
+                rollups.refresh(s)
+    engine.dispose()
+
+
+def forget_rollups(settings: Settings) -> None:
+    engine = make_engine(settings)
+    with transaction(session_factory(engine)) as s:
+        rollups.reset(s)
     engine.dispose()
 
 
@@ -138,28 +156,33 @@ def run(backend: str, records: int) -> bool:
         )  # fmt: skip
         try:
             t0 = time.perf_counter()
-            fill(settings, records)
+            fill(settings, records, refresh_every=max(5_000, records // 10))
             print(
-                f"[{backend}] {records:,} audit records written in {time.perf_counter() - t0:.1f} s"
+                f"[{backend}] {records:,} audit records written (rollups refreshed every "
+                f"{max(5_000, records // 10):,}) in {time.perf_counter() - t0:.1f} s",
+                flush=True,
             )
-            cold_html, cold_pdf, _ = report(settings)  # builds the rollups from the whole log
+            run_html, run_pdf, _ = report(settings)  # rollups current, as on a running server
             more = max(1, records // 100)
-            fill(settings, more, first=records, days=1)  # a day's new traffic
+            fill(settings, more, first=records, days=1)  # a day's new traffic, not folded in
             t_html, t_pdf, counted = report(settings)  # refreshes only what is new
+            forget_rollups(settings)
+            cold_html, cold_pdf, _ = report(settings)  # builds the rollups from the whole log
             t_naive = naive(settings)
         finally:
             if admin is not None:
                 with admin.connect() as conn:
                     conn.execute(text(f'DROP DATABASE IF EXISTS "{PG_DB}" WITH (FORCE)'))
                 admin.dispose()
-    ok = t_pdf <= TARGET_S
+    ok = max(run_pdf, t_pdf) <= TARGET_S
     print(
-        f"[{backend}] usage report {AGREEMENT} 2024-S2 over {counted:,} records: first report "
-        f"(rollups built from the whole log) {cold_html:.2f} s figures+HTML, {cold_pdf:.2f} s "
-        f"with PDF; after {more:,} new records (incremental refresh) {t_html:.2f} s "
-        f"figures+HTML, {t_pdf:.2f} s with PDF (target <= {TARGET_S:.0f} s: "
-        f"{'met' if ok else 'MISSED'}); naive Python count of service x mechanism alone: "
-        f"{t_naive:.2f} s"
+        f"[{backend}] usage report {AGREEMENT} 2024-S2 over {counted:,} records: "
+        f"{run_html:.2f} s figures+HTML, {run_pdf:.2f} s with PDF; after {more:,} new records "
+        f"(folded in by the report) {t_html:.2f} s figures+HTML, {t_pdf:.2f} s with PDF "
+        f"(target <= {TARGET_S:.0f} s: {'met' if ok else 'MISSED'}); after an upgrade, rollups "
+        f"rebuilt from the whole log: {cold_html:.2f} s figures+HTML, {cold_pdf:.2f} s with PDF "
+        f"({'within' if cold_pdf <= TARGET_S else 'over'} the target); naive Python count of "
+        f"service x mechanism alone: {t_naive:.2f} s"
     )
     return ok or TOY
 

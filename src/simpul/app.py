@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -22,6 +23,7 @@ from simpul.disclosure import api as disclosure_api
 from simpul.errors import SimpulError
 from simpul.face import api as face_api
 from simpul.obligations import api as obligations_api
+from simpul.obligations import rollups
 from simpul.pemadanan import api as pemadanan_api
 from simpul.portal.web import install as install_portal
 from simpul.registry.datasets import builtin_datasets
@@ -30,6 +32,7 @@ from simpul.runtime import Runtime
 from simpul.services import api as services_api
 
 PROBLEM = "application/problem+json"
+log = logging.getLogger("simpul.app")
 
 
 def problem(status: int, code: str, detail: str, **extra: Any) -> JSONResponse:
@@ -46,6 +49,22 @@ async def _sweep_jobs(runtime: Runtime, every: float) -> None:
         if thread is None or not thread.is_alive():
             thread = pemadanan_api.start_worker(runtime)
         await asyncio.sleep(every)
+
+
+async def _refresh_rollups(runtime: Runtime, every: float) -> None:
+    """Keep the usage-report rollups near the log's head. A refresh locks its state rows,
+    so workers refreshing at once do not double count; a failure waits for the next turn."""
+    while True:
+        await asyncio.sleep(every)
+        try:
+            await asyncio.to_thread(_refresh_once, runtime)
+        except Exception as exc:  # a report still refreshes what it needs
+            log.warning("rollup refresh failed: %s", type(exc).__name__)
+
+
+def _refresh_once(runtime: Runtime) -> None:
+    with runtime.transaction() as session:
+        rollups.refresh(session)
 
 
 def create_app(settings: Settings, rt: Runtime | None = None) -> FastAPI:
@@ -69,9 +88,16 @@ def create_app(settings: Settings, rt: Runtime | None = None) -> FastAPI:
             if settings.job_sweep_seconds > 0
             else None
         )
+        refresher = (
+            asyncio.create_task(_refresh_rollups(runtime, settings.rollup_refresh_seconds))
+            if settings.rollup_refresh_seconds > 0
+            else None
+        )
         try:
             yield
         finally:
+            if refresher is not None:
+                refresher.cancel()
             if sweeper is not None:
                 sweeper.cancel()
             app.state.audit_writer = None

@@ -23,10 +23,13 @@ from simpul.audit.repository import ts_text
 from simpul.obligations import feedback
 from simpul.obligations.repository import KEY_CHARS
 
+# The UTC hour of a record while grouping (cheap per row), and as stored text afterwards
+# (once per group): to_char on every one of a million rows costs PostgreSQL seconds.
 _HOUR = {
     "sqlite": "substr(ts, 1, 13)",
-    "postgresql": "to_char(ts AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24')",
+    "postgresql": "date_trunc('hour', ts AT TIME ZONE 'UTC')",
 }
+_HOUR_TEXT = {"sqlite": "hour", "postgresql": "to_char(hour, 'YYYY-MM-DD HH24')"}
 USAGE = "usage"
 _KEEP_EARLIEST = (
     " ON CONFLICT (agreement_id, duty_id, key) DO UPDATE SET first_ts = CASE "
@@ -74,34 +77,53 @@ def refresh(session: Session) -> Refreshed:
     """Bring every rollup up to the log's head (in the caller's transaction)."""
     head = int(session.execute(text("SELECT coalesce(max(seq), 0) FROM audit_record")).scalar_one())
     last = _last(session, USAGE)
-    hour = _HOUR[_dialect(session)]
+    dialect = _dialect(session)
+    hour, hour_str = _HOUR[dialect], _HOUR_TEXT[dialect]
+    if dialect == "postgresql" and head - last > 100_000:
+        # A large backlog (a first build, often right after a bulk load that autovacuum has
+        # not analysed yet): fresh statistics and room to hash the groups in memory turn a
+        # sort of every record into a hash aggregate (4.5 s → 1.1 s per million).
+        session.execute(text("ANALYZE audit_record"))
+        session.execute(text("ANALYZE audit_subject"))
+        session.execute(text("SET LOCAL work_mem = '256MB'"))
     window = {"lo": last, "hi": head}
     if head > last:
+        # One scan of the new records into fine groups (agreement, actor, institution, hour,
+        # service, mechanism, decision, reason, result: ~90k groups for a million records);
+        # both rollups are sums over those groups, so the log is read and sorted once.
+        session.execute(text("DROP TABLE IF EXISTS tmp_usage_groups"))
+        session.execute(
+            text(
+                "CREATE TEMPORARY TABLE tmp_usage_groups AS SELECT "
+                "coalesce(agreement_id, '') AS agreement_key, coalesce(actor, '') AS actor, "
+                f"coalesce(institution, '') AS institution, {hour} AS hour, service, "
+                "mechanism, decision, reason, result, count(*) AS records, "
+                "sum(subject_count) AS subjects FROM audit_record "
+                "WHERE seq > :lo AND seq <= :hi AND decision IN ('izin', 'tolak') GROUP BY "
+                "coalesce(agreement_id, ''), coalesce(actor, ''), coalesce(institution, ''), "
+                f"{hour}, service, mechanism, decision, reason, result"
+            ),
+            window,
+        )
         session.execute(
             text(
                 "INSERT INTO usage_rollup (agreement_key, actor_key, institution, hour, service, "
                 "mechanism, decision, reason, result, records, subjects) "
-                "SELECT coalesce(agreement_id, ''), CASE WHEN agreement_id IS NULL THEN "
-                f"coalesce(actor, '') ELSE '' END AS ak, coalesce(institution, ''), {hour} AS h, "
-                "service, mechanism, decision, reason, result, count(*), sum(subject_count) "
-                "FROM audit_record WHERE seq > :lo AND seq <= :hi "
-                "AND decision IN ('izin', 'tolak') GROUP BY coalesce(agreement_id, ''), ak, "
-                "coalesce(institution, ''), h, service, mechanism, decision, reason, result"
-            ),
-            window,
+                "SELECT agreement_key, CASE WHEN agreement_key = '' THEN actor ELSE '' END "
+                f"AS ak, institution, {hour_str}, service, mechanism, decision, reason, result, "
+                "sum(records), sum(subjects) FROM tmp_usage_groups GROUP BY agreement_key, ak, "
+                "institution, hour, service, mechanism, decision, reason, result"
+            )
         )
         session.execute(
             text(
                 "INSERT INTO usage_actor_rollup (agreement_key, actor, institution, hour, "
-                "decision, records, subjects) SELECT coalesce(agreement_id, ''), "
-                f"coalesce(actor, ''), coalesce(institution, ''), {hour} AS h, decision, "
-                "count(*), sum(subject_count) FROM audit_record WHERE seq > :lo AND "
-                "seq <= :hi AND decision IN ('izin', 'tolak') GROUP BY "
-                "coalesce(agreement_id, ''), coalesce(actor, ''), coalesce(institution, ''), "
-                "h, decision"
-            ),
-            window,
+                "decision, records, subjects) SELECT agreement_key, actor, institution, "
+                f"{hour_str}, decision, sum(records), sum(subjects) FROM tmp_usage_groups "
+                "GROUP BY agreement_key, actor, institution, hour, decision"
+            )
         )
+        session.execute(text("DROP TABLE tmp_usage_groups"))
         session.execute(
             text(
                 "INSERT INTO usage_action (seq, ts, agreement_id, action, actor, detail) "
@@ -113,6 +135,15 @@ def refresh(session: Session) -> Refreshed:
         _set_last(session, USAGE, head)
     _refresh_feedback(session, head)
     return Refreshed(max(0, head - last), head)
+
+
+def reset(session: Session) -> None:
+    """Forget every rollup; the next `refresh` rebuilds them from the whole log."""
+    for table in (
+        "usage_rollup", "usage_actor_rollup", "usage_action", "feedback_first_access",
+        "obligation_rollup_state",
+    ):  # fmt: skip
+        session.execute(text(f"DELETE FROM {table}"))
 
 
 def _refresh_feedback(session: Session, head: int) -> None:
