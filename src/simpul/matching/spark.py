@@ -1,0 +1,547 @@
+"""The matching pipeline of `simpul.matching.engine` on Spark, for jobs beyond one machine.
+
+Same stages, same results (statuses, registry rows, probabilities) as the in-process
+engine on the same inputs:
+
+1. **NIK stage**: the list joined to the registry on NIK (the last record of a NIK, as
+   `RegistryIndex.lookup` takes it); each pair compared by `engine.nik_stage_row`.
+2. **NIK repair**: `engine.repair_candidates` per remaining row, joined to the registry on
+   NIK.
+3. **Probabilistic stage**: the remaining rows joined to the registry on their birth-date
+   blocks (the date and the day/month-swapped date), so both sides are partitioned by block;
+   `engine.prefilter` per pair, then each row's candidates (repairs, block survivors, and
+   for rows without a birth date the closest distinct names) gathered and scored by
+   `engine.score_row` inside the partition.
+
+The model is fitted once on the driver from what Spark aggregates: the registry size, the
+people per birth date, the random registry pairs of `engine.u_pairs` (fetched by position)
+and the NIK-anchored pairs of stage 1. The fitted weights travel to the executors inside
+the task closure (a few hundred bytes). Name frequencies are a group-by on the registry
+joined back as a column (`_nc`): for a registry of 10⁸ people they are too large to
+broadcast. The list itself and the per-row verdicts live on the driver, as in the runner.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import shutil
+import sys
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from datetime import date, timedelta
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+from pyspark.sql.window import Window
+from rapidfuzz import fuzz, process
+
+from simpul.matching.engine import (
+    _NO_DAY,
+    ANCHOR_SAMPLE,
+    COCOK,
+    COCOK_ELEMEN_BERBEDA,
+    KEMUNGKINAN_COCOK,
+    TIDAK_DITEMUKAN,
+    Anchor,
+    MatchOptions,
+    MatchResult,
+    Query,
+    QueryAddress,
+    RegistryIndex,
+    Weights,
+    fit_model,
+    nik_stage_row,
+    prefilter,
+    repair_candidates,
+    score_row,
+    u_counts,
+    u_pairs,
+)
+from simpul.matching.normalize import name_key, swapped_day_month
+
+_EPOCH = date(1970, 1, 1)
+# Registry columns the comparisons read besides the NIK, the name and the birth date.
+_OPTIONAL = ("jenis_kelamin", "alamat", "rt", "rw")
+# RegistryIndex.named_like: distinct names at least this close, at most this many.
+_NAMED_CUTOFF = 85
+_NAMED_LIMIT = 20
+
+Batches = Iterator[pa.RecordBatch]
+
+
+# --- session ----------------------------------------------------------------------------
+
+
+def ensure_java_home() -> None:
+    """Spark's launcher reads JAVA_HOME; derive it from the `java` on PATH when unset."""
+    if os.environ.get("JAVA_HOME"):
+        return
+    java = shutil.which("java")
+    if java is None:
+        raise RuntimeError("Spark butuh Java 17+ (mis. paket openjdk-17-jre-headless).")
+    os.environ["JAVA_HOME"] = str(Path(java).resolve().parent.parent)
+
+
+def session(
+    master: str = "local[*]",
+    conf: Mapping[str, str] | None = None,
+    app_name: str = "simpul-pemadanan",
+) -> SparkSession:
+    """A SparkSession for matching. For a local master: loopback only, no UI, few shuffle
+    partitions, and this interpreter (the one with simpul installed) for the workers."""
+    ensure_java_home()
+    settings = {"spark.ui.showConsoleProgress": "false"}
+    if master.startswith("local"):
+        os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+        os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+        settings |= {
+            "spark.driver.host": "127.0.0.1",
+            "spark.driver.bindAddress": "127.0.0.1",
+            "spark.ui.enabled": "false",
+            "spark.sql.shuffle.partitions": "8",
+        }
+    builder = SparkSession.builder.master(master).appName(app_name)
+    for key, value in {**settings, **(conf or {})}.items():
+        builder = builder.config(key, value)
+    spark = builder.getOrCreate()
+    spark.sparkContext.setLogLevel("ERROR")
+    return spark
+
+
+# --- frames -----------------------------------------------------------------------------
+
+
+def _birth_days(column: pa.ChunkedArray | pa.Array) -> pa.Array:
+    """Days since 1970 as RegistryIndex computes them (_NO_DAY where there is no date)."""
+    born = pc.cast(column, pa.date32())
+    days = pc.fill_null(pc.cast(born, pa.int32()), _NO_DAY)
+    return pa.chunked_array(days).combine_chunks() if isinstance(days, pa.ChunkedArray) else days
+
+
+def registry_frame(spark: SparkSession, registry: pa.Table | DataFrame) -> DataFrame:
+    """The registry as the pipeline reads it: `_idx` (the record's position: what
+    `MatchResult.registry_index` refers to), `_day`, `_nc` (how many records carry the same
+    name), `nik`, `nama_lengkap` and the optional columns. A DataFrame without `_idx` is
+    numbered in its own order (`zipWithIndex`)."""
+    if isinstance(registry, pa.Table):
+        cols = {
+            "_idx": pa.array(np.arange(registry.num_rows, dtype=np.int64)),
+            "_day": _birth_days(registry.column("tanggal_lahir")),
+            "nik": registry.column("nik"),
+            "nama_lengkap": registry.column("nama_lengkap"),
+        }
+        cols |= {c: registry.column(c) for c in _OPTIONAL if c in registry.column_names}
+        frame = spark.createDataFrame(pa.table(cols))
+    else:
+        frame = registry
+        if "_idx" not in frame.columns:
+            numbered = frame.rdd.zipWithIndex().map(lambda p: (*p[0], p[1]))
+            frame = numbered.toDF([*frame.columns, "_idx"])
+        days = F.datediff(F.col("tanggal_lahir").cast("date"), F.lit("1970-01-01"))
+        frame = frame.withColumn("_day", F.coalesce(days, F.lit(_NO_DAY)))
+        keep = [
+            "_idx",
+            "_day",
+            "nik",
+            "nama_lengkap",
+            *(c for c in _OPTIONAL if c in frame.columns),
+        ]
+        frame = frame.select(*keep)
+    name = F.coalesce(F.col("nama_lengkap"), F.lit(""))  # RegistryIndex reads None as ""
+    counts = frame.groupBy(name.alias("_name")).agg(F.count(F.lit(1)).alias("_nc"))
+    return frame.withColumn("_name", name).join(counts, "_name").drop("_name")
+
+
+def _query_table(q: Query, rows: Sequence[int]) -> pa.Table:
+    """List rows `rows` as Arrow: `_row`, `q_nik`, `q_nama`, `q_day` and, when the list has
+    them, `q_sex` and `q_alamat`."""
+    cols: dict[str, pa.Array] = {
+        "_row": pa.array(rows, pa.int64()),
+        "q_nik": pa.array([q.nik[r] for r in rows], pa.string()),
+        "q_nama": pa.array([q.nama[r] for r in rows], pa.string()),
+        "q_day": pa.array([_day(q.tanggal_lahir[r]) for r in rows], pa.int32()),
+    }
+    if q.jenis_kelamin is not None:
+        cols["q_sex"] = pa.array([q.jenis_kelamin[r] for r in rows], pa.string())
+    if q.alamat is not None:
+        cols["q_alamat"] = pa.array([q.alamat[r] for r in rows], pa.string())
+    return pa.table(cols)
+
+
+def _day(value: date | None) -> int:
+    return (value - _EPOCH).days if value is not None else _NO_DAY
+
+
+def _local_query(t: pa.Table | pa.RecordBatch) -> Query:
+    """The list rows of a batch as a Query (row k of the batch is row k of the Query)."""
+    names = t.schema.names
+    days = t.column(names.index("q_day")).to_pylist()
+    return Query(
+        nik=t.column(names.index("q_nik")).to_pylist(),
+        nama=t.column(names.index("q_nama")).to_pylist(),
+        tanggal_lahir=[None if d == _NO_DAY else _EPOCH + timedelta(days=d) for d in days],
+        jenis_kelamin=t.column(names.index("q_sex")).to_pylist() if "q_sex" in names else None,
+        alamat=t.column(names.index("q_alamat")).to_pylist() if "q_alamat" in names else None,
+    )
+
+
+def _local_registry(t: pa.Table | pa.RecordBatch, population: int | None = None) -> RegistryIndex:
+    """A RegistryIndex over registry records that came through Spark (record k at position
+    k). With `population`, name frequencies and priors are those of the whole registry."""
+    names = t.schema.names
+    days = t.column(names.index("_day")).cast(pa.int32())
+    null = pa.scalar(None, pa.int32())
+    born = pc.if_else(pc.equal(days, _NO_DAY), null, days).cast(pa.date32())
+    cols = {
+        "nik": t.column(names.index("nik")),
+        "nama_lengkap": t.column(names.index("nama_lengkap")),
+    }
+    cols["tanggal_lahir"] = born
+    cols |= {c: t.column(names.index(c)) for c in _OPTIONAL if c in names}
+    counts: dict[str, int] | None = None
+    if population is not None:
+        raw = zip(
+            cols["nama_lengkap"].to_pylist(), t.column(names.index("_nc")).to_pylist(), strict=True
+        )
+        counts = {(name or ""): int(nc) for name, nc in raw}
+    return RegistryIndex(pa.table(cols), population=population, name_counts=counts)
+
+
+def _split(batch: pa.RecordBatch, prefix: str) -> pa.Table:
+    """The columns of `batch` whose names start with `prefix`, without it."""
+    keep = [n for n in batch.schema.names if n.startswith(prefix)]
+    return pa.table([batch.column(n) for n in keep], names=[n[len(prefix) :] for n in keep])
+
+
+# --- per-partition steps (top-level functions: pickled by reference to the executors) ----
+
+
+def _nik_stage(opts: MatchOptions, batches: Batches) -> Batches:
+    """Stage 1 over (list row, the record its NIK points at) pairs."""
+    for batch in batches:
+        q = _local_query(batch)
+        reg = _local_registry(_split(batch, "r_"))
+        q_addr = QueryAddress(q.alamat)
+        slip, diffs, nl, dl, al = [], [], [], [], []
+        for k in range(batch.num_rows):
+            got = nik_stage_row(reg, q, k, k, opts, q_addr, anchor=True)
+            slip.append(got is None)
+            diffs.append(",".join(got[0]) if got else "")
+            anchor = got[1] if got else None
+            nl.append(anchor[0] if anchor else None)
+            dl.append(anchor[1] if anchor else None)
+            al.append(anchor[3] if anchor else None)
+        yield pa.RecordBatch.from_pydict(
+            {"_row": batch.column(batch.schema.names.index("_row")),
+             "_idx": batch.column(batch.schema.names.index("r__idx")),
+             "slip": slip, "differing": diffs, "nl": nl, "dl": dl, "al": al},
+            schema=_NIK_SCHEMA,
+        )  # fmt: skip
+
+
+_NIK_SCHEMA = pa.schema(
+    [("_row", pa.int64()), ("_idx", pa.int64()), ("slip", pa.bool_()), ("differing", pa.string()),
+     ("nl", pa.int32()), ("dl", pa.int32()), ("al", pa.int32())]
+)  # fmt: skip
+
+
+def _repairs(batches: Batches) -> Batches:
+    """Stage 2: every mended NIK worth looking up, per list row."""
+    for batch in batches:
+        q = _local_query(batch)
+        rows = batch.column(batch.schema.names.index("_row")).to_pylist()
+        out_rows: list[int] = []
+        out_niks: list[str] = []
+        for k, row in enumerate(rows):
+            sex = q.jenis_kelamin[k] if q.jenis_kelamin is not None else None
+            mends = repair_candidates(q.nik[k], q.tanggal_lahir[k], sex)
+            out_rows += [row] * len(mends)
+            out_niks += mends
+        yield pa.RecordBatch.from_pydict({"_row": out_rows, "nik": out_niks}, schema=_REPAIR_SCHEMA)
+
+
+_REPAIR_SCHEMA = pa.schema([("_row", pa.int64()), ("nik", pa.string())])
+_PAIR_SCHEMA = pa.schema([("_row", pa.int64()), ("_idx", pa.int64())])
+
+
+def _prefilter(cutoff: float, batches: Batches) -> Batches:
+    """Stage 3's block pairs (list row, record born on a block date) worth scoring."""
+    for batch in batches:
+        reg = _local_registry(_split(batch, "r_"))
+        t = pa.Table.from_batches([batch])
+        rows = t.column("_row").to_numpy()
+        keys = t.column("q_key").to_pylist()
+        idx = t.column("r__idx").to_numpy()
+        keep: list[int] = []
+        for row in np.unique(rows).tolist():
+            pool = np.flatnonzero(rows == row)
+            keep += prefilter(reg, keys[int(pool[0])], pool, cutoff)
+        take = np.sort(np.asarray(keep, dtype=np.int64))
+        yield pa.RecordBatch.from_pydict(
+            {"_row": rows[take], "_idx": idx[take]}, schema=_PAIR_SCHEMA
+        )
+
+
+def _named(batches: Batches) -> Batches:
+    """Rows without a birth date: the distinct registry names close to the row's name key,
+    scored as `RegistryIndex.named_like` scores them (ranked afterwards)."""
+    for batch in batches:
+        t = pa.Table.from_batches([batch])
+        rows = t.column("_row").to_numpy()
+        keys = t.column("q_key").to_pylist()
+        names = t.column("_name").to_pylist()
+        keep: list[int] = []
+        score: list[float] = []
+        for row in np.unique(rows).tolist():
+            at = np.flatnonzero(rows == row)
+            got = process.cdist(
+                [keys[int(at[0])]], [names[k] for k in at.tolist()],
+                scorer=fuzz.token_sort_ratio, score_cutoff=_NAMED_CUTOFF,
+            )[0]  # fmt: skip
+            hits = np.nonzero(got)[0]
+            keep += at[hits].tolist()
+            score += got[hits].tolist()
+        take = np.asarray(keep, dtype=np.int64)
+        yield pa.RecordBatch.from_pydict(
+            {"_row": rows[take], "_name": t.column("_name").take(take),
+             "_first": t.column("_first").to_numpy()[take], "score": score},
+            schema=_NAMED_SCHEMA,
+        )  # fmt: skip
+
+
+_NAMED_SCHEMA = pa.schema(
+    [("_row", pa.int64()), ("_name", pa.string()), ("_first", pa.int64()), ("score", pa.float64())]
+)
+
+
+def _score(opts: MatchOptions, weights: Weights, population: int, batches: Batches) -> Batches:
+    """Stage 3's scoring: each list row with the list of its candidate records."""
+    for batch in batches:
+        q = _local_query(batch)
+        cands = batch.column(batch.schema.names.index("cands"))
+        parent = pc.list_parent_indices(cands).to_numpy()
+        flat = pa.Table.from_struct_array(pc.list_flatten(cands))
+        # Records in (row, registry position) order, so local order is registry order.
+        order = np.lexsort((flat.column("_idx").to_numpy(), parent))
+        flat, parent = flat.take(order), parent[order]
+        reg = _local_registry(flat, population)
+        idx = flat.column("_idx").to_numpy()
+        mended = flat.column("_rep").to_numpy(zero_copy_only=False)
+        bounds = np.searchsorted(parent, np.arange(batch.num_rows + 1))
+        q_addr = QueryAddress(q.alamat)
+        out: dict[str, list[object]] = {k: [] for k in _SCORE_SCHEMA.names}
+        rows = batch.column(batch.schema.names.index("_row")).to_pylist()
+        for k, row in enumerate(rows):
+            local = range(int(bounds[k]), int(bounds[k + 1]))
+            qkey = name_key(q.nama[k]) if q.nama[k] else ""
+            repaired = {i for i in local if mended[i]}
+            verdict = score_row(reg, q, k, qkey, local, repaired, weights, opts, q_addr)
+            if verdict is None:
+                continue
+            out["_row"].append(row)
+            out["_idx"].append(int(idx[verdict.index]) if verdict.index >= 0 else -1)
+            out["probability"].append(verdict.probability)
+            out["method"].append(verdict.method)
+            out["differing"].append(",".join(verdict.differing))
+        yield pa.RecordBatch.from_pydict(out, schema=_SCORE_SCHEMA)
+
+
+_SCORE_SCHEMA = pa.schema(
+    [("_row", pa.int64()), ("_idx", pa.int64()), ("probability", pa.float64()),
+     ("method", pa.string()), ("differing", pa.string())]
+)  # fmt: skip
+
+
+# --- the pipeline -----------------------------------------------------------------------
+
+
+def _ddl(schema: pa.Schema) -> str:
+    kinds = {pa.int64(): "bigint", pa.int32(): "int", pa.string(): "string",
+             pa.bool_(): "boolean", pa.float64(): "double"}  # fmt: skip
+    return ", ".join(f"{f.name} {kinds[f.type]}" for f in schema)
+
+
+def _registry_cols(reg: DataFrame, prefix: str) -> list[str]:
+    return [f"{c} as {prefix}{c}" for c in reg.columns]
+
+
+def _differing(text: str) -> tuple[str, ...]:
+    return tuple(text.split(",")) if text else ()
+
+
+def match_spark(
+    spark: SparkSession,
+    registry: pa.Table | DataFrame,
+    q: Query,
+    opts: MatchOptions | None = None,
+    *,
+    seed: int = 0,
+    progress: Callable[[float], None] | None = None,
+) -> MatchResult:
+    """`engine.match` on Spark: the same result for the same registry, list and seed.
+    `registry` is an Arrow table (positions are its rows) or a DataFrame (see
+    `registry_frame`); `progress(fraction)` is called between Spark jobs."""
+    opts = opts or MatchOptions()
+    report = progress or (lambda _f: None)
+    report(0.0)
+    n = len(q)
+    status = [TIDAK_DITEMUKAN] * n
+    found = np.full(n, -1, dtype=np.int64)
+    prob: list[float | None] = [None] * n
+    differing: list[tuple[str, ...]] = [()] * n
+    method = [""] * n
+    reg = registry_frame(spark, registry).persist()
+    # The last record of each NIK, as RegistryIndex.lookup resolves duplicates.
+    last = Window.partitionBy("nik")
+    by_nik = (
+        reg.where(F.length("nik") == 16)
+        .withColumn("_last", F.max("_idx").over(last))
+        .where(F.col("_idx") == F.col("_last"))
+        .drop("_last")
+        .persist()
+    )
+    try:
+        population = reg.count()
+
+        # Stage 1: the NIK as given.
+        listing = spark.createDataFrame(_query_table(q, range(n)))
+        pairs = listing.where(F.length("q_nik") == 16).join(
+            by_nik.selectExpr(*_registry_cols(by_nik, "r_")), F.col("q_nik") == F.col("r_nik")
+        )
+        stage1 = (
+            pairs.mapInArrow(functools.partial(_nik_stage, opts), _ddl(_NIK_SCHEMA))
+            .toArrow()
+            .sort_by("_row")
+        )
+        anchored: list[Anchor] = []
+        resolved = np.zeros(n, dtype=bool)
+        cols = [stage1.column(c).to_pylist() for c in _NIK_SCHEMA.names]
+        for row, i, slip, diff, nl, dl, al in zip(*cols, strict=True):
+            if slip:
+                continue  # the NIK of someone else: a slip onto another person
+            resolved[row] = True
+            differing[row] = _differing(diff)
+            status[row] = COCOK_ELEMEN_BERBEDA if diff else COCOK
+            found[row] = i
+            method[row] = "nik"
+            if dl is not None and len(anchored) < ANCHOR_SAMPLE:
+                anchored.append((nl, dl, 1, al))
+        rest = np.flatnonzero(~resolved).tolist()
+        report(0.3)
+        if not rest:
+            report(1.0)
+            return MatchResult(status, found, prob, differing, method)
+
+        # The model, on the driver: u from registry pairs fetched by position.
+        a, b = u_pairs(population, seed)
+        wanted = spark.createDataFrame(pa.table({"_idx": np.unique(np.concatenate([a, b]))}))
+        sample = reg.join(F.broadcast(wanted), "_idx").toArrow().sort_by("_idx")
+        positions = sample.column("_idx").to_numpy()
+        local = _local_registry(sample)
+        counts = u_counts(local, np.searchsorted(positions, a), np.searchsorted(positions, b))
+        per_day = reg.groupBy("_day").count().toArrow().sort_by("_day").column("count")
+        model = fit_model(counts, per_day.to_numpy(), population, anchored)
+        weights = Weights.of(model, opts, population)
+        report(0.4)
+
+        # Stage 2 and 3's candidates, as (list row, registry position) pairs.
+        rest_t = _query_table(q, rest)
+        keys = [name_key(q.nama[r]) if q.nama[r] else "" for r in rest]
+        swapped = [
+            _day(swapped_day_month(d)) if d is not None else _NO_DAY
+            for d in (q.tanggal_lahir[r] for r in rest)
+        ]
+        rest_t = rest_t.append_column("q_key", pa.array(keys, pa.string()))
+        rest_t = rest_t.append_column("q_sday", pa.array(swapped, pa.int32()))
+        rest_df = spark.createDataFrame(rest_t).persist()
+        mended = (
+            rest_df.where(F.length("q_nik") == 16)
+            .mapInArrow(_repairs, _ddl(_REPAIR_SCHEMA))
+            .join(by_nik.select("nik", "_idx"), "nik")
+            .select("_row", "_idx", F.lit(True).alias("_rep"))
+        )
+        blocked = rest_df.where((F.col("q_day") != _NO_DAY) & (F.col("q_key") != ""))
+        blocks = blocked.select("_row", "q_key", F.col("q_day").alias("_day")).unionByName(
+            blocked.where(F.col("q_sday") != _NO_DAY).select(
+                "_row", "q_key", F.col("q_sday").alias("_day")
+            )
+        )
+        block_pairs = blocks.join(
+            reg.select("_day", "_idx", "nik", "nama_lengkap").selectExpr(
+                "_day",
+                "_idx as r__idx",
+                "nik as r_nik",
+                "nama_lengkap as r_nama_lengkap",
+                "_day as r__day",
+            ),
+            "_day",
+        ).mapInArrow(functools.partial(_prefilter, opts.prefilter), _ddl(_PAIR_SCHEMA))
+        cands = mended.unionByName(block_pairs.withColumn("_rep", F.lit(False)))
+        undated = sum(
+            1 for r, k in zip(rest, keys, strict=True) if k and q.tanggal_lahir[r] is None
+        )
+        if undated:
+            cands = cands.unionByName(_named_pairs(reg, rest_df).withColumn("_rep", F.lit(False)))
+        cands = cands.groupBy("_row", "_idx").agg(F.max("_rep").alias("_rep"))
+        record = F.struct("_idx", "_rep", *[c for c in reg.columns if c != "_idx"])
+        grouped = (
+            cands.join(reg, "_idx")
+            .groupBy("_row")
+            .agg(F.collect_list(record).alias("cands"))
+            .join(rest_df.drop("q_key", "q_sday"), "_row")
+        )
+        report(0.5)
+        scored = grouped.mapInArrow(
+            functools.partial(_score, opts, weights, population), _ddl(_SCORE_SCHEMA)
+        ).toArrow()
+        cols = [scored.column(c).to_pylist() for c in _SCORE_SCHEMA.names]
+        for row, i, p, how, diff in zip(*cols, strict=True):
+            prob[row] = p
+            if i >= 0:
+                status[row] = KEMUNGKINAN_COCOK
+                found[row] = i
+                method[row] = how
+                differing[row] = _differing(diff)
+        rest_df.unpersist()
+    finally:
+        by_nik.unpersist()
+        reg.unpersist()
+    report(1.0)
+    return MatchResult(status, found, prob, differing, method, model.describe())
+
+
+def _named_pairs(reg: DataFrame, rest_df: DataFrame) -> DataFrame:
+    """(row, registry position) for rows with a name but no birth date: every record whose
+    name is among the row's `_NAMED_LIMIT` closest distinct names (ties to the name seen
+    first), as `RegistryIndex.named_like` finds them."""
+    name = F.coalesce(F.col("nama_lengkap"), F.lit(""))
+    distinct = reg.groupBy(name.alias("_name")).agg(F.min("_idx").alias("_first"))
+    undated = rest_df.where((F.col("q_day") == _NO_DAY) & (F.col("q_key") != ""))
+    scored = distinct.crossJoin(F.broadcast(undated.select("_row", "q_key"))).mapInArrow(
+        _named, _ddl(_NAMED_SCHEMA)
+    )
+    rank = Window.partitionBy("_row").orderBy(F.col("score").desc(), F.col("_first"))
+    top = scored.withColumn("_rank", F.row_number().over(rank)).where(
+        F.col("_rank") <= _NAMED_LIMIT
+    )
+    return top.join(reg.withColumn("_name", name), "_name").select("_row", "_idx")
+
+
+def matcher(spark: SparkSession) -> Callable[..., MatchResult]:
+    """A stand-in for `engine.match(reg, q, opts, seed=, progress=)` that runs on Spark."""
+
+    def run(
+        reg: RegistryIndex,
+        q: Query,
+        opts: MatchOptions | None = None,
+        *,
+        seed: int = 0,
+        progress: Callable[[float], None] | None = None,
+    ) -> MatchResult:
+        return match_spark(spark, reg.table, q, opts, seed=seed, progress=progress)
+
+    return run
