@@ -6,8 +6,12 @@ from __future__ import annotations
 import csv
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
+from unittest.mock import patch
 
 import typer
 from rich.console import Console
@@ -20,7 +24,7 @@ from simpul.access.schemas import Principal
 from simpul.errors import NotFound
 from simpul.kit.csvsafe import safe_cell
 from simpul.pemadanan import berita_acara, runner, service
-from simpul.pemadanan.schemas import OptionsIn
+from simpul.pemadanan.schemas import JobOut, OptionsIn
 from simpul.runtime import Runtime, runtime
 
 match_app = typer.Typer(
@@ -30,6 +34,37 @@ match_app = typer.Typer(
 app = typer.Typer(help="Pekerjaan pemadanan: pekerja latar, status.", no_args_is_help=True)
 out = Console()
 err = Console(stderr=True)
+
+
+class Engine(StrEnum):
+    proses = "proses"
+    spark = "spark"
+
+
+@contextmanager
+def _engine(engine: Engine, master: str) -> Iterator[None]:
+    """For `--engine spark`, the function the runner matches with is the Spark pipeline
+    while this command runs: the runner has no engine setting of its own, and the API's
+    jobs stay in process."""
+    if engine is Engine.proses:
+        yield
+        return
+    try:
+        from pyspark.sql import SparkSession
+
+        from simpul.matching import spark as on_spark
+    except ImportError as exc:
+        err.print(f"[red]--engine spark butuh pyspark[/red] (pip install 'simpul[spark]'): {exc}")
+        raise typer.Exit(2) from exc
+    err.print(f"Spark: master {master}")
+    existing = SparkSession.getActiveSession()  # a caller's session is left running
+    spark = on_spark.session(master)
+    try:
+        with patch.object(runner, "match", on_spark.matcher(spark)):
+            yield
+    finally:
+        if existing is None:
+            spark.stop()
 
 
 def _principal(rt: Runtime, username: str) -> Principal:
@@ -52,6 +87,17 @@ def match(
         Path | None, typer.Option("--berita-acara", help="Tulis berita acara PDF ke sini.")
     ] = None,
     ambang: Annotated[float, typer.Option(min=0.05, max=0.999)] = 0.5,
+    engine: Annotated[
+        Engine,
+        typer.Option(
+            help="proses: mesin dalam proses; spark: pipeline yang sama di Spark "
+            "(butuh pyspark dan Java 17+; lihat docs/matching.md)."
+        ),
+    ] = Engine.proses,
+    spark_master: Annotated[
+        str,
+        typer.Option(help="Master Spark untuk --engine spark: local[*], spark://host:7077, yarn."),
+    ] = "local[*]",
 ) -> None:
     """Unggah, padankan dengan bilah progres, tulis hasil (dan berita acara)."""
     rt = runtime(ctx)
@@ -68,24 +114,8 @@ def match(
 
         raise refusal(refused)
     assert job is not None
-    worker = threading.Thread(target=runner.run_pending, args=(rt,), daemon=True)
-    worker.start()
-    with Progress(
-        TextColumn("[bold]Pemadanan[/bold] {task.description}"),
-        BarColumn(),
-        TextColumn("{task.percentage:>3.0f}%"),
-        TimeElapsedColumn(),
-        console=err,
-    ) as bar:
-        task = bar.add_task(job.id, total=1.0)
-        while True:
-            with rt.transaction() as session:
-                state = service.job_detail(session, principal, job.id)
-            bar.update(task, completed=state.progres)
-            if state.status in ("selesai", "gagal", "dibatalkan"):
-                break
-            time.sleep(0.2)
-    worker.join(timeout=5)
+    with _engine(engine, spark_master):
+        state = _run(rt, principal, job.id)
     if state.status != "selesai":
         err.print(f"[red]Pekerjaan {state.status}[/red]: {state.galat} — {state.keterangan}")
         raise typer.Exit(1)
@@ -107,6 +137,29 @@ def match(
         berita_acara_pdf.write_bytes(pdf)
     _summary(state.jumlah or {}, len(issues))
     err.print(f"Hasil: {output}" + (f"; berita acara: {berita_acara_pdf}" if pdf else ""))
+
+
+def _run(rt: Runtime, principal: Principal, job_id: str) -> JobOut:
+    """Run the job in a worker thread, with a progress bar, until it ends."""
+    worker = threading.Thread(target=runner.run_pending, args=(rt,), daemon=True)
+    worker.start()
+    with Progress(
+        TextColumn("[bold]Pemadanan[/bold] {task.description}"),
+        BarColumn(),
+        TextColumn("{task.percentage:>3.0f}%"),
+        TimeElapsedColumn(),
+        console=err,
+    ) as bar:
+        task = bar.add_task(job_id, total=1.0)
+        while True:
+            with rt.transaction() as session:
+                state = service.job_detail(session, principal, job_id)
+            bar.update(task, completed=state.progres)
+            if state.status in ("selesai", "gagal", "dibatalkan"):
+                break
+            time.sleep(0.2)
+    worker.join(timeout=5)
+    return state
 
 
 def _summary(counts: dict[str, int], issues: int) -> None:
