@@ -179,13 +179,13 @@ def _day(value: date | None) -> int:
 def _local_query(t: pa.Table | pa.RecordBatch) -> Query:
     """The list rows of a batch as a Query (row k of the batch is row k of the Query)."""
     names = t.schema.names
-    days = t.column(names.index("q_day")).to_pylist()
+    days = t.column("q_day").to_pylist()
     return Query(
-        nik=t.column(names.index("q_nik")).to_pylist(),
-        nama=t.column(names.index("q_nama")).to_pylist(),
+        nik=t.column("q_nik").to_pylist(),
+        nama=t.column("q_nama").to_pylist(),
         tanggal_lahir=[None if d == _NO_DAY else _EPOCH + timedelta(days=d) for d in days],
-        jenis_kelamin=t.column(names.index("q_sex")).to_pylist() if "q_sex" in names else None,
-        alamat=t.column(names.index("q_alamat")).to_pylist() if "q_alamat" in names else None,
+        jenis_kelamin=t.column("q_sex").to_pylist() if "q_sex" in names else None,
+        alamat=t.column("q_alamat").to_pylist() if "q_alamat" in names else None,
     )
 
 
@@ -193,20 +193,14 @@ def _local_registry(t: pa.Table | pa.RecordBatch, population: int | None = None)
     """A RegistryIndex over registry records that came through Spark (record k at position
     k). With `population`, name frequencies and priors are those of the whole registry."""
     names = t.schema.names
-    days = t.column(names.index("_day")).cast(pa.int32())
+    days = t.column("_day").cast(pa.int32())
     null = pa.scalar(None, pa.int32())
     born = pc.if_else(pc.equal(days, _NO_DAY), null, days).cast(pa.date32())
-    cols = {
-        "nik": t.column(names.index("nik")),
-        "nama_lengkap": t.column(names.index("nama_lengkap")),
-    }
-    cols["tanggal_lahir"] = born
-    cols |= {c: t.column(names.index(c)) for c in _OPTIONAL if c in names}
+    cols = {"nik": t.column("nik"), "nama_lengkap": t.column("nama_lengkap"), "tanggal_lahir": born}
+    cols |= {c: t.column(c) for c in _OPTIONAL if c in names}
     counts: dict[str, int] | None = None
     if population is not None:
-        raw = zip(
-            cols["nama_lengkap"].to_pylist(), t.column(names.index("_nc")).to_pylist(), strict=True
-        )
+        raw = zip(cols["nama_lengkap"].to_pylist(), t.column("_nc").to_pylist(), strict=True)
         counts = {(name or ""): int(nc) for name, nc in raw}
     return RegistryIndex(pa.table(cols), population=population, name_counts=counts)
 
@@ -236,8 +230,8 @@ def _nik_stage(opts: MatchOptions, batches: Batches) -> Batches:
             dl.append(anchor[1] if anchor else None)
             al.append(anchor[3] if anchor else None)
         yield pa.RecordBatch.from_pydict(
-            {"_row": batch.column(batch.schema.names.index("_row")),
-             "_idx": batch.column(batch.schema.names.index("r__idx")),
+            {"_row": batch.column("_row"),
+             "_idx": batch.column("r__idx"),
              "slip": slip, "differing": diffs, "nl": nl, "dl": dl, "al": al},
             schema=_NIK_SCHEMA,
         )  # fmt: skip
@@ -253,7 +247,7 @@ def _repairs(batches: Batches) -> Batches:
     """Stage 2: every mended NIK worth looking up, per list row."""
     for batch in batches:
         q = _local_query(batch)
-        rows = batch.column(batch.schema.names.index("_row")).to_pylist()
+        rows = batch.column("_row").to_pylist()
         out_rows: list[int] = []
         out_niks: list[str] = []
         for k, row in enumerate(rows):
@@ -272,10 +266,9 @@ def _prefilter(cutoff: float, batches: Batches) -> Batches:
     """Stage 3's block pairs (list row, record born on a block date) worth scoring."""
     for batch in batches:
         reg = _local_registry(_split(batch, "r_"))
-        t = pa.Table.from_batches([batch])
-        rows = t.column("_row").to_numpy()
-        keys = t.column("q_key").to_pylist()
-        idx = t.column("r__idx").to_numpy()
+        rows = batch.column("_row").to_numpy()
+        keys = batch.column("q_key").to_pylist()
+        idx = batch.column("r__idx").to_numpy()
         keep: list[int] = []
         for row in np.unique(rows).tolist():
             pool = np.flatnonzero(rows == row)
@@ -290,10 +283,9 @@ def _named(batches: Batches) -> Batches:
     """Rows without a birth date: the distinct registry names close to the row's name key,
     scored as `RegistryIndex.named_like` scores them (ranked afterwards)."""
     for batch in batches:
-        t = pa.Table.from_batches([batch])
-        rows = t.column("_row").to_numpy()
-        keys = t.column("q_key").to_pylist()
-        names = t.column("_name").to_pylist()
+        rows = batch.column("_row").to_numpy()
+        keys = batch.column("q_key").to_pylist()
+        names = batch.column("_name").to_pylist()
         keep: list[int] = []
         score: list[float] = []
         for row in np.unique(rows).tolist():
@@ -307,8 +299,8 @@ def _named(batches: Batches) -> Batches:
             score += got[hits].tolist()
         take = np.asarray(keep, dtype=np.int64)
         yield pa.RecordBatch.from_pydict(
-            {"_row": rows[take], "_name": t.column("_name").take(take),
-             "_first": t.column("_first").to_numpy()[take], "score": score},
+            {"_row": rows[take], "_name": batch.column("_name").take(take),
+             "_first": batch.column("_first").to_numpy()[take], "score": score},
             schema=_NAMED_SCHEMA,
         )  # fmt: skip
 
@@ -322,7 +314,7 @@ def _score(opts: MatchOptions, weights: Weights, population: int, batches: Batch
     """Stage 3's scoring: each list row with the list of its candidate records."""
     for batch in batches:
         q = _local_query(batch)
-        cands = batch.column(batch.schema.names.index("cands"))
+        cands = batch.column("cands")
         parent = pc.list_parent_indices(cands).to_numpy()
         flat = pa.Table.from_struct_array(pc.list_flatten(cands))
         # Records in (row, registry position) order, so local order is registry order.
@@ -334,7 +326,7 @@ def _score(opts: MatchOptions, weights: Weights, population: int, batches: Batch
         bounds = np.searchsorted(parent, np.arange(batch.num_rows + 1))
         q_addr = QueryAddress(q.alamat)
         out: dict[str, list[object]] = {k: [] for k in _SCORE_SCHEMA.names}
-        rows = batch.column(batch.schema.names.index("_row")).to_pylist()
+        rows = batch.column("_row").to_pylist()
         for k, row in enumerate(rows):
             local = range(int(bounds[k]), int(bounds[k + 1]))
             qkey = name_key(q.nama[k]) if q.nama[k] else ""
