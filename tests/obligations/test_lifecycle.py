@@ -189,7 +189,7 @@ def test_pks_003_dukcapil_bkn_life(world: World, tmp_path: Path) -> None:
         token = issue_token(s, "bkn.klien", world.secrets["bkn.klien"], clock=world.clock)
     world.at(date(2026, 5, 10))
     with world.session() as s:
-        governance.rename_institution(
+        _, rep2 = enforcement.rename_institution(
             s,
             world.settings,
             world.clock,
@@ -198,8 +198,9 @@ def test_pks_003_dukcapil_bkn_life(world: World, tmp_path: Path) -> None:
             actor="hub.admin",
             reason="Perpres nomenklatur baru",
         )
+    # Ended with the rename itself; the next enforcement run finds nothing left to end.
     with world.session() as s:
-        rep2 = enforcement.run(s, world.settings, world.clock)
+        assert enforcement.run(s, world.settings, world.clock).terminated == []
     assert [a for a, _ in rep2.terminated] == [BKN]
     assert "Pasal 6 huruf b" in rep2.terminated[0][1]
     assert rep2.devices_deactivated == 1 and rep2.tokens_revoked >= 1

@@ -26,6 +26,7 @@ from simpul.access.schemas import (
 )
 from simpul.errors import InvalidInput
 from simpul.governance import service as governance
+from simpul.obligations import enforcement
 from simpul.runtime import runtime
 
 M = TypeVar("M", bound=BaseModel)
@@ -140,17 +141,26 @@ def show_institution(ctx: typer.Context, code: str, as_json: JsonOpt = False) ->
 
 @institution_app.command("rename")
 def rename_institution(ctx: typer.Context, code: str, new_name: str, reason: ReasonOpt) -> None:
-    """Catat perubahan nama/nomenklatur instansi (dapat mengakhiri PKS, PKS 003 Pasal 6)."""
+    """Catat perubahan nama/nomenklatur instansi; PKS yang menjadikannya alasan berakhir
+    (PKS 003 Pasal 6) diakhiri saat itu juga: token dicabut, card reader dinonaktifkan."""
     rt = runtime(ctx)
     with rt.transaction() as session:
-        change = governance.rename_institution(
+        change, report = enforcement.rename_institution(
             session, rt.settings, rt.clock, code, new_name, actor=_actor(), reason=reason
         )
     out.print(f"{change.institution}: {change.old_name} → {change.new_name}")
-    err.print(
-        "[yellow]Perhatian:[/yellow] perubahan nomenklatur penerima dapat mengakhiri PKS "
-        "yang mengaturnya (PKS 003 Pasal 6). Periksa PKS instansi ini."
-    )
+    for agreement_id, why in report.terminated:
+        err.print(f"[red]PKS {agreement_id} diakhiri:[/red] {why}")
+    if report.terminated:
+        err.print(
+            f"{report.tokens_revoked} token dicabut, {report.devices_deactivated} card reader "
+            "dinonaktifkan."
+        )
+    else:
+        err.print(
+            "Tidak ada PKS berlaku yang berakhir karena perubahan nomenklatur ini "
+            "(PKS 003 Pasal 6 hanya berlaku bagi PKS yang memuatnya)."
+        )
 
 
 # -- account ------------------------------------------------------------------------------

@@ -17,6 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from simpul.access.models import InstitutionNameHistory
+from simpul.access.schemas import NameChange
 from simpul.agreements import service as agreements
 from simpul.agreements.lifecycle import TERMINAL, State, local_date
 from simpul.agreements.schemas import TriggerKind
@@ -48,6 +49,21 @@ def run(
     _overdue_feedback(session, settings, clock, actor, report)
     rollups.refresh(session)  # keeps the usage reports' aggregates current (incremental)
     return report
+
+
+def rename_institution(
+    session: Session, settings: Settings, clock: Clock, code: str, new_name: str, *,
+    actor: str, reason: str,
+) -> tuple[NameChange, EnforcementReport]:  # fmt: skip
+    """Record a change of nomenclature and, in the same transaction, end every agreement
+    whose PKS names such a change as a ground (PKS 003 Pasal 6 huruf b): access, tokens and
+    card readers stop at once instead of at the next `enforce` run."""
+    change = governance.rename_institution(
+        session, settings, clock, code, new_name, actor=actor, reason=reason
+    )
+    report = EnforcementReport()
+    _nomenclature(session, settings, clock, actor, report)
+    return change, report
 
 
 def _expire(
