@@ -1,0 +1,42 @@
+"""`simpul match --engine spark`: the same list through the CLI on Spark (local mode)
+writes the same results file as the in-process engine."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from simpul.cli import app
+from simpul.registry.synth import sample_list
+
+from .conftest import Env
+from .test_cli import _env
+
+# With tests/matching/test_spark.py in one xdist worker (`--dist loadgroup`): one JVM.
+pytestmark = pytest.mark.xdist_group("spark")
+
+
+@pytest.mark.parametrize("backend", ["sqlite"])  # the engine, not the database, is under test
+def test_match_on_spark_writes_what_the_in_process_engine_writes(env: Env, tmp_path: Path) -> None:
+    listing = tmp_path / "bpum.csv"
+    sample_list("bpum", 600, 6, env.world, listing)
+    written: dict[str, list[dict[str, str]]] = {}
+    for engine in ("proses", "spark"):
+        out = tmp_path / f"hasil-{engine}.csv"
+        result = CliRunner().invoke(
+            app,
+            ["match", "--dataset", "asn", "--alur", "bpum", "--input", str(listing), "--output",
+             str(out), "--akun", "kemenkop.operator", "--engine", engine,
+             "--spark-master", "local[2]"],
+            env=_env(env),
+        )  # fmt: skip
+        assert result.exit_code == 0, result.output
+        assert ("Spark: master local[2]" in result.output) == (engine == "spark")
+        with out.open(encoding="utf-8", newline="") as fh:
+            written[engine] = list(csv.DictReader(fh))
+    assert written["spark"] == written["proses"]
+    statuses = {r["status"] for r in written["spark"]}
+    assert {"cocok", "kemungkinan_cocok", "tidak_ditemukan"} <= statuses, statuses
