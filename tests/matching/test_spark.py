@@ -113,7 +113,7 @@ def test_a_noisy_list_matches_as_in_process(
 
 
 def test_sex_missing_dates_slips_and_duplicate_niks_match_as_in_process(
-    spark: SparkSession, table: pa.Table
+    spark: SparkSession, table: pa.Table, tmp_path: Path
 ) -> None:
     # A second record with the NIK of record 5: the last record of a NIK is the one found.
     dup = table.slice(5, 1).to_pylist()[0] | {"nama_lengkap": "ZAINAB BINTI YUSUF"}
@@ -154,7 +154,9 @@ def test_sex_missing_dates_slips_and_duplicate_niks_match_as_in_process(
         alamat=[str(r["alamat"]) for r in rows],
     )
     want = match(RegistryIndex(registry), q)
-    got = match_spark(spark, registry, q)
+    # The registry as a cluster job reads it: a Parquet file, numbered by Spark.
+    pq.write_table(registry, tmp_path / "registry.parquet")
+    got = match_spark(spark, spark.read.parquet(str(tmp_path / "registry.parquet")), q)
     _assert_same(got, want)
     assert got.status[0] == COCOK_ELEMEN_BERBEDA and got.differing[0] == ("jenis_kelamin",)
     assert int(got.registry_index[1]) == len(people) - 1

@@ -36,6 +36,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
+from pyspark.sql.pandas.types import from_arrow_schema
 from pyspark.sql.window import Window
 from rapidfuzz import fuzz, process
 
@@ -53,6 +54,7 @@ from simpul.matching.engine import (
     QueryAddress,
     RegistryIndex,
     Weights,
+    _Model,
     fit_model,
     nik_stage_row,
     prefilter,
@@ -139,8 +141,7 @@ def registry_frame(spark: SparkSession, registry: pa.Table | DataFrame) -> DataF
     else:
         frame = registry
         if "_idx" not in frame.columns:
-            numbered = frame.rdd.zipWithIndex().map(lambda p: (*p[0], p[1]))
-            frame = numbered.toDF([*frame.columns, "_idx"])
+            frame = _numbered(frame)
         days = F.datediff(F.col("tanggal_lahir").cast("date"), F.lit("1970-01-01"))
         frame = frame.withColumn("_day", F.coalesce(days, F.lit(_NO_DAY)))
         keep = [
@@ -154,6 +155,23 @@ def registry_frame(spark: SparkSession, registry: pa.Table | DataFrame) -> DataF
     name = F.coalesce(F.col("nama_lengkap"), F.lit(""))  # RegistryIndex reads None as ""
     counts = frame.groupBy(name.alias("_name")).agg(F.count(F.lit(1)).alias("_nc"))
     return frame.withColumn("_name", name).join(counts, "_name").drop("_name")
+
+
+def _numbered(frame: DataFrame) -> DataFrame:
+    """`frame` with `_idx` = 0…n-1 in its order, computed in the JVM: a partition's offset
+    (from the rows per partition) plus the row's place in its partition. The partitioning
+    must be stable between the two passes, as it is for files read again."""
+    tagged = frame.withColumn("_pid", F.spark_partition_id()).withColumn(
+        "_mid", F.monotonically_increasing_id()
+    )
+    per_part = sorted(tagged.groupBy("_pid").count().collect())
+    starts = np.concatenate([[0], np.cumsum([c for _pid, c in per_part])[:-1]]).tolist()
+    offset = F.create_map(
+        *[F.lit(x) for (pid, _c), start in zip(per_part, starts, strict=True) for x in (pid, start)]
+    )
+    # monotonically_increasing_id = partition id << 33 + place in the partition.
+    place = F.col("_mid") - F.col("_pid").cast("long") * (1 << 33)
+    return tagged.withColumn("_idx", offset[F.col("_pid")] + place).drop("_pid", "_mid")
 
 
 def _query_table(q: Query, rows: Sequence[int]) -> pa.Table:
@@ -351,12 +369,6 @@ _SCORE_SCHEMA = pa.schema(
 # --- the pipeline -----------------------------------------------------------------------
 
 
-def _ddl(schema: pa.Schema) -> str:
-    kinds = {pa.int64(): "bigint", pa.int32(): "int", pa.string(): "string",
-             pa.bool_(): "boolean", pa.float64(): "double"}  # fmt: skip
-    return ", ".join(f"{f.name} {kinds[f.type]}" for f in schema)
-
-
 def _registry_cols(reg: DataFrame, prefix: str) -> list[str]:
     return [f"{c} as {prefix}{c}" for c in reg.columns]
 
@@ -376,134 +388,144 @@ def match_spark(
 ) -> MatchResult:
     """`engine.match` on Spark: the same result for the same registry, list and seed.
     `registry` is an Arrow table (positions are its rows) or a DataFrame (see
-    `registry_frame`); `progress(fraction)` is called between Spark jobs."""
+    `registry_frame`); `progress(fraction)` is called between Spark jobs (it may raise to
+    stop the run)."""
     opts = opts or MatchOptions()
     report = progress or (lambda _f: None)
     report(0.0)
     n = len(q)
-    status = [TIDAK_DITEMUKAN] * n
-    found = np.full(n, -1, dtype=np.int64)
-    prob: list[float | None] = [None] * n
-    differing: list[tuple[str, ...]] = [()] * n
-    method = [""] * n
+    result = MatchResult(
+        [TIDAK_DITEMUKAN] * n, np.full(n, -1, dtype=np.int64), [None] * n, [()] * n, [""] * n
+    )
     reg = registry_frame(spark, registry).persist()
     # The last record of each NIK, as RegistryIndex.lookup resolves duplicates.
-    last = Window.partitionBy("nik")
     by_nik = (
         reg.where(F.length("nik") == 16)
-        .withColumn("_last", F.max("_idx").over(last))
+        .withColumn("_last", F.max("_idx").over(Window.partitionBy("nik")))
         .where(F.col("_idx") == F.col("_last"))
         .drop("_last")
         .persist()
     )
+    held = [reg, by_nik]
     try:
         population = reg.count()
-
-        # Stage 1: the NIK as given.
-        listing = spark.createDataFrame(_query_table(q, range(n)))
-        pairs = listing.where(F.length("q_nik") == 16).join(
-            by_nik.selectExpr(*_registry_cols(by_nik, "r_")), F.col("q_nik") == F.col("r_nik")
-        )
-        stage1 = (
-            pairs.mapInArrow(functools.partial(_nik_stage, opts), _ddl(_NIK_SCHEMA))
-            .toArrow()
-            .sort_by("_row")
-        )
-        anchored: list[Anchor] = []
-        resolved = np.zeros(n, dtype=bool)
-        cols = [stage1.column(c).to_pylist() for c in _NIK_SCHEMA.names]
-        for row, i, slip, diff, nl, dl, al in zip(*cols, strict=True):
-            if slip:
-                continue  # the NIK of someone else: a slip onto another person
-            resolved[row] = True
-            differing[row] = _differing(diff)
-            status[row] = COCOK_ELEMEN_BERBEDA if diff else COCOK
-            found[row] = i
-            method[row] = "nik"
-            if dl is not None and len(anchored) < ANCHOR_SAMPLE:
-                anchored.append((nl, dl, 1, al))
-        rest = np.flatnonzero(~resolved).tolist()
+        anchored = _nik_stage_on(spark, by_nik, q, opts, result)
+        rest = [row for row in range(n) if result.method[row] != "nik"]
         report(0.3)
         if not rest:
             report(1.0)
-            return MatchResult(status, found, prob, differing, method)
-
-        # The model, on the driver: u from registry pairs fetched by position.
-        a, b = u_pairs(population, seed)
-        wanted = spark.createDataFrame(pa.table({"_idx": np.unique(np.concatenate([a, b]))}))
-        sample = reg.join(F.broadcast(wanted), "_idx").toArrow().sort_by("_idx")
-        positions = sample.column("_idx").to_numpy()
-        local = _local_registry(sample)
-        counts = u_counts(local, np.searchsorted(positions, a), np.searchsorted(positions, b))
-        per_day = reg.groupBy("_day").count().toArrow().sort_by("_day").column("count")
-        model = fit_model(counts, per_day.to_numpy(), population, anchored)
+            return result
+        model = _fit_on_driver(spark, reg, population, anchored, seed)
         weights = Weights.of(model, opts, population)
         report(0.4)
-
-        # Stage 2 and 3's candidates, as (list row, registry position) pairs.
-        rest_t = _query_table(q, rest)
-        keys = [name_key(q.nama[r]) if q.nama[r] else "" for r in rest]
-        swapped = [
-            _day(swapped_day_month(d)) if d is not None else _NO_DAY
-            for d in (q.tanggal_lahir[r] for r in rest)
-        ]
-        rest_t = rest_t.append_column("q_key", pa.array(keys, pa.string()))
-        rest_t = rest_t.append_column("q_sday", pa.array(swapped, pa.int32()))
-        rest_df = spark.createDataFrame(rest_t).persist()
-        mended = (
-            rest_df.where(F.length("q_nik") == 16)
-            .mapInArrow(_repairs, _ddl(_REPAIR_SCHEMA))
-            .join(by_nik.select("nik", "_idx"), "nik")
-            .select("_row", "_idx", F.lit(True).alias("_rep"))
-        )
-        blocked = rest_df.where((F.col("q_day") != _NO_DAY) & (F.col("q_key") != ""))
-        blocks = blocked.select("_row", "q_key", F.col("q_day").alias("_day")).unionByName(
-            blocked.where(F.col("q_sday") != _NO_DAY).select(
-                "_row", "q_key", F.col("q_sday").alias("_day")
-            )
-        )
-        block_pairs = blocks.join(
-            reg.select("_day", "_idx", "nik", "nama_lengkap").selectExpr(
-                "_day",
-                "_idx as r__idx",
-                "nik as r_nik",
-                "nama_lengkap as r_nama_lengkap",
-                "_day as r__day",
-            ),
-            "_day",
-        ).mapInArrow(functools.partial(_prefilter, opts.prefilter), _ddl(_PAIR_SCHEMA))
-        cands = mended.unionByName(block_pairs.withColumn("_rep", F.lit(False)))
-        undated = sum(
-            1 for r, k in zip(rest, keys, strict=True) if k and q.tanggal_lahir[r] is None
-        )
-        if undated:
-            cands = cands.unionByName(_named_pairs(reg, rest_df).withColumn("_rep", F.lit(False)))
-        cands = cands.groupBy("_row", "_idx").agg(F.max("_rep").alias("_rep"))
-        record = F.struct("_idx", "_rep", *[c for c in reg.columns if c != "_idx"])
+        rest_df = spark.createDataFrame(_rest_table(q, rest)).persist()
+        held.append(rest_df)
+        cands = _candidates(reg, by_nik, rest_df, opts, undated=_undated(q, rest))
+        report(0.5)
+        score = functools.partial(_score, opts, weights, population)
         grouped = (
             cands.join(reg, "_idx")
             .groupBy("_row")
-            .agg(F.collect_list(record).alias("cands"))
+            .agg(F.collect_list(F.struct("_rep", *reg.columns)).alias("cands"))
             .join(rest_df.drop("q_key", "q_sday"), "_row")
         )
-        report(0.5)
-        scored = grouped.mapInArrow(
-            functools.partial(_score, opts, weights, population), _ddl(_SCORE_SCHEMA)
-        ).toArrow()
+        scored = grouped.mapInArrow(score, from_arrow_schema(_SCORE_SCHEMA)).toArrow()
         cols = [scored.column(c).to_pylist() for c in _SCORE_SCHEMA.names]
         for row, i, p, how, diff in zip(*cols, strict=True):
-            prob[row] = p
+            result.probability[row] = p
             if i >= 0:
-                status[row] = KEMUNGKINAN_COCOK
-                found[row] = i
-                method[row] = how
-                differing[row] = _differing(diff)
-        rest_df.unpersist()
+                result.status[row] = KEMUNGKINAN_COCOK
+                result.registry_index[row] = i
+                result.method[row] = how
+                result.differing[row] = _differing(diff)
+        result.weights = model.describe()
+        report(1.0)
+        return result
     finally:
-        by_nik.unpersist()
-        reg.unpersist()
-    report(1.0)
-    return MatchResult(status, found, prob, differing, method, model.describe())
+        for frame in held:
+            frame.unpersist()
+
+
+def _nik_stage_on(
+    spark: SparkSession, by_nik: DataFrame, q: Query, opts: MatchOptions, result: MatchResult
+) -> list[Anchor]:
+    """Stage 1 into `result`; returns the anchored pairs' levels, as the engine gathers
+    them (the first ANCHOR_SAMPLE in list order)."""
+    listing = spark.createDataFrame(_query_table(q, range(len(q))))
+    pairs = listing.where(F.length("q_nik") == 16).join(
+        by_nik.selectExpr(*_registry_cols(by_nik, "r_")), F.col("q_nik") == F.col("r_nik")
+    )
+    stage = functools.partial(_nik_stage, opts)
+    got = pairs.mapInArrow(stage, from_arrow_schema(_NIK_SCHEMA)).toArrow().sort_by("_row")
+    anchored: list[Anchor] = []
+    cols = [got.column(c).to_pylist() for c in _NIK_SCHEMA.names]
+    for row, i, slip, diff, nl, dl, al in zip(*cols, strict=True):
+        if slip:
+            continue  # the NIK of someone else: a slip onto another person
+        result.differing[row] = _differing(diff)
+        result.status[row] = COCOK_ELEMEN_BERBEDA if diff else COCOK
+        result.registry_index[row] = i
+        result.method[row] = "nik"
+        if dl is not None and len(anchored) < ANCHOR_SAMPLE:
+            anchored.append((nl, dl, 1, al))
+    return anchored
+
+
+def _fit_on_driver(
+    spark: SparkSession, reg: DataFrame, population: int, anchored: list[Anchor], seed: int
+) -> _Model:
+    """The engine's model from what Spark gathers: the records of the random pairs (by
+    position, a few ten thousand) and the people per birth date (in date order)."""
+    a, b = u_pairs(population, seed)
+    wanted = spark.createDataFrame(pa.table({"_idx": np.unique(np.concatenate([a, b]))}))
+    sample = reg.join(F.broadcast(wanted), "_idx").toArrow().sort_by("_idx")
+    at = sample.column("_idx").to_numpy()
+    counts = u_counts(_local_registry(sample), np.searchsorted(at, a), np.searchsorted(at, b))
+    per_day = reg.groupBy("_day").count().toArrow().sort_by("_day").column("count")
+    return fit_model(counts, per_day.to_numpy(), population, anchored)
+
+
+def _rest_table(q: Query, rest: list[int]) -> pa.Table:
+    """The rows left for stages 2 and 3, with their name key and swapped birth date."""
+    keys = [name_key(q.nama[r]) if q.nama[r] else "" for r in rest]
+    born = [q.tanggal_lahir[r] for r in rest]
+    swapped = [_day(swapped_day_month(d)) if d is not None else _NO_DAY for d in born]
+    t = _query_table(q, rest).append_column("q_key", pa.array(keys, pa.string()))
+    return t.append_column("q_sday", pa.array(swapped, pa.int32()))
+
+
+def _undated(q: Query, rest: list[int]) -> bool:
+    return any(q.nama[r] and q.tanggal_lahir[r] is None for r in rest)
+
+
+def _candidates(
+    reg: DataFrame, by_nik: DataFrame, rest_df: DataFrame, opts: MatchOptions, *, undated: bool
+) -> DataFrame:
+    """(`_row`, `_idx`, `_rep`: found by NIK repair) for every candidate of every row."""
+    mended = (
+        rest_df.where(F.length("q_nik") == 16)
+        .mapInArrow(_repairs, from_arrow_schema(_REPAIR_SCHEMA))
+        .join(by_nik.select("nik", "_idx"), "nik")
+        .select("_row", "_idx", F.lit(True).alias("_rep"))
+    )
+    # Each dated row in its birth-date block and in the swapped date's block: the join
+    # partitions rows and registry alike on the block (or broadcasts the smaller side).
+    dated = rest_df.where((F.col("q_day") != _NO_DAY) & (F.col("q_key") != ""))
+    blocks = dated.select("_row", "q_key", F.col("q_day").alias("_day")).unionByName(
+        dated.where(F.col("q_sday") != _NO_DAY).select(
+            "_row", "q_key", F.col("q_sday").alias("_day")
+        )
+    )
+    born = reg.selectExpr(
+        "_day", "_idx as r__idx", "nik as r_nik", "nama_lengkap as r_nama_lengkap",
+        "_day as r__day",
+    )  # fmt: skip
+    keep = functools.partial(_prefilter, opts.prefilter)
+    blocked = blocks.join(born, "_day").mapInArrow(keep, from_arrow_schema(_PAIR_SCHEMA))
+    cands = mended.unionByName(blocked.withColumn("_rep", F.lit(False)))
+    if undated:
+        cands = cands.unionByName(_named_pairs(reg, rest_df).withColumn("_rep", F.lit(False)))
+    return cands.groupBy("_row", "_idx").agg(F.max("_rep").alias("_rep"))
 
 
 def _named_pairs(reg: DataFrame, rest_df: DataFrame) -> DataFrame:
@@ -514,12 +536,11 @@ def _named_pairs(reg: DataFrame, rest_df: DataFrame) -> DataFrame:
     distinct = reg.groupBy(name.alias("_name")).agg(F.min("_idx").alias("_first"))
     undated = rest_df.where((F.col("q_day") == _NO_DAY) & (F.col("q_key") != ""))
     scored = distinct.crossJoin(F.broadcast(undated.select("_row", "q_key"))).mapInArrow(
-        _named, _ddl(_NAMED_SCHEMA)
+        _named, from_arrow_schema(_NAMED_SCHEMA)
     )
     rank = Window.partitionBy("_row").orderBy(F.col("score").desc(), F.col("_first"))
-    top = scored.withColumn("_rank", F.row_number().over(rank)).where(
-        F.col("_rank") <= _NAMED_LIMIT
-    )
+    top = scored.withColumn("_rank", F.row_number().over(rank))
+    top = top.where(F.col("_rank") <= _NAMED_LIMIT)
     return top.join(reg.withColumn("_name", name), "_name").select("_row", "_idx")
 
 
