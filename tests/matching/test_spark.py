@@ -29,7 +29,7 @@ from simpul.matching.engine import (
     match,
 )
 from simpul.matching.normalize import nik_edits, parse_date, swapped_day_month
-from simpul.matching.spark import ensure_java_home, match_spark, session
+from simpul.matching.spark import _numbered, ensure_java_home, match_spark, session
 from simpul.registry.identifiers import clean_number_text
 from simpul.registry.synth import generate_world, sample_list
 
@@ -179,3 +179,12 @@ def test_a_list_settled_by_its_niks_alone_needs_no_model(
     got = match_spark(spark, table, q)
     _assert_same(got, match(RegistryIndex(table), q))
     assert got.status == [COCOK] * 20 and got.weights == {}
+
+
+def test_a_registry_frame_without_positions_is_numbered_in_its_order(
+    spark: SparkSession,
+) -> None:
+    frame = spark.range(0, 1_000, numPartitions=4).withColumnRenamed("id", "want")
+    got = _numbered(frame).toArrow()
+    assert got.column("_idx").to_pylist() == got.column("want").to_pylist()
+    assert sorted(got.column("_idx").to_pylist()) == list(range(1_000))
