@@ -7,6 +7,10 @@ time and peak memory (ru_maxrss) are its own. SIMPUL_BENCH_TOY=1: 20,000 people,
 
     .venv/bin/python bench/matching.py            # full size (~5 min, mostly Splink)
     SIMPUL_BENCH_TOY=1 .venv/bin/python bench/matching.py
+
+`--spark [MASTER]` (default local[2]) instead times the Spark pipeline
+(simpul.matching.spark) beside the in-process engine on the same parsed list and registry,
+and checks that both give the same results; not part of `make bench-toy`.
 """
 
 from __future__ import annotations
@@ -210,6 +214,61 @@ def run_splink(world: str, listing: str) -> dict[str, Any]:
     }
 
 
+def run_spark(world: str, listing: str, master: str) -> dict[str, Any]:
+    """In-process engine and Spark pipeline on the same input: wall times (the Spark
+    session's start, a first run with cold Python workers, a second run) and equality."""
+    import pyarrow.parquet as pq
+
+    from simpul.matching.engine import RegistryIndex, match
+    from simpul.matching.spark import match_spark, session
+    from simpul.pemadanan.upload import parse_list
+    from simpul.registry.datasets import get_dataset
+
+    parsed = parse_list(Path(listing), get_dataset("kependudukan").alias_map(), 10_000_000)
+    table = pq.read_table(Path(world) / "kependudukan.parquet", columns=REG_COLUMNS)
+    q = parsed.query()
+    started = time.perf_counter()
+    want = match(RegistryIndex(table), q)
+    times = {"in_process": time.perf_counter() - started}
+    started = time.perf_counter()
+    spark = session(master)
+    times["spark_session"] = time.perf_counter() - started
+    runs = []
+    for label in ("spark_first", "spark_second"):
+        started = time.perf_counter()
+        runs.append(match_spark(spark, table, q))
+        times[label] = time.perf_counter() - started
+    spark.stop()
+    fields = ("status", "probability", "differing", "method", "weights")
+    same = all(
+        all(getattr(got, f) == getattr(want, f) for f in fields)
+        and got.registry_index.tolist() == want.registry_index.tolist()
+        for got in runs
+    )
+    linked = [""] * parsed.rows_total
+    for k, line in enumerate(parsed.lines):
+        i = int(runs[0].registry_index[k])
+        if i >= 0:
+            linked[line - 2] = str(table.column("nik")[i])
+    return {"linked": linked, "times": times, "same": same}
+
+
+def main_spark(master: str) -> int:
+    from simpul.matching.evaluate import read_truth, score
+
+    world, listing, truth_file = prepare()
+    truth, _noise = read_truth(truth_file)
+    print(f"registry {PEOPLE:,} people, list {len(truth):,} rows (bpum, seed {SEED}); "
+          f"Spark master {master}")  # fmt: skip
+    got = _in_child(run_spark, str(world), str(listing), master)
+    s = score(got["linked"], truth)
+    for label, seconds in got["times"].items():
+        print(f"{label:14s} {seconds:7.1f} s")
+    print(f"spark F1 {s.f1:.5f}; same results as the in-process engine: {got['same']}")
+    print(f"load average during the run: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
+    return 0 if got["same"] else 1
+
+
 def _in_child(fn: Any, *args: Any) -> dict[str, Any]:
     with ProcessPoolExecutor(max_workers=1, mp_context=mp.get_context("spawn")) as pool:
         out: dict[str, Any] = pool.submit(fn, *args).result()
@@ -301,4 +360,7 @@ def run_febrl4() -> dict[str, float] | None:
 
 
 if __name__ == "__main__":
+    if "--spark" in sys.argv:
+        rest = sys.argv[sys.argv.index("--spark") + 1 :]
+        sys.exit(main_spark(rest[0] if rest else "local[2]"))
     sys.exit(main())
