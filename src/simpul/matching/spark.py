@@ -16,9 +16,11 @@ engine on the same inputs:
 The model is fitted once on the driver from what Spark aggregates: the registry size, the
 people per birth date, the random registry pairs of `engine.u_pairs` (fetched by position)
 and the NIK-anchored pairs of stage 1. The fitted weights travel to the executors inside
-the task closure (a few hundred bytes). Name frequencies are a group-by on the registry
-joined back as a column (`_nc`): for a registry of 10⁸ people they are too large to
-broadcast. The list itself and the per-row verdicts live on the driver, as in the runner.
+the task closure (a few hundred bytes). Name frequencies are a group-by over the
+registry's names, joined to the candidates' records only (`_nc`): for a registry of 10⁸
+people the name table is too large to broadcast. Duplicate NIKs are resolved on the
+list-sized side of the joins, not by a pass over the registry. The list itself and the
+per-row verdicts live on the driver, as in the runner.
 """
 
 from __future__ import annotations
@@ -34,7 +36,7 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.pandas.types import from_arrow_schema
 from pyspark.sql.window import Window
@@ -126,8 +128,8 @@ def _birth_days(column: pa.ChunkedArray | pa.Array) -> pa.Array:
 
 def registry_frame(spark: SparkSession, registry: pa.Table | DataFrame) -> DataFrame:
     """The registry as the pipeline reads it: `_idx` (the record's position: what
-    `MatchResult.registry_index` refers to), `_day`, `_nc` (how many records carry the same
-    name), `nik`, `nama_lengkap` and the optional columns. A DataFrame without `_idx` is
+    `MatchResult.registry_index` refers to), `_day`, `nik`, `nama_lengkap` and the optional
+    columns. A DataFrame without `_idx` is
     numbered in its own order (`zipWithIndex`)."""
     if isinstance(registry, pa.Table):
         cols = {
@@ -152,9 +154,17 @@ def registry_frame(spark: SparkSession, registry: pa.Table | DataFrame) -> DataF
             *(c for c in _OPTIONAL if c in frame.columns),
         ]
         frame = frame.select(*keep)
-    name = F.coalesce(F.col("nama_lengkap"), F.lit(""))  # RegistryIndex reads None as ""
-    counts = frame.groupBy(name.alias("_name")).agg(F.count(F.lit(1)).alias("_nc"))
-    return frame.withColumn("_name", name).join(counts, "_name").drop("_name")
+    return frame
+
+
+def _name(col: str = "nama_lengkap") -> Column:
+    return F.coalesce(F.col(col), F.lit(""))  # RegistryIndex reads a missing name as ""
+
+
+def _last_record(pairs: DataFrame, key: list[str], idx: str) -> DataFrame:
+    """Of the records sharing a NIK, the last one (RegistryIndex.lookup keeps the last)."""
+    last = F.max(idx).over(Window.partitionBy(*key))
+    return pairs.withColumn("_last", last).where(F.col(idx) == F.col("_last")).drop("_last")
 
 
 def _numbered(frame: DataFrame) -> DataFrame:
@@ -398,18 +408,10 @@ def match_spark(
         [TIDAK_DITEMUKAN] * n, np.full(n, -1, dtype=np.int64), [None] * n, [()] * n, [""] * n
     )
     reg = registry_frame(spark, registry).persist()
-    # The last record of each NIK, as RegistryIndex.lookup resolves duplicates.
-    by_nik = (
-        reg.where(F.length("nik") == 16)
-        .withColumn("_last", F.max("_idx").over(Window.partitionBy("nik")))
-        .where(F.col("_idx") == F.col("_last"))
-        .drop("_last")
-        .persist()
-    )
-    held = [reg, by_nik]
+    held = [reg]
     try:
         population = reg.count()
-        anchored = _nik_stage_on(spark, by_nik, q, opts, result)
+        anchored = _nik_stage_on(spark, reg, q, opts, result)
         rest = [row for row in range(n) if result.method[row] != "nik"]
         report(0.3)
         if not rest:
@@ -420,13 +422,16 @@ def match_spark(
         report(0.4)
         rest_df = spark.createDataFrame(_rest_table(q, rest)).persist()
         held.append(rest_df)
-        cands = _candidates(reg, by_nik, rest_df, opts, undated=_undated(q, rest))
+        cands = _candidates(reg, rest_df, opts, undated=_undated(q, rest))
         report(0.5)
         score = functools.partial(_score, opts, weights, population)
+        records = cands.join(reg, "_idx").withColumn("_name", _name())
+        counts = reg.groupBy(_name().alias("_name")).agg(F.count(F.lit(1)).alias("_nc"))
         grouped = (
-            cands.join(reg, "_idx")
+            records.join(counts, "_name")
+            .drop("_name")
             .groupBy("_row")
-            .agg(F.collect_list(F.struct("_rep", *reg.columns)).alias("cands"))
+            .agg(F.collect_list(F.struct("_rep", "_nc", *reg.columns)).alias("cands"))
             .join(rest_df.drop("q_key", "q_sday"), "_row")
         )
         scored = grouped.mapInArrow(score, from_arrow_schema(_SCORE_SCHEMA)).toArrow()
@@ -447,14 +452,15 @@ def match_spark(
 
 
 def _nik_stage_on(
-    spark: SparkSession, by_nik: DataFrame, q: Query, opts: MatchOptions, result: MatchResult
+    spark: SparkSession, reg: DataFrame, q: Query, opts: MatchOptions, result: MatchResult
 ) -> list[Anchor]:
     """Stage 1 into `result`; returns the anchored pairs' levels, as the engine gathers
     them (the first ANCHOR_SAMPLE in list order)."""
     listing = spark.createDataFrame(_query_table(q, range(len(q))))
     pairs = listing.where(F.length("q_nik") == 16).join(
-        by_nik.selectExpr(*_registry_cols(by_nik, "r_")), F.col("q_nik") == F.col("r_nik")
+        reg.selectExpr(*_registry_cols(reg, "r_")), F.col("q_nik") == F.col("r_nik")
     )
+    pairs = _last_record(pairs, ["_row"], "r__idx")
     stage = functools.partial(_nik_stage, opts)
     got = pairs.mapInArrow(stage, from_arrow_schema(_NIK_SCHEMA)).toArrow().sort_by("_row")
     anchored: list[Anchor] = []
@@ -499,14 +505,16 @@ def _undated(q: Query, rest: list[int]) -> bool:
 
 
 def _candidates(
-    reg: DataFrame, by_nik: DataFrame, rest_df: DataFrame, opts: MatchOptions, *, undated: bool
+    reg: DataFrame, rest_df: DataFrame, opts: MatchOptions, *, undated: bool
 ) -> DataFrame:
     """(`_row`, `_idx`, `_rep`: found by NIK repair) for every candidate of every row."""
     mended = (
         rest_df.where(F.length("q_nik") == 16)
         .mapInArrow(_repairs, from_arrow_schema(_REPAIR_SCHEMA))
-        .join(by_nik.select("nik", "_idx"), "nik")
-        .select("_row", "_idx", F.lit(True).alias("_rep"))
+        .join(reg.select("nik", "_idx"), "nik")
+    )
+    mended = _last_record(mended, ["_row", "nik"], "_idx").select(
+        "_row", "_idx", F.lit(True).alias("_rep")
     )
     # Each dated row in its birth-date block and in the swapped date's block: the join
     # partitions rows and registry alike on the block (or broadcasts the smaller side).
@@ -532,7 +540,7 @@ def _named_pairs(reg: DataFrame, rest_df: DataFrame) -> DataFrame:
     """(row, registry position) for rows with a name but no birth date: every record whose
     name is among the row's `_NAMED_LIMIT` closest distinct names (ties to the name seen
     first), as `RegistryIndex.named_like` finds them."""
-    name = F.coalesce(F.col("nama_lengkap"), F.lit(""))
+    name = _name()
     distinct = reg.groupBy(name.alias("_name")).agg(F.min("_idx").alias("_first"))
     undated = rest_df.where((F.col("q_day") == _NO_DAY) & (F.col("q_key") != ""))
     scored = distinct.crossJoin(F.broadcast(undated.select("_row", "q_key"))).mapInArrow(
