@@ -181,6 +181,14 @@ def test_a_list_settled_by_its_niks_alone_needs_no_model(
     assert got.status == [COCOK] * 20 and got.weights == {}
 
 
+def test_the_local_session_is_loopback_only_without_a_ui(spark: SparkSession) -> None:
+    conf = spark.sparkContext.getConf()
+    assert spark.sparkContext.master == "local[2]"
+    assert conf.get("spark.driver.host") == conf.get("spark.driver.bindAddress") == "127.0.0.1"
+    assert conf.get("spark.ui.enabled") == "false"
+    assert spark.sparkContext.uiWebUrl is None
+
+
 def test_a_registry_frame_without_positions_is_numbered_in_its_order(
     spark: SparkSession,
 ) -> None:

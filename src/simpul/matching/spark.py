@@ -121,16 +121,14 @@ def session(
 
 def _birth_days(column: pa.ChunkedArray | pa.Array) -> pa.Array:
     """Days since 1970 as RegistryIndex computes them (_NO_DAY where there is no date)."""
-    born = pc.cast(column, pa.date32())
-    days = pc.fill_null(pc.cast(born, pa.int32()), _NO_DAY)
-    return pa.chunked_array(days).combine_chunks() if isinstance(days, pa.ChunkedArray) else days
+    days = pc.fill_null(pc.cast(pc.cast(column, pa.date32()), pa.int32()), _NO_DAY)
+    return days.combine_chunks() if isinstance(days, pa.ChunkedArray) else days
 
 
 def registry_frame(spark: SparkSession, registry: pa.Table | DataFrame) -> DataFrame:
     """The registry as the pipeline reads it: `_idx` (the record's position: what
     `MatchResult.registry_index` refers to), `_day`, `nik`, `nama_lengkap` and the optional
-    columns. A DataFrame without `_idx` is
-    numbered in its own order (`zipWithIndex`)."""
+    columns. A DataFrame without `_idx` is numbered in the order Spark reads it."""
     if isinstance(registry, pa.Table):
         cols = {
             "_idx": pa.array(np.arange(registry.num_rows, dtype=np.int64)),
@@ -146,19 +144,13 @@ def registry_frame(spark: SparkSession, registry: pa.Table | DataFrame) -> DataF
             frame = _numbered(frame)
         days = F.datediff(F.col("tanggal_lahir").cast("date"), F.lit("1970-01-01"))
         frame = frame.withColumn("_day", F.coalesce(days, F.lit(_NO_DAY)))
-        keep = [
-            "_idx",
-            "_day",
-            "nik",
-            "nama_lengkap",
-            *(c for c in _OPTIONAL if c in frame.columns),
-        ]
-        frame = frame.select(*keep)
+        optional = [c for c in _OPTIONAL if c in frame.columns]
+        frame = frame.select("_idx", "_day", "nik", "nama_lengkap", *optional)
     return frame
 
 
-def _name(col: str = "nama_lengkap") -> Column:
-    return F.coalesce(F.col(col), F.lit(""))  # RegistryIndex reads a missing name as ""
+def _name() -> Column:
+    return F.coalesce(F.col("nama_lengkap"), F.lit(""))  # RegistryIndex reads None as ""
 
 
 def _last_record(pairs: DataFrame, key: list[str], idx: str) -> DataFrame:
