@@ -231,7 +231,7 @@ def run_spark(world: str, listing: str, master: str) -> dict[str, Any]:
     want = match(RegistryIndex(table), q)
     times = {"in_process": time.perf_counter() - started}
     started = time.perf_counter()
-    spark = session(master)
+    spark = session(master, {"spark.driver.memory": "4g"})  # the registry is loaded in it
     times["spark_session"] = time.perf_counter() - started
     runs = []
     for label in ("spark_first", "spark_second"):
