@@ -34,6 +34,8 @@ from simpul.registry.identifiers import clean_number_text
 from simpul.registry.synth import generate_world, sample_list
 
 # Both SparkSession users in one xdist worker (`--dist loadgroup`): one JVM, started once.
+# (With pytest 9.2 / xdist 3.8 the grouping is ignored, pytest-xdist#1386: a worker that
+# gets a test here then starts its own local JVM, which works, only slower.)
 pytestmark = pytest.mark.xdist_group("spark")
 
 COLUMNS = ["nik", "nama_lengkap", "tanggal_lahir", "jenis_kelamin", "alamat", "rt", "rw"]
