@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import func, select
@@ -17,6 +18,7 @@ from simpul.access.auth import principal_for_account
 from simpul.access.repository import AccountRepository
 from simpul.audit.models import AuditRecord
 from simpul.governance import service as governance
+from simpul.matching.engine import match
 from simpul.pemadanan import runner, service
 from simpul.pemadanan.models import MatchJob, MatchResultRow
 from simpul.pemadanan.repository import JobRepository
@@ -175,3 +177,23 @@ def test_a_served_instance_resumes_queued_jobs_by_itself(env: Env, tmp_path: Pat
             assert time.monotonic() < deadline, _job(env, job_id).status
             time.sleep(0.1)
     assert _audits(env, job_id) == 1
+
+
+def test_run_one_runs_that_job_only_with_the_matcher_given(env: Env, tmp_path: Path) -> None:
+    """The CLI's `--engine` reaches the runner as a matcher for its own job; a job queued by
+    someone else stays queued for the service's workers."""
+    path = tmp_path / "bpum.csv"
+    sample_list("bpum", 60, 3, env.world, path)
+    other = _submit(env, path)
+    mine = _submit(env, path)
+    seen: list[int] = []
+
+    def matcher(reg: Any, q: Any, opts: Any = None, **kw: Any) -> Any:
+        seen.append(len(q))
+        return match(reg, q, opts, **kw)
+
+    assert runner.run_one(env.rt, mine, matcher=matcher)
+    assert seen and _job(env, mine).status == "selesai"
+    assert _job(env, other).status == "antri"
+    assert not runner.run_one(env.rt, mine, matcher=matcher)  # ended: not run again
+    assert len(seen) == 1

@@ -11,7 +11,6 @@ from contextlib import contextmanager
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
-from unittest.mock import patch
 
 import typer
 from rich.console import Console
@@ -23,6 +22,7 @@ from simpul.access.repository import AccountRepository
 from simpul.access.schemas import Principal
 from simpul.errors import NotFound
 from simpul.kit.csvsafe import safe_cell
+from simpul.matching.engine import match as in_process
 from simpul.pemadanan import berita_acara, runner, service
 from simpul.pemadanan.schemas import JobOut, OptionsIn
 from simpul.runtime import Runtime, runtime
@@ -42,12 +42,12 @@ class Engine(StrEnum):
 
 
 @contextmanager
-def _engine(engine: Engine, master: str) -> Iterator[None]:
-    """For `--engine spark`, the function the runner matches with is the Spark pipeline
-    while this command runs: the runner has no engine setting of its own, and the API's
-    jobs stay in process."""
+def _engine(engine: Engine, master: str) -> Iterator[runner.Matcher]:
+    """The function this command's job is matched with: the in-process engine, or for
+    `--engine spark` the same pipeline on a Spark session (stopped afterwards unless the
+    caller already had one). Jobs from the API always run in process."""
     if engine is Engine.proses:
-        yield
+        yield in_process
         return
     try:
         from pyspark.sql import SparkSession
@@ -60,8 +60,7 @@ def _engine(engine: Engine, master: str) -> Iterator[None]:
     existing = SparkSession.getActiveSession()  # a caller's session is left running
     spark = on_spark.session(master)
     try:
-        with patch.object(runner, "match", on_spark.matcher(spark)):
-            yield
+        yield on_spark.matcher(spark)
     finally:
         if existing is None:
             spark.stop()
@@ -114,8 +113,8 @@ def match(
 
         raise refusal(refused)
     assert job is not None
-    with _engine(engine, spark_master):
-        state = _run(rt, principal, job.id)
+    with _engine(engine, spark_master) as matcher:
+        state = _run(rt, principal, job.id, matcher)
     if state.status != "selesai":
         err.print(f"[red]Pekerjaan {state.status}[/red]: {state.galat} — {state.keterangan}")
         raise typer.Exit(1)
@@ -139,9 +138,11 @@ def match(
     err.print(f"Hasil: {output}" + (f"; berita acara: {berita_acara_pdf}" if pdf else ""))
 
 
-def _run(rt: Runtime, principal: Principal, job_id: str) -> JobOut:
-    """Run the job in a worker thread, with a progress bar, until it ends."""
-    worker = threading.Thread(target=runner.run_pending, args=(rt,), daemon=True)
+def _run(rt: Runtime, principal: Principal, job_id: str, matcher: runner.Matcher) -> JobOut:
+    """Run this job (only this one) in a worker thread, with a progress bar, until it ends."""
+    worker = threading.Thread(
+        target=runner.run_one, args=(rt, job_id), kwargs={"matcher": matcher}, daemon=True
+    )
     worker.start()
     with Progress(
         TextColumn("[bold]Pemadanan[/bold] {task.description}"),

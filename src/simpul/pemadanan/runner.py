@@ -48,6 +48,8 @@ from simpul.runtime import Runtime
 
 log = logging.getLogger(__name__)
 STALE = timedelta(seconds=60)
+# `engine.match` or a stand-in with its signature (`matching.spark.matcher`).
+Matcher = Callable[..., MatchResult]
 BEAT_SECONDS = 0.5
 MATCH_COLUMNS = ("nik", "nama_lengkap", "tanggal_lahir", "jenis_kelamin", "alamat", "rt", "rw")
 # Fault injection for the crash test: seconds to sleep at each progress step.
@@ -130,9 +132,21 @@ def _fail(rt: Runtime, job_id: str, worker: str, status: str, code: str, detail:
         )  # fmt: skip
 
 
-def run_claimed(rt: Runtime, job_id: str, worker: str) -> None:
+def run_one(rt: Runtime, job_id: str, *, matcher: Matcher = match) -> bool:
+    """Claim this job and run it with `matcher` (the CLI's `--engine`); False when another
+    worker holds it or it has already ended."""
+    worker = worker_name()
+    now = rt.clock.now()
+    with rt.transaction() as s:
+        if not JobRepository(s).claim(job_id, worker, now, now - STALE):
+            return False
+    run_claimed(rt, job_id, worker, matcher=matcher)
+    return True
+
+
+def run_claimed(rt: Runtime, job_id: str, worker: str, *, matcher: Matcher = match) -> None:
     try:
-        _execute(rt, job_id, worker)
+        _execute(rt, job_id, worker, matcher)
     except Cancelled:
         _fail(rt, job_id, worker, "dibatalkan", "dibatalkan", "Dibatalkan atas permintaan.")
     except Lost:
@@ -199,7 +213,7 @@ def _progress(rt: Runtime, job_id: str, worker: str) -> Callable[[float], None]:
     return report
 
 
-def _execute(rt: Runtime, job_id: str, worker: str) -> None:
+def _execute(rt: Runtime, job_id: str, worker: str, matcher: Matcher) -> None:
     settings = rt.settings
     with rt.transaction() as s:
         job = JobRepository(s).get(job_id)
@@ -221,7 +235,7 @@ def _execute(rt: Runtime, job_id: str, worker: str) -> None:
         table = registry_table(s, settings, job.dataset, extra)
     index = RegistryIndex(table)
     opts = MatchOptions(threshold=float(job.options.get("ambang", 0.5)))
-    result = match(index, parsed.query(), opts, progress=_progress(rt, job_id, worker))
+    result = matcher(index, parsed.query(), opts, progress=_progress(rt, job_id, worker))
     if scope:
         _limit_to_scope(result, table, index, scope)
     outputs = [c for c in job.output_elements if c in table.column_names]
