@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 from pathlib import Path
 
 import pyarrow.parquet as pq
@@ -20,8 +19,8 @@ from simpul.matching.engine import (
 )
 from simpul.matching.evaluate import read_truth, score
 from simpul.matching.normalize import parse_date
-from simpul.registry.identifiers import clean_number_text
 from simpul.registry.synth import generate_world, sample_list
+from tests.matching.lists import read_list
 
 COLUMNS = ["nik", "nama_lengkap", "tanggal_lahir", "jenis_kelamin", "alamat", "rt", "rw"]
 
@@ -38,29 +37,13 @@ def registry(world: Path) -> RegistryIndex:
     return RegistryIndex(pq.read_table(world / "kependudukan.parquet", columns=COLUMNS))
 
 
-def _query(path: Path) -> Query:
-    with path.open(encoding="utf-8", newline="") as fh:
-        rows = list(csv.DictReader(fh))
-
-    def nik(raw: str) -> str:
-        text = clean_number_text(raw)
-        return text if len(text) == 16 and text.isdigit() else ""
-
-    return Query(
-        nik=[nik(r["NIK"]) for r in rows],
-        nama=[r.get("NAMA") or r.get("NAMA_LENGKAP") or "" for r in rows],
-        tanggal_lahir=[parse_date(r.get("TANGGAL_LAHIR") or r.get("TGL_LAHIR")) for r in rows],
-        alamat=[r["ALAMAT"] for r in rows],
-    )
-
-
 @pytest.fixture(scope="module", params=["bpum", "kpm"])
 def run(
     request: pytest.FixtureRequest, world: Path, registry: RegistryIndex, tmp_path_factory
 ) -> tuple[MatchResult, list[str], list[str], list[str], Query]:
     out = tmp_path_factory.mktemp("list") / f"{request.param}.csv"
     truth_file = sample_list(request.param, 1500, 9, world, out)
-    q = _query(out)
+    q = read_list(out)
     result = match(registry, q)
     truth, noise = read_truth(truth_file)
     linked = [str(registry.nik[i]) if i >= 0 else "" for i in result.registry_index.tolist()]

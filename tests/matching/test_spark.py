@@ -28,10 +28,10 @@ from simpul.matching.engine import (
     RegistryIndex,
     match,
 )
-from simpul.matching.normalize import nik_edits, parse_date, swapped_day_month
+from simpul.matching.normalize import nik_edits, swapped_day_month
 from simpul.matching.spark import _numbered, ensure_java_home, match_spark, session
-from simpul.registry.identifiers import clean_number_text
 from simpul.registry.synth import generate_world, sample_list
+from tests.matching.lists import read_list
 
 # Both SparkSession users in one xdist worker (`--dist loadgroup`): one JVM, started once.
 # (With pytest 9.2 / xdist 3.8 the grouping is ignored, pytest-xdist#1386: a worker that
@@ -63,22 +63,6 @@ def table(world: Path) -> pa.Table:
     return pq.read_table(world / "kependudukan.parquet", columns=COLUMNS)
 
 
-def _read_list(path: Path) -> Query:
-    with path.open(encoding="utf-8", newline="") as fh:
-        rows = list(csv.DictReader(fh))
-
-    def nik(raw: str) -> str:
-        text = clean_number_text(raw)
-        return text if len(text) == 16 and text.isdigit() else ""
-
-    return Query(
-        nik=[nik(r["NIK"]) for r in rows],
-        nama=[r["NAMA"] for r in rows],
-        tanggal_lahir=[parse_date(r["TANGGAL_LAHIR"]) for r in rows],
-        alamat=[r["ALAMAT"] for r in rows],
-    )
-
-
 def _assert_same(got: MatchResult, want: MatchResult) -> None:
     assert got.status == want.status
     assert got.registry_index.tolist() == want.registry_index.tolist()
@@ -104,7 +88,7 @@ def test_a_noisy_list_matches_as_in_process(
     # The noises this test is about are in the list.
     for kind in ("nik_salah_digit", "nik_tertukar", "nik_hilang", "tanggal_tertukar"):
         assert noise[kind] >= 3, noise
-    q = _read_list(listing)
+    q = read_list(listing)
     want = match(RegistryIndex(table), q)
     got = match_spark(spark, table, q)
     _assert_same(got, want)
