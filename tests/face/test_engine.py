@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from PIL import Image
+from PIL import Image, ImageFile
 
 from simpul.errors import SimpulError
 from simpul.face import engine as fe
@@ -85,6 +85,10 @@ def test_two_faces_are_refused(engine: fe.FaceEngine) -> None:
     assert err.value.extra["jumlah_wajah"] == 2
 
 
+def _jpeg() -> bytes:
+    return samples.encode(samples.portrait("astronaut"), "JPEG")
+
+
 def _png(width: int, height: int) -> bytes:
     out = io.BytesIO()
     Image.new("RGB", (width, height), (120, 90, 60)).save(out, "PNG")
@@ -98,14 +102,33 @@ def _png(width: int, height: int) -> bytes:
         (b"GIF89a" + b"\0" * 100, "foto_format_tidak_didukung", 415),
         (b"%PDF-1.7 not a photo", "foto_format_tidak_didukung", 415),
         (samples.enrolment("astronaut")[:400], "foto_tidak_terbaca", 422),
+        (samples.enrolment("astronaut")[:60_000], "foto_tidak_terbaca", 422),
+        (_jpeg()[:-2000], "foto_tidak_terbaca", 422),
         (b"\xff\xd8\xff" + b"\x00" * 64, "foto_tidak_terbaca", 422),
         (_png(40, 300), "foto_terlalu_kecil", 422),
         (_png(9000, 5000), "foto_terlalu_besar", 413),  # 45 MP in a few kB
         (b"\xff\xd8\xff" + b"\x00" * fe.MAX_PHOTO_BYTES, "foto_terlalu_besar", 413),
     ],
-    ids=["kosong", "gif", "pdf", "png-terpotong", "jpeg-rusak", "kecil", "bom-piksel", "besar"],
+    ids=[
+        "kosong",
+        "gif",
+        "pdf",
+        "png-terpotong",
+        "png-tanpa-ekor",
+        "jpeg-terpotong",
+        "jpeg-rusak",
+        "kecil",
+        "bom-piksel",
+        "besar",
+    ],
 )
-def test_bad_uploads_get_stable_codes(data: bytes, code: str, status: int) -> None:
+@pytest.mark.parametrize("tolerant", [False, True], ids=["pillow-ketat", "pillow-toleran"])
+def test_bad_uploads_get_stable_codes(
+    data: bytes, code: str, status: int, tolerant: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # WeasyPrint (PDF documents) sets this process-wide flag when it is imported; a photo
+    # cut off in transit must still be refused, not decoded with a grey lower half.
+    monkeypatch.setattr(ImageFile, "LOAD_TRUNCATED_IMAGES", tolerant)
     with pytest.raises(SimpulError) as err:
         fe.decode_photo(data)
     assert (err.value.code, err.value.status) == (code, status)

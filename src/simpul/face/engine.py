@@ -88,6 +88,21 @@ def sniff_format(data: bytes) -> str | None:
     return None
 
 
+def _complete(data: bytes, fmt: str) -> bool:
+    """Whether the file is whole. Pillow cannot be trusted to say so: WeasyPrint sets the
+    process-wide `ImageFile.LOAD_TRUNCATED_IMAGES`, after which a cut-off photo decodes
+    with its missing part painted grey. A JPEG ends with EOI after its last scan (inside
+    scans every 0xFF byte is stuffed, so FF D9 there is the real marker); a PNG passes
+    Pillow's `verify` (chunk CRCs up to IEND), which ignores that flag."""
+    if fmt == "JPEG":
+        return data.rfind(b"\xff\xd9") > data.rfind(b"\xff\xda") >= 0
+    try:
+        Image.open(io.BytesIO(data), formats=["PNG"]).verify()
+    except Exception:  # Pillow raises many kinds for a broken file
+        return False
+    return True
+
+
 def decode_photo(data: bytes, *, max_bytes: int = MAX_PHOTO_BYTES) -> Photo:
     """Bytes → normalised RGB pixels, or a FaceError / 413 with a stable code."""
     if len(data) > max_bytes:
@@ -106,6 +121,8 @@ def decode_photo(data: bytes, *, max_bytes: int = MAX_PHOTO_BYTES) -> Photo:
             width, height = opened.size
             if width * height > MAX_PHOTO_PIXELS:
                 raise too_large(max_bytes)
+            if not _complete(data, fmt):
+                raise ValueError("truncated")
             opened.load()
             img = ImageOps.exif_transpose(opened)
     except SimpulError:
