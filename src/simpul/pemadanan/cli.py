@@ -41,8 +41,23 @@ class Engine(StrEnum):
     spark = "spark"
 
 
+def spark_conf(pairs: list[str]) -> dict[str, str]:
+    """`--spark-conf spark.driver.memory=4g` (repeatable) → {key: value}."""
+    out: dict[str, str] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip() or not value.strip():
+            raise typer.BadParameter(
+                f"harus KUNCI=NILAI, diterima {pair!r}", param_hint="--spark-conf"
+            )
+        out[key.strip()] = value.strip()
+    return out
+
+
 @contextmanager
-def _engine(engine: Engine, master: str) -> Iterator[runner.Matcher]:
+def _engine(
+    engine: Engine, master: str, conf: dict[str, str] | None = None
+) -> Iterator[runner.Matcher]:
     """The function this command's job is matched with: the in-process engine, or for
     `--engine spark` the same pipeline on a Spark session (stopped afterwards unless the
     caller already had one). Jobs from the API always run in process."""
@@ -58,7 +73,7 @@ def _engine(engine: Engine, master: str) -> Iterator[runner.Matcher]:
         raise typer.Exit(2) from exc
     err.print(f"Spark: master {master}")
     existing = SparkSession.getActiveSession()  # a caller's session is left running
-    spark = on_spark.session(master)
+    spark = on_spark.session(master, conf)
     try:
         yield on_spark.matcher(spark)
     finally:
@@ -97,8 +112,17 @@ def match(
         str,
         typer.Option(help="Master Spark untuk --engine spark: local[*], spark://host:7077, yarn."),
     ] = "local[*]",
+    spark_conf_pairs: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--spark-conf",
+            help="Setelan Spark KUNCI=NILAI untuk --engine spark, boleh berulang "
+            "(mis. spark.driver.memory=4g).",
+        ),
+    ] = None,
 ) -> None:
     """Unggah, padankan dengan bilah progres, tulis hasil (dan berita acara)."""
+    conf = spark_conf(spark_conf_pairs or [])  # refuse a bad setting before submitting
     rt = runtime(ctx)
     rt.migrate()
     principal = _principal(rt, akun)
@@ -113,7 +137,7 @@ def match(
 
         raise refusal(refused)
     assert job is not None
-    with _engine(engine, spark_master) as matcher:
+    with _engine(engine, spark_master, conf) as matcher:
         state = _run(rt, principal, job.id, matcher)
     if state.status != "selesai":
         err.print(f"[red]Pekerjaan {state.status}[/red]: {state.galat} — {state.keterangan}")
