@@ -91,6 +91,9 @@ def test_wrong_or_foreign_credentials_get_no_token(
         ("tidak-ada", secret),
         ("siti.bkn", user_password),  # a user is not a machine client
         ("bkn-siasn", ""),
+        ("\x00", secret),  # found by schemathesis: PostgreSQL refused the NUL with a 500
+        ("bkn-siasn\x00", secret),
+        ("\ud800", secret),
     ]:
         with transaction(db) as s, pytest.raises(SimpulError) as info:
             auth.issue_token(s, client_id, attempt, clock=clock)
@@ -167,6 +170,10 @@ def test_basic_auth_accepts_client_credentials_without_lockout(
     with transaction(db) as s:
         p = auth.resolve_principal(s, basic=("bkn-siasn", secret), clock=clock)
     assert p.kind == "client"
+    for name in ("bkn-siasn\x00", "\ud800"):
+        with transaction(db) as s, pytest.raises(SimpulError) as info:
+            auth.resolve_principal(s, basic=(name, secret), clock=clock)
+        assert info.value.code == "kredensial_tidak_valid"
 
 
 def test_missing_or_double_credentials(db: sessionmaker[Session], clock: FixedClock) -> None:

@@ -51,11 +51,23 @@ class InstitutionRepository(Repository):
         )
 
 
+def _encodable(text: str) -> bool:
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 class AccountRepository(Repository):
     def get(self, account_id: str) -> Account | None:
         return self.session.get(Account, account_id)
 
     def by_username(self, username: str) -> Account | None:
+        # No account can be named with a NUL or a lone surrogate, and PostgreSQL refuses
+        # to compare with them: a hostile client_id or User ID is simply unknown.
+        if "\x00" in username or (not username.isascii() and not _encodable(username)):
+            return None
         return self.session.execute(
             select(Account).where(Account.username == username)
         ).scalar_one_or_none()
