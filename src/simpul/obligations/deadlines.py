@@ -268,27 +268,18 @@ def calendar_deadlines(
                     due,
                     done.get((duty.id, p.label)),
                 )
-        elif isinstance(duty, ForceMajeureDuty):
+        elif isinstance(duty, ForceMajeureDuty | AddressChangeDuty):
+            # Force majeure: notice within N days after the event; an address change:
+            # notice N days before it takes effect.
+            kind, sign = (
+                ("keadaan_kahar", 1)
+                if isinstance(duty, ForceMajeureDuty)
+                else ("perubahan_alamat", -1)
+            )
             for ev in records.events:
-                if ev.kind != "keadaan_kahar":
+                if ev.kind != kind:
                     continue
-                due = ev.occurred_on + timedelta(days=duty.days)
-                add(
-                    duty.id,
-                    duty.kind,
-                    duty.clause,
-                    (ev.party,),
-                    None,
-                    f"peristiwa-{ev.id}",
-                    due,
-                    ev.notified_on,
-                    ev.description,
-                )
-        elif isinstance(duty, AddressChangeDuty):
-            for ev in records.events:
-                if ev.kind != "perubahan_alamat":
-                    continue
-                due = ev.occurred_on - timedelta(days=duty.days)
+                due = ev.occurred_on + sign * timedelta(days=duty.days)
                 add(
                     duty.id,
                     duty.kind,
