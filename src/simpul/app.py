@@ -20,7 +20,7 @@ from simpul.access.quota import QuotaLimiter
 from simpul.audit.service import AuditWriter
 from simpul.config import Settings
 from simpul.disclosure import api as disclosure_api
-from simpul.errors import SimpulError
+from simpul.errors import AUTH_CHALLENGE, SimpulError
 from simpul.face import api as face_api
 from simpul.obligations import api as obligations_api
 from simpul.obligations import rollups
@@ -30,6 +30,8 @@ from simpul.registry.datasets import builtin_datasets
 from simpul.registry.regions import load_regions
 from simpul.runtime import Runtime
 from simpul.services import api as services_api
+from simpul.services.hot import FastPathStats, ServiceFastPath
+from simpul.services.repository import HotReader
 
 PROBLEM = "application/problem+json"
 log = logging.getLogger("simpul.app")
@@ -78,11 +80,17 @@ def create_app(settings: Settings, rt: Runtime | None = None) -> FastAPI:
         builtin_datasets()
         # One group-commit writer per worker process: many requests share each fsync.
         writer = (
-            AuditWriter(runtime.engine, settings, runtime.clock)
+            AuditWriter(runtime.engine, settings, runtime.clock, linger_ms=settings.audit_linger_ms)
             if settings.audit_group_commit
             else None
         )
         app.state.audit_writer = writer
+        reader = (
+            HotReader(runtime.read_engine)
+            if writer is not None and settings.service_fast_path
+            else None
+        )
+        app.state.hot_reader = reader
         sweeper = (
             asyncio.create_task(_sweep_jobs(runtime, settings.job_sweep_seconds))
             if settings.job_sweep_seconds > 0
@@ -100,6 +108,9 @@ def create_app(settings: Settings, rt: Runtime | None = None) -> FastAPI:
                 refresher.cancel()
             if sweeper is not None:
                 sweeper.cancel()
+            app.state.hot_reader = None
+            if reader is not None:
+                reader.close()
             app.state.audit_writer = None
             if writer is not None:
                 writer.close()
@@ -113,6 +124,8 @@ def create_app(settings: Settings, rt: Runtime | None = None) -> FastAPI:
     app.state.runtime = runtime
     app.state.quota = QuotaLimiter() if settings.quota_enabled else None
     app.include_router(services_api.router)
+    app.state.fast_path = FastPathStats()
+    app.add_middleware(ServiceFastPath)
     install_portal(app, runtime)
     app.include_router(face_api.router)
     app.include_router(pemadanan_api.router)
@@ -121,9 +134,7 @@ def create_app(settings: Settings, rt: Runtime | None = None) -> FastAPI:
 
     @app.exception_handler(SimpulError)
     async def _simpul_error(request: Request, exc: SimpulError) -> JSONResponse:
-        headers = (
-            {"WWW-Authenticate": 'Bearer, Basic realm="simpul"'} if exc.status == 401 else None
-        )
+        headers = {"WWW-Authenticate": AUTH_CHALLENGE} if exc.status == 401 else None
         return JSONResponse(
             exc.to_problem(instance=request.url.path), exc.status, headers=headers,
             media_type=PROBLEM,
@@ -135,7 +146,7 @@ def create_app(settings: Settings, rt: Runtime | None = None) -> FastAPI:
         return problem(422, "permintaan_tidak_valid", "Isi permintaan tidak valid.", kolom=fields)
 
     @app.get("/healthz", tags=["operasional"])
-    def healthz() -> dict[str, str]:
+    async def healthz() -> dict[str, str]:
         """Proses hidup."""
         return {"status": "ok"}
 

@@ -34,6 +34,12 @@ class Settings(BaseSettings):
     quota_enabled: bool = True
     # Web requests append their audit records through the group-commit writer.
     audit_group_commit: bool = True
+    # How long the group-commit writer waits for more records once several are waiting
+    # (milliseconds; 0: commit at once). See docs/performance.md for the trade-off.
+    audit_linger_ms: float = 3.0
+    # Single-item verification, status check and NIK look-up served ahead of FastAPI's
+    # router, with one statement per call (simpul.services.hot); needs group commit.
+    service_fast_path: bool = True
     # Every worker process looks for queued or abandoned matching jobs this often (seconds;
     # 0 disables): a job interrupted by a restart resumes without anyone polling it.
     job_sweep_seconds: float = 30.0

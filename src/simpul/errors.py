@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+# The challenge of every 401 (RFC 9110 §11.6.1): both credential kinds are accepted.
+AUTH_CHALLENGE = 'Bearer, Basic realm="simpul"'
+
 
 class SimpulError(Exception):
     """An error a user can act on. `code` is stable; `detail` is Indonesian prose."""

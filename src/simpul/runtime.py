@@ -39,17 +39,23 @@ class Runtime:
         return self._sessions
 
     @property
+    def read_engine(self) -> Engine:
+        """The engine of read-only work: on SQLite its own `query_only` engine."""
+        if self._read_engine is None and self.settings.effective_database_url.startswith("sqlite"):
+            self._read_engine = make_engine(self.settings, read_only=True)
+        return self._read_engine or self.engine
+
+    @property
     def read_sessions(self) -> sessionmaker[Session]:
         """Sessions for read-only transactions: the hot path of the web services.
 
         They carry the governance memo (see `simpul.governance.cache`) and, on SQLite, run
         on their own query-only engine so that they never queue for the write lock."""
         if self._read_sessions is None:
-            if self.settings.effective_database_url.startswith("sqlite"):
-                self._read_engine = make_engine(self.settings, read_only=True)
-            engine = self._read_engine or self.engine
             self._read_sessions = sessionmaker(
-                bind=engine, expire_on_commit=False, info={SESSION_KEY: self.governance_cache}
+                bind=self.read_engine,
+                expire_on_commit=False,
+                info={SESSION_KEY: self.governance_cache},
             )
         return self._read_sessions
 

@@ -26,6 +26,7 @@ from simpul.kit.repository import driver_fetchone
 
 T = TypeVar("T")
 SESSION_KEY = "governance_cache"
+EPOCH_SQL = "SELECT n FROM governance_epoch WHERE id = 1"
 _MEMO_KEY = "_governance_memo"
 
 
@@ -51,16 +52,27 @@ class GovernanceCache:
         held = session.info.get(_MEMO_KEY)
         if held is not None and held[0] is txn:
             return held[1]  # type: ignore[no-any-return]
-        row = driver_fetchone(session, "SELECT n FROM governance_epoch WHERE id = 1", ())
+        row = driver_fetchone(session, EPOCH_SQL, ())
         assert row is not None, "governance_epoch has its row from migration 0004"
-        epoch = int(row[0])
+        memo = self._memo_at(int(row[0]))
+        session.info[_MEMO_KEY] = (session.get_transaction(), memo)
+        return memo
+
+    def pin(self, session: Session, epoch: int) -> None:
+        """Serve `session` from the memo of `epoch`, which the caller read itself (the web
+        services' hot path reads it in the same statement as the registry record), until
+        the session begins a transaction of its own: a memo miss that has to load from
+        the database then reads the counter again, as `memo_for` always does."""
+        if session.get_transaction() is not None:
+            raise RuntimeError("pin() before the session's first statement")
+        session.info[_MEMO_KEY] = (None, self._memo_at(epoch))
+
+    def _memo_at(self, epoch: int) -> dict[Hashable, Any]:
         with self._lock:
             if epoch != self._epoch or len(self._memo) >= self.max_entries:
                 self._memo = {}
                 self._epoch = epoch
-            memo = self._memo
-        session.info[_MEMO_KEY] = (session.get_transaction(), memo)
-        return memo
+            return self._memo
 
     def clear(self) -> None:
         with self._lock:

@@ -62,8 +62,8 @@ def _unauthorised(code: str, detail: str) -> SimpulError:
     return SimpulError(code, detail, status=401)
 
 
-def _credentials(request: Request) -> tuple[str | None, tuple[str, str] | None]:
-    header = request.headers.get("authorization", "")
+def parse_credentials(header: str) -> tuple[str | None, tuple[str, str] | None]:
+    """The Authorization header: a Bearer token or an HTTP Basic User ID and password."""
     scheme, _, value = header.partition(" ")
     if scheme.lower() == "bearer" and value.strip():
         return value.strip(), None
@@ -111,7 +111,7 @@ async def credentials(
     _basic: Annotated[None, Security(_BASIC_DOC)] = None,
 ) -> Credentials:
     """Parse (not check) the credential on the event loop: no thread hop, no database."""
-    bearer, basic = _credentials(request)
+    bearer, basic = parse_credentials(request.headers.get("authorization", ""))
     return Credentials(bearer, basic)
 
 

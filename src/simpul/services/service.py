@@ -48,6 +48,16 @@ class CallContext:
     pending: list[AuditEvent] = field(default_factory=list)
     # A command run on the hub itself (CLI): no network access point to check.
     internal: bool = False
+    # (dataset, NIK) → record (None: not in the registry), already read by the hot path
+    # in the statement that read the governance epoch (see `simpul.services.hot`).
+    prefetched: dict[tuple[str, str], dict[str, Any] | None] = field(default_factory=dict)
+
+    def stored(self, session: Session, dataset: str, nik: str) -> dict[str, Any] | None:
+        """The registry record of `nik`, as prefetched or read now."""
+        try:
+            return self.prefetched[(dataset, nik)]
+        except KeyError:
+            return RegistryRepository(session).get(dataset, nik)
 
     def record(self, session: Session, event: AuditEvent) -> None:
         if self.writer is None:
@@ -126,7 +136,7 @@ def verify_elements(
     if not decision.allowed:
         return VerifikasiOut(hasil=NOT_FOUND), decision
     assert decision.grant is not None
-    stored = RegistryRepository(session).get(dataset.code, nik)
+    stored = ctx.stored(session, dataset.code, nik)
     if stored is None:
         out = VerifikasiOut(hasil=NOT_FOUND)
         summary: dict[str, Any] = {"hasil": NOT_FOUND}
@@ -193,7 +203,7 @@ def check_status(
     if not decision.allowed:
         return CekStatusOut(hasil=NOT_FOUND), decision
     assert decision.grant is not None
-    stored = RegistryRepository(session).get(dataset.code, nik)
+    stored = ctx.stored(session, dataset.code, nik)
     if stored is None:
         out = CekStatusOut(hasil=NOT_FOUND)
     else:
@@ -240,7 +250,7 @@ def lookup(
     if not decision.allowed:
         return ProfilOut(hasil=NOT_FOUND), decision
     repo = RegistryRepository(session)
-    stored = repo.get(dataset.code, nik)
+    stored = ctx.stored(session, dataset.code, nik)
     subjects: tuple[str, ...] = (nik,)
     if stored is None:
         out = ProfilOut(hasil=NOT_FOUND)

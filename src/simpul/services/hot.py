@@ -1,0 +1,227 @@
+"""The single-item web services — verifikasi, cek-status, akses NIK — served ahead of
+FastAPI's router.
+
+These three calls are most of a provider's traffic, and on them FastAPI's routing,
+dependency solving and body validation cost more CPU than the call itself (measured: see
+docs/performance.md). This ASGI middleware answers them directly: it parses the body with
+the same pydantic models, reads the governance epoch and the registry record in one
+statement on a held connection (`HotReader`), and calls the same service function with the
+same policy decision, audit record (durable before the answer) and problem+json errors.
+
+It serves only the clean case. Anything else — no or unreadable credential, a body that is
+not a valid request, an HTTP Basic password not yet verified in this governance epoch, a
+database read that failed — is handed, with the body already read, to the FastAPI route,
+which remains the documented operation (OpenAPI) and gives the full answer or refusal.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from simpul.access.auth import remembered_password, resolve_principal
+from simpul.access.policy import Decision
+from simpul.access.schemas import Principal
+from simpul.agreements.schemas import Mechanism
+from simpul.errors import AUTH_CHALLENGE, SimpulError
+from simpul.kit.ids import new_id
+from simpul.registry.identifiers import parse_nik
+from simpul.runtime import Runtime
+from simpul.services import service
+from simpul.services.api import parse_credentials
+from simpul.services.repository import HotReader
+from simpul.services.schemas import CekStatusIn, VerifikasiIn
+
+_POST = re.compile(r"/api/v1/datasets/([^/]+)/(verifikasi|cek-status)")
+_GET = re.compile(r"/api/v1/datasets/([^/]+)/nik/([^/]+)")
+# A single item is a few hundred bytes; anything larger goes the ordinary way.
+MAX_BODY = 64 * 1024
+_JSON = (b"content-type", b"application/json")
+
+
+class _Handoff(Exception):
+    """Not the clean case: let the FastAPI route answer."""
+
+
+@dataclass
+class FastPathStats:
+    """Calls this process answered on the fast path and calls it handed to the route."""
+
+    served: int = 0
+    handed_off: int = 0
+
+
+class ServiceFastPath:
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        path: str = scope["path"]
+        root = scope.get("root_path", "")
+        if root and path.startswith(root):
+            path = path[len(root) :]
+        method = scope["method"]
+        post = _POST.fullmatch(path) if method == "POST" else None
+        get = _GET.fullmatch(path) if post is None and method == "GET" else None
+        state = scope["app"].state
+        reader: HotReader | None = getattr(state, "hot_reader", None)
+        if (post is None and get is None) or reader is None:
+            await self.app(scope, receive, send)
+            return
+        body = b""
+        if post is not None:
+            body, complete = await _read_body(receive)
+            if not complete:
+                state.fast_path.handed_off += 1
+                await self.app(scope, _replay(body, receive, complete=False), send)
+                return
+        stats: FastPathStats = state.fast_path
+        try:
+            await self._serve(scope, send, state, reader, post, get, body)
+        except _Handoff:
+            stats.handed_off += 1
+            await self.app(scope, _replay(body, receive, complete=True), send)
+        else:
+            stats.served += 1
+
+    async def _serve(
+        self,
+        scope: Scope,
+        send: Send,
+        state: Any,
+        reader: HotReader,
+        post: re.Match[str] | None,
+        get: re.Match[str] | None,
+        body: bytes,
+    ) -> None:
+        headers = dict(scope["headers"])
+        try:
+            bearer, basic = parse_credentials(headers.get(b"authorization", b"").decode("latin-1"))
+        except SimpulError:
+            raise _Handoff from None
+        fn: Callable[..., tuple[BaseModel, Decision | None]]
+        args: tuple[Any, ...]
+        try:
+            if post is not None:
+                kind = headers.get(b"content-type", b"application/json").split(b";")[0].strip()
+                if kind != b"application/json":
+                    raise _Handoff
+                dataset, name = post.group(1), post.group(2)
+                if name == "verifikasi":
+                    v = VerifikasiIn.model_validate_json(body)
+                    fn, args, nik_raw = service.verify_elements, (v.nik, v.elemen), v.nik
+                else:
+                    c = CekStatusIn.model_validate_json(body)
+                    fn, nik_raw = service.check_status, c.nik
+                    args = (c.nik, c.nama_lengkap, c.tanggal_lahir)
+            else:
+                assert get is not None
+                dataset, nik_raw = get.group(1), get.group(2)
+                fn, args = service.lookup, (nik_raw,)
+        except ValidationError:
+            raise _Handoff from None
+        info = parse_nik(nik_raw)
+        nik = info.nik if info.valid else None
+        got = reader.epoch_and_record(dataset, nik)
+        if got is None:
+            raise _Handoff
+        epoch, record = got
+        rt: Runtime = state.runtime
+        session = rt.read_sessions()
+        try:
+            rt.governance_cache.pin(session, epoch)
+            principal: Principal | None
+            if basic is not None:
+                principal = remembered_password(session, *basic, clock=rt.clock)
+                if principal is None:  # argon2 is for the thread pool, not the event loop
+                    raise _Handoff
+            else:
+                principal = resolve_principal(session, bearer=bearer, clock=rt.clock)
+            client = scope.get("client")
+            request_id = headers.get(b"x-request-id")
+            ctx = service.CallContext(
+                principal=principal,
+                mechanism=Mechanism.WEB_SERVICE,
+                source_ip=client[0] if client else None,
+                request_id=request_id.decode("latin-1") if request_id else new_id("req-"),
+                settings=rt.settings,
+                clock=rt.clock,
+                quota=state.quota,
+                writer=state.audit_writer,
+                prefetched={(dataset, nik): record} if nik is not None else {},
+            )
+            out, refused = fn(session, ctx, dataset, *args)
+        except SimpulError as exc:
+            await _problem(send, exc, path=scope["path"])
+            return
+        finally:
+            session.close()
+        await ctx.flush_async()  # durable before the answer, allowed or refused
+        if refused is not None:
+            await _problem(send, service.refusal(refused), path=scope["path"])
+            return
+        payload = out.model_dump_json(exclude_none=True).encode()
+        await _send(send, 200, payload, [_JSON])
+
+
+async def _read_body(receive: Receive) -> tuple[bytes, bool]:
+    """The request body, and whether it was read whole within MAX_BODY."""
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            return b"".join(chunks), False
+        chunk = message.get("body", b"")
+        chunks.append(chunk)
+        size += len(chunk)
+        if size > MAX_BODY:
+            return b"".join(chunks), False
+        if not message.get("more_body", False):
+            return b"".join(chunks), True
+
+
+def _replay(body: bytes, receive: Receive, *, complete: bool) -> Receive:
+    """`receive` for the FastAPI route: the body already read, then whatever is left."""
+    sent = False
+
+    async def again() -> Message:
+        nonlocal sent
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": not complete}
+        return await receive()
+
+    return again
+
+
+async def _problem(send: Send, exc: SimpulError, *, path: str) -> None:
+    headers = [(b"content-type", b"application/problem+json")]
+    if exc.status == 401:
+        headers.append((b"www-authenticate", AUTH_CHALLENGE.encode()))
+    payload = json.dumps(
+        exc.to_problem(instance=path), ensure_ascii=False, separators=(",", ":")
+    ).encode()
+    await _send(send, exc.status, payload, headers)
+
+
+async def _send(
+    send: Send, status: int, payload: bytes, headers: list[tuple[bytes, bytes]]
+) -> None:
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [*headers, (b"content-length", str(len(payload)).encode())],
+        }
+    )
+    await send({"type": "http.response.body", "body": payload})

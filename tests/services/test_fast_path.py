@@ -1,0 +1,240 @@
+"""The single-item services' fast path (simpul.services.hot) answers exactly as the FastAPI
+routes do, on SQLite and PostgreSQL: same status, same body, same audit; and whatever it
+does not serve itself reaches the route with its body intact."""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+import pyarrow.parquet as pq
+import pytest
+from argon2 import PasswordHasher
+from fastapi.testclient import TestClient
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hsettings
+from hypothesis import strategies as st
+from sqlalchemy import func, select
+
+from simpul.access import passwords as pw
+from simpul.access.auth import revoke_token
+from simpul.app import create_app
+from simpul.audit.models import AuditRecord
+from simpul.config import Settings
+from simpul.demo.service import build_governance
+from simpul.kit.clock import FixedClock
+from simpul.registry import service as registry
+from simpul.registry.synth import generate_world
+from simpul.runtime import Runtime
+
+NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
+VERIFY = "/api/v1/datasets/kependudukan/verifikasi"
+
+
+@pytest.fixture(scope="module")
+def world_files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    return generate_world(600, 3, tmp_path_factory.mktemp("world"))
+
+
+@dataclass
+class Pair:
+    fast: TestClient
+    route: TestClient
+    rt: Runtime
+    creds: dict[str, dict[str, Any]]
+    people: list[dict[str, Any]]
+    asn: list[dict[str, Any]]
+
+    def basic(self, username: str) -> dict[str, str]:
+        raw = f"{username}:{self.creds[username]['password']}".encode()
+        return {"Authorization": "Basic " + base64.b64encode(raw).decode()}
+
+    def bearer(self, username: str) -> dict[str, str]:
+        c = self.creds[username]
+        form = {"client_id": c["client_id"], "client_secret": c["client_secret"]}
+        token = self.route.post("/api/v1/token", data=form).json()["access_token"]
+        return {"Authorization": f"Bearer {token}"}
+
+    def audit_count(self) -> int:
+        with self.rt.transaction() as s:
+            return int(s.scalar(select(func.count()).select_from(AuditRecord)) or 0)
+
+
+@pytest.fixture
+def pair(
+    settings: Settings, world_files: dict[str, Path], monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Pair]:
+    monkeypatch.setattr(
+        pw, "DEFAULT", pw.Passwords(PasswordHasher(time_cost=1, memory_cost=8 * 1024))
+    )
+    rt = Runtime(settings, clock=FixedClock(NOW))
+    for code, path in world_files.items():
+        with rt.transaction() as s:
+            registry.load_registry(s, settings, code, path, rt.clock)
+    creds = {c["username"]: c for c in build_governance(rt, say=lambda _m: None)}
+    off = settings.model_copy(update={"service_fast_path": False})
+    rt_off = Runtime(off, clock=rt.clock)
+    people = pq.read_table(world_files["kependudukan"]).to_pylist()
+    asn = pq.read_table(world_files["asn"]).to_pylist()
+    peer = ("127.0.0.1", 50000)
+    with (
+        TestClient(create_app(settings, rt), client=peer) as fast,
+        TestClient(create_app(off, rt_off), client=peer) as route,
+    ):
+        yield Pair(fast, route, rt, creds, people, asn)
+    rt_off.close()
+    rt.close()
+
+
+def iso(value: Any) -> str:
+    return value.isoformat() if isinstance(value, date) else str(value)
+
+
+def same(pair: Pair, method: str, path: str, **kw: Any) -> Any:
+    """Send one request to both apps; both answers must be identical."""
+    a = pair.fast.request(method, path, **kw)
+    b = pair.route.request(method, path, **kw)
+    assert (a.status_code, a.headers.get("content-type")) == (
+        b.status_code,
+        b.headers.get("content-type"),
+    )
+    assert a.json() == b.json()
+    assert a.headers.get("www-authenticate") == b.headers.get("www-authenticate")
+    return a
+
+
+def test_answers_and_refusals_match_the_routes(pair: Pair) -> None:
+    bkn, kop = pair.basic("bkn.operator"), pair.bearer("kemenkop.klien")
+    p, civil = pair.people[5], pair.asn[2]
+    served = pair.fast.app.state.fast_path.served  # type: ignore[attr-defined]
+    elements = {k: iso(p[k]) for k in ("nama_lengkap", "tanggal_lahir", "tempat_lahir")}
+    ok = same(pair, "POST", VERIFY, json={"nik": p["nik"], "elemen": elements}, headers=bkn)
+    assert ok.json()["elemen"] == dict.fromkeys(elements, "sesuai")
+    wrong = {"NAMA_LGKP": "BUKAN NAMA INI", "tanggal_lahir": "1901-01-01"}
+    same(pair, "POST", VERIFY, json={"nik": p["nik"], "elemen": wrong}, headers=bkn)
+    absent = {"nik": "3273011302900999", "elemen": {"nama_lengkap": "X"}}
+    assert same(pair, "POST", VERIFY, json=absent, headers=bkn).json() == {
+        "hasil": "data_tidak_ditemukan"
+    }
+    status = {"nik": civil["nik"], "nama_lengkap": civil["nama_lengkap"]}
+    assert same(pair, "POST", "/api/v1/datasets/asn/cek-status", json=status, headers=kop)
+    profile = same(pair, "GET", f"/api/v1/datasets/kependudukan/nik/{p['nik']}",
+                   headers=pair.bearer("bkn.klien"))  # fmt: skip
+    assert profile.json()["hasil"] == "ditemukan"
+    # Refusals answered on the fast path: outside the grant, wrong dataset, bad NIK.
+    outside = {"nik": p["nik"], "elemen": {"nama_ibu": "SITI"}}
+    assert same(pair, "POST", VERIFY, json=outside, headers=bkn).status_code in (403, 422)
+    unknown = "/api/v1/datasets/tidak-ada/verifikasi"
+    body = {"nik": p["nik"], "elemen": elements}
+    assert same(pair, "POST", unknown, json=body, headers=bkn).status_code == 404
+    assert same(pair, "POST", VERIFY, json={"nik": "12", "elemen": elements},
+                headers=bkn).status_code == 422  # fmt: skip
+    assert pair.fast.app.state.fast_path.served >= served + 7  # type: ignore[attr-defined]
+
+
+def test_what_it_does_not_serve_reaches_the_route_whole(pair: Pair) -> None:
+    p = pair.people[8]
+    body = {"nik": p["nik"], "elemen": {"nama_lengkap": p["nama_lengkap"]}}
+    stats = pair.fast.app.state.fast_path  # type: ignore[attr-defined]
+    before = stats.handed_off
+    # No credential, a malformed body, an unexpected field, a text body.
+    assert same(pair, "POST", VERIFY, json=body).status_code == 401
+    bkn = pair.basic("bkn.operator")
+    assert same(pair, "POST", VERIFY, content=b"{not json", headers=bkn).status_code == 422
+    extra = {**body, "lain": 1}
+    assert same(pair, "POST", VERIFY, json=extra, headers=bkn).status_code == 422
+    text = {**bkn, "Content-Type": "text/plain"}
+    assert same(pair, "POST", VERIFY, content=b"x", headers=text).status_code == 422
+    assert stats.handed_off == before + 4
+    # A wrong token is refused on the fast path itself, with the route's very answer.
+    served = stats.served
+    bad = {"Authorization": "Bearer nope"}
+    assert same(pair, "POST", VERIFY, json=body, headers=bad).status_code == 401
+    assert stats.served == served + 1
+
+
+def test_a_password_not_yet_verified_is_checked_by_the_route_then_remembered(
+    pair: Pair,
+) -> None:
+    p = pair.people[3]
+    body = {"nik": p["nik"], "elemen": {"nama_lengkap": p["nama_lengkap"]}}
+    stats = pair.fast.app.state.fast_path  # type: ignore[attr-defined]
+    headers = pair.basic("kemensos.operator")
+    first = pair.fast.post(VERIFY, json=body, headers=headers)
+    handed, served = stats.handed_off, stats.served
+    second = pair.fast.post(VERIFY, json=body, headers=headers)
+    assert first.status_code == second.status_code
+    assert (stats.handed_off, stats.served) == (handed, served + 1)
+
+
+def test_every_answer_is_audited_before_it_leaves(pair: Pair) -> None:
+    p = pair.people[11]
+    bkn = pair.basic("bkn.operator")
+    pair.fast.post(VERIFY, json={"nik": p["nik"], "elemen": {"nama_lengkap": "A"}}, headers=bkn)
+    before = pair.audit_count()
+    for k in range(5):
+        nik = pair.people[k]["nik"]
+        pair.fast.post(VERIFY, json={"nik": nik, "elemen": {"nama_lengkap": "A"}}, headers=bkn)
+        assert pair.audit_count() == before + k + 1
+
+
+def test_a_lost_database_connection_is_answered_by_the_route_then_reopened(pair: Pair) -> None:
+    p = pair.people[2]
+    body = {"nik": p["nik"], "elemen": {"nama_lengkap": p["nama_lengkap"]}}
+    bkn = pair.basic("bkn.operator")
+    assert pair.fast.post(VERIFY, json=body, headers=bkn).status_code == 200
+    reader = pair.fast.app.state.hot_reader  # type: ignore[attr-defined]
+    stats = pair.fast.app.state.fast_path  # type: ignore[attr-defined]
+    reader._driver().close()  # the connection dies under the reader
+    handed = stats.handed_off
+    assert pair.fast.post(VERIFY, json=body, headers=bkn).json()["hasil"] == "ditemukan"
+    assert stats.handed_off == handed + 1
+    served = stats.served
+    assert pair.fast.post(VERIFY, json=body, headers=bkn).json()["hasil"] == "ditemukan"
+    assert stats.served == served + 1
+
+
+def test_a_revoked_token_is_refused_on_the_fast_path_at_once(pair: Pair) -> None:
+    headers = pair.bearer("bkn.klien")
+    p = pair.people[1]
+    body = {"nik": p["nik"], "elemen": {"nama_lengkap": p["nama_lengkap"]}}
+    assert pair.fast.post(VERIFY, json=body, headers=headers).status_code == 200
+    with pair.rt.transaction() as s:
+        token = headers["Authorization"].removeprefix("Bearer ")
+        assert revoke_token(s, token, clock=pair.rt.clock)
+    resp = pair.fast.post(VERIFY, json=body, headers=headers)
+    assert resp.status_code == 401
+    assert resp.headers["content-type"] == "application/problem+json"
+
+
+@hsettings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    idx=st.integers(0, 599),
+    names=st.lists(
+        st.sampled_from(["nama_lengkap", "NAMA_LGKP", "tanggal_lahir", "TGL_LHR", "tempat_lahir",
+                         "jenis_kelamin", "alamat", "no_kk", "nama_ibu", "bukan_elemen"]),
+        min_size=1, max_size=4, unique=True,
+    ),
+    mangle=st.sampled_from(["", "lower", "swap", "junk"]),
+)  # fmt: skip
+def test_any_verification_is_answered_alike_by_both(
+    pair: Pair, idx: int, names: list[str], mangle: str
+) -> None:
+    p = pair.people[idx]
+    canon = {"NAMA_LGKP": "nama_lengkap", "TGL_LHR": "tanggal_lahir"}
+    elements: dict[str, Any] = {}
+    for n in names:
+        value = iso(p.get(canon.get(n, n), "X"))
+        elements[n] = {"lower": value.lower(), "swap": value[::-1], "junk": "??"}.get(mangle, value)
+    nik = p["nik"] if mangle != "junk" else p["nik"][:15] + "x"
+    resp = same(pair, "POST", VERIFY, json={"nik": nik, "elemen": elements},
+                headers=pair.basic("bkn.operator"))  # fmt: skip
+    for stored in (p["nama_lengkap"], iso(p["tanggal_lahir"])):
+        if resp.status_code == 200 and stored not in {str(v) for v in elements.values()}:
+            assert stored not in resp.text
