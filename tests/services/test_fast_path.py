@@ -238,3 +238,27 @@ def test_any_verification_is_answered_alike_by_both(
     for stored in (p["nama_lengkap"], iso(p["tanggal_lahir"])):
         if resp.status_code == 200 and stored not in {str(v) for v in elements.values()}:
             assert stored not in resp.text
+
+
+def test_batches_match_the_routes_item_by_item(pair: Pair) -> None:
+    bkn = pair.basic("bkn.operator")
+    items: list[dict[str, Any]] = []
+    for k, p in enumerate(pair.people[:40]):
+        name = p["nama_lengkap"] if k % 3 else "NAMA LAIN SEKALI"
+        given = {"nama_lengkap": name, "tanggal_lahir": iso(p["tanggal_lahir"])}
+        items.append({"nik": p["nik"], "elemen": given})
+    items.append({"nik": "123", "elemen": {"nama_lengkap": "X"}})  # a bad item among good ones
+    items.append({"nik": "3273011302900999", "elemen": {"nama_lengkap": "X"}})
+    stats = pair.fast.app.state.fast_path  # type: ignore[attr-defined]
+    served = stats.served
+    got = same(pair, "POST", VERIFY + "/batch", json={"item": items}, headers=bkn).json()
+    assert got["jumlah"] == 42
+    assert [i["hasil"] for i in got["item"][-2:]] == ["galat", "data_tidak_ditemukan"]
+    civil = [{"nik": a["nik"], "nama_lengkap": a["nama_lengkap"]} for a in pair.asn[:20]]
+    kop = pair.bearer("kemenkop.klien")
+    same(pair, "POST", "/api/v1/datasets/asn/cek-status/batch", json={"item": civil}, headers=kop)
+    assert stats.served == served + 2
+    # Too many items and an invalid body: the route's answers (413, 422), reached whole.
+    many = {"item": [items[0]] * 1001}
+    assert same(pair, "POST", VERIFY + "/batch", json=many, headers=bkn).status_code == 413
+    assert same(pair, "POST", VERIFY + "/batch", json={"item": []}, headers=bkn).status_code == 422

@@ -90,6 +90,11 @@ class Dataset(BaseModel):
             "elemen_tidak_dikenal", f"Elemen {name!r} tidak ada pada dataset {self.code}."
         )
 
+    @cached_property
+    def element_types(self) -> dict[str, ElementType]:
+        """Element name → type, for lookups on the services' hot path (treat as read-only)."""
+        return {e.name: e.type for e in self.elements}
+
     @property
     def element_names(self) -> tuple[str, ...]:
         return tuple(e.name for e in self.elements)

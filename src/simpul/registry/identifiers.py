@@ -70,6 +70,8 @@ class NikInfo:
 
 def clean_number_text(raw: str) -> str:
     """Undo what spreadsheets do to long numbers: spaces, dots, a leading quote, `.0`."""
+    if raw.isdigit() and raw.isascii():  # already clean: the common case, and a hot one
+        return raw
     text = raw.strip().lstrip("'").replace(" ", "").replace("-", "")
     if text.endswith(".0") and text[:-2].isdigit():
         text = text[:-2]

@@ -67,7 +67,10 @@ def _run(
 ) -> tuple[list[T], Decision | None]:
     """One decision and one audit record for the whole call; an answer per item."""
     started = time.perf_counter()
-    inputs = frozenset({"nik"}.union(*(g.keys() for _, g in parsed.good.values())))
+    names = {"nik"}
+    for _, given in parsed.good.values():
+        names.update(given)
+    inputs = frozenset(names)
     req = AccessRequest(
         dataset=dataset.code, service=service, mechanism=ctx.mechanism,
         input_elements=inputs, source_ip=ctx.source_ip, units=max(1, len(parsed.good)),

@@ -23,6 +23,9 @@ TIDAK_SESUAI: Outcome = "tidak_sesuai"
 DEFAULT_THRESHOLDS = {ElementType.NAMA: 90.0, ElementType.TEKS: 90.0, ElementType.ALAMAT: 80.0}
 
 
+_NUMBERS = frozenset({ElementType.NIK, ElementType.KK, ElementType.NIP, ElementType.WILAYAH})
+
+
 @dataclass(frozen=True)
 class ElementResult:
     outcome: Outcome
@@ -37,7 +40,9 @@ def compare_value(kind: ElementType, stored: Any, given: Any, threshold: float) 
     if stored is None or given is None or (isinstance(given, str) and not given.strip()):
         return ElementResult(TIDAK_SESUAI, 0.0)
     score: float
-    if kind in (ElementType.NIK, ElementType.KK, ElementType.NIP, ElementType.WILAYAH):
+    if kind is ElementType.NAMA or kind is ElementType.TEKS:  # the most asked, first
+        score = name_similarity(str(stored), str(given))
+    elif kind in _NUMBERS:
         score = 100.0 if clean_number_text(str(given)) == str(stored) else 0.0
     elif kind is ElementType.TANGGAL:
         a = stored if isinstance(stored, date) else parse_date(stored)
@@ -54,7 +59,7 @@ def compare_value(kind: ElementType, stored: Any, given: Any, threshold: float) 
         score = 100.0 if _norm_code(given) == _norm_code(stored) else 0.0
     elif kind is ElementType.ALAMAT:
         score = address_similarity(str(stored), str(given))
-    else:  # nama, teks: people's and places' names
+    else:  # any other kind: its text, by similarity
         score = name_similarity(str(stored), str(given))
     return ElementResult(SESUAI if score >= threshold else TIDAK_SESUAI, score)
 
@@ -71,9 +76,10 @@ def compare_elements(
 ) -> dict[str, ElementResult]:
     """One result per given element. Thresholds by element name override the defaults."""
     thresholds = thresholds or {}
+    types = dataset.element_types
     out: dict[str, ElementResult] = {}
     for name, value in given.items():
-        el = dataset.element(name)
-        limit = thresholds.get(name, DEFAULT_THRESHOLDS.get(el.type, 100.0))
-        out[name] = compare_value(el.type, stored.get(name), value, limit)
+        kind = types.get(name) or dataset.element(name).type  # unknown: element() raises
+        limit = thresholds.get(name, DEFAULT_THRESHOLDS.get(kind, 100.0))
+        out[name] = compare_value(kind, stored.get(name), value, limit)
     return out
