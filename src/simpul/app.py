@@ -13,7 +13,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from sqlalchemy import text
 
 from simpul import __version__
@@ -31,7 +31,7 @@ from simpul.registry.datasets import builtin_datasets
 from simpul.registry.regions import load_regions
 from simpul.runtime import Runtime
 from simpul.services import api as services_api
-from simpul.services.hot import FastPathStats, ServiceFastPath
+from simpul.services.hot import FastPathCollector, FastPathStats, ServiceFastPath
 from simpul.services.repository import HotReader
 
 PROBLEM = "application/problem+json"
@@ -134,6 +134,9 @@ def create_app(settings: Settings, rt: Runtime | None = None) -> FastAPI:
     app.state.quota = QuotaLimiter() if settings.quota_enabled else None
     app.include_router(services_api.router)
     app.state.fast_path = FastPathStats()
+    # This app's own metrics, beside the process-wide default registry's.
+    own_metrics = CollectorRegistry(auto_describe=True)
+    own_metrics.register(FastPathCollector(app.state.fast_path))
     app.add_middleware(ServiceFastPath)
     install_portal(app, runtime)
     app.include_router(face_api.router)
@@ -172,7 +175,8 @@ def create_app(settings: Settings, rt: Runtime | None = None) -> FastAPI:
     @app.get("/metrics", tags=["operasional"], include_in_schema=False)
     def metrics() -> Response:
         """Metrik Prometheus proses ini."""
-        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+        body = generate_latest() + generate_latest(own_metrics)
+        return Response(body, media_type=CONTENT_TYPE_LATEST)
 
     @app.get("/", include_in_schema=False)
     def index() -> RedirectResponse:

@@ -262,3 +262,19 @@ def test_batches_match_the_routes_item_by_item(pair: Pair) -> None:
     many = {"item": [items[0]] * 1001}
     assert same(pair, "POST", VERIFY + "/batch", json=many, headers=bkn).status_code == 413
     assert same(pair, "POST", VERIFY + "/batch", json={"item": []}, headers=bkn).status_code == 422
+
+
+def test_metrics_show_served_and_handed_off_calls(pair: Pair) -> None:
+    def count(outcome: str) -> float:
+        text = pair.fast.get("/metrics").text
+        line = f'simpul_fast_path_requests_total{{outcome="{outcome}"}} '
+        return float(next(x for x in text.splitlines() if x.startswith(line)).split()[-1])
+
+    p = pair.people[4]
+    bkn = pair.basic("bkn.operator")
+    body = {"nik": p["nik"], "elemen": {"nama_lengkap": p["nama_lengkap"]}}
+    pair.fast.post(VERIFY, json=body, headers=bkn)  # the password checked, then remembered
+    served, handed = count("served"), count("handed_off")
+    pair.fast.post(VERIFY, json=body, headers=bkn)
+    pair.fast.post(VERIFY, json={"nik": p["nik"]}, headers=bkn)  # invalid: the route answers
+    assert (count("served"), count("handed_off")) == (served + 1, handed + 1)

@@ -18,10 +18,12 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from prometheus_client.core import CounterMetricFamily, Metric
+from prometheus_client.registry import Collector
 from pydantic import BaseModel, ValidationError
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -59,6 +61,24 @@ class FastPathStats:
 
     served: int = 0
     handed_off: int = 0
+
+
+class FastPathCollector(Collector):
+    """`FastPathStats` for Prometheus (`/metrics`): a high hand-off share means clients
+    send what the fast path does not serve, and pay the slower route for it."""
+
+    def __init__(self, stats: FastPathStats) -> None:
+        self._stats = stats
+
+    def collect(self) -> Iterator[Metric]:
+        family = CounterMetricFamily(
+            "simpul_fast_path_requests",
+            "Single-item and batch service calls of this process, by path taken.",
+            labels=["outcome"],
+        )
+        family.add_metric(["served"], self._stats.served)
+        family.add_metric(["handed_off"], self._stats.handed_off)
+        yield family
 
 
 class ServiceFastPath:
