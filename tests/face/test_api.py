@@ -5,7 +5,6 @@ decision is audited and the photo is never kept outside the provider's store."""
 
 from __future__ import annotations
 
-import base64
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -14,7 +13,6 @@ from typing import Any
 
 import pyarrow.parquet as pq
 import pytest
-from argon2 import PasswordHasher
 from fastapi.testclient import TestClient
 from sqlalchemy import text
 
@@ -23,15 +21,14 @@ from simpul.agreements import service as agreements
 from simpul.app import create_app
 from simpul.audit import service as audit
 from simpul.config import Settings
-from simpul.demo.service import build_governance
 from simpul.errors import SimpulError
 from simpul.face import samples
 from simpul.face import service as face
 from simpul.face.engine import MAX_PHOTO_BYTES
 from simpul.kit.clock import FixedClock
-from simpul.registry import service as registry
 from simpul.registry.synth import generate_world
 from simpul.runtime import Runtime
+from tests.worlds import FAST_PASSWORDS, basic_header, governed_runtime
 
 NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 URL = "/api/v1/datasets/kependudukan/verifikasi-wajah"
@@ -52,8 +49,7 @@ class Env:
     no_photo: str
 
     def basic(self, username: str) -> dict[str, str]:
-        raw = f"{username}:{self.creds[username]['password']}".encode()
-        return {"Authorization": "Basic " + base64.b64encode(raw).decode()}
+        return basic_header(self.creds, username)
 
     def verify(self, nik: str, photo: bytes, user: str = "bkn.operator", **kw: Any) -> Any:
         kind = "image/png" if photo.startswith(b"\x89PNG") else "image/jpeg"
@@ -67,13 +63,9 @@ class Env:
 def env(
     settings: Settings, world: dict[str, Path], monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[Env]:
-    monkeypatch.setattr(
-        pw, "DEFAULT", pw.Passwords(PasswordHasher(time_cost=1, memory_cost=8 * 1024))
-    )
-    rt = Runtime(settings, clock=FixedClock(NOW))
-    with rt.transaction() as s:
-        registry.load_registry(s, settings, "kependudukan", world["kependudukan"], rt.clock)
-    creds = {c["username"]: c for c in build_governance(rt, say=lambda _m: None)}
+    monkeypatch.setattr(pw, "DEFAULT", FAST_PASSWORDS)
+    files = {"kependudukan": world["kependudukan"]}
+    rt, creds = governed_runtime(settings, files, FixedClock(NOW))
     niks = [p["nik"] for p in pq.read_table(world["kependudukan"]).slice(0, 3).to_pylist()]
     with rt.transaction() as s:
         for nik, person in zip(niks, ["astronaut", "camera"], strict=False):

@@ -3,7 +3,6 @@ accounts, and an HTTP client; SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
-import base64
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -12,17 +11,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from argon2 import PasswordHasher
 from fastapi.testclient import TestClient
 
 from simpul.access import passwords as pw
 from simpul.app import create_app
 from simpul.config import Settings
-from simpul.demo.service import build_governance
 from simpul.kit.clock import FixedClock
-from simpul.registry import service as registry
 from simpul.registry.synth import generate_world
 from simpul.runtime import Runtime
+from tests.worlds import FAST_PASSWORDS, basic_header, governed_runtime
 
 NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 
@@ -41,8 +38,7 @@ class Env:
     world: Path
 
     def basic(self, username: str) -> dict[str, str]:
-        raw = f"{username}:{self.creds[username]['password']}".encode()
-        return {"Authorization": "Basic " + base64.b64encode(raw).decode()}
+        return basic_header(self.creds, username)
 
     def submit(self, username: str, path: Path, **form: Any) -> Any:
         with path.open("rb") as fh:
@@ -69,15 +65,8 @@ class Env:
 def env(
     settings: Settings, world_files: dict[str, Path], monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[Env]:
-    monkeypatch.setattr(
-        pw, "DEFAULT", pw.Passwords(PasswordHasher(time_cost=1, memory_cost=8 * 1024))
-    )
-    clock = FixedClock(NOW)
-    rt = Runtime(settings, clock=clock)
-    for code, path in world_files.items():
-        with rt.transaction() as s:
-            registry.load_registry(s, settings, code, path, clock)
-    creds = {c["username"]: c for c in build_governance(rt, say=lambda _m: None)}
+    monkeypatch.setattr(pw, "DEFAULT", FAST_PASSWORDS)
+    rt, creds = governed_runtime(settings, world_files, FixedClock(NOW))
     world = next(iter(world_files.values())).parent
     with TestClient(create_app(settings, rt), client=("127.0.0.1", 50000)) as client:
         yield Env(client, rt, settings, creds, world)

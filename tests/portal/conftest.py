@@ -9,23 +9,21 @@ from typing import Any
 
 import pyarrow.parquet as pq
 import pytest
-from argon2 import PasswordHasher
 from fastapi.testclient import TestClient
 
 from simpul.access import passwords as pw
 from simpul.app import create_app
 from simpul.config import Settings
-from simpul.demo.service import build_governance
 from simpul.kit.clock import FixedClock
 from simpul.portal.settings import PortalSettings
-from simpul.registry import service as registry
 from simpul.registry.service import snapshot_path
 from simpul.registry.synth import generate_world
 from simpul.runtime import Runtime
 from tests.portal.helpers import sign_in
+from tests.worlds import FAST_PASSWORDS, governed_runtime
 
 NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
-FAST = pw.Passwords(PasswordHasher(time_cost=1, memory_cost=8 * 1024))
+FAST = FAST_PASSWORDS
 
 
 @pytest.fixture(scope="module")
@@ -57,17 +55,14 @@ class PortalEnv:
 def portal_env(
     settings: Settings, world_files: dict[str, Path], monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[PortalEnv]:
-    monkeypatch.setattr(pw, "DEFAULT", FAST)
+    monkeypatch.setattr(pw, "DEFAULT", FAST_PASSWORDS)
     clock = FixedClock(NOW)
-    rt = Runtime(settings, clock=clock)
-    for code in ("kependudukan", "asn"):
-        with rt.transaction() as s:
-            registry.load_registry(s, settings, code, world_files[code], clock)
+    files = {code: world_files[code] for code in ("kependudukan", "asn")}
     # The Regsosek tiers read the registry's Parquet snapshot (as in tests/disclosure).
     target = snapshot_path(settings, "regsosek")
     target.parent.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(world_files["regsosek"], target)
-    creds = {c["username"]: c for c in build_governance(rt, say=lambda _m: None)}
+    rt, creds = governed_runtime(settings, files, clock)
     tables = {k: pq.read_table(world_files[k]).to_pylist() for k in ("kependudukan", "asn")}
     cfg = PortalSettings(idle_minutes=30, absolute_hours=12, cookie_secure="auto")
     app = create_app(settings, rt)

@@ -3,7 +3,6 @@ SQLite and PostgreSQL; a small synthetic world, the demo's institutions, PKS and
 
 from __future__ import annotations
 
-import base64
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -12,17 +11,14 @@ from typing import Any
 
 import pyarrow.parquet as pq
 import pytest
-from argon2 import PasswordHasher
 from fastapi.testclient import TestClient
 
 from simpul.access import passwords as pw
 from simpul.app import create_app
 from simpul.config import Settings
-from simpul.demo.service import build_governance
 from simpul.kit.clock import FixedClock
-from simpul.registry import service as registry
 from simpul.registry.synth import generate_world
-from simpul.runtime import Runtime
+from tests.worlds import FAST_PASSWORDS, basic_header, governed_runtime
 
 NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 
@@ -42,8 +38,7 @@ class Env:
     dtks: list[dict[str, Any]]
 
     def basic(self, username: str) -> dict[str, str]:
-        raw = f"{username}:{self.creds[username]['password']}".encode()
-        return {"Authorization": "Basic " + base64.b64encode(raw).decode()}
+        return basic_header(self.creds, username)
 
     def bearer(self, username: str) -> dict[str, str]:
         c = self.creds[username]
@@ -59,15 +54,9 @@ class Env:
 def env(
     settings: Settings, world_files: dict[str, Path], monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[Env]:
-    monkeypatch.setattr(
-        pw, "DEFAULT", pw.Passwords(PasswordHasher(time_cost=1, memory_cost=8 * 1024))
-    )
+    monkeypatch.setattr(pw, "DEFAULT", FAST_PASSWORDS)
     clock = FixedClock(NOW)
-    rt = Runtime(settings, clock=clock)
-    for code, path in world_files.items():
-        with rt.transaction() as s:
-            registry.load_registry(s, settings, code, path, clock)
-    creds = {c["username"]: c for c in build_governance(rt, say=lambda _m: None)}
+    rt, creds = governed_runtime(settings, world_files, clock)
     tables = {k: pq.read_table(v).to_pylist() for k, v in world_files.items()}
     with TestClient(create_app(settings, rt), client=("127.0.0.1", 50000)) as client:
         yield Env(client, clock, creds, tables["kependudukan"], tables["asn"], tables["dtks"])

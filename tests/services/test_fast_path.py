@@ -4,7 +4,6 @@ does not serve itself reaches the route with its body intact."""
 
 from __future__ import annotations
 
-import base64
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -13,7 +12,6 @@ from typing import Any
 
 import pyarrow.parquet as pq
 import pytest
-from argon2 import PasswordHasher
 from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given
 from hypothesis import settings as hsettings
@@ -25,11 +23,10 @@ from simpul.access.auth import revoke_token
 from simpul.app import create_app
 from simpul.audit.models import AuditRecord
 from simpul.config import Settings
-from simpul.demo.service import build_governance
 from simpul.kit.clock import FixedClock
-from simpul.registry import service as registry
 from simpul.registry.synth import generate_world
 from simpul.runtime import Runtime
+from tests.worlds import FAST_PASSWORDS, basic_header, governed_runtime
 
 NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 VERIFY = "/api/v1/datasets/kependudukan/verifikasi"
@@ -50,8 +47,7 @@ class Pair:
     asn: list[dict[str, Any]]
 
     def basic(self, username: str) -> dict[str, str]:
-        raw = f"{username}:{self.creds[username]['password']}".encode()
-        return {"Authorization": "Basic " + base64.b64encode(raw).decode()}
+        return basic_header(self.creds, username)
 
     def bearer(self, username: str) -> dict[str, str]:
         c = self.creds[username]
@@ -68,14 +64,8 @@ class Pair:
 def pair(
     settings: Settings, world_files: dict[str, Path], monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[Pair]:
-    monkeypatch.setattr(
-        pw, "DEFAULT", pw.Passwords(PasswordHasher(time_cost=1, memory_cost=8 * 1024))
-    )
-    rt = Runtime(settings, clock=FixedClock(NOW))
-    for code, path in world_files.items():
-        with rt.transaction() as s:
-            registry.load_registry(s, settings, code, path, rt.clock)
-    creds = {c["username"]: c for c in build_governance(rt, say=lambda _m: None)}
+    monkeypatch.setattr(pw, "DEFAULT", FAST_PASSWORDS)
+    rt, creds = governed_runtime(settings, world_files, FixedClock(NOW))
     off = settings.model_copy(update={"service_fast_path": False})
     rt_off = Runtime(off, clock=rt.clock)
     people = pq.read_table(world_files["kependudukan"]).to_pylist()
