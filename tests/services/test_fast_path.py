@@ -268,3 +268,14 @@ def test_metrics_show_served_and_handed_off_calls(pair: Pair) -> None:
     pair.fast.post(VERIFY, json=body, headers=bkn)
     pair.fast.post(VERIFY, json={"nik": p["nik"]}, headers=bkn)  # invalid: the route answers
     assert (count("served"), count("handed_off")) == (served + 1, handed + 1)
+
+
+def test_a_repeated_authorization_header_is_read_as_the_route_reads_it(pair: Pair) -> None:
+    p = pair.people[6]
+    body = {"nik": p["nik"], "elemen": {"nama_lengkap": p["nama_lengkap"]}}
+    good = pair.bearer("bkn.klien")["Authorization"]
+    for first, second in ((good, "Bearer salah"), ("Bearer salah", good)):
+        headers = [("authorization", first), ("authorization", second)]
+        a = pair.fast.post(VERIFY, json=body, headers=headers)
+        b = pair.route.post(VERIFY, json=body, headers=headers)
+        assert (a.status_code, a.json()) == (b.status_code, b.json())

@@ -160,7 +160,8 @@ class ServiceFastPath:
         get: re.Match[str] | None,
         body: bytes,
     ) -> None:
-        headers = dict(scope["headers"])
+        # The first of repeated headers, as Starlette's `Request.headers.get` reads them.
+        headers = dict(reversed(scope["headers"]))
         try:
             bearer, basic = parse_credentials(headers.get(b"authorization", b"").decode("latin-1"))
         except SimpulError:
