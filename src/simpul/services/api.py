@@ -131,18 +131,38 @@ Caller = Annotated[Principal, Depends(caller)]
 
 
 def _context(request: Request, principal: Principal) -> service.CallContext:
-    rt = _runtime(request)
-    quota = request.app.state.quota
+    return call_context(
+        request.app.state,
+        principal,
+        source_ip=request.client.host if request.client else None,
+        request_id=request.headers.get("x-request-id"),
+    )
+
+
+def call_context(
+    state: Any,
+    principal: Principal,
+    *,
+    source_ip: str | None,
+    request_id: str | None,
+    **extra: Any,
+) -> service.CallContext:
+    """A web-service call's context from the app's state and the request's facts (the
+    route and the fast path in `simpul.services.hot` build it alike)."""
+    rt = state.runtime
+    assert isinstance(rt, Runtime)
+    quota = state.quota
     assert quota is None or isinstance(quota, QuotaLimiter)
     return service.CallContext(
         principal=principal,
         mechanism=Mechanism.WEB_SERVICE,
-        source_ip=request.client.host if request.client else None,
-        request_id=request.headers.get("x-request-id") or new_id("req-"),
+        source_ip=source_ip,
+        request_id=request_id or new_id("req-"),
         settings=rt.settings,
         clock=rt.clock,
         quota=quota,
-        writer=getattr(request.app.state, "audit_writer", None),
+        writer=getattr(state, "audit_writer", None),
+        **extra,
     )
 
 

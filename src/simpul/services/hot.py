@@ -32,9 +32,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from simpul.access.auth import remembered_password, resolve_principal
 from simpul.access.policy import Decision
 from simpul.access.schemas import Principal
-from simpul.agreements.schemas import Mechanism
 from simpul.errors import AUTH_CHALLENGE, SimpulError
-from simpul.kit.ids import new_id
 from simpul.registry.identifiers import parse_nik
 from simpul.runtime import Runtime
 from simpul.services import api, batch, service
@@ -102,14 +100,14 @@ class ServiceFastPath:
             await self.app(scope, receive, send)
             return
         body = b""
+        stats: FastPathStats = state.fast_path
         if post is not None:
             limit = MAX_BATCH_BODY if post.group(3) else MAX_BODY
             body, complete = await _read_body(receive, limit)
             if not complete:
-                state.fast_path.handed_off += 1
+                stats.handed_off += 1
                 await self.app(scope, _replay(body, receive, complete=False), send)
                 return
-        stats: FastPathStats = state.fast_path
         try:
             await self._serve(scope, send, state, reader, post, get, body)
         except _Handoff:
@@ -208,16 +206,11 @@ class ServiceFastPath:
             else:
                 principal = resolve_principal(session, bearer=bearer, clock=rt.clock)
             client = scope.get("client")
-            request_id = headers.get(b"x-request-id")
-            ctx = service.CallContext(
-                principal=principal,
-                mechanism=Mechanism.WEB_SERVICE,
+            ctx = api.call_context(
+                state,
+                principal,
                 source_ip=client[0] if client else None,
-                request_id=request_id.decode("latin-1") if request_id else new_id("req-"),
-                settings=rt.settings,
-                clock=rt.clock,
-                quota=state.quota,
-                writer=state.audit_writer,
+                request_id=headers.get(b"x-request-id", b"").decode("latin-1"),
                 prefetched={(dataset, nik): record} if nik is not None else {},
             )
             out, refused = fn(session, ctx, dataset, *args)
