@@ -24,6 +24,8 @@ from simpul.db import Base
 # seq the table's own key instead of a second index to maintain on every append.
 SeqType = BigInteger().with_variant(Integer(), "sqlite")
 SUBJECT_PREFIX = 12  # hex characters of the subject hash that the look-up index holds
+# Subject rows per generation of the look-up index (see AuditSubject.gen and ADR 0008).
+SUBJECT_GENERATION = 32_768
 
 
 class AuditRecord(Base):
@@ -62,11 +64,17 @@ class AuditSubject(Base):
     seq: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     pos: Mapped[int] = mapped_column(Integer, primary_key=True)
     subject_hash: Mapped[str] = mapped_column(String(64))
+    # The row's ordinal in the log (AuditHead.subjects before it) // SUBJECT_GENERATION.
+    # The look-up index leads with it, so an append lands in the newest generation's few
+    # hundred pages: keyed by the hash alone, every subject dirtied its own random page of
+    # the whole index, which SQLite writes whole to the WAL at each commit (ADR 0008).
+    # Placement only: not part of the hash chain.
+    gen: Mapped[int] = mapped_column(BigInteger, server_default="0")
 
-    # Look-ups go by a 48-bit prefix of the hash, then compare the whole hash: a full-hash
-    # index costs about twice as much to maintain (random inserts dirty a page per row).
+    # Look-ups go by generation and a 48-bit prefix of the hash, then compare the whole
+    # hash: a full-hash index costs about twice as much to maintain.
     __table_args__ = (
-        Index("ix_audit_subject_prefix", func.substr(subject_hash, 1, SUBJECT_PREFIX)),
+        Index("ix_audit_subject_gen_prefix", gen, func.substr(subject_hash, 1, SUBJECT_PREFIX)),
         {"sqlite_with_rowid": False},
     )
 
@@ -77,6 +85,7 @@ class AuditHead(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     last_seq: Mapped[int] = mapped_column(BigInteger)
     last_hash: Mapped[bytes] = mapped_column(LargeBinary(32))
+    subjects: Mapped[int] = mapped_column(BigInteger, server_default="0")  # subject rows so far
 
     __table_args__ = (CheckConstraint("id = 1", name="single_row"),)
 

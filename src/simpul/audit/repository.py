@@ -28,7 +28,14 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Session
 from sqlalchemy.pool import NullPool
 
-from simpul.audit.models import SUBJECT_PREFIX, AuditCheckpoint, AuditRecord, AuditSubject
+from simpul.audit.models import (
+    SUBJECT_GENERATION,
+    SUBJECT_PREFIX,
+    AuditCheckpoint,
+    AuditHead,
+    AuditRecord,
+    AuditSubject,
+)
 from simpul.kit.repository import Repository
 
 # The hashed event columns, in hashing order (after seq and ts).
@@ -52,6 +59,7 @@ RECORD_FIELDS = (
     "latency_us",
 )
 RECORD_COLUMNS = ("seq", "ts", *RECORD_FIELDS, "prev_hash", "hash")
+SUBJECT_COLUMNS = ("seq", "pos", "subject_hash", "gen")
 CHECKPOINT_COLUMNS = (
     "tree_size",
     "ts",
@@ -88,12 +96,13 @@ def _driver(conn: Connection) -> Any:
     return conn.connection.driver_connection
 
 
-def lock_head(conn: Connection) -> tuple[int, bytes]:
-    """The head row, locked until the transaction ends (SQLite: BEGIN IMMEDIATE holds it).
+def lock_head(conn: Connection) -> tuple[int, bytes, int]:
+    """The head row (last seq, last hash, subject rows so far), locked until the
+    transaction ends (SQLite: BEGIN IMMEDIATE holds it).
 
     The append path talks to the driver directly: through the ORM, these two statements
     alone cost more than hashing and inserting a whole batch."""
-    sql = "SELECT last_seq, last_hash FROM audit_head WHERE id = 1"
+    sql = "SELECT last_seq, last_hash, subjects FROM audit_head WHERE id = 1"
     pg = conn.dialect.name == "postgresql"
     cur = _driver(conn).cursor()
     try:
@@ -103,16 +112,17 @@ def lock_head(conn: Connection) -> tuple[int, bytes]:
         cur.close()
     if row is None:
         raise LookupError("audit_head row is missing")
-    return int(row[0]), bytes(row[1])
+    return int(row[0]), bytes(row[1]), int(row[2])
 
 
-def set_head(conn: Connection, seq: int, last_hash: bytes) -> None:
+def set_head(conn: Connection, seq: int, last_hash: bytes, subjects: int) -> None:
     ph = "%s" if conn.dialect.name == "postgresql" else "?"
     cur = _driver(conn).cursor()
     try:
         cur.execute(
-            f"UPDATE audit_head SET last_seq = {ph}, last_hash = {ph} WHERE id = 1",
-            (seq, last_hash),
+            f"UPDATE audit_head SET last_seq = {ph}, last_hash = {ph}, subjects = {ph} "
+            "WHERE id = 1",
+            (seq, last_hash, subjects),
         )
     finally:
         cur.close()
@@ -125,7 +135,7 @@ def insert_entries(conn: Connection, records: Sequence[Row], subjects: Sequence[
         cur = raw.cursor()
         try:
             _insert_multirow(cur, "audit_record", RECORD_COLUMNS, records)
-            _insert_multirow(cur, "audit_subject", ("seq", "pos", "subject_hash"), subjects)
+            _insert_multirow(cur, "audit_subject", SUBJECT_COLUMNS, subjects)
         finally:
             cur.close()
         return
@@ -134,7 +144,7 @@ def insert_entries(conn: Connection, records: Sequence[Row], subjects: Sequence[
             for record in records:
                 cp.write_row(record)
         if subjects:
-            with cur.copy("COPY audit_subject (seq, pos, subject_hash) FROM STDIN") as cp:
+            with cur.copy(f"COPY audit_subject ({', '.join(SUBJECT_COLUMNS)}) FROM STDIN") as cp:
                 for subject in subjects:
                     cp.write_row(subject)
 
@@ -211,15 +221,22 @@ class AuditRepository(Repository):
         )
 
     def records_for_subject(self, subject_hash: str) -> list[AuditRecord]:
-        # Match on the indexed prefix alone and compare whole hashes here: with a second
-        # condition SQLite's planner (without statistics) scans the table instead.
+        # One index seek per generation on (gen, prefix); whole hashes are compared here:
+        # with a condition on the full hash SQLite's planner (without statistics) scans the
+        # table instead.
+        total = self.session.execute(select(AuditHead.subjects)).scalar_one_or_none() or 0
+        last_gen = max(total - 1, 0) // SUBJECT_GENERATION
         prefix = func.substr(AuditSubject.subject_hash, 1, SUBJECT_PREFIX)
-        found = self.session.execute(
-            select(AuditSubject.seq, AuditSubject.subject_hash).where(
-                prefix == subject_hash[:SUBJECT_PREFIX]
+        seqs_found: set[int] = set()
+        for start in range(0, last_gen + 1, 1_000):
+            gens = list(range(start, min(start + 1_000, last_gen + 1)))
+            found = self.session.execute(
+                select(AuditSubject.seq, AuditSubject.subject_hash).where(
+                    AuditSubject.gen.in_(gens), prefix == subject_hash[:SUBJECT_PREFIX]
+                )
             )
-        )
-        seqs = sorted({seq for seq, full in found if full == subject_hash})
+            seqs_found.update(seq for seq, full in found if full == subject_hash)
+        seqs = sorted(seqs_found)
         records: list[AuditRecord] = []
         for start in range(0, len(seqs), 5_000):
             chunk = seqs[start : start + 5_000]

@@ -35,6 +35,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from simpul.audit import merkle
 from simpul.audit import repository as repo
+from simpul.audit.models import SUBJECT_GENERATION
 from simpul.audit.repository import GENESIS, RECORD_FIELDS, LogReader, Row, ts_text
 from simpul.audit.schemas import AuditEvent
 from simpul.audit.signing import (
@@ -251,7 +252,7 @@ def prepare(event: AuditEvent, hasher: Callable[[str], str]) -> Prepared:
 
 def append_prepared(conn: Connection, items: Sequence[Prepared], clock: Clock) -> list[Receipt]:
     """Chain and insert records in the connection's transaction, under the head-row lock."""
-    last_seq, prev = repo.lock_head(conn)
+    last_seq, prev, ordinal = repo.lock_head(conn)
     # One timestamp per batch, taken under the lock, so ts never decreases along seq.
     stamp = ts_text(clock.now())
     ts_value = repo.ts_param(conn.dialect.name, stamp)
@@ -266,11 +267,15 @@ def append_prepared(conn: Connection, items: Sequence[Prepared], clock: Clock) -
         digest = _sha256(HASH_PREFIX + prev + f"[{seq}{lead}{tail[1:]}".encode()).digest()
         records.append((seq, ts_value, *fields, prev, digest))
         if subs:
-            subjects.extend([(seq, pos, s) for pos, s in enumerate(subs)])
+            # Generation of each row by its ordinal in the log (ADR 0008).
+            subjects.extend(
+                [(seq, pos, s, (ordinal + pos) // SUBJECT_GENERATION) for pos, s in enumerate(subs)]
+            )
+            ordinal += len(subs)
         receipts.append(Receipt(seq, digest.hex()))
         prev = digest
     repo.insert_entries(conn, records, subjects)
-    repo.set_head(conn, seq, prev)
+    repo.set_head(conn, seq, prev, ordinal)
     return receipts
 
 
