@@ -8,6 +8,7 @@ import os
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import text
@@ -22,7 +23,7 @@ from tests.audit import NIKS, event, rows
 from tests.conftest import _pg_admin, _pg_url, build_settings
 
 T0 = datetime(2025, 3, 1, 8, 0, 0, tzinfo=UTC)
-QUIET = {"checkpoint_every": None, "checkpoint_seconds": None}
+QUIET: dict[str, Any] = {"checkpoint_every": None, "checkpoint_seconds": None}
 SMALL = 4  # rows per generation in these tests, so that a few records span many
 
 
@@ -111,7 +112,7 @@ def test_upgrade_keeps_older_subjects_searchable(empty_database: Settings) -> No
         assert rows(engine, "SELECT subjects FROM audit_head") == [(3,)]
         assert rows(engine, "SELECT DISTINCT gen FROM audit_subject") == [(0,)]
         with service.AuditWriter(engine, settings, FixedClock(T0), **QUIET) as writer:
-            for i in range(3):  # ordinals 3.. : generations 0, 1, 2, …
+            for _ in range(3):  # ordinals 3.. : generations 0, 1, 2, …
                 writer.append(event(1, subjects=3))
         assert rows(engine, "SELECT max(gen) FROM audit_subject") == [(2,)]
         with transaction(session_factory(engine)) as session:
