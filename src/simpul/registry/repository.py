@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import date, datetime
 from typing import Any
@@ -11,6 +10,7 @@ from sqlalchemy import delete, func, insert, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
+from simpul.kit import jsonfast
 from simpul.kit.repository import Repository, driver_fetchall, driver_fetchone
 from simpul.registry.models import RegistryLoad, RegistryLoadIssue, RegistryRecord
 
@@ -146,4 +146,4 @@ class RegistryRepository(Repository):
 
 def _as_dict(data: Any) -> dict[str, Any]:
     # SQLite's JSON comes back parsed by SQLAlchemy; guard against a driver returning text.
-    return json.loads(data) if isinstance(data, str) else dict(data)
+    return jsonfast.loads(data) if isinstance(data, str) else dict(data)
