@@ -188,8 +188,13 @@ class ServiceFastPath:
                 fn, args = service.lookup, (nik_raw,)
         except ValidationError:
             raise _Handoff from None
-        info = parse_nik(nik_raw)
-        nik = info.nik if info.valid else None
+        # The key the service will read: a clean NIK is its own canonical form (the service
+        # still validates it); anything else is parsed as the service parses it.
+        if len(nik_raw) == 16 and nik_raw.isdigit() and nik_raw.isascii():
+            nik: str | None = nik_raw
+        else:
+            info = parse_nik(nik_raw)
+            nik = info.nik if info.valid else None
         got = reader.epoch_and_record(dataset, nik)
         if got is None:
             raise _Handoff
