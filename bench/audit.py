@@ -5,6 +5,11 @@ Targets: >= 20,000 durable appends/s; verify 1,000,000 records in <= 10 s. The b
 measured in the same run on the same database, is a plain single-row INSERT + COMMIT per
 record from the same kind of writer threads (what an audit log without group commit does).
 
+On the verified log it then appends batch-shaped records (1,000 subjects each, as a batch
+call writes) with the subject look-up index led by generation (ADR 0008) and, on the same
+database after swapping the index, keyed by the hash prefix alone (the layout before),
+printing CPU per subject for both; and times a person's history look-up.
+
     python bench/audit.py [--backend sqlite|postgresql|both] [--records N] [--writers N]
                           [--tasks N] [--processes N] [--verify-records N]
 
@@ -21,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import itertools
 import multiprocessing as mp
 import os
@@ -220,6 +226,54 @@ def build_log(engine: Engine, settings: Settings, records: int, checkpoint_every
             conn.execute(text("VACUUM ANALYZE audit_record, audit_subject"))
 
 
+def measure_batch_appends(engine: Engine, settings: Settings, records: int) -> tuple[float, float]:
+    """Durable subject rows/s and this process's CPU µs per subject row (on SQLite all of
+    the database's work; PostgreSQL's server works in its own processes), for records of
+    1,000 subjects, one commit each."""
+    hasher = service.SubjectHasher(settings.require_secret("audit_hmac_key"))
+    events = [
+        dataclasses.replace(
+            make_event(i),
+            subjects=tuple(make_event(i * 1_000 + k).subjects[0] for k in range(1_000)),
+        )
+        for i in range(records)
+    ]
+    prepared = [service.prepare(ev, hasher) for ev in events]  # caller-side work, not timed
+    clock = SystemClock()
+    cpu, began = time.process_time(), time.perf_counter()
+    for item in prepared:
+        with engine.connect() as conn, conn.begin():
+            service.append_prepared(conn, [item], clock)
+    rows = records * 1_000
+    return rows / (time.perf_counter() - began), (time.process_time() - cpu) / rows * 1e6
+
+
+HASH_KEYED = "CREATE INDEX ix_audit_subject_prefix ON audit_subject (substr(subject_hash, 1, 12))"
+
+
+def use_hash_keyed_index(engine: Engine) -> None:
+    """The look-up index as it was before ADR 0008, for the same-run comparison."""
+    with engine.begin() as conn:
+        conn.execute(text("DROP INDEX ix_audit_subject_gen_prefix"))
+        conn.execute(text(HASH_KEYED))
+
+
+def measure_history(engine: Engine, settings: Settings, lookups: int) -> tuple[float, int]:
+    """Milliseconds per subject-history look-up, and how many generations each seeks."""
+    from simpul.audit.models import SUBJECT_GENERATION
+    from simpul.db import session_factory
+
+    sessions = session_factory(engine)
+    with sessions() as session:
+        total = session.execute(text("SELECT subjects FROM audit_head")).scalar_one()
+        niks = [make_event(i * 7).subjects[0] for i in range(lookups)]
+        began = time.perf_counter()
+        found = sum(len(service.subject_history(session, settings, nik)) for nik in niks)
+        elapsed = time.perf_counter() - began
+    assert found > 0
+    return elapsed / lookups * 1000, max(total - 1, 0) // SUBJECT_GENERATION + 1
+
+
 def measure_verify(engine: Engine, settings: Settings, workers: int | None) -> tuple[float, Any]:
     began = time.perf_counter()
     result = service.verify(
@@ -307,6 +361,18 @@ def run_backend(backend: str, args: argparse.Namespace) -> None:
                     f"{result.checkpoints_checked} checkpoints ({label}): {seconds:.2f} s "
                     f"(target <= {VERIFY_TARGET_S:.0f} s: {verdict(ok)}; "
                     f"log ok: {result.ok})",
+                    flush=True,
+                )
+            per_ms, gens = measure_history(engine, settings, 20 if TOY else 200)
+            print(f"subject history look-up: {per_ms:.2f} ms each ({gens} generations)")
+            batches = 5 if TOY else 50
+            for label in ("generation-led index (ADR 0008)", "hash-keyed index (before)"):
+                if label.startswith("hash"):
+                    use_hash_keyed_index(engine)
+                rate, cpu_us = measure_batch_appends(engine, settings, batches)
+                print(
+                    f"batch-shaped appends ({batches} records x 1,000 subjects, a commit each), "
+                    f"{label}: {rate:,.0f} subject rows/s, {cpu_us:.1f} µs CPU per subject",
                     flush=True,
                 )
             engine.dispose()
