@@ -201,6 +201,23 @@ def test_a_revoked_token_is_refused_on_the_fast_path_at_once(pair: Pair) -> None
     assert resp.headers["content-type"] == "application/problem+json"
 
 
+def test_a_revocation_between_memo_served_calls_is_seen(pair: Pair) -> None:
+    """Calls answered from the memo keep their session for the next call; a governance
+    change committed between two such calls still takes effect on the very next one."""
+    first, second = pair.bearer("bkn.klien"), pair.bearer("bkn.klien")
+    p = pair.people[2]
+    body = {"nik": p["nik"], "elemen": {"tanggal_lahir": iso(p["tanggal_lahir"])}}
+    for headers in (first, second, first, second, first):  # the memo is warm after two
+        assert pair.fast.post(VERIFY, json=body, headers=headers).json()["hasil"] == "ditemukan"
+    with pair.rt.transaction() as s:
+        assert revoke_token(s, first["Authorization"].removeprefix("Bearer "), clock=pair.rt.clock)
+    assert pair.fast.post(VERIFY, json=body, headers=first).status_code == 401
+    for _ in range(3):  # the other token, before and after its memo is warm again
+        resp = pair.fast.post(VERIFY, json=body, headers=second)
+        assert resp.json() == {"hasil": "ditemukan", "elemen": {"tanggal_lahir": "sesuai"}}
+    assert pair.fast.post(VERIFY, json=body, headers=first).status_code == 401
+
+
 @hsettings(
     max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )

@@ -110,7 +110,10 @@ def authenticate_token(session: Session, token: str, *, clock: Clock = SYSTEM_CL
         raise SimpulError(
             "token_kedaluwarsa", "Token telah kedaluwarsa; minta token baru.", status=401
         )
-    return _principal(rows, first.expires_at)
+    # Built from the memoised rows of the same epoch, so it may be memoised beside them.
+    return memoized(
+        session, ("token_principal", digest), lambda: _principal(rows, first.expires_at)
+    )
 
 
 def authenticate_password(

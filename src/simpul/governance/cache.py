@@ -67,6 +67,11 @@ class GovernanceCache:
             raise RuntimeError("pin() before the session's first statement")
         session.info[_MEMO_KEY] = (None, self._memo_at(epoch))
 
+    def unpin(self, session: Session) -> None:
+        """Forget the memo pinned or read for `session`, so that the next call using it reads
+        or pins its own (a session kept for reuse by the web services' hot path)."""
+        session.info.pop(_MEMO_KEY, None)
+
     def _memo_at(self, epoch: int) -> dict[Hashable, Any]:
         with self._lock:
             if epoch != self._epoch or len(self._memo) >= self.max_entries:

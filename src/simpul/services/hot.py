@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import re
+import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -25,6 +26,7 @@ from typing import Any
 from prometheus_client.core import CounterMetricFamily, Metric
 from prometheus_client.registry import Collector
 from pydantic import BaseModel, ValidationError
+from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -82,6 +84,25 @@ class FastPathCollector(Collector):
 class ServiceFastPath:
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
+        # One spare session per thread running the app (in practice the event loop's).
+        self._spares = threading.local()
+
+    def _session(self, rt: Runtime) -> Session:
+        spare: Session | None = getattr(self._spares, "session", None)
+        if spare is None:
+            return rt.read_sessions()
+        self._spares.session = None  # taken: a call awaiting inside its try keeps its own
+        return spare
+
+    def _release(self, rt: Runtime, session: Session) -> None:
+        """Keep a session that never began a transaction (the memo answered everything: it
+        holds no connection and no objects) for the next call — creating and closing one
+        costs ~9 µs, about 2 % of a verification; close any other."""
+        if session.get_transaction() is None and not session.identity_map:
+            rt.governance_cache.unpin(session)
+            self._spares.session = session
+        else:
+            session.close()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -200,7 +221,7 @@ class ServiceFastPath:
             raise _Handoff
         epoch, record = got
         rt: Runtime = state.runtime
-        session = rt.read_sessions()
+        session = self._session(rt)
         try:
             rt.governance_cache.pin(session, epoch)
             principal: Principal | None
@@ -223,7 +244,7 @@ class ServiceFastPath:
             await _problem(send, exc, path=scope["path"])
             return
         finally:
-            session.close()
+            self._release(rt, session)
         await ctx.flush_async()  # durable before the answer, allowed or refused
         if refused is not None:
             await _problem(send, service.refusal(refused), path=scope["path"])
