@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import inspect
 import logging
 import threading
 from collections.abc import AsyncIterator
@@ -70,6 +71,15 @@ def _refresh_once(runtime: Runtime) -> None:
         rollups.refresh(session)
 
 
+def _telemetry(enabled: bool) -> dict[str, Any]:
+    """FastAPI's own OpenTelemetry switches (FastAPI ≥ 0.16x has them; older ones neither
+    instrument nor accept the argument)."""
+    if enabled or "telemetry" not in inspect.signature(FastAPI.__init__).parameters:
+        return {}
+    off = dict.fromkeys(("tracing", "metrics", "logs", "operation_spans"), False)
+    return {"telemetry": off}
+
+
 def create_app(settings: Settings, rt: Runtime | None = None) -> FastAPI:
     runtime = rt or Runtime(settings)
 
@@ -129,6 +139,7 @@ def create_app(settings: Settings, rt: Runtime | None = None) -> FastAPI:
         title="Simpul",
         version=__version__,
         description="Berbagi data antarinstansi sesuai Perjanjian Kerja Sama (PKS).",
+        **_telemetry(settings.opentelemetry),
     )
     app.state.runtime = runtime
     app.state.quota = QuotaLimiter() if settings.quota_enabled else None

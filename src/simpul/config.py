@@ -40,6 +40,11 @@ class Settings(BaseSettings):
     # Single-item verification, status check and NIK look-up served ahead of FastAPI's
     # router, with one statement per call (simpul.services.hot); needs group commit.
     service_fast_path: bool = True
+    # FastAPI's built-in OpenTelemetry instrumentation (traces, metrics, logs through the
+    # process's OpenTelemetry providers). Off unless asked for: Simpul exports Prometheus
+    # metrics itself, and with it on FastAPI asks the providers on every request (~5 % of a
+    # verification's CPU even with no exporter configured).
+    opentelemetry: bool = False
     # Every worker process looks for queued or abandoned matching jobs this often (seconds;
     # 0 disables): a job interrupted by a restart resumes without anyone polling it.
     job_sweep_seconds: float = 30.0
