@@ -30,12 +30,8 @@ def loads(data: str | bytes) -> Any:
         value = orjson.loads(data)
     except orjson.JSONDecodeError:
         return json.loads(data)
-    if type(value) is dict:  # the common case, a flat record: look at its values only
-        for v in value.values():
-            kind = type(v)
-            if (kind is float and (v >= _BEYOND_INT64 or v <= -_BEYOND_INT64)) or (
-                (kind is dict or kind is list) and _has_huge_float(v)
-            ):
-                return json.loads(data)
-        return value
+    if type(value) is dict:  # the common case, a flat record: its value types, in C
+        kinds = set(map(type, value.values()))
+        if float not in kinds and dict not in kinds and list not in kinds:
+            return value
     return json.loads(data) if _has_huge_float(value) else value

@@ -9,8 +9,9 @@ A NIK keeps the district of first registration, so an unknown region is only a w
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date
+from typing import NamedTuple
 
 from simpul.registry.regions import Regions, load_regions
 
@@ -53,15 +54,14 @@ def issue(code: str) -> Issue:
     return Issue(code, MESSAGES[code])
 
 
-@dataclass(frozen=True)
-class NikInfo:
+class NikInfo(NamedTuple):  # a tuple, not a frozen dataclass: parsed for every item of a batch
     nik: str
     region: str
     birth_date: date | None
     sex: str | None
     serial: str
     errors: tuple[Issue, ...] = ()
-    warnings: tuple[Issue, ...] = field(default=())
+    warnings: tuple[Issue, ...] = ()
 
     @property
     def valid(self) -> bool:

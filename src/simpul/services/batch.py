@@ -7,6 +7,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Any, TypeVar
 
 from sqlalchemy.orm import Session
@@ -110,9 +111,13 @@ def verify_batch(
     _check_size(len(items))
     dataset = get_dataset(dataset_code)
     parsed = _Parsed()
+    today = date.today()  # the reference for a NIK's century, read once per call
     for i, item in enumerate(items):
         try:
-            parsed.good[i] = (_canonical_nik(item.nik), _element_names(dataset, item.elemen))
+            parsed.good[i] = (
+                _canonical_nik(item.nik, today),
+                _element_names(dataset, item.elemen),
+            )
         except SimpulError as exc:
             parsed.errors[i] = ItemGalat(code=exc.code, detail=exc.detail)
 
@@ -147,6 +152,7 @@ def check_status_batch(
             "cek_status_tidak_tersedia", f"Dataset {dataset.code} tidak melayani cek status."
         )
     parsed = _Parsed()
+    today = date.today()
     for i, item in enumerate(items):
         try:
             given = {
@@ -155,7 +161,7 @@ def check_status_batch(
                              "tanggal_lahir": item.tanggal_lahir}.items()
                 if v not in (None, "")
             }  # fmt: skip
-            parsed.good[i] = (_canonical_nik(item.nik), given)
+            parsed.good[i] = (_canonical_nik(item.nik, today), given)
         except SimpulError as exc:
             parsed.errors[i] = ItemGalat(code=exc.code, detail=exc.detail)
 

@@ -6,9 +6,8 @@ Verification never discloses: the outcome per element is only `sesuai` / `tidak_
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import date
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 from simpul.matching.normalize import address_similarity, fold, name_similarity
 from simpul.registry.datasets import Dataset, ElementType
@@ -26,8 +25,7 @@ DEFAULT_THRESHOLDS = {ElementType.NAMA: 90.0, ElementType.TEKS: 90.0, ElementTyp
 _NUMBERS = frozenset({ElementType.NIK, ElementType.KK, ElementType.NIP, ElementType.WILAYAH})
 
 
-@dataclass(frozen=True)
-class ElementResult:
+class ElementResult(NamedTuple):  # a tuple: built three times per verification, cheaply
     outcome: Outcome
     score: float  # 0–100; exact types score 100 or 0
 
@@ -46,7 +44,8 @@ def compare_value(kind: ElementType, stored: Any, given: Any, threshold: float) 
         score = 100.0 if clean_number_text(str(given)) == str(stored) else 0.0
     elif kind is ElementType.TANGGAL:
         a = stored if isinstance(stored, date) else parse_date(stored)
-        b = parse_date(given)
+        # The same text as stored (the usual case) is the same date: parse it once.
+        b = a if given == stored and type(given) is str else parse_date(given)
         score = 100.0 if a is not None and a == b else 0.0
     elif kind in (ElementType.BILANGAN, ElementType.DESIMAL):
         try:

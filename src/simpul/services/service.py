@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -78,8 +78,8 @@ class CallContext:
             await self.writer.append_async(self.pending.pop(0))
 
 
-def _canonical_nik(raw: str) -> str:
-    info = parse_nik(raw)
+def _canonical_nik(raw: str, reference: date | None = None) -> str:
+    info = parse_nik(raw, reference=reference)
     if not info.valid:
         first = info.errors[0]
         raise InvalidInput(first.code, first.detail)
