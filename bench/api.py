@@ -6,9 +6,11 @@ package `wrk`; a Lua script cycles through distinct NIKs and elements) or, when 
 installed, by a bounded async httpx client. For each endpoint it prints requests/s, latency
 percentiles and the server's CPU time per request (read from /proc: unlike requests/s it
 hardly moves when other work shares the machine), then the ratio verification / bare and the
-batch endpoint's verifications/s (1,000 per call, from 1, N and 2N connections: wrk too, as
-a Python client posting 200 kB bodies costs more CPU than the server it measures). Every
-verification is audited durably (group commit).
+batch endpoint's verifications/s (1,000 per call, from 1, N and 2N kept-alive connections,
+and from 2N clients opening a new connection per call: worker processes share one listening
+socket, so kept-alive connections stay wherever the kernel placed them, sometimes all on one
+worker; wrk here too, as a Python client posting 200 kB bodies costs more CPU than the
+server it measures). Every verification is audited durably (group commit).
 SIMPUL_BENCH_TOY=1 runs a couple of seconds per endpoint.
 
     .venv/bin/python bench/api.py --workers 2 --connections 64 --seconds 15
@@ -37,7 +39,7 @@ TOY = os.environ.get("SIMPUL_BENCH_TOY") == "1"
 SIMPUL = [sys.executable, "-m", "simpul"]
 LUA = """
 local bodies = {%s}
-local headers = {["Content-Type"] = "application/json", ["Authorization"] = "%s"}
+local headers = {["Content-Type"] = "application/json", ["Authorization"] = "%s"%s}
 local i = 0
 request = function()
   i = i %% #bodies + 1
@@ -99,10 +101,12 @@ class Result:
 
 
 def run_wrk(base: str, path: str, method: str, bodies: list[str], auth: str, conns: int,
-            seconds: int, pid: int, name: str) -> Result:  # fmt: skip
+            seconds: int, pid: int, name: str, *, close: bool = False) -> Result:  # fmt: skip
+    """`close`: a new connection per call (`Connection: close`), as independent clients."""
     lua_bodies = ",".join("[==[" + b + "]==]" for b in bodies) if bodies else '""'
+    extra = ', ["Connection"] = "close"' if close else ""
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as fh:
-        fh.write(LUA % (lua_bodies, auth, method))
+        fh.write(LUA % (lua_bodies, auth, extra, method))
         script = fh.name
     cpu0 = server_cpu(pid)
     t0 = time.perf_counter()
@@ -256,19 +260,24 @@ def main() -> int:
                 for k in range(0, len(bodies), 1000)
             ]  # fmt: skip
             per_call = sum(payload.count(b'"nik"') for payload in payloads) / len(payloads)
-            for clients in sorted({1, args.workers, 2 * args.workers}):
+            runs = [(n, False) for n in sorted({1, args.workers, 2 * args.workers})]
+            if use_wrk:
+                runs.append((2 * args.workers, True))
+            for clients, close in runs:
                 if use_wrk:
                     r = run_wrk(base, batch_path.removeprefix(base), "POST",
                                 [p.decode() for p in payloads], auth, clients,
-                                2 if TOY else 10, proc.pid, "batch")  # fmt: skip
+                                2 if TOY else 10, proc.pid, "batch", close=close)  # fmt: skip
                     per_s, timing = r.rps * per_call, (
                         f", p50 {r.p50:.0f} ms p99 {r.p99:.0f} ms per call, "
                         f"CPU {r.cpu_us / per_call:.1f} µs/verification")  # fmt: skip
                 else:
                     per_s = run_batches(batch_path, payloads, auth, clients, 2 if TOY else 10)
                     timing = ""
-                print(f"batch verifikasi ({per_call:,.0f} per call, {clients} connection(s)): "
-                      f"{per_s:,.0f} verifications/s{timing} (target ≥ 50,000/s)")  # fmt: skip
+                how = "a new connection per call" if close else "kept alive"
+                print(f"batch verifikasi ({per_call:,.0f} per call, {clients} connection(s), "
+                      f"{how}): {per_s:,.0f} verifications/s{timing} "
+                      "(target ≥ 50,000/s)")  # fmt: skip
         finally:
             proc.terminate()
             proc.wait(timeout=30)
