@@ -11,6 +11,7 @@ import itertools
 import os
 import shutil
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -96,12 +97,21 @@ def settings(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> It
         yield build_settings(data_dir)
         return
     template_name: str = request.getfixturevalue("pg_template")
+    with pg_database(template_name) as url:
+        yield build_settings(data_dir, url)
+
+
+@contextmanager
+def pg_database(template: str | None = None) -> Iterator[str]:
+    """A fresh PostgreSQL database, cloned from `template` or empty (no schema); yields its
+    URL and drops it afterwards."""
     name = f"simpul_t_{_worker()}_{os.getpid()}_{next(_counter)}"
+    clone = f' TEMPLATE "{template}"' if template else ""
     admin = _pg_admin()
     with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{template_name}"'))
+        conn.execute(text(f'CREATE DATABASE "{name}"{clone}'))
     try:
-        yield build_settings(data_dir, _pg_url(name))
+        yield _pg_url(name)
     finally:
         with admin.connect() as conn:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))

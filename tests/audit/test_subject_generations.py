@@ -4,7 +4,6 @@ in every generation, including rows written before the generations existed."""
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -20,7 +19,7 @@ from simpul.config import Settings
 from simpul.db import make_engine, run_migrations, session_factory, transaction
 from simpul.kit.clock import FixedClock
 from tests.audit import NIKS, event, rows
-from tests.conftest import _pg_admin, _pg_url, build_settings
+from tests.conftest import build_settings, pg_database
 
 T0 = datetime(2025, 3, 1, 8, 0, 0, tzinfo=UTC)
 QUIET: dict[str, Any] = {"checkpoint_every": None, "checkpoint_seconds": None}
@@ -72,17 +71,8 @@ def empty_database(backend: str, tmp_path: Path) -> Iterator[Settings]:
     if backend == "sqlite":
         yield build_settings(data_dir)
         return
-    name = f"simpul_gen_{os.getpid()}_{os.environ.get('PYTEST_XDIST_WORKER', 'gw0')}"
-    admin = _pg_admin()
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield build_settings(data_dir, _pg_url(name))
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    with pg_database() as url:
+        yield build_settings(data_dir, url)
 
 
 @pytest.mark.usefixtures("small_generations")

@@ -69,7 +69,7 @@ class RegistryRepository(Repository):
             "SELECT data FROM registry_record WHERE dataset = ? AND nik = ?",
             (dataset, nik),
         )
-        return _as_dict(row[0]) if row is not None else None
+        return record_from_column(row[0]) if row is not None else None
 
     def get_many(self, dataset: str, niks: Sequence[str]) -> dict[str, dict[str, Any]]:
         """Records by NIK for many NIKs at once (batch services), in chunks of 500, through
@@ -85,7 +85,7 @@ class RegistryRepository(Repository):
                 (dataset, *chunk),
             )
             for nik, data in rows:
-                found[nik] = _as_dict(data)
+                found[nik] = record_from_column(data)
         return found
 
     def family(self, dataset: str, no_kk: str) -> list[dict[str, Any]]:
@@ -94,7 +94,7 @@ class RegistryRepository(Repository):
             .where(RegistryRecord.dataset == dataset, RegistryRecord.no_kk == no_kk)
             .order_by(RegistryRecord.nik)
         ).scalars()
-        return [_as_dict(r) for r in rows]
+        return [record_from_column(r) for r in rows]
 
     def count(self, dataset: str) -> int:
         return int(
@@ -120,7 +120,7 @@ class RegistryRepository(Repository):
             .execution_options(yield_per=batch)
         ).scalars()
         for data in result:
-            yield _as_dict(data)
+            yield record_from_column(data)
 
     def last_load(self, dataset: str) -> RegistryLoad | None:
         return self.session.execute(
@@ -144,6 +144,7 @@ class RegistryRepository(Repository):
         return list(self.session.execute(stmt).scalars())
 
 
-def _as_dict(data: Any) -> dict[str, Any]:
-    # SQLite's JSON comes back parsed by SQLAlchemy; guard against a driver returning text.
-    return jsonfast.loads(data) if isinstance(data, str) else dict(data)
+def record_from_column(data: Any) -> dict[str, Any]:
+    """A registry record from its `data` column as the driver returns it: JSON text
+    (SQLite) or already parsed (PostgreSQL's JSONB)."""
+    return jsonfast.loads(data) if isinstance(data, (str, bytes)) else dict(data)

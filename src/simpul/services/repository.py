@@ -9,7 +9,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.pool import PoolProxiedConnection
 
 from simpul.governance.cache import EPOCH_SQL
-from simpul.kit import jsonfast
+from simpul.registry.repository import record_from_column
 
 log = logging.getLogger("simpul.services")
 
@@ -68,7 +68,7 @@ class HotReader:
         data = row[1]
         if data is None:
             return int(row[0]), None
-        return int(row[0]), jsonfast.loads(data) if isinstance(data, (str, bytes)) else dict(data)
+        return int(row[0]), record_from_column(data)
 
     def close(self, *, invalidate: bool = False) -> None:
         held, self._held = self._held, None
