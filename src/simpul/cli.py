@@ -1,43 +1,154 @@
-"""The `simpul` command. Each capability adds its own sub-commands (thin adapters)."""
+"""The `simpul` command. Each capability adds its own sub-commands (thin adapters).
+
+The sub-commands are loaded lazily: `simpul --help` and `simpul version` import neither the
+web app nor the database layer nor any capability, and a command imports only its own
+capability (`simpul registry stats` does not import the portal or Spark). The root keeps a
+table of each lazy command's module and its help line, which is what `--help` lists;
+tests/test_cli_startup.py checks that the table matches the commands themselves.
+"""
 
 from __future__ import annotations
 
 import importlib
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any, NamedTuple
 
 import typer
-from rich.console import Console
+from typer.core import TyperCommand, TyperGroup
 
 from simpul import __version__
-from simpul.config import load_settings
-from simpul.demo import cli as demo_cli
 from simpul.errors import SimpulError
 from simpul.kit.masking import mask_niks_in_text
-from simpul.runtime import Runtime, runtime
+
+if TYPE_CHECKING:
+    from rich.console import Console
+    from typer._click import Command, Context, HelpFormatter  # typer's own copy of click
+
+
+class LazyCommand(NamedTuple):
+    """Where a lazily loaded command lives and the help line `--help` shows for it."""
+
+    module: str
+    attr: str  # a Typer sub-app or a command function
+    help: str
+
+
+# Command name → where it lives, in the order `--help` and docs/cli.md list them after the
+# root's own commands. Each capability owns its sub-commands; the help text must equal the
+# command's own (tests/test_cli_startup.py).
+LAZY_COMMANDS: dict[str, LazyCommand] = {
+    "demo": LazyCommand(
+        "simpul.demo.cli",
+        "demo",
+        "Bangun dunia demo (registri sintetis, instansi, PKS, akun, riwayat pemakaian) lalu\n"
+        "layani API dan portal.",
+    ),
+    "serve": LazyCommand(
+        "simpul.serve", "serve", "Layani instans yang sudah ada (API dan portal)."
+    ),
+    "registry": LazyCommand("simpul.registry.cli", "app", "Registri (dataset) penyedia data."),
+    "agreement": LazyCommand(
+        "simpul.agreements.cli",
+        "app",
+        "Perjanjian Kerja Sama (PKS): muat, lihat, tangguhkan, akhiri, adendum.",
+    ),
+    "institution": LazyCommand(
+        "simpul.access.cli", "institution_app", "Instansi: identitas, kontak, titik akses."
+    ),
+    "account": LazyCommand(
+        "simpul.access.cli", "account_app", "Akun pengguna, operator, dan klien mesin."
+    ),
+    "device": LazyCommand("simpul.access.cli", "device_app", "Pembaca kartu KTP-el (SAM)."),
+    "audit": LazyCommand(
+        "simpul.audit.cli", "app", "Log audit: pemeriksaan, riwayat akses subjek, bukti."
+    ),
+    "match": LazyCommand(
+        "simpul.pemadanan.cli",
+        "match_app",
+        "Padankan satu daftar dengan dataset (PKS: pemadanan / cek status massal).",
+    ),
+    "pemadanan": LazyCommand(
+        "simpul.pemadanan.cli", "app", "Pekerjaan pemadanan: pekerja latar, status."
+    ),
+    "face": LazyCommand(
+        "simpul.face.cli",
+        "app",
+        "Verifikasi wajah: penyimpanan foto wajah penyedia dan pemeriksaan mesin.",
+    ),
+    "obligations": LazyCommand(
+        "simpul.obligations.cli",
+        "app",
+        "Kewajiban PKS: tenggat, data balikan, laporan, evaluasi, penegakan.",
+    ),
+    "regsosek": LazyCommand(
+        "simpul.disclosure.cli",
+        "app",
+        "Akses berjenjang Regsosek: agregat, mikro, BNBA, fasilitas pengolahan.",
+    ),
+}
+
+
+def load_command(name: str) -> Command:
+    """Import the module of a lazy command and build its click command, exactly as
+    `app.add_typer(sub_app, name=name)` / `app.command(name)(function)` would."""
+    entry = LAZY_COMMANDS[name]
+    target = getattr(importlib.import_module(entry.module), entry.attr)
+    holder = typer.Typer(add_completion=False)
+    if isinstance(target, typer.Typer):
+        holder.add_typer(target, name=name)
+    else:
+        holder.command(name)(target)
+    return typer.main.get_group(holder).commands[name]
+
+
+class LazyGroup(TyperGroup):
+    """The root group: the commands of `LAZY_COMMANDS` are imported on first use.
+
+    While the root's own help is being written, a lazy command is a stand-in carrying only
+    its name and help line; anything else (running it, its own `--help`, `typer utils docs`,
+    shell completion) gets the real command."""
+
+    def __init__(self, **attrs: Any) -> None:
+        super().__init__(**attrs)
+        self._loaded: dict[str, Command] = {}
+        self._writing_help = False
+
+    def list_commands(self, ctx: Context) -> list[str]:
+        own = super().list_commands(ctx)
+        return [*own, *(name for name in LAZY_COMMANDS if name not in own)]
+
+    def get_command(self, ctx: Context, cmd_name: str) -> Command | None:
+        command = super().get_command(ctx, cmd_name)
+        if command is not None or cmd_name not in LAZY_COMMANDS:
+            return command
+        if self._writing_help:
+            return TyperCommand(cmd_name, help=LAZY_COMMANDS[cmd_name].help)
+        if cmd_name not in self._loaded:
+            self._loaded[cmd_name] = load_command(cmd_name)
+        return self._loaded[cmd_name]
+
+    def format_help(self, ctx: Context, formatter: HelpFormatter) -> None:
+        self._writing_help = True
+        try:
+            super().format_help(ctx, formatter)
+        finally:
+            self._writing_help = False
+
 
 app = typer.Typer(
     name="simpul",
+    cls=LazyGroup,
     help="Simpul — berbagi data antarinstansi sesuai Perjanjian Kerja Sama (PKS).",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
-err = Console(stderr=True)
 
-# (command name, module, Typer app attribute): each capability owns its sub-commands.
-SUBCOMMANDS = [
-    ("registry", "simpul.registry.cli", "app"),
-    ("agreement", "simpul.agreements.cli", "app"),
-    ("institution", "simpul.access.cli", "institution_app"),
-    ("account", "simpul.access.cli", "account_app"),
-    ("device", "simpul.access.cli", "device_app"),
-    ("audit", "simpul.audit.cli", "app"),
-    ("match", "simpul.pemadanan.cli", "match_app"),
-    ("pemadanan", "simpul.pemadanan.cli", "app"),
-    ("face", "simpul.face.cli", "app"),
-    ("obligations", "simpul.obligations.cli", "app"),
-    ("regsosek", "simpul.disclosure.cli", "app"),
-]
+
+def err() -> Console:
+    """Standard error, for messages (rich is imported only when one is written)."""
+    from rich.console import Console
+
+    return Console(stderr=True)
 
 
 @app.callback()
@@ -49,6 +160,11 @@ def root(
     ] = None,
 ) -> None:
     """Pengaturan dibaca dari variabel SIMPUL_* dan DATA_DIR/simpul.env."""
+    if ctx.invoked_subcommand == "version":
+        return  # needs no instance: no settings, no database layer
+    from simpul.config import load_settings
+    from simpul.runtime import Runtime
+
     ctx.obj = Runtime(load_settings(data_dir))
     ctx.call_on_close(ctx.obj.close)
 
@@ -56,9 +172,11 @@ def root(
 @app.command()
 def init(ctx: typer.Context) -> None:
     """Buat atau perbarui skema basis data (migrasi Alembic)."""
+    from simpul.runtime import runtime
+
     rt = runtime(ctx)
     rt.migrate()
-    err.print(f"Skema basis data mutakhir: {rt.settings.effective_database_url.split('://')[0]}")
+    err().print(f"Skema basis data mutakhir: {rt.settings.effective_database_url.split('://')[0]}")
 
 
 @app.command()
@@ -67,17 +185,10 @@ def version() -> None:
     typer.echo(__version__)
 
 
-app.command("demo")(demo_cli.demo)
-app.command("serve")(demo_cli.serve)
-
-for _name, _module, _attr in SUBCOMMANDS:
-    app.add_typer(getattr(importlib.import_module(_module), _attr), name=_name)
-
-
 def main() -> None:
     """Console entry point: a SimpulError becomes a clear message and exit code 2."""
     try:
         app()
     except SimpulError as exc:
-        err.print(f"[red]Galat[/red] [{exc.code}] {mask_niks_in_text(exc.detail)}")
+        err().print(f"[red]Galat[/red] [{exc.code}] {mask_niks_in_text(exc.detail)}")
         raise SystemExit(2) from None
