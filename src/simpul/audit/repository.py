@@ -221,27 +221,34 @@ class AuditRepository(Repository):
         )
 
     def records_for_subject(self, subject_hash: str) -> list[AuditRecord]:
+        return [record for record, _ in self.records_for_subject_at(subject_hash)]
+
+    def records_for_subject_at(self, subject_hash: str) -> list[tuple[AuditRecord, int]]:
+        """The records naming one subject, oldest first, each with the subject's position
+        in it (the first position a record names the subject at)."""
         # One index seek per generation on (gen, prefix); whole hashes are compared here:
         # with a condition on the full hash SQLite's planner (without statistics) scans the
         # table instead.
         total = self.session.execute(select(AuditHead.subjects)).scalar_one_or_none() or 0
         last_gen = max(total - 1, 0) // SUBJECT_GENERATION
         prefix = func.substr(AuditSubject.subject_hash, 1, SUBJECT_PREFIX)
-        seqs_found: set[int] = set()
+        positions: dict[int, int] = {}
         for start in range(0, last_gen + 1, 1_000):
             gens = list(range(start, min(start + 1_000, last_gen + 1)))
             found = self.session.execute(
-                select(AuditSubject.seq, AuditSubject.subject_hash).where(
+                select(AuditSubject.seq, AuditSubject.pos, AuditSubject.subject_hash).where(
                     AuditSubject.gen.in_(gens), prefix == subject_hash[:SUBJECT_PREFIX]
                 )
             )
-            seqs_found.update(seq for seq, full in found if full == subject_hash)
-        seqs = sorted(seqs_found)
-        records: list[AuditRecord] = []
+            for seq, pos, full in found:
+                if full == subject_hash:
+                    positions[seq] = min(pos, positions.get(seq, pos))
+        seqs = sorted(positions)
+        records: list[tuple[AuditRecord, int]] = []
         for start in range(0, len(seqs), 5_000):
             chunk = seqs[start : start + 5_000]
             stmt = select(AuditRecord).where(AuditRecord.seq.in_(chunk)).order_by(AuditRecord.seq)
-            records.extend(self.session.execute(stmt).scalars())
+            records.extend((r, positions[r.seq]) for r in self.session.execute(stmt).scalars())
         return records
 
     def hashes(self, upto: int) -> Iterator[tuple[int, bytes]]:

@@ -35,7 +35,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from simpul.audit import merkle
 from simpul.audit import repository as repo
-from simpul.audit.models import SUBJECT_GENERATION
+from simpul.audit.models import SUBJECT_GENERATION, AuditRecord
 from simpul.audit.repository import GENESIS, RECORD_FIELDS, LogReader, Row, ts_text
 from simpul.audit.schemas import AuditEvent
 from simpul.audit.signing import (
@@ -767,9 +767,11 @@ class SubjectAccess:
 
 
 def subject_history(session: Session, settings: Settings, nik: str) -> list[SubjectAccess]:
-    """Every record about one person, oldest first (UU PDP Pasal 32)."""
+    """Every record about one person, oldest first (UU PDP Pasal 32), each with the
+    elements disclosed about that person: a record that names further subjects after its
+    main ones (the family on a KK) says in `detail` which elements those were shown."""
     key = settings.require_secret("audit_hmac_key")
-    records = repo.AuditRepository(session).records_for_subject(subject_hash(key, nik))
+    found = repo.AuditRepository(session).records_for_subject_at(subject_hash(key, nik))
     return [
         SubjectAccess(
             seq=r.seq,
@@ -785,8 +787,16 @@ def subject_history(session: Session, settings: Settings, nik: str) -> list[Subj
             service=r.service,
             mechanism=r.mechanism,
             dataset=r.dataset,
-            elements=list(json.loads(r.elements)),
+            elements=_elements_at(r, pos),
             request_id=r.request_id,
         )
-        for r in records
+        for r, pos in found
     ]
+
+
+def _elements_at(record: AuditRecord, pos: int) -> list[str]:
+    detail = json.loads(record.detail) if record.detail else {}
+    main = detail.get("subjek_utama")
+    if isinstance(main, int) and pos >= main and isinstance(detail.get("elemen_anggota"), list):
+        return [str(e) for e in detail["elemen_anggota"]]
+    return list(json.loads(record.elements))

@@ -29,6 +29,9 @@ from simpul.access.auth import principal_for_account
 from simpul.access.repository import AccountRepository
 from simpul.access.schemas import Principal
 from simpul.agreements.schemas import Mechanism
+from simpul.errors import SimpulError
+from simpul.kernel.call import Call
+from simpul.kernel.core import execute, write_in_session
 from simpul.kit.clock import FixedClock
 from simpul.kit.ids import new_id
 from simpul.runtime import Runtime
@@ -118,22 +121,27 @@ class _Caller:
     def call(self, session: Session, flow: Flow, body: Any, inside: bool) -> bool:
         """Make the call; True when it was served."""
         principal = self.principals[flow.account]
-        ctx = service.CallContext(
+        call = Call(
             principal=principal,
             mechanism=flow.mechanism,
             source_ip=self.ip(principal, inside),
             request_id=new_id("demo-"),
             settings=self.rt.settings,
             clock=self.clock,
+            action=flow.kind,
+            dataset=flow.dataset,
         )
-        if flow.kind == "verifikasi":
-            _, refused = service.verify_elements(session, ctx, flow.dataset, body[0], body[1])
-        elif flow.kind == "cek_status":
-            _, refused = service.check_status(session, ctx, flow.dataset, *body)
-        elif flow.kind == "akses_nik":
-            _, refused = service.lookup(session, ctx, flow.dataset, body)
-        else:
-            _, refused = batch.check_status_batch(session, ctx, flow.dataset, body)
+        fn: Callable[..., object] = {
+            "verifikasi": lambda s, c: service.verify_elements(s, c, flow.dataset, *body),
+            "cek_status": lambda s, c: service.check_status(s, c, flow.dataset, *body),
+            "akses_nik": lambda s, c: service.lookup(s, c, flow.dataset, body),
+        }.get(flow.kind, lambda s, c: batch.check_status_batch(s, c, flow.dataset, body))
+        refused = None
+        try:
+            execute(session, call, fn)  # the kernel's one function, in the demo's transaction
+        except SimpulError as exc:
+            refused = exc
+        write_in_session(session, call)
         self.outcomes["ditolak" if refused is not None else "dilayani"] += 1
         return refused is None
 

@@ -15,9 +15,8 @@ from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse
 
 from simpul.access.policy import Decision
-from simpul.access.quota import QuotaLimiter
 from simpul.access.schemas import Principal
-from simpul.agreements.schemas import Mechanism
+from simpul.agreements.schemas import Mechanism, Service
 from simpul.disclosure import extracts, sandbox
 from simpul.disclosure import service as svc
 from simpul.disclosure.schemas import (
@@ -30,10 +29,12 @@ from simpul.disclosure.schemas import (
     TabelOut,
     TinjauanIn,
 )
-from simpul.kit.ids import new_id
+from simpul.disclosure.variables import DATASET
+from simpul.kernel import Known, run
+from simpul.kernel.core import legacy
 from simpul.runtime import Runtime
-from simpul.services.api import PROBLEMS, Caller
-from simpul.services.service import CallContext, refusal
+from simpul.services.api import PROBLEMS, Caller, node_of
+from simpul.services.api import origin as api_origin
 
 router = APIRouter(prefix="/api/v1/datasets/regsosek", tags=["regsosek"])
 R = TypeVar("R")
@@ -45,35 +46,16 @@ def _runtime(request: Request) -> Runtime:
     return rt
 
 
-def context(request: Request, principal: Principal) -> CallContext:
-    rt = _runtime(request)
-    quota = getattr(request.app.state, "quota", None)
-    assert quota is None or isinstance(quota, QuotaLimiter)
-    return CallContext(
-        principal=principal,
-        mechanism=Mechanism.WEB_PORTAL,
-        source_ip=request.client.host if request.client else None,
-        request_id=request.headers.get("x-request-id") or new_id("req-"),
-        settings=rt.settings,
-        clock=rt.clock,
-        quota=quota,
-        writer=getattr(request.app.state, "audit_writer", None),
-    )
-
-
 def _run(
     request: Request,
     principal: Principal,
+    service: Service,
     fn: Callable[..., tuple[R | None, Decision | None]],
     *args: Any,
 ) -> R:
-    rt = _runtime(request)
-    ctx = context(request, principal)
-    with rt.transaction() as session:
-        out, refused = fn(session, ctx, *args)
-    ctx.flush()
-    if refused is not None:
-        raise refusal(refused)
+    """One request through the kernel (decided as `web_portal`: see the module)."""
+    origin = api_origin(request, service.value, DATASET, Mechanism.WEB_PORTAL)
+    out = run(node_of(request.app.state), Known(principal), origin, legacy(fn), *args)
     assert out is not None
     return out
 
@@ -82,20 +64,20 @@ def _run(
 def agregat(body: TabelIn, request: Request, principal: Caller) -> TabelOut:
     """Tabel agregat terpilah dengan penekanan sel primer dan sekunder (PKS 000 Pasal 2
     huruf a). Semua total dan subtotal ikut dilindungi; sel ditekan bernilai null."""
-    return _run(request, principal, svc.aggregate, body.spec())
+    return _run(request, principal, Service.AGREGAT, svc.aggregate, body.spec())
 
 
 @router.post("/mikro", response_model=EkstrakOut, responses=PROBLEMS)
 def mikro(body: MikroIn, request: Request, principal: Caller) -> EkstrakOut:
     """Ekstrak data mikro: tanpa identitas langsung, NIK/KK dipseudonimkan per perjanjian,
     kuasi-identifier digeneralisasi, k-anonimitas dengan penekanan lokal, laporan risiko."""
-    return _run(request, principal, extracts.microdata, body.format, body.wilayah)
+    return _run(request, principal, Service.MIKRO, extracts.microdata, body.format, body.wilayah)
 
 
 @router.post("/bnba", response_model=EkstrakOut, responses=PROBLEMS)
 def bnba(body: BnbaIn, request: Request, principal: Caller) -> EkstrakOut:
     """Data by name by address, hanya di dalam cakupan wilayah perjanjian."""
-    return _run(request, principal, extracts.bnba, body.format, body.wilayah)
+    return _run(request, principal, Service.BNBA, extracts.bnba, body.format, body.wilayah)
 
 
 @router.get("/ekstrak/{ekstrak_id}", response_class=FileResponse, responses=PROBLEMS)
@@ -111,7 +93,7 @@ def pengolahan(body: KueriIn, request: Request, principal: Caller) -> KeluaranOu
     """Jalankan SQL (DuckDB) di fasilitas pengolahan atas view tingkat akses pemanggil.
     Keluaran diperiksa (ambang, dominasi, p-rasio, nol disklosif); yang gagal menunggu
     tinjauan penyedia."""
-    return _run(request, principal, sandbox.submit, body.sql, body.tujuan)
+    return _run(request, principal, Service.PENGOLAHAN, sandbox.submit, body.sql, body.tujuan)
 
 
 @router.get("/pengolahan/{output_id}", response_model=KeluaranOut, responses=PROBLEMS)

@@ -14,18 +14,20 @@ from typing import Annotated, Any, TypeVar
 import typer
 from rich.console import Console
 
+from simpul import kernel
 from simpul.access.auth import principal_for_account
 from simpul.access.repository import AccountRepository
 from simpul.access.schemas import Principal
-from simpul.agreements.schemas import Mechanism
+from simpul.agreements.schemas import Mechanism, Service
 from simpul.disclosure import extracts, sandbox
 from simpul.disclosure import service as svc
 from simpul.disclosure.aggregate import TableSpec
 from simpul.errors import NotFound
+from simpul.kernel import AccountName, Node, Origin
+from simpul.kernel.core import legacy
 from simpul.kit.csvsafe import safe_cell
 from simpul.kit.ids import new_id
 from simpul.runtime import Runtime, runtime
-from simpul.services.service import CallContext, refusal
 
 app = typer.Typer(
     help="Akses berjenjang Regsosek: agregat, mikro, BNBA, fasilitas pengolahan.",
@@ -46,19 +48,13 @@ def _principal(rt: Runtime, username: str) -> Principal:
         return principal_for_account(session, acct.id)
 
 
-def _call(rt: Runtime, akun: str, fn: Callable[..., tuple[R | None, Any]], *args: Any) -> R:
-    ctx = CallContext(
-        principal=_principal(rt, akun),
-        mechanism=Mechanism.WEB_PORTAL,
-        source_ip=None,
-        request_id=new_id("cli-"),
-        settings=rt.settings,
-        clock=rt.clock,
-    )
-    with rt.transaction() as session:
-        result, refused = fn(session, ctx, *args)
-    if refused is not None:
-        raise refusal(refused)
+def _call(
+    rt: Runtime, akun: str, service: Service, fn: Callable[..., tuple[R | None, Any]], *args: Any
+) -> R:
+    """One request on behalf of `akun`, through the kernel, as the portal makes it."""
+    origin = Origin(Mechanism.WEB_PORTAL, action=service.value, dataset="regsosek",
+                    request_id=new_id("cli-"))  # fmt: skip
+    result = kernel.run(Node(rt), AccountName(akun), origin, legacy(fn), *args)
     assert result is not None
     return result
 
@@ -79,7 +75,7 @@ def agregat(
     rt = runtime(ctx)
     spec = TableSpec(tuple(d.strip() for d in dimensi.split(",") if d.strip()), tingkat,
                      wilayah, variabel)  # fmt: skip
-    table = _call(rt, akun, svc.aggregate, spec)
+    table = _call(rt, akun, Service.AGREGAT, svc.aggregate, spec)
     if keluaran:
         cols = list(table.baris[0]) if table.baris else []
         with keluaran.open("w", encoding="utf-8", newline="") as fh:
@@ -96,7 +92,8 @@ def agregat(
 
 
 def _extract(rt: Runtime, akun: str, fn: Any, fmt: str, wilayah: str | None, target: Path) -> None:
-    result = _call(rt, akun, fn, fmt, wilayah)
+    service = Service.BNBA if fn is extracts.bnba else Service.MIKRO
+    result = _call(rt, akun, service, fn, fmt, wilayah)
     path, _ = extracts.extract_file(rt.settings, _principal(rt, akun), result.ekstrak_id)
     shutil.copyfile(path, target)
     out.print(f"{result.baris:,} baris → {target}")
@@ -139,7 +136,7 @@ def olah(
     tujuan: Annotated[str | None, typer.Option(help="Tujuan analisis.")] = None,
 ) -> None:
     """Jalankan SQL di fasilitas pengolahan; keluaran diperiksa sebelum dirilis."""
-    result = _call(runtime(ctx), akun, sandbox.submit, sql, tujuan)
+    result = _call(runtime(ctx), akun, Service.PENGOLAHAN, sandbox.submit, sql, tujuan)
     out.print(f"Keluaran {result.id}: [bold]{result.status}[/bold]")
     if result.baris is not None:
         out.print(", ".join(result.kolom))

@@ -14,17 +14,15 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 from starlette.formparsers import MultiPartException, MultiPartParser
 
-from simpul.access.quota import QuotaLimiter
 from simpul.access.schemas import Principal
-from simpul.agreements.schemas import Mechanism
-from simpul.errors import InvalidInput, SimpulError
+from simpul.errors import InvalidInput
 from simpul.face import service
 from simpul.face.engine import MAX_PHOTO_BYTES, too_large
 from simpul.face.schemas import VerifikasiWajahOut
-from simpul.kit.ids import new_id
-from simpul.runtime import Runtime
-from simpul.services.api import PROBLEMS, Caller
-from simpul.services.service import CallContext
+from simpul.kernel import Known, run
+from simpul.kernel.core import legacy
+from simpul.services.api import PROBLEMS, Caller, node_of
+from simpul.services.api import origin as api_origin
 
 router = APIRouter(prefix="/api/v1")
 # Room for the multipart envelope and the NIK field around the photo.
@@ -98,42 +96,14 @@ async def read_form(request: Request) -> tuple[str, bytes]:
     return nik, data
 
 
-def _context(request: Request, principal: Principal) -> CallContext:
-    rt = request.app.state.runtime
-    assert isinstance(rt, Runtime)
-    quota = request.app.state.quota
-    assert quota is None or isinstance(quota, QuotaLimiter)
-    return CallContext(
-        principal=principal,
-        mechanism=Mechanism.WEB_SERVICE,
-        source_ip=request.client.host if request.client else None,
-        request_id=request.headers.get("x-request-id") or new_id("req-"),
-        settings=rt.settings,
-        clock=rt.clock,
-        quota=quota,
-        writer=getattr(request.app.state, "audit_writer", None),
-    )
-
-
 def _verify(
     request: Request, principal: Principal, dataset: str, nik: str, photo: bytes
 ) -> VerifikasiWajahOut:
-    rt = request.app.state.runtime
-    assert isinstance(rt, Runtime)
-    ctx = _context(request, principal)
-    with rt.transaction() as session:
-        check = service.start_check(session, ctx, dataset, nik, photo)
-    if isinstance(check, SimpulError):
-        ctx.flush()  # the refusal is durable before it is answered
-        raise check
-    # The engine works with no database connection held (it serves one caller at a time).
-    out, error, event = service.finish_check(check, ctx)
-    with rt.transaction() as session:
-        ctx.record(session, event)
-    ctx.flush()  # durable before the answer
-    if error is not None:
-        raise error
-    return out
+    """Through the kernel. The engine works inside the call's read transaction: on SQLite
+    a query-only connection that holds no lock, on PostgreSQL a pooled connection."""
+    node = node_of(request.app.state)
+    origin = api_origin(request, "verifikasi_wajah", dataset)
+    return run(node, Known(principal), origin, legacy(service.verify_face), dataset, nik, photo)
 
 
 @router.post(

@@ -10,14 +10,15 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from simpul.access.auth import account_principal
+from simpul import kernel
 from simpul.agreements.schemas import Mechanism
 from simpul.face import engine as face_engine
 from simpul.face import samples, service
+from simpul.kernel import AccountName, Node, Origin
+from simpul.kernel.core import legacy
 from simpul.kit.ids import new_id
 from simpul.kit.masking import mask_nik
 from simpul.runtime import runtime
-from simpul.services.service import CallContext
 
 app = typer.Typer(
     help="Verifikasi wajah: penyimpanan foto wajah penyedia dan pemeriksaan mesin.",
@@ -139,15 +140,10 @@ def verify(
     rt = runtime(ctx)
     rt.migrate()
     photo = _read(foto)
-    with rt.transaction() as session:
-        principal = account_principal(session, akun)
-        call = CallContext(
-            principal=principal, mechanism=Mechanism.WEB_SERVICE, source_ip=None,
-            request_id=new_id("cli-"), settings=rt.settings, clock=rt.clock, internal=True,
-        )  # fmt: skip
-        answer, problem = service.verify_face(session, call, dataset, nik, photo)
-    if problem is not None:
-        raise problem
+    origin = Origin(Mechanism.WEB_SERVICE, action="verifikasi_wajah", dataset=dataset,
+                    request_id=new_id("cli-"), internal=True)  # fmt: skip
+    answer = kernel.run(Node(rt), AccountName(akun), origin, legacy(service.verify_face),
+                        dataset, nik, photo)  # fmt: skip
     out.print_json(answer.model_dump_json(exclude_none=True))
 
 

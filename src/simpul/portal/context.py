@@ -11,15 +11,15 @@ from typing import Any, TypeVar
 from fastapi import Request
 from sqlalchemy.orm import Session
 
-from simpul.access.policy import Decision
+from simpul import kernel
 from simpul.access.quota import QuotaLimiter
 from simpul.access.schemas import Role
 from simpul.agreements import service as agreements
 from simpul.agreements.schemas import Grant, Mechanism, Service
 from simpul.errors import SimpulError
+from simpul.kernel import Known, Node, Origin
 from simpul.kit.ids import new_id
 from simpul.portal.web import User, client_ip, error_message, lang_of, portal_of
-from simpul.services.service import CallContext
 
 R = TypeVar("R")
 
@@ -39,6 +39,11 @@ MECHANISM: dict[Service, Mechanism] = {
     Service.BNBA: Mechanism.WEB_PORTAL,
     Service.PENGOLAHAN: Mechanism.WEB_PORTAL,
 }
+
+
+# The tiered services read Regsosek; the others take the dataset as their first argument.
+_DISCLOSURE = frozenset({Service.AGREGAT, Service.MIKRO, Service.BNBA, Service.PENGOLAHAN})
+_DISCLOSURE_DATASET = "regsosek"
 
 
 def visible_agreements(
@@ -99,37 +104,28 @@ def call(
     request: Request,
     user: User,
     service: Service,
-    fn: Callable[..., tuple[R, Decision | SimpulError | None]],
+    fn: Callable[..., Any],
     *args: Any,
 ) -> Outcome:
-    """One service call exactly as the API makes it: its transaction, the audit flush, then
-    the answer or a refusal in the reader's language."""
+    """One service call exactly as the API makes it, through the kernel: its transaction,
+    its audit records durable, then the answer or a refusal in the reader's language.
+    Every refusal — a NIK of 15 digits included — has the record the page cites."""
     p = portal_of(request)
-    rt = p.runtime
-    quota = getattr(request.app.state, "quota", None)
+    state = request.app.state
+    quota = getattr(state, "quota", None)
     assert quota is None or isinstance(quota, QuotaLimiter)
-    ctx = CallContext(
-        principal=user.principal,
+    node = Node(p.runtime, writer=getattr(state, "audit_writer", None), quota=quota)
+    origin = Origin(
         mechanism=MECHANISM[service],
+        action=service.value,
+        dataset=_DISCLOSURE_DATASET if service in _DISCLOSURE else str(args[0]),
         source_ip=client_ip(request),
         request_id=new_id("portal-"),
-        settings=rt.settings,
-        clock=rt.clock,
-        quota=quota,
-        writer=getattr(request.app.state, "audit_writer", None),
     )
+    request_id = origin.request_id or ""
     lang = lang_of(request)
     try:
-        with rt.transaction() as session:
-            answer, refused = fn(session, ctx, *args)
-        ctx.flush()  # durable before the page shows the answer, allowed or refused
+        answer = kernel.run(node, Known(user.principal), origin, fn, *args)
     except SimpulError as exc:
-        return Outcome(None, error_message(lang, exc), exc.code, ctx.request_id, exc.status)
-    if isinstance(refused, SimpulError):
-        return Outcome(
-            None, error_message(lang, refused), refused.code, ctx.request_id, refused.status
-        )
-    if refused is not None:
-        why = SimpulError(refused.reason, refused.detail, status=refused.status)
-        return Outcome(None, error_message(lang, why), refused.reason, ctx.request_id, why.status)
-    return Outcome(answer, None, None, ctx.request_id)
+        return Outcome(None, error_message(lang, exc), exc.code, request_id, exc.status)
+    return Outcome(answer, None, None, request_id)

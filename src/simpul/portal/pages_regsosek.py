@@ -18,6 +18,7 @@ from simpul.disclosure import service as disclosure
 from simpul.disclosure.schemas import TabelIn
 from simpul.disclosure.variables import AGE, NUMERIC, REGION, variables
 from simpul.errors import SimpulError
+from simpul.kernel.core import legacy
 from simpul.portal.context import Outcome, call
 from simpul.portal.web import (
     check_csrf,
@@ -81,7 +82,7 @@ def _aggregate(request: Request, form: dict[str, str], dims: list[str]) -> HTMLR
     except ValidationError as exc:
         ctx["error"] = "; ".join(str(e["msg"]) for e in exc.errors())
         return render(request, "regsosek.html", ctx, status=422)
-    outcome = call(request, user, Service.AGREGAT, disclosure.aggregate, body.spec())
+    outcome = call(request, user, Service.AGREGAT, legacy(disclosure.aggregate), body.spec())
     ctx["table"] = outcome
     if outcome.answer is not None and outcome.answer.baris:
         ctx["columns"] = list(outcome.answer.baris[0])
@@ -102,13 +103,13 @@ def _extract(request: Request, tier: str, form: dict[str, str]) -> HTMLResponse:
     region = form.get("wilayah") or None
     outcome: Outcome
     if tier == "mikro":
-        outcome = call(request, user, Service.MIKRO, extracts.microdata, fmt, region)
+        outcome = call(request, user, Service.MIKRO, legacy(extracts.microdata), fmt, region)
     elif tier == "bnba":
-        outcome = call(request, user, Service.BNBA, extracts.bnba, fmt, region)
+        outcome = call(request, user, Service.BNBA, legacy(extracts.bnba), fmt, region)
     elif tier == "pengolahan":
         sql = form.get("sql", "")[:20_000]
         purpose = form.get("tujuan", "")[:500] or None
-        outcome = call(request, user, Service.PENGOLAHAN, sandbox.submit, sql, purpose)
+        outcome = call(request, user, Service.PENGOLAHAN, legacy(sandbox.submit), sql, purpose)
         ctx["output"] = outcome
         return render(request, "regsosek.html", ctx, status=outcome.status)
     else:

@@ -5,29 +5,23 @@ from __future__ import annotations
 
 import base64
 import binascii
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Depends, Form, Request, Response, Security
-from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPBasic, HTTPBearer
 from pydantic import BaseModel
 
-from simpul.access.auth import (
-    issue_token,
-    remember_password,
-    remembered_password,
-    resolve_principal,
-    verify_password,
-)
-from simpul.access.policy import Decision
+from simpul import kernel
+from simpul.access.auth import issue_token, resolve_principal
 from simpul.access.quota import QuotaLimiter
 from simpul.access.schemas import Principal
 from simpul.agreements import service as agreements
 from simpul.agreements.schemas import Mechanism
 from simpul.errors import SimpulError
-from simpul.kit.ids import new_id
+from simpul.kernel import Basic, Bearer, Credential, Node, Origin
+from simpul.kernel.core import Op, run_async
+from simpul.kernel.principals import basic_principal
 from simpul.runtime import Runtime
 from simpul.services import batch, service
 from simpul.services.schemas import (
@@ -122,7 +116,7 @@ def caller(request: Request, creds: Creds) -> Principal:
     """Who is calling, for endpoints that need only the principal (not a service call)."""
     rt = _runtime(request)
     if creds.basic is not None:
-        return _basic_principal(rt, creds.basic)
+        return basic_principal(rt, Basic(*creds.basic))
     with rt.read_transaction() as session:
         return resolve_principal(session, bearer=creds.bearer, clock=rt.clock)
 
@@ -130,105 +124,57 @@ def caller(request: Request, creds: Creds) -> Principal:
 Caller = Annotated[Principal, Depends(caller)]
 
 
-def _context(request: Request, principal: Principal) -> service.CallContext:
-    return call_context(
-        request.app.state,
-        principal,
-        source_ip=request.client.host if request.client else None,
-        request_id=request.headers.get("x-request-id"),
-    )
-
-
-def call_context(
-    state: Any,
-    principal: Principal,
-    *,
-    source_ip: str | None,
-    request_id: str | None,
-    **extra: Any,
-) -> service.CallContext:
-    """A web-service call's context from the app's state and the request's facts (the
-    route and the fast path in `simpul.services.hot` build it alike)."""
+def node_of(state: Any) -> Node:
+    """The kernel's view of this app: its runtime, group-commit writer and quota."""
     rt = state.runtime
     assert isinstance(rt, Runtime)
-    quota = state.quota
+    quota = getattr(state, "quota", None)
     assert quota is None or isinstance(quota, QuotaLimiter)
-    return service.CallContext(
-        principal=principal,
-        mechanism=Mechanism.WEB_SERVICE,
-        source_ip=source_ip,
-        request_id=request_id or new_id("req-"),
-        settings=rt.settings,
-        clock=rt.clock,
-        quota=quota,
-        writer=getattr(state, "audit_writer", None),
-        **extra,
+    return Node(rt, writer=getattr(state, "audit_writer", None), quota=quota)
+
+
+def credential(creds: Credentials) -> Credential:
+    if creds.basic is not None:
+        return Basic(*creds.basic)
+    assert creds.bearer is not None
+    return Bearer(creds.bearer)
+
+
+def origin(
+    request: Request, action: str, dataset: str | None, mechanism: Mechanism = Mechanism.WEB_SERVICE
+) -> Origin:
+    """The request's facts for the kernel (the fast path builds the same from its scope)."""
+    return Origin(
+        mechanism=mechanism,
+        action=action,
+        dataset=dataset,
+        source_ip=request.client.host if request.client else None,
+        request_id=request.headers.get("x-request-id") or None,
     )
 
 
 def _run(
-    request: Request,
-    creds: Credentials,
-    fn: Callable[..., tuple[R, Decision | None]],
-    *args: Any,
+    request: Request, creds: Credentials, action: str, fn: Op[..., R], dataset: str, *args: Any
 ) -> R:
-    """One service call: authentication and the service in one transaction, then the audit
-    flush, then the answer or the refusal.
-
-    With the group-commit audit writer the transaction only reads, so it is a read
-    transaction (governance memo, no write lock); the records are appended by `flush`,
-    which returns once they are durable. HTTP Basic authenticates first in a write
-    transaction of its own, because a failed password must be counted and committed."""
-    rt = _runtime(request)
-    principal = None
-    if creds.basic is not None:
-        principal = _basic_principal(rt, creds.basic)
-    writer = getattr(request.app.state, "audit_writer", None)
-    unit = rt.read_transaction if writer is not None else rt.transaction
-    with unit() as session:
-        if principal is None:
-            principal = resolve_principal(session, bearer=creds.bearer, clock=rt.clock)
-        ctx = _context(request, principal)
-        out, refused = fn(session, ctx, *args)
-    ctx.flush()  # durable before the answer, allowed or refused
-    if refused is not None:
-        raise service.refusal(refused)
-    return out
+    """One service call through the kernel, in the thread pool's thread."""
+    node = node_of(request.app.state)
+    return kernel.run(node, credential(creds), origin(request, action, dataset), fn, dataset,
+                      *args)  # fmt: skip
 
 
 async def _run_inline(
     request: Request,
     creds: Credentials,
-    fn: Callable[..., tuple[BaseModel, Decision | None]],
+    action: str,
+    fn: Op[..., BaseModel],
+    dataset: str,
     *args: Any,
 ) -> Response:
-    """A single-NIK service call on the event loop, for the hot path.
-
-    The call's database work is bounded (the governance memo, one primary-key read), so it
-    runs inline instead of paying a thread hand-off, and the audit flush is awaited — one
-    wake-up per group commit instead of one per waiting thread. Whatever can take long
-    runs in the thread pool: argon2 for an HTTP Basic password not yet verified in this
-    governance epoch, and the whole call when there is no group-commit writer (the service
-    then writes its record in a write transaction).
-    The answer is serialised once, by pydantic, without FastAPI re-validating it."""
-    rt = _runtime(request)
-    writer = getattr(request.app.state, "audit_writer", None)
-    if writer is None:
-        return _json(await run_in_threadpool(_run, request, creds, fn, *args))
-    principal: Principal | None
-    with rt.read_transaction() as session:
-        if creds.basic is None:
-            principal = resolve_principal(session, bearer=creds.bearer, clock=rt.clock)
-        else:
-            principal = remembered_password(session, *creds.basic, clock=rt.clock)
-        if principal is not None:
-            ctx = _context(request, principal)
-            out, refused = fn(session, ctx, *args)
-    if principal is None:  # a password not yet verified in this epoch: argon2, off the loop
-        return _json(await run_in_threadpool(_run, request, creds, fn, *args))
-    await ctx.flush_async()  # durable before the answer, allowed or refused
-    if refused is not None:
-        raise service.refusal(refused)
+    """A single-NIK service call on the event loop (see `kernel.core.run_async`). The answer
+    is serialised once, by pydantic, without FastAPI re-validating it."""
+    node = node_of(request.app.state)
+    out = await run_async(node, credential(creds), origin(request, action, dataset), fn,
+                          dataset, *args)  # fmt: skip
     return _json(out)
 
 
@@ -236,28 +182,6 @@ def _json(out: BaseModel) -> Response:
     # Serialised once by pydantic; FastAPI's re-validation of a 1,000-item answer against
     # `response_model` (kept for the OpenAPI schema) would cost more than the lookups.
     return Response(out.model_dump_json(exclude_none=True), media_type="application/json")
-
-
-def _basic_principal(rt: Runtime, basic: tuple[str, str]) -> Principal:
-    """HTTP Basic: a password this process verified in the current governance epoch is
-    known at the cost of one keyed hash; otherwise argon2 runs, failures are counted (and
-    committed: that is what makes lock-out work) and a success is remembered."""
-    with rt.read_transaction() as session:
-        known = remembered_password(session, basic[0], basic[1], clock=rt.clock)
-    if known is not None:
-        return known
-    session = rt.sessions()
-    try:
-        principal, verified = verify_password(session, basic[0], basic[1], clock=rt.clock)
-        session.commit()
-    except SimpulError:
-        session.commit()
-        raise
-    finally:
-        session.close()
-    with rt.read_transaction() as session:
-        remember_password(session, basic[0], basic[1], verified, clock=rt.clock)
-    return principal
 
 
 class TokenOut(BaseModel):
@@ -299,7 +223,7 @@ async def verifikasi(dataset: str, body: VerifikasiIn, request: Request, creds: 
     """Verifikasi elemen: `sesuai` / `tidak_sesuai` per elemen, atau `data_tidak_ditemukan`.
     Nilai tersimpan tidak pernah dikembalikan (PKS 003 Pasal 2 ayat (1) huruf a)."""
     return await _run_inline(
-        request, creds, service.verify_elements, dataset, body.nik, body.elemen
+        request, creds, "verifikasi", service.verify_elements, dataset, body.nik, body.elemen
     )
 
 
@@ -314,7 +238,7 @@ def verifikasi_batch(
     dataset: str, body: VerifikasiBatchIn, request: Request, creds: Creds
 ) -> Response:
     """Verifikasi elemen untuk sampai 1.000 NIK sekaligus; hasil atau galat per butir."""
-    return _json(_run(request, creds, batch.verify_batch, dataset, body.item))
+    return _json(_run(request, creds, "verifikasi", batch.verify_batch, dataset, body.item))
 
 
 @router.post(
@@ -328,7 +252,7 @@ def cek_status_batch(
     dataset: str, body: CekStatusBatchIn, request: Request, creds: Creds
 ) -> Response:
     """Cek status untuk sampai 1.000 NIK sekaligus; hasil atau galat per butir."""
-    return _json(_run(request, creds, batch.check_status_batch, dataset, body.item))
+    return _json(_run(request, creds, "cek_status", batch.check_status_batch, dataset, body.item))
 
 
 @router.post(
@@ -344,6 +268,7 @@ async def cek_status(dataset: str, body: CekStatusIn, request: Request, creds: C
     return await _run_inline(
         request,
         creds,
+        "cek_status",
         service.check_status,
         dataset,
         body.nik,
@@ -362,7 +287,7 @@ async def cek_status(dataset: str, body: CekStatusIn, request: Request, creds: C
 async def akses_nik(dataset: str, nik: str, request: Request, creds: Creds) -> Response:
     """Akses berdasarkan NIK: elemen sesuai hibah (profil IKD 9 elemen melalui web service,
     PKS 003 Pasal 2 ayat (1) huruf d)."""
-    return await _run_inline(request, creds, service.lookup, dataset, nik)
+    return await _run_inline(request, creds, "akses_nik", service.lookup, dataset, nik)
 
 
 class PerjanjianOut(BaseModel):

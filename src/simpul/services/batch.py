@@ -1,10 +1,9 @@
-"""Batch forms of verification and status check: up to 1,000 items per call, one policy
-decision and one audit record (with every subject's keyed hash) per call, a result or an
-error per item. A bad item never spoils the good ones."""
+"""Batch forms of verification and status check, as kernel operations: up to 1,000 items
+per call, one policy decision and one audit record (with every subject's keyed hash) per
+call, a result or an error per item. A bad item never spoils the good ones."""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
@@ -12,9 +11,10 @@ from typing import Any, TypeVar
 
 from sqlalchemy.orm import Session
 
-from simpul.access.policy import AccessRequest, Decision, audit_event
+from simpul.access.policy import AccessRequest
 from simpul.agreements.schemas import Grant, Service
 from simpul.errors import SimpulError
+from simpul.kernel.call import Call
 from simpul.registry.datasets import Dataset, get_dataset
 from simpul.registry.repository import RegistryRepository
 from simpul.services.compare import compare_elements
@@ -27,13 +27,7 @@ from simpul.services.schemas import (
     VerifikasiBatchOut,
     VerifikasiIn,
 )
-from simpul.services.service import (
-    NOT_FOUND,
-    CallContext,
-    _canonical_nik,
-    _element_names,
-    _guard,
-)
+from simpul.services.service import NOT_FOUND, _canonical_nik, _element_names
 
 MAX_ITEMS = 1_000
 T = TypeVar("T")
@@ -58,28 +52,26 @@ class _Parsed:
 
 def _run(
     session: Session,
-    ctx: CallContext,
+    call: Call,
     dataset: Dataset,
     service: Service,
     total: int,
     parsed: _Parsed,
     answer: Callable[[int, dict[str, Any] | None, dict[str, Any], Grant], T],
     failed: Callable[[int, ItemGalat], T],
-) -> tuple[list[T], Decision | None]:
+) -> list[T]:
     """One decision and one audit record for the whole call; an answer per item."""
-    started = time.perf_counter()
     names = {"nik"}
     for _, given in parsed.good.values():
         names.update(given)
     inputs = frozenset(names)
     req = AccessRequest(
-        dataset=dataset.code, service=service, mechanism=ctx.mechanism,
-        input_elements=inputs, source_ip=ctx.source_ip, units=max(1, len(parsed.good)),
+        dataset=dataset.code, service=service, mechanism=call.mechanism,
+        input_elements=inputs, source_ip=call.source_ip, internal=call.internal,
+        units=max(1, len(parsed.good)),
     )  # fmt: skip
     subjects = tuple(n for n, _ in parsed.good.values())
-    decision = _guard(session, ctx, req, ctx.clock.now(), subjects)
-    if not decision.allowed:
-        return [], decision
+    decision = call.authorize(session, req, subjects)
     assert decision.grant is not None
     stored_by_nik = RegistryRepository(session).get_many(dataset.code, subjects)
     out: list[T] = []
@@ -90,24 +82,14 @@ def _run(
         nik, given = parsed.good[i]
         out.append(answer(i, stored_by_nik.get(nik), given, decision.grant))
     found = sum(1 for n in subjects if n in stored_by_nik)
-    ctx.record(
-        session,
-        audit_event(
-            ctx.principal,
-            req,
-            decision,
-            subjects=subjects,
-            result={"butir": total, "ditemukan": found, "galat": len(parsed.errors)},
-            request_id=ctx.request_id,
-            latency_ms=(time.perf_counter() - started) * 1000,
-        ),
-    )
-    return out, None
+    summary = {"butir": total, "ditemukan": found, "galat": len(parsed.errors)}
+    call.disclose(req, decision, subjects=subjects, result=summary)
+    return out
 
 
 def verify_batch(
-    session: Session, ctx: CallContext, dataset_code: str, items: list[VerifikasiIn]
-) -> tuple[VerifikasiBatchOut, Decision | None]:
+    session: Session, call: Call, dataset_code: str, items: list[VerifikasiIn]
+) -> VerifikasiBatchOut:
     _check_size(len(items))
     dataset = get_dataset(dataset_code)
     parsed = _Parsed()
@@ -134,16 +116,16 @@ def verify_batch(
             skor={k: r.score for k, r in results.items()} if grant.return_score else None,
         )
 
-    out, refused = _run(
-        session, ctx, dataset, Service.VERIFIKASI, len(items), parsed, answer,
+    out = _run(
+        session, call, dataset, Service.VERIFIKASI, len(items), parsed, answer,
         lambda i, e: VerifikasiBatchItemOut(indeks=i, hasil="galat", galat=e),
     )  # fmt: skip
-    return VerifikasiBatchOut(jumlah=len(items), item=out), refused
+    return VerifikasiBatchOut(jumlah=len(items), item=out)
 
 
 def check_status_batch(
-    session: Session, ctx: CallContext, dataset_code: str, items: list[CekStatusIn]
-) -> tuple[CekStatusBatchOut, Decision | None]:
+    session: Session, call: Call, dataset_code: str, items: list[CekStatusIn]
+) -> CekStatusBatchOut:
     _check_size(len(items))
     dataset = get_dataset(dataset_code)
     check = dataset.status_check
@@ -180,8 +162,8 @@ def check_status_batch(
             data={k: stored.get(k) for k in sorted(grant.output_elements)} or None,
         )
 
-    out, refused = _run(
-        session, ctx, dataset, Service.CEK_STATUS, len(items), parsed, answer,
+    out = _run(
+        session, call, dataset, Service.CEK_STATUS, len(items), parsed, answer,
         lambda i, e: CekStatusBatchItemOut(indeks=i, hasil="galat", galat=e),
     )  # fmt: skip
-    return CekStatusBatchOut(jumlah=len(items), item=out), refused
+    return CekStatusBatchOut(jumlah=len(items), item=out)

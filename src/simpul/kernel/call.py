@@ -1,0 +1,139 @@
+"""The governed call: who is asking, through which mechanism, and what the call has decided
+and disclosed so far.
+
+A service function receives a `Call` and may do exactly two governed things with it:
+`authorize` (the policy decision; a refusal is recorded and raised) and `disclose` (the
+audit record of what an allowed call reveals, with its subjects). It never writes the audit
+log itself: the kernel (`simpul.kernel.core`) writes the records the call collected, inside
+the call's transaction or through the group-commit writer, before the answer leaves, and
+refuses to answer a call that disclosed nothing it recorded.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from simpul.access.policy import AccessRequest, Decision, audit_event, decide
+from simpul.access.quota import QuotaLimiter
+from simpul.access.schemas import Principal
+from simpul.agreements.schemas import Mechanism
+from simpul.audit.schemas import AuditEvent
+from simpul.audit.service import AuditWriter
+from simpul.config import Settings
+from simpul.errors import SimpulError
+from simpul.kit.clock import Clock
+from simpul.registry.repository import RegistryRepository
+
+
+class Refused(SimpulError):
+    """A refusal the call has already recorded (the policy said no, or an allowed request
+    could not be answered): the kernel raises it after the record is durable."""
+
+    def __init__(self, decision: Decision) -> None:
+        super().__init__(decision.reason, decision.detail, status=decision.status, **decision.extra)
+        self.decision = decision
+
+
+@dataclass
+class Call:
+    """Everything about one governed call that is not its body.
+
+    `events` collects the call's audit records in order; the kernel writes them. `action`
+    and `dataset` name the operation for a record of a refusal that happened before any
+    decision (a NIK of 15 digits, an unknown dataset)."""
+
+    principal: Principal
+    mechanism: Mechanism
+    source_ip: str | None
+    request_id: str
+    settings: Settings
+    clock: Clock
+    quota: QuotaLimiter | None = None
+    writer: AuditWriter | None = None
+    # A command or job run on the node itself: no network access point to check.
+    internal: bool = False
+    action: str = ""
+    dataset: str | None = None
+    # (dataset, NIK) → record (None: not in the registry), already read by the fast path
+    # in the statement that read the governance epoch (see `simpul.services.hot`).
+    prefetched: dict[tuple[str, str], dict[str, Any] | None] = field(default_factory=dict)
+    events: list[AuditEvent] = field(default_factory=list)
+    started: float = field(default_factory=time.perf_counter)
+    # The last decision taken, for a refusal raised after it (its agreement is recorded).
+    last_decision: Decision | None = None
+
+    # Kept for the service functions written before the kernel (they took a CallContext).
+    @property
+    def pending(self) -> list[AuditEvent]:
+        return self.events
+
+    def stored(self, session: Session, dataset: str, nik: str) -> dict[str, Any] | None:
+        """The registry record of `nik`, as prefetched or read now."""
+        try:
+            return self.prefetched[(dataset, nik)]
+        except KeyError:
+            return RegistryRepository(session).get(dataset, nik)
+
+    def authorize(
+        self, session: Session, req: AccessRequest, subjects: tuple[str, ...] = ()
+    ) -> Decision:
+        """The policy decision for `req`. A refusal is recorded (with the subjects asked
+        about) and raised as `Refused`; an allowance is returned for `disclose`."""
+        decision = decide(session, self.principal, req, at=self.clock.now(), quota=self.quota)
+        self.last_decision = decision
+        if not decision.allowed:
+            self.events.append(
+                audit_event(self.principal, req, decision, subjects=subjects,
+                            request_id=self.request_id, latency_ms=self._elapsed())
+            )  # fmt: skip
+            raise Refused(decision)
+        return decision
+
+    def disclose(
+        self,
+        req: AccessRequest,
+        decision: Decision,
+        *,
+        subjects: tuple[str, ...] = (),
+        result: dict[str, Any] | None = None,
+        detail: dict[str, Any] | None = None,
+    ) -> None:
+        """Record what an allowed call reveals: every subject it names, and a summary of
+        the answer (never a stored value)."""
+        assert decision.allowed, "disclose() needs an allowed decision"
+        event = audit_event(self.principal, req, decision, subjects=subjects, result=result,
+                            request_id=self.request_id, latency_ms=self._elapsed())  # fmt: skip
+        if detail:
+            event = _with_detail(event, detail)
+        self.events.append(event)
+
+    def refuse_after(self, req: AccessRequest, decision: Decision, exc: SimpulError) -> Refused:
+        """An allowed request that cannot be answered (a table that cannot be protected, a
+        query the sandbox refuses): recorded with the refusal's code, returned to raise."""
+        refused = Decision(False, exc.code, exc.status, exc.detail,
+                           agreement_id=decision.agreement_id,
+                           agreement_version=decision.agreement_version,
+                           grant=decision.grant, extra=dict(exc.extra))  # fmt: skip
+        self.events.append(
+            audit_event(self.principal, req, refused, result={"ditolak": exc.code},
+                        request_id=self.request_id, latency_ms=self._elapsed())
+        )  # fmt: skip
+        return Refused(refused)
+
+    def record(self, session: Session, event: AuditEvent) -> None:
+        """A record the operation built itself (a refusal it decided, a reviewer's step);
+        the kernel writes it with the rest."""
+        self.events.append(event)
+
+    def _elapsed(self) -> float:
+        return (time.perf_counter() - self.started) * 1000
+
+
+def _with_detail(event: AuditEvent, detail: dict[str, Any]) -> AuditEvent:
+    from dataclasses import replace
+
+    return replace(event, detail={**event.detail, **detail})

@@ -1,0 +1,261 @@
+"""The governed unit of work. Every data-bearing operation — a web service, a portal page,
+a CLI command, a job step, a file download, an export — is one call of `run` (or, for the
+single-item web services answered on the event loop, of `execute` between the same
+resolution and the same record writing):
+
+    principal → decision (`Call.authorize`) → service in the call's transaction →
+    audit records with the disclosed subjects, durable → answer, or refusal
+
+An operation is a function `op(session, call, *args) -> answer`. It refuses by raising a
+`SimpulError`; the kernel records every refusal, validation refusals included, and writes
+the records the call collected before the answer or the refusal leaves. An operation that
+returns without having recorded a disclosure is refused (`operasi_tanpa_audit`): an answer
+that the log does not account for never leaves.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Concatenate, ParamSpec, TypeVar
+
+from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
+
+from simpul.access.quota import QuotaLimiter
+from simpul.access.schemas import Principal
+from simpul.agreements.schemas import Mechanism
+from simpul.audit.schemas import AuditEvent
+from simpul.audit.service import AuditWriter, record_in_session
+from simpul.errors import SimpulError
+from simpul.kernel.call import Call, Refused
+from simpul.kernel.principals import Basic, Credential, basic_principal, remembered, resolve
+from simpul.kit.ids import new_id
+from simpul.runtime import Runtime
+
+P = ParamSpec("P")
+T = TypeVar("T")
+Op = Callable[Concatenate[Session, Call, P], T]
+log = logging.getLogger("simpul.kernel")
+
+
+class Unaccounted(SimpulError):
+    """An operation returned an answer without recording what it disclosed: a bug, and the
+    answer is withheld."""
+
+    def __init__(self, action: str) -> None:
+        super().__init__(
+            "operasi_tanpa_audit",
+            "Jawaban ditahan: operasi tidak mencatat pengungkapannya di log audit.",
+            status=500,
+        )
+        self.action = action
+
+
+@dataclass(frozen=True)
+class Node:
+    """What the kernel needs from the process it runs in."""
+
+    runtime: Runtime
+    writer: AuditWriter | None = None
+    quota: QuotaLimiter | None = None
+
+
+@dataclass(frozen=True)
+class Origin:
+    """Facts of the request that are not its body, as the adapter saw them."""
+
+    mechanism: Mechanism
+    # What is asked: the record's action and dataset for a refusal before any decision.
+    action: str
+    dataset: str | None = None
+    source_ip: str | None = None
+    request_id: str | None = None
+    internal: bool = False  # a command or job on the node itself: no access point
+
+
+def new_call(
+    node: Node,
+    principal: Principal,
+    origin: Origin,
+    *,
+    prefetched: dict[tuple[str, str], dict[str, Any] | None] | None = None,
+) -> Call:
+    rt = node.runtime
+    return Call(
+        principal=principal,
+        mechanism=origin.mechanism,
+        source_ip=origin.source_ip,
+        request_id=origin.request_id or new_id("req-"),
+        settings=rt.settings,
+        clock=rt.clock,
+        quota=node.quota,
+        writer=node.writer,
+        internal=origin.internal,
+        action=origin.action,
+        dataset=origin.dataset,
+        prefetched=prefetched or {},
+    )
+
+
+def execute(session: Session, call: Call, op: Op[P, T], *args: P.args, **kw: P.kwargs) -> T:
+    """The operation inside the call's transaction. On success the call holds at least one
+    disclosure record; on any refusal its records are settled (allowances that never
+    reached an answer dropped, the refusal itself recorded) and the refusal re-raised."""
+    try:
+        answer = op(session, call, *args, **kw)
+    except SimpulError as exc:
+        settle_refusal(call, exc)
+        raise
+    except Exception as exc:
+        settle_refusal(call, SimpulError("galat_internal", "Galat internal.", status=500))
+        log.error("operation %s failed: %s", call.action, type(exc).__name__)
+        raise
+    if not any(e.decision == "izin" for e in call.events):
+        unaccounted = Unaccounted(call.action)
+        settle_refusal(call, unaccounted)
+        raise unaccounted
+    return answer
+
+
+def legacy(fn: Callable[..., tuple[T, Any]]) -> Callable[..., T]:
+    """An operation written before the kernel, which returns `(answer, refusal)` with the
+    refusal already recorded, as a kernel operation that raises it."""
+
+    def op(session: Session, call: Call, *args: Any, **kw: Any) -> T:
+        answer, refused = fn(session, call, *args, **kw)
+        if isinstance(refused, SimpulError):
+            raise refused
+        if refused is not None:
+            raise Refused(refused)
+        return answer
+
+    op.__name__ = getattr(fn, "__name__", "operasi")
+    return op
+
+
+def settle_refusal(call: Call, exc: SimpulError) -> None:
+    """After a refusal no data leaves: keep the refusals, and record this one if it was
+    not recorded when it was decided (validation refusals, failures after an allowance)."""
+    kept = [e for e in call.events if e.decision != "izin"]
+    if not (isinstance(exc, Refused) and kept):
+        kept.append(refusal_event(call, exc))
+    call.events[:] = kept
+
+
+def refusal_event(call: Call, exc: SimpulError) -> AuditEvent:
+    d = call.last_decision
+    return AuditEvent(
+        action=call.action,
+        decision="tolak",
+        reason=exc.code,
+        actor=call.principal.username,
+        institution=call.principal.institution,
+        agreement_id=d.agreement_id if d else None,
+        agreement_version=d.agreement_version if d else None,
+        grant_id=d.grant_id if d else None,
+        service=call.action,
+        mechanism=call.mechanism.value,
+        dataset=call.dataset,
+        result={"status": exc.status},
+        request_id=call.request_id,
+        latency_ms=(time.perf_counter() - call.started) * 1000,
+    )
+
+
+def write_in_session(session: Session, call: Call) -> None:
+    """The call's records inside its own (write) transaction: they commit with it."""
+    for event in call.events:
+        record_in_session(session, call.settings, event, call.clock)
+    call.events.clear()
+
+
+def write_apart(rt: Runtime, call: Call) -> None:
+    """The call's records after its transaction: through the group-commit writer, or in a
+    transaction of their own (a refusal whose service work was rolled back). Returns only
+    once they are durable."""
+    if not call.events:
+        return
+    if call.writer is not None:
+        while call.events:
+            call.writer.append(call.events.pop(0))
+        return
+    with rt.transaction() as session:
+        write_in_session(session, call)
+
+
+async def write_apart_async(call: Call) -> None:
+    """`write_apart` for the event loop (group-commit writer only)."""
+    assert call.writer is not None
+    while call.events:
+        await call.writer.append_async(call.events.pop(0))
+
+
+def run(
+    node: Node,
+    who: Credential,
+    origin: Origin,
+    op: Op[P, T],
+    *args: P.args,
+    **kw: P.kwargs,
+) -> T:
+    """One governed operation, start to end: see the module's docstring.
+
+    With the group-commit writer the service runs in a read transaction and the records
+    are appended right after it; without one they are appended inside its transaction."""
+    rt = node.runtime
+    principal = basic_principal(rt, who) if isinstance(who, Basic) else None
+    unit = rt.read_transaction if node.writer is not None else rt.transaction
+    call: Call | None = None
+    try:
+        with unit() as session:
+            if principal is None:
+                principal = resolve(session, rt, who)
+            call = new_call(node, principal, origin)
+            answer = execute(session, call, op, *args, **kw)
+            if node.writer is None:
+                write_in_session(session, call)
+    except Exception:
+        if call is not None:  # a credential refused before a call existed is not a call
+            write_apart(rt, call)
+        raise
+    write_apart(rt, call)
+    return answer
+
+
+async def run_async(
+    node: Node,
+    who: Credential,
+    origin: Origin,
+    op: Op[P, T],
+    *args: P.args,
+    **kw: P.kwargs,
+) -> T:
+    """`run` for a bounded call on the event loop (a single-item web service: the
+    governance memo and one primary-key read). The records are awaited through the
+    group-commit writer — one wake-up per group commit instead of a thread per call.
+    Whatever can take long runs in the thread pool as `run`: argon2 for an HTTP Basic
+    password not yet verified in this governance epoch, and the whole call when there is
+    no group-commit writer (the records are then written in the call's transaction)."""
+    rt = node.runtime
+    if node.writer is None:
+        return await run_in_threadpool(lambda: run(node, who, origin, op, *args, **kw))
+    call: Call | None = None
+    with rt.read_transaction() as session:
+        principal = remembered(session, rt, who)
+        if principal is not None:
+            call = new_call(node, principal, origin)
+            try:
+                answer = execute(session, call, op, *args, **kw)
+            except Exception as exc:  # recorded by `execute`; raised once durable
+                refused: Exception | None = exc
+            else:
+                refused = None
+    if call is None:  # a password not yet verified in this epoch: argon2, off the loop
+        return await run_in_threadpool(lambda: run(node, who, origin, op, *args, **kw))
+    await write_apart_async(call)  # durable before the answer, allowed or refused
+    if refused is not None:
+        raise refused
+    return answer

@@ -1,0 +1,105 @@
+"""Who is calling: the credential an adapter read, resolved to a principal by the kernel.
+
+HTTP Basic is resolved before the call's unit of work: argon2 runs only for a password not
+yet verified in this governance epoch, and a failed password is counted and committed in a
+transaction of its own (that is what makes lock-out work)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy.orm import Session
+
+from simpul.access.auth import (
+    principal_for_account,
+    remember_password,
+    remembered_password,
+    resolve_principal,
+    verify_password,
+)
+from simpul.access.repository import AccountRepository
+from simpul.access.schemas import Principal
+from simpul.errors import NotFound, SimpulError
+from simpul.runtime import Runtime
+
+
+@dataclass(frozen=True)
+class Bearer:
+    token: str
+
+
+@dataclass(frozen=True)
+class Basic:
+    username: str
+    password: str
+
+
+@dataclass(frozen=True)
+class AccountName:
+    """An account named on the node itself (a CLI `--akun`): the shell is the credential."""
+
+    username: str
+
+
+@dataclass(frozen=True)
+class AccountId:
+    """The owner of work that runs later (a matching job re-checks its owner as it runs)."""
+
+    account_id: str
+
+
+@dataclass(frozen=True)
+class Known:
+    """A principal the adapter resolved this request (a portal session read it now)."""
+
+    principal: Principal
+
+
+Credential = Bearer | Basic | AccountName | AccountId | Known
+
+
+def resolve(session: Session, rt: Runtime, who: Credential) -> Principal:
+    """The principal as the account stands now, inside the call's unit of work."""
+    if isinstance(who, Known):
+        return who.principal
+    if isinstance(who, Bearer):
+        return resolve_principal(session, bearer=who.token, clock=rt.clock)
+    if isinstance(who, Basic):
+        return resolve_principal(session, basic=(who.username, who.password), clock=rt.clock)
+    if isinstance(who, AccountId):
+        return principal_for_account(session, who.account_id)
+    acct = AccountRepository(session).by_username(who.username.strip().lower())
+    if acct is None:
+        raise NotFound("akun_tidak_ditemukan", f"Akun {who.username!r} tidak ditemukan.")
+    return principal_for_account(session, acct.id)
+
+
+def remembered(session: Session, rt: Runtime, who: Credential) -> Principal | None:
+    """The principal without argon2: None for an HTTP Basic password not yet verified in
+    this governance epoch (then `basic_principal` runs, off the event loop)."""
+    if isinstance(who, Basic):
+        return remembered_password(session, who.username, who.password, clock=rt.clock)
+    return resolve(session, rt, who)
+
+
+def basic_principal(rt: Runtime, who: Basic) -> Principal:
+    """HTTP Basic: a password this process verified in the current governance epoch is
+    known at the cost of one keyed hash; otherwise argon2 runs, failures are counted (and
+    committed) and a success is remembered."""
+    with rt.read_transaction() as session:
+        known = remembered_password(session, who.username, who.password, clock=rt.clock)
+    if known is not None:
+        return known
+    session = rt.sessions()
+    try:
+        principal, verified = verify_password(session, who.username, who.password,
+                                              clock=rt.clock)  # fmt: skip
+        session.commit()
+    except SimpulError:
+        session.commit()
+        raise
+    finally:
+        session.close()
+    with rt.read_transaction() as session:
+        remember_password(session, who.username, who.password, verified, clock=rt.clock)
+    return principal
