@@ -84,7 +84,7 @@ def fill(
     if first == 0:
         run_migrations(engine)
         with transaction(sessions) as s:
-            access.load_seed(s, clock=clock)
+            access._load_seed(s, clock=clock)
             agreements.load_seed(s, actor="bench", clock=clock)
     hasher = SubjectHasher(settings.require_secret("audit_hmac_key"))
     batch = 5_000

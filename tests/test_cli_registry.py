@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+import stat
 from pathlib import Path
 
 from typer.testing import CliRunner
 
 from simpul.cli import app
+from simpul.config import write_demo_secrets
 from tests.registry.builders import person, write_csv
 
 runner = CliRunner()
@@ -19,6 +21,7 @@ def test_load_stats_issues_and_export(tmp_path: Path) -> None:
     rows[2]["tanggal_lahir"] = "31-02-1990"
     src = write_csv(tmp_path / "pend.csv", rows)
     env = {"SIMPUL_DATA_DIR": str(data_dir)}
+    write_demo_secrets(data_dir)  # load, snapshot and export are audited: the log needs its key
     result = runner.invoke(
         app,
         ["registry", "load", "kependudukan", str(src), "--report", str(tmp_path / "r.csv")],
@@ -36,10 +39,24 @@ def test_load_stats_issues_and_export(tmp_path: Path) -> None:
     assert by_code["kependudukan"]["snapshot_rows"] == 4
     assert by_code["asn"]["records"] == 0
 
+    # Export is on behalf of the provider's administrator (Dukcapil provides kependudukan).
+    assert runner.invoke(app, ["institution", "load-seed"], env=env).exit_code == 0
+    created = runner.invoke(
+        app,
+        ["account", "create", "--institution", "dukcapil", "--role", "provider_admin",
+         "--username", "dukcapil.admin"],
+        env=env,
+    )  # fmt: skip
+    assert created.exit_code == 0, created.output
     out = tmp_path / "ekspor.csv"
-    exported = runner.invoke(app, ["registry", "export", "kependudukan", "-o", str(out)], env=env)
+    exported = runner.invoke(
+        app, ["registry", "export", "kependudukan", "-o", str(out), "--akun", "dukcapil.admin"],
+        env=env,
+    )  # fmt: skip
     assert exported.exit_code == 0, exported.output
-    assert len(out.read_text(encoding="utf-8").splitlines()) == 5
+    lines = out.read_text(encoding="utf-8").splitlines()
+    assert lines[0].startswith("# Sumber: Direktorat Jenderal Kependudukan") and len(lines) == 6
+    assert stat.S_IMODE(out.stat().st_mode) == 0o600
 
 
 def test_unknown_dataset_is_a_clear_error(tmp_path: Path) -> None:

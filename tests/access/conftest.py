@@ -43,7 +43,7 @@ def db(sessions: sessionmaker[Session], clock: FixedClock) -> sessionmaker[Sessi
     request or a command is.
     """
     with transaction(sessions) as s:
-        service.load_seed(s, clock=clock)
+        service._load_seed(s, clock=clock)
     return sessions
 
 
@@ -53,7 +53,7 @@ def make_account(db: sessionmaker[Session], clock: FixedClock) -> MakeAccount:
         username: str, institution: str = "bkn", role: str = "data_user", **kw: Any
     ) -> IssuedSecret:
         with transaction(db) as s:
-            return service.create_account(
+            return service._create_account(
                 s,
                 AccountCreate.model_validate(
                     {"username": username, "institution": institution, "role": role, **kw}

@@ -125,13 +125,13 @@ def test_reset_secret_and_unlock(
     for _ in range(auth.MAX_FAILED_LOGINS):
         _login(db, clock, "dewi.bkn", "Salah-sandi-123")
     with transaction(db) as s:
-        new = service.reset_secret(s, "dewi.bkn", actor=ADMIN, reason="lupa", clock=clock)
+        new = service._reset_secret(s, "dewi.bkn", actor=ADMIN, reason="lupa", clock=clock)
     assert _login(db, clock, "dewi.bkn", old) == "kredensial_tidak_valid"
     assert _login(db, clock, "dewi.bkn", new.secret.get_secret_value()) is None
     for _ in range(auth.MAX_FAILED_LOGINS):
         _login(db, clock, "dewi.bkn", "Salah-sandi-123")
     with transaction(db) as s:
-        service.unlock_account(s, "dewi.bkn", actor=ADMIN, reason="identitas diperiksa")
+        service._unlock_account(s, "dewi.bkn", actor=ADMIN, reason="identitas diperiksa")
     assert _login(db, clock, "dewi.bkn", new.secret.get_secret_value()) is None
 
 
@@ -140,10 +140,10 @@ def test_change_password_applies_the_policy(
 ) -> None:
     old = make_account("yusuf.bkn").secret.get_secret_value()
     with transaction(db) as s, pytest.raises(SimpulError) as info:
-        service.change_password(s, "yusuf.bkn", old, "pendek", clock=clock)
+        service._change_password(s, "yusuf.bkn", old, "pendek", clock=clock)
     assert info.value.code == "kata_sandi_lemah"
     with transaction(db) as s:
-        service.change_password(s, "yusuf.bkn", old, "Kopi-Tubruk-2025", clock=clock)
+        service._change_password(s, "yusuf.bkn", old, "Kopi-Tubruk-2025", clock=clock)
     assert _login(db, clock, "yusuf.bkn", "Kopi-Tubruk-2025") is None
     assert _login(db, clock, "yusuf.bkn", old) == "kredensial_tidak_valid"
 
@@ -206,9 +206,9 @@ def test_operator_binding_rules(
     with transaction(db) as s:
         p = auth.authenticate_password(s, "opr.jabar", password, clock=clock)
         # The operator acts under its data user's agreements, read at every call.
-        service.bind_agreement(s, "dina.jabar", "pks-000-jabar-adendum-1", actor=ADMIN)
+        service._bind_agreement(s, "dina.jabar", "pks-000-jabar-adendum-1", actor=ADMIN)
         with pytest.raises(SimpulError) as info:
-            service.bind_agreement(s, "opr.jabar", "x", actor=ADMIN)
+            service._bind_agreement(s, "opr.jabar", "x", actor=ADMIN)
         assert info.value.code == "operator_tidak_diikat_pks"
     assert p.on_behalf_of == "dina.jabar"
     assert p.agreement_ids == {"pks-000-jabar"}
@@ -217,7 +217,7 @@ def test_operator_binding_rules(
     assert p.agreement_ids == {"pks-000-jabar", "pks-000-jabar-adendum-1"}
 
     with transaction(db) as s:
-        service.revoke_account(s, "dina.jabar", actor=ADMIN, reason="mutasi", clock=clock)
+        service._revoke_account(s, "dina.jabar", actor=ADMIN, reason="mutasi", clock=clock)
     # Revoking the data user stops its operator on the next call; a new operator is refused.
     assert _login(db, clock, "opr.jabar", password) == "akun_dicabut"
     with pytest.raises(SimpulError) as info:
@@ -233,7 +233,7 @@ def test_revocation_is_immediate_for_passwords(
     password = make_account("tono.bkn").secret.get_secret_value()
     assert _login(db, clock, "tono.bkn", password) is None
     with transaction(db) as s:
-        revoked = service.revoke_account(s, "tono.bkn", actor=ADMIN, reason="pensiun", clock=clock)
+        revoked = service._revoke_account(s, "tono.bkn", actor=ADMIN, reason="pensiun", clock=clock)
     assert (revoked.status, revoked.revoked_at, revoked.revoke_reason) == ("dicabut", T0, "pensiun")
     assert _login(db, clock, "tono.bkn", password) == "akun_dicabut"
     # A wrong password on a revoked account says nothing about the account's state.
@@ -241,11 +241,14 @@ def test_revocation_is_immediate_for_passwords(
     with transaction(db) as s:
         actions: list[tuple[Callable[[], object], str]] = [
             (
-                lambda: service.revoke_account(s, "tono.bkn", actor=ADMIN, reason="x"),
+                lambda: service._revoke_account(s, "tono.bkn", actor=ADMIN, reason="x"),
                 "akun_sudah_dicabut",
             ),
-            (lambda: service.reset_secret(s, "tono.bkn", actor=ADMIN, reason="x"), "akun_dicabut"),
-            (lambda: service.revoke_account(s, "tono.bkn", actor=ADMIN, reason=""), "alasan_wajib"),
+            (lambda: service._reset_secret(s, "tono.bkn", actor=ADMIN, reason="x"), "akun_dicabut"),
+            (
+                lambda: service._revoke_account(s, "tono.bkn", actor=ADMIN, reason=""),
+                "alasan_wajib",
+            ),
         ]
         for action, code in actions:
             with pytest.raises(SimpulError) as info:
@@ -277,8 +280,8 @@ def test_create_refusals_and_listing(db: sessionmaker[Session], make_account: Ma
     assert listed["sari.bkn"].agreement_ids == ["pks-003", "pks-004"]
     assert [a.username for a in bkn_only] == ["sari.bkn"]
     with transaction(db) as s:
-        service.unbind_agreement(s, "sari.bkn", "pks-004", actor=ADMIN, reason="PKS berakhir")
+        service._unbind_agreement(s, "sari.bkn", "pks-004", actor=ADMIN, reason="PKS berakhir")
         assert service.get_account(s, "sari.bkn").agreement_ids == ["pks-003"]
         with pytest.raises(SimpulError) as info:
-            service.unbind_agreement(s, "sari.bkn", "pks-004", actor=ADMIN, reason="lagi")
+            service._unbind_agreement(s, "sari.bkn", "pks-004", actor=ADMIN, reason="lagi")
         assert info.value.code == "ikatan_pks_tidak_ada"

@@ -36,7 +36,7 @@ def test_load_seed_is_idempotent_and_never_renames(
     db: sessionmaker[Session], clock: FixedClock, tmp_path: Path
 ) -> None:
     with transaction(db) as s:
-        again = service.load_seed(s, clock=clock)
+        again = service._load_seed(s, clock=clock)
     assert again.created == [] and again.updated == []
     assert set(again.unchanged) == DEMO
 
@@ -54,7 +54,7 @@ institutions:
         encoding="utf-8",
     )
     with transaction(db) as s:
-        report = service.load_seed(s, edited, clock=clock)
+        report = service._load_seed(s, edited, clock=clock)
         inst = service.get_institution(s, "bkn")
     assert report.updated == ["bkn"] and report.name_differs == ["bkn"]
     assert inst.name == "Badan Kepegawaian Negara"  # a rename must be explicit
@@ -67,7 +67,7 @@ def test_rename_is_recorded_and_returned_as_a_nomenclature_change(
 ) -> None:
     clock.advance(timedelta(days=30))
     with transaction(db) as s:
-        change = service.rename_institution(
+        change = service._rename_institution(
             s,
             "kemenkop",
             "Kementerian Koperasi",
@@ -107,7 +107,7 @@ def test_rename_refusals(
     db: sessionmaker[Session], code: str, name: str, reason: str, error: str
 ) -> None:
     with transaction(db) as s, pytest.raises(SimpulError) as info:
-        service.rename_institution(s, code, name, actor=ADMIN, reason=reason)
+        service._rename_institution(s, code, name, actor=ADMIN, reason=reason)
     assert info.value.code == error
     with transaction(db) as s:
         assert s.execute(select(func.count()).select_from(InstitutionNameHistory)).scalar_one() == 0
@@ -125,15 +125,15 @@ def test_create_update_and_access_point_validation(
         "access_cidrs": ["10.70.1.0/24"],
     }
     with transaction(db) as s:
-        created = service.create_institution(s, InstitutionIn.model_validate(spec), clock=clock)
+        created = service._create_institution(s, InstitutionIn.model_validate(spec), clock=clock)
     assert created.access_cidrs == ["10.70.1.0/24"]
     with transaction(db) as s, pytest.raises(SimpulError) as info:
-        service.create_institution(s, InstitutionIn.model_validate(spec), clock=clock)
+        service._create_institution(s, InstitutionIn.model_validate(spec), clock=clock)
     assert info.value.code == "instansi_sudah_ada"
 
     clock.advance(timedelta(hours=1))
     with transaction(db) as s:
-        updated = service.update_institution(
+        updated = service._update_institution(
             s, "pemkab-garut", InstitutionUpdate(access_cidrs=["fd00:12::/48"]), clock=clock
         )
     assert updated.access_cidrs == ["fd00:12::/48"]

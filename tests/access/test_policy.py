@@ -88,7 +88,7 @@ class World:
 def build_world(sessions: sessionmaker[Session]) -> World:
     clock = FixedClock(NOW)
     with transaction(sessions) as s:
-        access.load_seed(s, clock=clock)
+        access._load_seed(s, clock=clock)
         agreements.load_seed(s, actor=ADMIN, clock=clock, demo=True)
     for inst, ids in AGREEMENTS.items():
         users = [
@@ -99,7 +99,7 @@ def build_world(sessions: sessionmaker[Session]) -> World:
         ]
         for role, extra in users:
             with transaction(sessions) as s:
-                access.create_account(
+                access._create_account(
                     s,
                     AccountCreate.model_validate(
                         {
@@ -189,9 +189,9 @@ def test_without_the_demo_addenda_every_seed_agreement_is_expired(
 ) -> None:
     clock = FixedClock(NOW)
     with transaction(sessions) as s:
-        access.load_seed(s, clock=clock)
+        access._load_seed(s, clock=clock)
         agreements.load_seed(s, actor=ADMIN, clock=clock)
-        access.create_account(
+        access._create_account(
             s,
             AccountCreate.model_validate(
                 {
@@ -226,7 +226,7 @@ def test_revocation_takes_effect_on_the_next_request(world: World, action: str) 
                 s, "pks-dukcapil-bkn", actor=ADMIN, reason="uji", clock=world.clock
             )
         elif action == "revoke":
-            access.revoke_account(s, "bkn.data_user", actor=ADMIN, reason="uji", clock=world.clock)
+            access._revoke_account(s, "bkn.data_user", actor=ADMIN, reason="uji", clock=world.clock)
         else:
             at = AFTER_DEMO_TERM
     if action == "revoke":
@@ -273,7 +273,7 @@ def test_card_reader_needs_an_active_device_of_the_institution(world: World) -> 
 
     principal = world.principal("bkn.operator")
     with transaction(world.db) as s:
-        access.register_device(
+        access._register_device(
             s,
             DeviceIn(serial="KTP-001", sam_id="SAM-1", institution="bkn"),
             actor=ADMIN,
@@ -283,10 +283,10 @@ def test_card_reader_needs_an_active_device_of_the_institution(world: World) -> 
         refusal = _device_refusal(s, principal, "KTP-001")
         assert refusal is not None
         assert refusal.reason == "perangkat_tidak_aktif"
-        access.activate_device(s, "KTP-001", actor=ADMIN, clock=world.clock)
+        access._activate_device(s, "KTP-001", actor=ADMIN, clock=world.clock)
         assert _device_refusal(s, principal, "KTP-001") is None
         assert _device_refusal(s, principal, "TIDAK-ADA") is not None
-        access.deactivate_device(s, "KTP-001", actor=ADMIN, reason="uji", clock=world.clock)
+        access._deactivate_device(s, "KTP-001", actor=ADMIN, reason="uji", clock=world.clock)
         assert _device_refusal(s, principal, "KTP-001") is not None
 
 

@@ -110,7 +110,7 @@ def test_revoking_a_client_kills_its_tokens_on_the_very_next_call(
     tokens = [_issue(db, clock, "bkn-siasn", secret) for _ in range(3)]
     assert all(_call(db, clock, t) is None for t in tokens)
     with transaction(db) as s:
-        service.revoke_account(s, "bkn-siasn", actor=ADMIN, reason="kebocoran", clock=clock)
+        service._revoke_account(s, "bkn-siasn", actor=ADMIN, reason="kebocoran", clock=clock)
         # Within the same unit of work too: nothing is cached.
         with pytest.raises(SimpulError) as info:
             auth.resolve_principal(s, bearer=tokens[0], clock=clock)
@@ -134,7 +134,7 @@ def test_revocation_is_seen_by_another_node(
         node_b = session_factory(other)
         assert _call(node_b, clock, token) is None
         with transaction(db) as s:
-            service.revoke_account(s, "bkn-siasn", actor=ADMIN, reason="uji", clock=clock)
+            service._revoke_account(s, "bkn-siasn", actor=ADMIN, reason="uji", clock=clock)
         assert _call(node_b, clock, token) == "akun_dicabut"
     finally:
         other.dispose()
@@ -151,7 +151,7 @@ def test_single_token_revocation_and_secret_reset(
         assert not auth.revoke_token(s, "spl_at_tidak-pernah-ada", clock=clock)
     assert (_call(db, clock, keep), _call(db, clock, drop)) == (None, "kredensial_tidak_valid")
     with transaction(db) as s:
-        new = service.reset_secret(s, "bkn-siasn", actor=ADMIN, reason="rotasi", clock=clock)
+        new = service._reset_secret(s, "bkn-siasn", actor=ADMIN, reason="rotasi", clock=clock)
     new_secret = new.secret.get_secret_value()
     # A reset secret may be the leaked one: every token from before stops working.
     assert _call(db, clock, keep) == "kredensial_tidak_valid"

@@ -59,7 +59,7 @@ def env(settings: Settings, regsosek_file: Path, monkeypatch: pytest.MonkeyPatch
     creds = {c["username"]: c for c in build_governance(rt, say=lambda _m: None)}
     with rt.transaction() as s:
         agreements.load_files(s, [HERE / "pks-uji-agregat.yaml"], actor="uji", clock=rt.clock)
-        issued = access.create_account(
+        issued = access._create_account(
             s,
             AccountCreate.model_validate({"institution": "kemensos", "role": "data_user",
                                           "username": "kemensos.analis",

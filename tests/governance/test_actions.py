@@ -32,9 +32,9 @@ def clock() -> FixedClock:
 @pytest.fixture
 def db(sessions: sessionmaker[Session], clock: FixedClock) -> sessionmaker[Session]:
     with transaction(sessions) as s:
-        access.load_seed(s, clock=clock)
+        access._load_seed(s, clock=clock)
         agreements.load_seed(s, actor=ADMIN, clock=clock, demo=True)
-        access.create_account(
+        access._create_account(
             s,
             AccountCreate.model_validate(
                 {"username": "bkn.klien", "institution": "bkn", "role": "data_user",
@@ -43,11 +43,11 @@ def db(sessions: sessionmaker[Session], clock: FixedClock) -> sessionmaker[Sessi
             actor=ADMIN,
             clock=clock,
         )  # fmt: skip
-        access.register_device(
+        access._register_device(
             s, DeviceIn(serial="KTP-1", sam_id="SAM-1", institution="bkn"), actor=ADMIN,
             clock=clock,
         )  # fmt: skip
-        access.activate_device(s, "KTP-1", actor=ADMIN, clock=clock)
+        access._activate_device(s, "KTP-1", actor=ADMIN, clock=clock)
     return sessions
 
 

@@ -40,9 +40,9 @@ REQUEST = AccessRequest(
 def rt(settings: Settings) -> Iterator[Runtime]:
     runtime = Runtime(settings, clock=FixedClock(NOW))
     with runtime.transaction() as s:
-        access.load_seed(s, clock=runtime.clock)
+        access._load_seed(s, clock=runtime.clock)
         agreements.load_seed(s, actor=ADMIN, clock=runtime.clock, demo=True)
-        access.create_account(
+        access._create_account(
             s,
             AccountCreate.model_validate(
                 {"username": "bkn.klien", "institution": "bkn", "role": "data_user",

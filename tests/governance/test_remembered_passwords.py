@@ -46,9 +46,9 @@ def hasher(monkeypatch: pytest.MonkeyPatch) -> CountingPasswords:
 def rt(settings: Settings, hasher: CountingPasswords) -> Iterator[tuple[Runtime, str]]:
     runtime = Runtime(settings, clock=FixedClock(NOW))
     with runtime.transaction() as s:
-        access.load_seed(s, clock=runtime.clock)
+        access._load_seed(s, clock=runtime.clock)
         agreements.load_seed(s, actor=ADMIN, clock=runtime.clock, demo=True)
-        issued = access.create_account(
+        issued = access._create_account(
             s,
             AccountCreate.model_validate(
                 {"username": "bkn.pengguna", "institution": "bkn", "role": "data_user",
@@ -84,7 +84,7 @@ def test_a_new_password_forgets_the_old_one(rt: tuple[Runtime, str]) -> None:
     runtime, password = rt
     _basic_principal(runtime, ("bkn.pengguna", password))
     with runtime.transaction() as s:
-        access.change_password(
+        access._change_password(
             s, "bkn.pengguna", password, "Sandi-Baru-2026!x", clock=runtime.clock
         )
     assert _code(runtime, "bkn.pengguna", password) == "kredensial_tidak_valid"
@@ -101,7 +101,7 @@ def test_lock_out_and_revocation_end_a_remembered_password(rt: tuple[Runtime, st
     # Locked: even the right password is refused until the lock ends.
     assert _code(runtime, "bkn.pengguna", password) == "akun_terkunci"
     with runtime.transaction() as s:
-        access.unlock_account(s, "bkn.pengguna", actor=ADMIN, reason="uji")
+        access._unlock_account(s, "bkn.pengguna", actor=ADMIN, reason="uji")
     assert _basic_principal(runtime, ("bkn.pengguna", password)).username == "bkn.pengguna"
     with runtime.transaction() as s:
         governance.revoke_account(

@@ -114,7 +114,7 @@ def world(
         with rt.transaction() as s:
             registry.load_registry(s, settings, code, path, clock)
     with rt.transaction() as s:
-        access.load_seed(s, clock=clock)
+        access._load_seed(s, clock=clock)
         agreements.load_seed(s, actor=ADMIN, clock=clock)
         specs = [
             {"username": "hub.admin", "institution": "bappenas", "role": "hub_admin"},
@@ -157,17 +157,17 @@ def world(
         ]
         secrets = {}
         for spec in specs:
-            issued = access.create_account(
+            issued = access._create_account(
                 s, AccountCreate.model_validate(spec), actor=ADMIN, clock=clock
             )
             secrets[spec["username"]] = issued.secret.get_secret_value()
-        access.register_device(
+        access._register_device(
             s,
             DeviceIn(serial="KTP-BKN-1", sam_id="SAM-1", institution="bkn"),
             actor=ADMIN,
             clock=clock,
         )
-        access.activate_device(s, "KTP-BKN-1", actor=ADMIN, clock=clock)
+        access._activate_device(s, "KTP-BKN-1", actor=ADMIN, clock=clock)
     yield World(rt, clock, settings, tables, secrets)
     rt.close()
 

@@ -209,7 +209,7 @@ def test_expired_agreement_and_revoked_client(env: Env) -> None:
 
     rt = env.client.app.state.runtime  # type: ignore[attr-defined]
     with rt.transaction() as s:
-        access.revoke_account(s, "kemenkop.klien", actor="uji", reason="uji", clock=env.clock)
+        access._revoke_account(s, "kemenkop.klien", actor="uji", reason="uji", clock=env.clock)
     resp = env.client.post(url, json={"nik": civil["nik"]}, headers=headers)
     assert resp.status_code == 401
 

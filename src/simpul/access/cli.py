@@ -1,4 +1,5 @@
-"""`simpul institution|account|device …`: thin adapters over the access service.
+"""`simpul institution|account|device …`: thin adapters. Reads go to the access service;
+every change is a governance action (`simpul.governance.actions`), audited with it.
 
 A generated password or client secret is written once to stdout for the operator to store;
 everything else goes to stderr, and no secret is ever logged.
@@ -6,7 +7,6 @@ everything else goes to stderr, and no secret is ever logged.
 
 from __future__ import annotations
 
-import getpass
 import json
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
@@ -25,7 +25,8 @@ from simpul.access.schemas import (
     Role,
 )
 from simpul.errors import InvalidInput
-from simpul.governance import service as governance
+from simpul.governance import actions
+from simpul.governance.actors import cli_actor
 from simpul.obligations import enforcement
 from simpul.runtime import runtime
 
@@ -41,14 +42,6 @@ err = Console(stderr=True, soft_wrap=True)
 
 ReasonOpt = Annotated[str, typer.Option("--reason", help="Alasan (dicatat).")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Keluaran JSON.")]
-
-
-def _actor() -> str:
-    # Governance actions name who did them; on the CLI that is the operating-system user.
-    try:
-        return f"cli:{getpass.getuser()}"
-    except (KeyError, OSError):  # pragma: no cover - no passwd entry in some containers
-        return "cli"
 
 
 def _build(model: type[M], **values: Any) -> M:
@@ -85,7 +78,7 @@ def load_seed(
     """Muat instansi dari YAML: yang baru dibuat, yang ada diperbarui (kecuali nama)."""
     rt = runtime(ctx)
     with rt.transaction() as session:
-        report = service.load_seed(session, file, clock=rt.clock)
+        report = actions.load_institutions(session, rt.settings, rt.clock, file, actor=cli_actor())
     out.print(
         f"{len(report.created)} dibuat, {len(report.updated)} diperbarui, "
         f"{len(report.unchanged)} tetap."
@@ -146,7 +139,7 @@ def rename_institution(ctx: typer.Context, code: str, new_name: str, reason: Rea
     rt = runtime(ctx)
     with rt.transaction() as session:
         change, report = enforcement.rename_institution(
-            session, rt.settings, rt.clock, code, new_name, actor=_actor(), reason=reason
+            session, rt.settings, rt.clock, code, new_name, actor=cli_actor(), reason=reason
         )
     out.print(f"{change.institution}: {change.old_name} → {change.new_name}")
     for agreement_id, why in report.terminated:
@@ -200,7 +193,7 @@ def create_account(
         operator_of=operator_of,
     )
     with rt.transaction() as session:
-        issued = service.create_account(session, data, actor=_actor(), clock=rt.clock)
+        issued = actions.create_account(session, rt.settings, rt.clock, data, actor=cli_actor())
     a = issued.account
     err.print(
         f"Akun {a.username} dibuat ({a.kind.value}, {a.role.value}, {a.institution})"
@@ -243,8 +236,8 @@ def revoke_account(ctx: typer.Context, username: str, reason: ReasonOpt) -> None
     """Cabut akun; berlaku pada panggilan berikutnya, seluruh tokennya mati."""
     rt = runtime(ctx)
     with rt.transaction() as session:
-        acct = governance.revoke_account(
-            session, rt.settings, rt.clock, username, actor=_actor(), reason=reason
+        acct = actions.revoke_account(
+            session, rt.settings, rt.clock, username, actor=cli_actor(), reason=reason
         )
     out.print(f"Akun {acct.username} dicabut.")
 
@@ -260,8 +253,8 @@ def reset_secret(
     """Bangkitkan kata sandi atau rahasia klien baru (ditampilkan sekali)."""
     rt = runtime(ctx)
     with rt.transaction() as session:
-        issued = governance.reset_secret(
-            session, rt.settings, rt.clock, username, actor=_actor(), reason=reason
+        issued = actions.reset_secret(
+            session, rt.settings, rt.clock, username, actor=cli_actor(), reason=reason
         )
     _print_secret(issued)
 
@@ -279,11 +272,12 @@ def register_device(
     """Daftarkan pembaca kartu KTP-el (status: terdaftar)."""
     rt = runtime(ctx)
     with rt.transaction() as session:
-        dev = service.register_device(
+        dev = actions.register_device(
             session,
+            rt.settings,
+            rt.clock,
             _build(DeviceIn, serial=serial, sam_id=sam, institution=institution),
-            actor=_actor(),
-            clock=rt.clock,
+            actor=cli_actor(),
         )
     out.print(f"Pembaca kartu {dev.serial} ({dev.institution}) {dev.status.value}.")
 
@@ -293,7 +287,7 @@ def activate_device(ctx: typer.Context, serial: str) -> None:
     """Aktifkan pembaca kartu setelah personalisasi SAM."""
     rt = runtime(ctx)
     with rt.transaction() as session:
-        dev = governance.activate_device(session, rt.settings, rt.clock, serial, actor=_actor())
+        dev = actions.activate_device(session, rt.settings, rt.clock, serial, actor=cli_actor())
     out.print(f"Pembaca kartu {dev.serial} {dev.status.value}.")
 
 
@@ -302,8 +296,8 @@ def deactivate_device(ctx: typer.Context, serial: str, reason: ReasonOpt) -> Non
     """Nonaktifkan pembaca kartu."""
     rt = runtime(ctx)
     with rt.transaction() as session:
-        dev = governance.deactivate_device(
-            session, rt.settings, rt.clock, serial, actor=_actor(), reason=reason
+        dev = actions.deactivate_device(
+            session, rt.settings, rt.clock, serial, actor=cli_actor(), reason=reason
         )
     out.print(f"Pembaca kartu {dev.serial} {dev.status.value}.")
 

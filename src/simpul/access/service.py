@@ -1,9 +1,10 @@
 """Access service: institutions, accounts and their secrets, agreement bindings, card-reader
 devices. Authentication (the hot path) is in `simpul.access.auth`.
 
-Every function takes the caller's session; the caller commits. Governance actions (rename,
-revoke, reset, deactivate …) each take `actor` and `reason` and are one function, so an
-audit record can be written beside each in the same transaction.
+Every function takes the caller's session; the caller commits. Reads (get/list) are public.
+The functions that change state are private (`_create_account`, `_revoke_account` …):
+adapters (CLI, portal, demo) reach them only through `simpul.governance.actions`, which
+writes each change's audit record in the same transaction, so no change goes unrecorded.
 """
 
 from __future__ import annotations
@@ -113,7 +114,7 @@ def _apply_details(inst: Institution, data: InstitutionIn | InstitutionUpdate) -
     return changed
 
 
-def create_institution(
+def _create_institution(
     session: Session, data: InstitutionIn, *, clock: Clock = SYSTEM_CLOCK
 ) -> InstitutionOut:
     repo = InstitutionRepository(session)
@@ -126,10 +127,10 @@ def create_institution(
     return _institution_out(inst)
 
 
-def update_institution(
+def _update_institution(
     session: Session, code: str, data: InstitutionUpdate, *, clock: Clock = SYSTEM_CLOCK
 ) -> InstitutionOut:
-    """Address, contact, kind, access points. A name change goes through `rename_institution`."""
+    """Address, contact, kind, access points; a name change is `_rename_institution`."""
     inst = InstitutionRepository(session).get(code)
     if inst is None:
         raise _no_institution(code)
@@ -150,7 +151,7 @@ def list_institutions(session: Session) -> list[InstitutionOut]:
     return [_institution_out(i) for i in InstitutionRepository(session).all()]
 
 
-def rename_institution(
+def _rename_institution(
     session: Session,
     code: str,
     new_name: str,
@@ -237,20 +238,20 @@ def read_seed(path: Path | None = None) -> list[InstitutionIn]:
     return specs
 
 
-def load_institutions(
+def _load_institutions(
     session: Session, specs: Iterable[InstitutionIn], *, clock: Clock = SYSTEM_CLOCK
 ) -> SeedReport:
     """Create missing institutions and refresh the details of existing ones.
 
     A different name is reported, never applied: a rename can end an agreement and must be
-    an explicit, reasoned action (`rename_institution`).
+    an explicit, reasoned action (`_rename_institution`).
     """
     repo = InstitutionRepository(session)
     report = SeedReport(created=[], updated=[], unchanged=[], name_differs=[])
     for spec in specs:
         inst = repo.get(spec.code)
         if inst is None:
-            create_institution(session, spec, clock=clock)
+            _create_institution(session, spec, clock=clock)
             report.created.append(spec.code)
             continue
         if inst.name != spec.name:
@@ -264,10 +265,10 @@ def load_institutions(
     return report
 
 
-def load_seed(
+def _load_seed(
     session: Session, path: Path | None = None, *, clock: Clock = SYSTEM_CLOCK
 ) -> SeedReport:
-    return load_institutions(session, read_seed(path), clock=clock)
+    return _load_institutions(session, read_seed(path), clock=clock)
 
 
 # -- accounts -----------------------------------------------------------------------------
@@ -371,7 +372,7 @@ def _new_secret(
     return given.get_secret_value(), passwords.hash(given.get_secret_value()), False
 
 
-def create_account(
+def _create_account(
     session: Session,
     data: AccountCreate,
     *,
@@ -434,7 +435,7 @@ def list_accounts(
     return [_account_row_out(a, du, agreements.get(a.id, [])) for a, du in rows]
 
 
-def revoke_account(
+def _revoke_account(
     session: Session, username: str, *, actor: str, reason: str, clock: Clock = SYSTEM_CLOCK
 ) -> AccountOut:
     """Revoke at once: its tokens are killed and every later call is refused. An operator of
@@ -453,7 +454,7 @@ def revoke_account(
     return _account_out(session, acct)
 
 
-def reset_secret(
+def _reset_secret(
     session: Session,
     username: str,
     *,
@@ -483,7 +484,7 @@ def reset_secret(
     )
 
 
-def change_password(
+def _change_password(
     session: Session,
     username: str,
     current: str,
@@ -505,7 +506,7 @@ def change_password(
     return _account_out(session, acct)
 
 
-def unlock_account(session: Session, username: str, *, actor: str, reason: str) -> AccountOut:
+def _unlock_account(session: Session, username: str, *, actor: str, reason: str) -> AccountOut:
     """Lift a lockout before its window ends (e.g. after the user's identity was checked)."""
     _require_reason(reason)
     acct = _account(session, username)
@@ -515,7 +516,7 @@ def unlock_account(session: Session, username: str, *, actor: str, reason: str) 
     return _account_out(session, acct)
 
 
-def bind_agreement(
+def _bind_agreement(
     session: Session, username: str, agreement_id: str, *, actor: str, clock: Clock = SYSTEM_CLOCK
 ) -> AccountOut:
     acct = _account(session, username)
@@ -531,7 +532,7 @@ def bind_agreement(
     return _account_out(session, acct)
 
 
-def unbind_agreement(
+def _unbind_agreement(
     session: Session, username: str, agreement_id: str, *, actor: str, reason: str
 ) -> AccountOut:
     _require_reason(reason)
@@ -575,7 +576,7 @@ def _device(session: Session, serial: str) -> Device:
     return dev
 
 
-def register_device(
+def _register_device(
     session: Session, data: DeviceIn, *, actor: str, clock: Clock = SYSTEM_CLOCK
 ) -> DeviceOut:
     repo = DeviceRepository(session)
@@ -600,7 +601,7 @@ def register_device(
     return _device_out(dev)
 
 
-def activate_device(
+def _activate_device(
     session: Session, serial: str, *, actor: str, clock: Clock = SYSTEM_CLOCK
 ) -> DeviceOut:
     """terdaftar → aktif after SAM personalisation; nonaktif → aktif to reinstate."""
@@ -621,7 +622,7 @@ def _deactivate(dev: Device, actor: str, reason: str, now: datetime) -> None:
     dev.deactivation_reason = reason
 
 
-def deactivate_device(
+def _deactivate_device(
     session: Session, serial: str, *, actor: str, reason: str, clock: Clock = SYSTEM_CLOCK
 ) -> DeviceOut:
     _require_reason(reason)
@@ -633,7 +634,7 @@ def deactivate_device(
     return _device_out(dev)
 
 
-def deactivate_all_for_institution(
+def _deactivate_all_for_institution(
     session: Session, institution: str, *, actor: str, reason: str, clock: Clock = SYSTEM_CLOCK
 ) -> list[DeviceOut]:
     """On termination (PKS 003 Pasal 9): every reader not yet inactive, registered ones too,

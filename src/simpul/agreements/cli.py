@@ -1,8 +1,8 @@
-"""`simpul agreement …`: thin adapters over the agreement service."""
+"""`simpul agreement …`: thin adapters. Reads go to the agreement service; every change
+is a governance action (`simpul.governance.actions`), audited in the same transaction."""
 
 from __future__ import annotations
 
-import getpass
 import json
 from datetime import UTC, date, datetime, time
 from pathlib import Path
@@ -16,6 +16,8 @@ from simpul.agreements import service
 from simpul.agreements.lifecycle import WIB, State
 from simpul.agreements.loader import AgreementFileError, demo_dir, seed_dir
 from simpul.agreements.schemas import AgreementDocument
+from simpul.governance import actions
+from simpul.governance.actors import cli_actor
 from simpul.runtime import Runtime, runtime
 
 app = typer.Typer(
@@ -35,13 +37,6 @@ STATE_STYLE = {
 }
 
 ReasonOption = Annotated[str, typer.Option("--reason", "--alasan", help="Alasan tindakan (wajib).")]
-
-
-def _actor() -> str:
-    try:
-        return f"cli:{getpass.getuser()}"
-    except (KeyError, OSError):
-        return "cli"
 
 
 def _at(rt: Runtime, on: str | None) -> datetime:
@@ -68,7 +63,9 @@ def _load(rt: Runtime, paths: list[Path]) -> None:
     rt.migrate()
     try:
         with rt.transaction() as session:
-            results = service.load_files(session, paths, actor=_actor(), clock=rt.clock)
+            results = actions.load_agreements(
+                session, rt.settings, rt.clock, paths, actor=cli_actor()
+            )
     except AgreementFileError as exc:
         err.print("[red]Berkas perjanjian tidak sah; tidak ada yang dimuat.[/red]")
         for issue in exc.issues:
@@ -113,14 +110,12 @@ def addendum(
     file: Annotated[Path, typer.Argument(help="Berkas YAML adendum.")],
 ) -> None:
     """Terapkan adendum: perjanjian mendapat versi baru, riwayat tetap tersimpan."""
-    from simpul.governance import service as governance
-
     rt = runtime(ctx)
     rt.migrate()
     try:
         with rt.transaction() as session:
-            results = governance.apply_addendum(
-                session, rt.settings, rt.clock, file, actor=_actor()
+            results = actions.apply_addendum(
+                session, rt.settings, rt.clock, file, actor=cli_actor()
             )
     except AgreementFileError as exc:
         err.print("[red]Berkas adendum tidak sah; tidak ada yang diterapkan.[/red]")
@@ -306,27 +301,25 @@ def _print_document(doc: AgreementDocument, version: int, s: service.AgreementSu
 
 def _govern(ctx: typer.Context, agreement_id: str, reason: str, verb: str) -> None:
     # Named governance actions: the state change and its audit record commit together.
-    from simpul.governance import service as governance
-
     rt = runtime(ctx)
     rt.migrate()
     action = {
-        "suspend": governance.suspend_agreement,
-        "resume": governance.resume_agreement,
-        "sign": governance.sign_agreement,
-        "activate": governance.activate_agreement,
+        "suspend": actions.suspend_agreement,
+        "resume": actions.resume_agreement,
+        "sign": actions.sign_agreement,
+        "activate": actions.activate_agreement,
     }
     with rt.transaction() as session:
         if verb == "terminate":
-            ended = governance.terminate_agreement(
-                session, rt.settings, rt.clock, agreement_id, actor=_actor(), reason=reason
+            ended = actions.terminate_agreement(
+                session, rt.settings, rt.clock, agreement_id, actor=cli_actor(), reason=reason
             )
             agreement = ended.agreement
             for dev in ended.devices_deactivated:
                 out.print(f"Pembaca kartu {dev.serial} ({dev.institution}) dinonaktifkan.")
         else:
             agreement = action[verb](
-                session, rt.settings, rt.clock, agreement_id, actor=_actor(), reason=reason
+                session, rt.settings, rt.clock, agreement_id, actor=cli_actor(), reason=reason
             )
         state = State(agreement.state)
     out.print(f"{agreement_id}: status sekarang {_state(state)}")
@@ -388,5 +381,8 @@ def expire(ctx: typer.Context) -> None:
     rt = runtime(ctx)
     rt.migrate()
     with rt.transaction() as session:
-        ids = service.expire_due(session, rt.clock, actor=_actor())
+        done = actions.expire_due(session, rt.settings, rt.clock, actor=cli_actor())
+    ids = done.agreement_ids
     out.print(f"Berakhir: {', '.join(ids)}" if ids else "Tidak ada perjanjian yang berakhir.")
+    for dev in done.devices_deactivated:
+        out.print(f"Pembaca kartu {dev.serial} ({dev.institution}) dinonaktifkan.")

@@ -13,11 +13,10 @@ from typing import Any
 
 from simpul.access import service as access
 from simpul.access.schemas import AccountCreate, InstitutionUpdate
-from simpul.agreements import service as agreements
 from simpul.agreements.lifecycle import local_date
 from simpul.demo.usage import demo_scale, simulate_usage
+from simpul.governance import actions
 from simpul.kit.clock import FixedClock
-from simpul.registry import service as registry_service
 from simpul.runtime import Runtime
 
 DATASETS = ("kependudukan", "asn", "dtks", "regsosek")
@@ -47,26 +46,29 @@ def build_registries(
     loaded: dict[str, int] = {}
     for code in DATASETS:
         with rt.transaction() as session:
-            report = registry_service.load_registry(
-                session, rt.settings, code, paths[code], rt.clock
+            report = actions.load_registry(
+                session, rt.settings, rt.clock, code, paths[code], actor=ACTOR
             )
         with rt.transaction() as session:
-            registry_service.write_snapshot(session, rt.settings, code)
+            actions.write_snapshot(session, rt.settings, rt.clock, code, actor=ACTOR)
         loaded[code] = report.rows_loaded
         say(f"  {code}: {report.rows_loaded:,} rekaman dimuat, {report.rows_rejected} ditolak")
     return loaded
 
 
 def build_governance(rt: Runtime, say: Callable[[str], None]) -> list[dict[str, Any]]:
-    """Institutions, agreements (+ demo addenda) and accounts; returns the credentials."""
+    """Institutions, agreements (+ demo addenda) and accounts; returns the credentials.
+    Each step is a governance action, so the demo's log starts with its own set-up."""
+    settings, clock = rt.settings, rt.clock
     with rt.transaction() as session:
-        access.load_seed(session, clock=rt.clock)
+        actions.load_institutions(session, settings, clock, actor=ACTOR)
         for known in access.list_institutions(session):
             cidrs = sorted({*known.access_cidrs, DEMO_ACCESS_POINT})
-            access.update_institution(
-                session, known.code, InstitutionUpdate(access_cidrs=cidrs), clock=rt.clock
-            )
-        agreements.load_seed(session, actor=ACTOR, clock=rt.clock, demo=True)
+            actions.update_institution(
+                session, settings, clock, known.code, InstitutionUpdate(access_cidrs=cidrs),
+                actor=ACTOR, reason="Titik akses demo (mesin ini)",
+            )  # fmt: skip
+        actions.load_seed(session, settings, clock, actor=ACTOR, demo=True)
     say("Instansi dan empat PKS dimuat (dengan ADENDUM DEMO perpanjangan).")
     plan: list[dict[str, Any]] = [
         {"institution": HUB_INSTITUTION, "role": "hub_admin", "username": "hub.admin"}
@@ -87,8 +89,8 @@ def build_governance(rt: Runtime, say: Callable[[str], None]) -> list[dict[str, 
     creds: list[dict[str, Any]] = []
     for spec in plan:
         with rt.transaction() as session:
-            issued = access.create_account(
-                session, AccountCreate.model_validate(spec), actor=ACTOR, clock=rt.clock
+            issued = actions.create_account(
+                session, settings, clock, AccountCreate.model_validate(spec), actor=ACTOR
             )
         client = spec.get("kind") == "client"
         secret = issued.secret.get_secret_value()

@@ -1,6 +1,6 @@
 """Administrators' pages: agreements (list, detail, suspend/resume), accounts and card
-readers. Every change goes through a governance or access service function and is audited
-in the same transaction."""
+readers. Reads go to the capabilities' services; every change is a governance action
+(`simpul.governance.actions`), audited in the same transaction."""
 
 from __future__ import annotations
 
@@ -15,10 +15,8 @@ from sqlalchemy.orm import Session
 from simpul.access import service as access
 from simpul.access.schemas import AccountCreate, DeviceIn, DeviceOut, Role
 from simpul.agreements import service as agreements
-from simpul.audit.schemas import AuditEvent
-from simpul.audit.service import record_in_session
 from simpul.errors import InvalidInput, SimpulError
-from simpul.governance import service as governance
+from simpul.governance import actions
 from simpul.obligations import service as obligations
 from simpul.portal import i18n
 from simpul.portal.context import can_govern_agreement, can_see_agreement, visible_agreements
@@ -97,8 +95,8 @@ async def agreement_action(request: Request, agreement_id: str, verb: str) -> Re
 
 
 ACTIONS = {
-    "tangguhkan": (governance.suspend_agreement, "agr.suspended_ok"),
-    "lanjutkan": (governance.resume_agreement, "agr.resumed_ok"),
+    "tangguhkan": (actions.suspend_agreement, "agr.suspended_ok"),
+    "lanjutkan": (actions.resume_agreement, "agr.resumed_ok"),
 }
 
 
@@ -200,11 +198,6 @@ async def account_create(request: Request) -> Response:
     return await run_in_threadpool(_account_create, request, fields, chosen)
 
 
-def _audit_action(session: Session, request: Request, event: AuditEvent) -> None:
-    rt = portal_of(request).runtime
-    record_in_session(session, rt.settings, event, rt.clock)
-
-
 def _account_create(request: Request, form: dict[str, str], chosen: list[str]) -> Response:
     user = need(request, "akun")
     check_csrf(user, form)
@@ -232,19 +225,7 @@ def _account_create(request: Request, form: dict[str, str], chosen: list[str]) -
                 agreement_ids=chosen if role is Role.DATA_USER else [],
                 operator_of=(form.get("operator_of") or None) if role is Role.OPERATOR else None,
             )
-            issued = access.create_account(session, data, actor=user.actor, clock=rt.clock)
-            _audit_action(
-                session,
-                request,
-                AuditEvent(
-                    action="akun.buat",
-                    decision="tindakan",
-                    reason="tindakan_tata_kelola",
-                    actor=user.actor,
-                    institution=institution,
-                    detail={"akun": issued.account.username, "peran": role.value},
-                ),
-            )
+            issued = actions.create_account(session, rt.settings, rt.clock, data, actor=user.actor)
     except ValueError as exc:  # a bad role value or a schema violation
         status = 422
         error = _validation_text(exc)
@@ -287,7 +268,7 @@ def _account_action(request: Request, username: str, verb: str, form: dict[str, 
             if scope is not None and target.institution != scope:
                 raise SimpulError("di_luar_instansi", "Akun instansi lain.", status=403)
             if verb == "cabut":
-                governance.revoke_account(
+                actions.revoke_account(
                     session,
                     rt.settings,
                     rt.clock,
@@ -296,7 +277,7 @@ def _account_action(request: Request, username: str, verb: str, form: dict[str, 
                     reason=form.get("reason", ""),
                 )
             elif verb == "atur-ulang":
-                issued = governance.reset_secret(
+                issued = actions.reset_secret(
                     session,
                     rt.settings,
                     rt.clock,
@@ -402,19 +383,7 @@ def _device_change(
                     raise SimpulError(
                         "di_luar_instansi", "Instansi di luar cakupan Anda.", status=403
                     )
-                dev = access.register_device(session, data, actor=user.actor, clock=rt.clock)
-                _audit_action(
-                    session,
-                    request,
-                    AuditEvent(
-                        action="perangkat.daftar",
-                        decision="tindakan",
-                        reason="tindakan_tata_kelola",
-                        actor=user.actor,
-                        institution=dev.institution,
-                        detail={"perangkat": dev.serial},
-                    ),
-                )
+                actions.register_device(session, rt.settings, rt.clock, data, actor=user.actor)
             else:
                 dev = access.get_device(session, serial)
                 if scope is not None and dev.institution not in scope:
@@ -424,11 +393,11 @@ def _device_change(
                         raise SimpulError(
                             "bukan_penyedia", "Aktivasi SAM oleh penyedia data.", status=403
                         )
-                    governance.activate_device(
+                    actions.activate_device(
                         session, rt.settings, rt.clock, serial, actor=user.actor
                     )
                 else:
-                    governance.deactivate_device(
+                    actions.deactivate_device(
                         session,
                         rt.settings,
                         rt.clock,

@@ -1,4 +1,5 @@
-"""`simpul registry …`: thin adapters over the registry service."""
+"""`simpul registry …`: thin adapters. Reads go to the registry service; load, snapshot
+and export are governance actions (`simpul.governance.actions`), each audited."""
 
 from __future__ import annotations
 
@@ -11,7 +12,10 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from simpul.governance import actions
+from simpul.governance.actors import cli_actor
 from simpul.kit.csvsafe import safe_cell
+from simpul.kit.masking import mask_niks_in_text
 from simpul.registry import service
 from simpul.registry.schemas import LoadIssue
 from simpul.runtime import runtime
@@ -45,9 +49,13 @@ def load(
     rt = runtime(ctx)
     rt.migrate()
     with rt.transaction() as session:
-        result = service.load_registry(session, rt.settings, dataset, file, rt.clock, mode=mode)
+        result = actions.load_registry(
+            session, rt.settings, rt.clock, dataset, file, actor=cli_actor(), mode=mode
+        )
     with rt.transaction() as session:
-        snap, rows = service.write_snapshot(session, rt.settings, dataset)
+        snap, rows = actions.write_snapshot(
+            session, rt.settings, rt.clock, dataset, actor=cli_actor()
+        )
     for note in result.notes:
         err.print(f"[yellow]Catatan:[/yellow] {note}")
     if result.ignored_columns:
@@ -115,7 +123,9 @@ def snapshot(ctx: typer.Context, dataset: str) -> None:
     """Tulis ulang snapshot Parquet dataset dari penyimpanan berkunci."""
     rt = runtime(ctx)
     with rt.transaction() as session:
-        path, rows = service.write_snapshot(session, rt.settings, dataset)
+        path, rows = actions.write_snapshot(
+            session, rt.settings, rt.clock, dataset, actor=cli_actor()
+        )
     out.print(f"{path} ({rows:,} baris)")
 
 
@@ -124,12 +134,24 @@ def export(
     ctx: typer.Context,
     dataset: str,
     output: Annotated[Path, typer.Option("--output", "-o", help="Berkas .csv atau .xlsx.")],
+    akun: Annotated[
+        str,
+        typer.Option("--akun", help="Akun admin penyedia (provider_admin) pemilik registri."),
+    ],
 ) -> None:
-    """Ekspor dataset ke CSV/XLSX (sel berawalan formula dinetralkan)."""
+    """Ekspor dataset ke CSV/XLSX atas nama admin penyedianya: berkas mode 0600, baris
+    pertama menyebut sumber (PKS 000 Pasal 7 ayat (2)), tercatat di log audit."""
     rt = runtime(ctx)
+    rt.migrate()
     with rt.transaction() as session:
-        count = service.export_records(session, dataset, output)
-    out.print(f"{count:,} baris ditulis ke {output}")
+        done = actions.export_registry(
+            session, rt.settings, rt.clock, dataset, output, username=akun, via=cli_actor()
+        )
+    if done.refusal is not None:  # committed above: the refusal is in the log
+        no = done.refusal
+        err.print(f"[red]Ditolak[/red] [{no.code}] {mask_niks_in_text(no.detail)}")
+        raise typer.Exit(1)
+    out.print(f"{done.rows:,} baris ditulis ke {done.path}")
 
 
 @app.command("generate")

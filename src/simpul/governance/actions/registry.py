@@ -1,0 +1,188 @@
+"""Registry actions: load a provider file, rewrite the analytics snapshot, export records.
+
+Files are written to a staging path and moved into place only when the transaction that
+records them commits (`publish_on_commit`): a rolled-back action leaves no file.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import shutil
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from simpul.access.auth import account_principal
+from simpul.access.repository import InstitutionRepository
+from simpul.access.schemas import Role
+from simpul.config import Settings
+from simpul.errors import InvalidInput, SimpulError
+from simpul.governance.actions._audit import audit, publish_on_commit, staged_path
+from simpul.kit.clock import Clock
+from simpul.kit.csvsafe import safe_cell
+from simpul.registry import service as registry
+from simpul.registry.datasets import Dataset, get_dataset
+from simpul.registry.repository import RegistryRepository
+from simpul.registry.schemas import LoadReport
+
+EXPORT_FORMATS = (".csv", ".xlsx")
+
+
+def load_registry(
+    session: Session, settings: Settings, clock: Clock, dataset: str, path: Path, *,
+    actor: str, mode: str = "ganti",
+) -> LoadReport:  # fmt: skip
+    """Validate and load a provider file (rows in the caller's transaction); the record
+    names the file by name and hash and carries the counts, never a row."""
+    report = registry.load_registry(session, settings, dataset, path, clock, mode=mode)
+    audit(
+        session, settings, clock, "registri.muat", actor, None, dataset=report.dataset,
+        institution=get_dataset(report.dataset).provider,
+        detail={"muatan": report.load_id, "berkas": report.source, "mode": report.mode,
+                "baris": report.rows_total, "dimuat": report.rows_loaded,
+                "ditolak": report.rows_rejected, "peringatan": report.rows_warned},
+    )  # fmt: skip
+    return report
+
+
+def write_snapshot(
+    session: Session, settings: Settings, clock: Clock, dataset: str, *, actor: str
+) -> tuple[Path, int]:
+    """Rewrite `DATA_DIR/registry/<dataset>.parquet` from the keyed store; the new file
+    replaces the old one when the record commits."""
+    code = get_dataset(dataset).code
+    target = registry.snapshot_path(settings, code)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = target.parent / f".staging-{code}-{os.getpid()}"
+    shutil.rmtree(staging, ignore_errors=True)
+    # The registry service writes under settings.registry_dir: point a copy at the staging
+    # folder so that the real snapshot is replaced only on commit.
+    staged, rows = registry.write_snapshot(
+        session, settings.model_copy(update={"data_dir": staging}), code
+    )
+    audit(
+        session, settings, clock, "registri.snapshot", actor, None, dataset=code,
+        institution=get_dataset(code).provider, detail={"baris": rows},
+    )  # fmt: skip
+    publish_on_commit(session, staged, target, cleanup=staging)
+    return target, rows
+
+
+@dataclass(frozen=True)
+class Export:
+    """An export done (`rows` written to `path`) or refused (`refusal`, already audited:
+    the caller commits, then reports it)."""
+
+    path: Path
+    rows: int = 0
+    refusal: SimpulError | None = None
+
+
+def _exporter_refusal(session: Session, ds: Dataset, username: str) -> SimpulError | None:
+    """Only a provider administrator of the institution providing the registry exports it:
+    a whole registry leaves the hub's controls, so no recipient, auditor or data user."""
+    try:
+        who = account_principal(session, username)
+    except SimpulError as exc:  # unknown (404) or revoked (401)
+        return exc
+    if who.role is not Role.PROVIDER_ADMIN:
+        return SimpulError(
+            "peran_tidak_berwenang",
+            f"Ekspor registri {ds.code} hanya oleh admin penyedia (provider_admin) "
+            f"{ds.provider}; akun {who.username} berperan {who.role.value}.",
+            status=403,
+        )
+    if who.institution != ds.provider:
+        return SimpulError(
+            "bukan_penyedia",
+            f"Registri {ds.code} disediakan oleh {ds.provider}, bukan {who.institution}.",
+            status=403,
+        )
+    return None
+
+
+def source_line(session: Session, ds: Dataset) -> str:
+    """PKS 000 Pasal 7 ayat (2): use of the data must cite its source."""
+    inst = InstitutionRepository(session).get(ds.provider)
+    name = " ".join((inst.name if inst else ds.provider).split())  # one line, always
+    return (
+        f"# Sumber: {name} ({ds.name}); penggunaan data wajib mencantumkan sumbernya "
+        "(PKS 000 Pasal 7 ayat (2))."
+    )
+
+
+def export_registry(
+    session: Session, settings: Settings, clock: Clock, dataset: str, target: Path, *,
+    username: str, via: str | None = None,
+) -> Export:  # fmt: skip
+    """Export the keyed store to CSV or XLSX on behalf of account `username` (`via`: who
+    ran it, e.g. `cli:<os user>`). Refused unless that account is a provider_admin of the
+    registry's provider; refusal and export alike are recorded, the export with the NIKs
+    exported as its subjects (keyed hashes in the log). The file is mode 0600 and its first
+    line cites the source."""
+    ds = get_dataset(dataset)
+    who = username.strip().lower()[:100]
+    extra = {"berkas": target.name, **({"melalui": via} if via else {})}
+    refusal = _exporter_refusal(session, ds, who)
+    if refusal is not None:
+        audit(
+            session, settings, clock, "registri.ekspor", who, None, decision="tolak",
+            code=refusal.code, dataset=ds.code, detail=extra,
+        )  # fmt: skip
+        return Export(target, refusal=refusal)
+    suffix = target.suffix.lower()
+    if suffix not in EXPORT_FORMATS:
+        raise InvalidInput("format_ekspor_tidak_didukung", "Ekspor hanya ke .csv atau .xlsx.")
+    names = [el.name for el in ds.tabular_elements]
+    niks: list[str] = []
+
+    def rows() -> Iterable[list[Any]]:
+        for rec in RegistryRepository(session).iter_records(ds.code):
+            niks.append(str(rec[ds.key]))
+            yield [rec.get(n) for n in names]
+
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staged = staged_path(target)
+    try:
+        _write(staged, suffix, source_line(session, ds), names, rows())
+    except BaseException:
+        staged.unlink(missing_ok=True)
+        raise
+    audit(
+        session, settings, clock, "registri.ekspor", who, None, dataset=ds.code,
+        institution=ds.provider, subjects=tuple(niks), result={"baris": len(niks)},
+        detail=extra,
+    )  # fmt: skip
+    publish_on_commit(session, staged, target)
+    return Export(target, rows=len(niks))
+
+
+def _write(
+    path: Path, suffix: str, first: str, header: Sequence[str], rows: Iterable[Sequence[Any]]
+) -> None:
+    """Owner-only from creation (the export is personal data); formula-like text is
+    neutralised, as in every other export (kit.csvsafe)."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(fd, 0o600)  # a stale staging file may have had other bits
+    if suffix == ".csv":
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
+            fh.write(first + "\n")
+            writer = csv.writer(fh)
+            writer.writerow(header)
+            for row in rows:
+                writer.writerow(["" if v is None else safe_cell(v) for v in row])
+        return
+    from openpyxl import Workbook
+
+    wb = Workbook(write_only=True)
+    ws = wb.create_sheet("data")
+    ws.append([first])
+    ws.append(list(header))
+    for row in rows:
+        ws.append([safe_cell(v) for v in row])
+    with os.fdopen(fd, "wb") as fh:
+        wb.save(fh)
