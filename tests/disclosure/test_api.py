@@ -73,7 +73,9 @@ def test_scoped_aggregate_never_shows_other_regions(env: Env) -> None:
             "tingkat_wilayah": "desa"}  # fmt: skip
     resp = env.client.post(f"{BASE}/agregat", json=body, headers=h)
     assert (resp.status_code, resp.json()["code"]) == (422, "tabel_tidak_dapat_dilindungi")
-    assert json.loads(_audit(env, "agregat")[-1].result) == {"ditolak": resp.json()["code"]}
+    last = _audit(env, "agregat")[-1]
+    assert (last.decision, last.reason) == ("tolak", resp.json()["code"])
+    assert json.loads(last.result) == {"status": 422}
 
 
 def test_microdata_extract_pseudonymised_with_risk_report(env: Env) -> None:

@@ -338,6 +338,21 @@ class EndEffect(_Model):
 # ---------------------------------------------------------------- documents
 
 
+class Retention(_Model):
+    """How long outputs the node keeps for a recipient (pemadanan results and minutes,
+    extracts, processing outputs, feedback files) may stay before they are deleted. PKS 003
+    Pasal 2(2)h forbids keeping population data that was accessed; a stored output is only
+    a delivery, available while the agreement is in force and at most this long."""
+
+    clause: Clause = Field(alias="pasal")
+    days: int = Field(ge=1, le=3650, alias="hari")
+    description: Text | None = Field(default=None, alias="uraian")
+
+
+# Without a `retensi` clause a stored output is kept this long (a delivery, not an archive).
+DEFAULT_RETENTION_DAYS = 30
+
+
 class AgreementDocument(_Model):
     id: Ident
     title: Text = Field(alias="judul")
@@ -355,6 +370,7 @@ class AgreementDocument(_Model):
     grants: tuple[Grant, ...] = Field(default=(), alias="hibah")
     duties: tuple[Duty, ...] = Field(default=(), alias="kewajiban")
     prohibitions: tuple[Prohibition, ...] = Field(default=(), alias="larangan")
+    retention: Retention | None = Field(default=None, alias="retensi")
     triggers: tuple[Trigger, ...] = Field(default=(), alias="pengakhiran")
     end_effects: tuple[EndEffect, ...] = Field(default=(), alias="akibat_berakhir")
     addendum_clause: Clause | None = Field(default=None, alias="pasal_adendum")
@@ -395,6 +411,10 @@ class AgreementDocument(_Model):
 
     def grant(self, grant_id: str) -> Grant | None:
         return next((g for g in self.grants if g.id == grant_id), None)
+
+    @property
+    def retention_days(self) -> int:
+        return self.retention.days if self.retention else DEFAULT_RETENTION_DAYS
 
     def to_data(self) -> dict[str, Any]:
         """The document as YAML/JSON data with Indonesian keys (stored per version)."""

@@ -42,6 +42,7 @@ from simpul.disclosure.rules import SdcRules
 from simpul.disclosure.schemas import KeluaranOut
 from simpul.disclosure.variables import DATASET
 from simpul.errors import Conflict, InvalidInput, NotFound, SimpulError
+from simpul.kernel.core import writes
 from simpul.kit.clock import Clock
 from simpul.kit.ids import new_id
 from simpul.registry.datasets import get_dataset
@@ -373,6 +374,7 @@ def tier_tables(settings: Settings, decision: Decision) -> dict[str, pa.Table]:
     return {VIEW: table}
 
 
+@writes  # stores the output row with its record
 def submit(
     session: Session, ctx: CallContext, sql: str, purpose: str | None
 ) -> tuple[KeluaranOut | None, Decision | None]:

@@ -16,7 +16,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from simpul.access.policy import AccessRequest, Decision, audit_event, decide
+from simpul.access.policy import AccessRequest, Decision, audit_event
 from simpul.agreements.schemas import Service
 from simpul.audit.schemas import AuditEvent
 from simpul.audit.service import record_in_session
@@ -32,7 +32,7 @@ from simpul.kit.masking import mask_nik
 from simpul.registry.datasets import get_dataset
 from simpul.registry.identifiers import parse_nik
 from simpul.registry.repository import RegistryRepository
-from simpul.services.service import NOT_FOUND, CallContext, refusal
+from simpul.services.service import NOT_FOUND, CallContext
 
 PHOTO_ELEMENT = "foto_wajah"
 ACTION_REASON = "tindakan_tata_kelola"
@@ -91,13 +91,7 @@ def start_check(
         source_ip=ctx.source_ip,
         internal=ctx.internal,
     )
-    decision = decide(session, ctx.principal, req, at=ctx.clock.now(), quota=ctx.quota)
-    if not decision.allowed:
-        ctx.record(
-            session,
-            audit_event(ctx.principal, req, decision, subjects=(nik,), request_id=ctx.request_id),
-        )
-        return refusal(decision)
+    decision = ctx.authorize(session, req, (nik,))  # a refusal is recorded and raised
     eng = engine or face_engine.get_engine()
     repo = FaceRepository(session)
     stored = repo.embedding(dataset, nik)
@@ -206,13 +200,7 @@ def portal_photo(
         output_elements=frozenset({PHOTO_ELEMENT}),
         source_ip=ctx.source_ip,
     )
-    decision = decide(session, ctx.principal, req, at=ctx.clock.now(), quota=ctx.quota)
-    if not decision.allowed:
-        ctx.record(
-            session,
-            audit_event(ctx.principal, req, decision, subjects=(nik,), request_id=ctx.request_id),
-        )
-        return None, refusal(decision)
+    decision = ctx.authorize(session, req, (nik,))  # a refusal is recorded and raised
     row = FaceRepository(session).get(dataset, nik)
     found = None if row is None else StoredPhoto(row.content_type, bytes(row.photo), row.sha256)
     ctx.record(

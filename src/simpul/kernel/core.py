@@ -37,6 +37,7 @@ from simpul.runtime import Runtime
 
 P = ParamSpec("P")
 T = TypeVar("T")
+F = TypeVar("F", bound=Callable[..., Any])
 Op = Callable[Concatenate[Session, Call, P], T]
 log = logging.getLogger("simpul.kernel")
 
@@ -120,6 +121,21 @@ def execute(session: Session, call: Call, op: Op[P, T], *args: P.args, **kw: P.k
     return answer
 
 
+WRITES = "__simpul_writes__"
+
+
+def writes(fn: F) -> F:
+    """Mark an operation that stores something (an extract, a job, an output): it runs in
+    a write transaction, and its records are appended in that same transaction, so the
+    stored thing and its record commit together or not at all."""
+    setattr(fn, WRITES, True)
+    return fn
+
+
+def _writes(op: object) -> bool:
+    return bool(getattr(op, WRITES, False))
+
+
 def legacy(fn: Callable[..., tuple[T, Any]]) -> Callable[..., T]:
     """An operation written before the kernel, which returns `(answer, refusal)` with the
     refusal already recorded, as a kernel operation that raises it."""
@@ -133,6 +149,8 @@ def legacy(fn: Callable[..., tuple[T, Any]]) -> Callable[..., T]:
         return answer
 
     op.__name__ = getattr(fn, "__name__", "operasi")
+    if _writes(fn):
+        writes(op)
     return op
 
 
@@ -141,11 +159,14 @@ def settle_refusal(call: Call, exc: SimpulError) -> None:
     not recorded when it was decided (validation refusals, failures after an allowance)."""
     kept = [e for e in call.events if e.decision != "izin"]
     if not (isinstance(exc, Refused) and kept):
-        kept.append(refusal_event(call, exc))
+        # The people an allowance was about stay named: the attempt is in their history.
+        asked = tuple(dict.fromkeys(n for e in call.events if e.decision == "izin"
+                                    for n in e.subjects))  # fmt: skip
+        kept.append(refusal_event(call, exc, asked))
     call.events[:] = kept
 
 
-def refusal_event(call: Call, exc: SimpulError) -> AuditEvent:
+def refusal_event(call: Call, exc: SimpulError, subjects: tuple[str, ...] = ()) -> AuditEvent:
     d = call.last_decision
     return AuditEvent(
         action=call.action,
@@ -159,6 +180,7 @@ def refusal_event(call: Call, exc: SimpulError) -> AuditEvent:
         service=call.action,
         mechanism=call.mechanism.value,
         dataset=call.dataset,
+        subjects=subjects,
         result={"status": exc.status},
         request_id=call.request_id,
         latency_ms=(time.perf_counter() - call.started) * 1000,
@@ -207,7 +229,8 @@ def run(
     are appended right after it; without one they are appended inside its transaction."""
     rt = node.runtime
     principal = basic_principal(rt, who) if isinstance(who, Basic) else None
-    unit = rt.read_transaction if node.writer is not None else rt.transaction
+    in_session = node.writer is None or _writes(op)
+    unit = rt.transaction if in_session else rt.read_transaction
     call: Call | None = None
     try:
         with unit() as session:
@@ -215,7 +238,7 @@ def run(
                 principal = resolve(session, rt, who)
             call = new_call(node, principal, origin)
             answer = execute(session, call, op, *args, **kw)
-            if node.writer is None:
+            if in_session:
                 write_in_session(session, call)
     except Exception:
         if call is not None:  # a credential refused before a call existed is not a call
@@ -240,7 +263,7 @@ async def run_async(
     password not yet verified in this governance epoch, and the whole call when there is
     no group-commit writer (the records are then written in the call's transaction)."""
     rt = node.runtime
-    if node.writer is None:
+    if node.writer is None or _writes(op):
         return await run_in_threadpool(lambda: run(node, who, origin, op, *args, **kw))
     call: Call | None = None
     with rt.read_transaction() as session:
