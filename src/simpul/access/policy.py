@@ -15,6 +15,7 @@ from __future__ import annotations
 import ipaddress
 from dataclasses import dataclass, field
 from datetime import datetime
+from enum import StrEnum
 from functools import lru_cache
 from typing import Any
 
@@ -260,6 +261,88 @@ def _why_no_grant(
         "layanan_tidak_diizinkan",
         403,
         f"Perjanjian tidak memberi layanan {req.service.value} atas dataset {req.dataset}.",
+    )
+
+
+class Side(StrEnum):
+    """Which party to an agreement a stored resource belongs to."""
+
+    PROVIDER = "penyedia"  # feedback data returned to it, outputs it reviews
+    RECIPIENT = "penerima"
+    ANY = "pihak"  # either party (an auditor reading the agreement's records)
+
+
+@dataclass(frozen=True)
+class PartyRequest:
+    """Access to something the node keeps under one agreement for one of its parties (not
+    a registry service): feedback files, processing outputs under review, the agreement's
+    audit records. Allowed for the given roles of an institution on that side of the
+    agreement, while the agreement is in force (unless `in_force_only` is off: an auditor
+    may read the records of an agreement that has ended)."""
+
+    resource: str  # the record's action, e.g. "data_balikan.unduh"
+    agreement_id: str
+    roles: frozenset[Role]
+    side: Side = Side.ANY
+    dataset: str | None = None
+    in_force_only: bool = True
+
+
+def decide_party(
+    session: Session, principal: Principal, req: PartyRequest, *, at: datetime
+) -> Decision:
+    """Allow a party's role to reach what the node keeps for it under one agreement."""
+    if principal.status is not AccountStatus.AKTIF:
+        return deny("akun_dicabut", 401, "Akun telah dicabut.")
+    if principal.role not in req.roles:
+        return deny("peran_tidak_berwenang", 403, "Peran akun ini tidak berwenang atas data ini.")
+    try:
+        row = agreements.get(session, req.agreement_id)
+    except NotFound:
+        return deny("perjanjian_tidak_ada", 403, "Perjanjian tidak ditemukan.")
+    doc = agreements.document_of(row)
+    providers = {g.provider for g in doc.grants}
+    recipients = {g.recipient for g in doc.grants}
+    sides = {
+        Side.PROVIDER: providers,
+        Side.RECIPIENT: recipients,
+        Side.ANY: set(doc.party_codes) | providers | recipients,
+    }
+    if principal.institution not in sides[req.side]:
+        return deny("bukan_pihak_perjanjian", 403, "Instansi akun bukan pihak perjanjian tersebut.")
+    if req.in_force_only:
+        state = agreements.effective_state_of(session, req.agreement_id, at)
+        if state is not State.BERLAKU:
+            reason, detail = _STATE_REASONS[state]
+            return deny(reason, 403, detail)
+    return Decision(True, "ok", 200, "Diizinkan.", agreement_id=req.agreement_id,
+                    agreement_version=row.version)  # fmt: skip
+
+
+def party_event(
+    principal: Principal | None,
+    req: PartyRequest,
+    decision: Decision,
+    *,
+    subjects: tuple[str, ...] = (),
+    result: dict[str, Any] | None = None,
+    request_id: str | None = None,
+    latency_ms: float | None = None,
+) -> AuditEvent:
+    """The audit record of one party decision, allowed or denied."""
+    return AuditEvent(
+        action=req.resource,
+        decision="izin" if decision.allowed else "tolak",
+        reason=decision.reason,
+        actor=principal.username if principal else None,
+        institution=principal.institution if principal else None,
+        agreement_id=req.agreement_id,
+        agreement_version=decision.agreement_version,
+        dataset=req.dataset,
+        subjects=subjects,
+        result=result or {},
+        request_id=request_id,
+        latency_ms=latency_ms,
     )
 
 

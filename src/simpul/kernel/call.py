@@ -17,7 +17,15 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from simpul.access.policy import AccessRequest, Decision, audit_event, decide
+from simpul.access.policy import (
+    AccessRequest,
+    Decision,
+    PartyRequest,
+    audit_event,
+    decide,
+    decide_party,
+    party_event,
+)
 from simpul.access.quota import QuotaLimiter
 from simpul.access.schemas import Principal
 from simpul.agreements.schemas import Mechanism
@@ -92,6 +100,36 @@ class Call:
             )  # fmt: skip
             raise Refused(decision)
         return decision
+
+    def authorize_party(
+        self, session: Session, req: PartyRequest, subjects: tuple[str, ...] = ()
+    ) -> Decision:
+        """The decision for something kept under one agreement for a party (see
+        `access.policy.PartyRequest`); a refusal is recorded and raised as `Refused`."""
+        decision = decide_party(session, self.principal, req, at=self.clock.now())
+        self.last_decision = decision
+        if not decision.allowed:
+            self.events.append(
+                party_event(self.principal, req, decision, subjects=subjects,
+                            request_id=self.request_id, latency_ms=self._elapsed())
+            )  # fmt: skip
+            raise Refused(decision)
+        return decision
+
+    def disclose_party(
+        self,
+        req: PartyRequest,
+        decision: Decision,
+        *,
+        subjects: tuple[str, ...] = (),
+        result: dict[str, Any] | None = None,
+    ) -> None:
+        """Record what an allowed party access reveals (every person it names)."""
+        assert decision.allowed, "disclose_party() needs an allowed decision"
+        self.events.append(
+            party_event(self.principal, req, decision, subjects=subjects, result=result,
+                        request_id=self.request_id, latency_ms=self._elapsed())
+        )  # fmt: skip
 
     def disclose(
         self,
