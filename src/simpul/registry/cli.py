@@ -10,6 +10,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from simpul.governance import actions
@@ -149,7 +150,7 @@ def export(
         )
     if done.refusal is not None:  # committed above: the refusal is in the log
         no = done.refusal
-        err.print(f"[red]Ditolak[/red] [{no.code}] {mask_niks_in_text(no.detail)}")
+        err.print(f"[red]Ditolak[/red] {escape(f'[{no.code}] {mask_niks_in_text(no.detail)}')}")
         raise typer.Exit(1)
     out.print(f"{done.rows:,} baris ditulis ke {done.path}")
 
