@@ -1,0 +1,261 @@
+"""One probe per data-bearing entry point: how its user calls it, which account holds the
+grant and which does not, under which agreement, and a call its validation refuses.
+A probe answers with an HTTP-like response; CLI probes map the exit code to a status."""
+
+from __future__ import annotations
+
+import base64
+import re
+import shutil
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pyarrow.parquet as pq
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+
+from simpul.access import passwords as pw
+from simpul.app import create_app
+from simpul.audit.models import AuditRecord
+from simpul.config import Settings
+from simpul.face import samples
+from simpul.face import service as face
+from simpul.governance import actions
+from simpul.kit.clock import FixedClock
+from simpul.registry.service import snapshot_path
+from simpul.registry.synth import generate_world
+from simpul.runtime import Runtime
+from tests.worlds import FAST_PASSWORDS, governed_runtime
+
+NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
+CSRF = re.compile(r'name="csrf" value="([^"]+)"')
+Send = Callable[["World", str], Any]
+
+
+@dataclass
+class World:
+    rt: Runtime
+    clock: FixedClock
+    creds: dict[str, dict[str, Any]]
+    client: TestClient
+    people: list[dict[str, Any]]
+    asn: list[dict[str, Any]]
+    photo_nik: str
+    app: Any
+    portals: dict[str, TestClient] = field(default_factory=dict)
+    state: dict[str, Any] = field(default_factory=dict)  # what probes set up once
+
+    def basic(self, username: str) -> dict[str, str]:
+        raw = f"{username}:{self.creds[username]['password']}".encode()
+        return {"Authorization": "Basic " + base64.b64encode(raw).decode()}
+
+    def portal(self, username: str) -> TestClient:
+        """A signed-in browser of `username` that does not follow redirects."""
+        if username not in self.portals:
+            c = TestClient(self.app, client=("127.0.0.1", 50000), follow_redirects=False)
+            page = c.get("/portal/masuk")
+            resp = c.post("/portal/masuk", data={
+                "username": username, "password": self.creds[username]["password"],
+                "csrf": _csrf(page.text)})  # fmt: skip
+            if resp.status_code != 303:  # refused at sign-in (a revoked account)
+                return c
+            self.portals[username] = c
+        return self.portals[username]
+
+    def form(self, username: str, page: str, target: str, data: dict[str, Any],
+             files: Any = None) -> Any:  # fmt: skip
+        c = self.portal(username)
+        shown = c.get(page)
+        if shown.status_code == 303 and username in self.portals:  # the session ran out:
+            del self.portals[username]  # sign in again, as the user would
+            return self.form(username, page, target, data, files)
+        if shown.status_code != 200:
+            return shown
+        return c.post(target, data={**data, "csrf": _csrf(shown.text)}, files=files)
+
+    def head(self) -> int:
+        with self.rt.sessions() as s:
+            return int(s.execute(select(AuditRecord.seq).order_by(AuditRecord.seq.desc())
+                                 .limit(1)).scalar() or 0)  # fmt: skip
+
+    def _act(self, fn: Callable[..., Any], *args: Any, **kw: Any) -> None:
+        with self.rt.transaction() as s:
+            fn(s, self.rt.settings, self.rt.clock, *args, **kw)
+
+    def suspend(self, agreement: str) -> None:
+        self._act(actions.suspend_agreement, agreement, actor="uji", reason="uji")
+
+    def resume(self, agreement: str) -> None:
+        self._act(actions.resume_agreement, agreement, actor="uji", reason="uji")
+
+    def terminate(self, agreement: str) -> None:
+        self._act(actions.terminate_agreement, agreement, actor="uji", reason="uji")
+
+    def revoke(self, username: str) -> None:
+        self._act(actions.revoke_account, username, actor="uji", reason="uji")
+
+
+def _csrf(html: str) -> str:
+    found = CSRF.search(html)
+    assert found, "no CSRF field on the page"
+    return found.group(1)
+
+
+def new_records(world: World, after: int) -> list[AuditRecord]:
+    with world.rt.sessions() as s:
+        return list(s.execute(select(AuditRecord).where(AuditRecord.seq > after)
+                              .order_by(AuditRecord.seq)).scalars())  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Probe:
+    entry: str
+    agreement: str
+    allowed: str
+    denied: str
+    send: Send
+    invalid: Send | None = None
+    min_subjects: int = 1
+
+    def discloses(self, resp: Any) -> bool:
+        return bool(resp.status_code < 300)
+
+
+def iso(v: Any) -> str:
+    return v.isoformat() if hasattr(v, "isoformat") else str(v)
+
+
+# -- the registry web services ---------------------------------------------------------
+KEP = "/api/v1/datasets/kependudukan"
+ASN = "/api/v1/datasets/asn"
+
+
+def _verify(w: World, user: str, nik: str | None = None) -> Any:
+    p = w.people[3]
+    body = {
+        "nik": nik or p["nik"],
+        "elemen": {"nama_lengkap": p["nama_lengkap"], "tanggal_lahir": iso(p["tanggal_lahir"])},
+    }
+    return w.client.post(f"{KEP}/verifikasi", json=body, headers=w.basic(user))
+
+
+def _verify_batch(w: World, user: str, count: int = 3) -> Any:
+    items = [{"nik": w.people[i % len(w.people)]["nik"],
+              "elemen": {"nama_lengkap": w.people[i % len(w.people)]["nama_lengkap"]}}
+             for i in range(count)]  # fmt: skip
+    return w.client.post(f"{KEP}/verifikasi/batch", json={"item": items}, headers=w.basic(user))
+
+
+def _check(w: World, user: str, nik: str | None = None) -> Any:
+    body = {"nik": nik or w.asn[0]["nik"]}
+    return w.client.post(f"{ASN}/cek-status", json=body, headers=w.basic(user))
+
+
+def _check_batch(w: World, user: str, count: int = 3) -> Any:
+    items = [{"nik": w.asn[i % len(w.asn)]["nik"]} for i in range(count)]
+    return w.client.post(f"{ASN}/cek-status/batch", json={"item": items}, headers=w.basic(user))
+
+
+def _lookup(w: World, user: str, nik: str | None = None) -> Any:
+    return w.client.get(f"{KEP}/nik/{nik or w.people[4]['nik']}", headers=w.basic(user))
+
+
+def _face(w: World, user: str, nik: str | None = None) -> Any:
+    photo = samples.probes("astronaut")[0].data
+    return w.client.post(f"{KEP}/verifikasi-wajah", data={"nik": nik or w.photo_nik},
+                         files={"foto": ("foto", photo, "image/png")},
+                         headers=w.basic(user))  # fmt: skip
+
+
+SHORT_NIK = "327301130290001"  # 15 digits
+
+SERVICE_PROBES = [
+    Probe("POST /api/v1/datasets/{dataset}/verifikasi", "pks-dukcapil-bkn", "bkn.operator",
+          "kemenkop.operator", _verify, lambda w, u: _verify(w, u, SHORT_NIK)),
+    Probe("POST /api/v1/datasets/{dataset}/verifikasi/batch", "pks-dukcapil-bkn",
+          "bkn.operator", "kemenkop.operator", _verify_batch,
+          lambda w, u: _verify_batch(w, u, 1_001), min_subjects=3),
+    Probe("POST /api/v1/datasets/{dataset}/cek-status", "pks-kemenkop-bkn", "kemenkop.operator",
+          "pemprov-jabar.operator", _check, lambda w, u: _check(w, u, SHORT_NIK)),
+    Probe("POST /api/v1/datasets/{dataset}/cek-status/batch", "pks-kemenkop-bkn",
+          "kemenkop.operator", "pemprov-jabar.operator", _check_batch,
+          lambda w, u: _check_batch(w, u, 1_001), min_subjects=3),
+    Probe("GET /api/v1/datasets/{dataset}/nik/{nik}", "pks-dukcapil-bkn", "bkn.operator",
+          "kemenkop.operator", _lookup, lambda w, u: _lookup(w, u, SHORT_NIK)),
+    Probe("POST /api/v1/datasets/{dataset}/verifikasi-wajah", "pks-dukcapil-bkn",
+          "bkn.operator", "kemenkop.operator", _face, lambda w, u: _face(w, u, SHORT_NIK)),
+]  # fmt: skip
+
+
+# -- the portal's service pages ---------------------------------------------------------
+def _portal_lookup(w: World, user: str, nik: str | None = None) -> Any:
+    return w.form(user, "/portal/layanan/akses-nik", "/portal/layanan/akses-nik",
+                  {"nik": nik or w.people[5]["nik"]})  # fmt: skip
+
+
+def _portal_verify(w: World, user: str, nik: str | None = None) -> Any:
+    p = w.people[6]
+    return w.form(user, "/portal/layanan/verifikasi", "/portal/layanan/verifikasi",
+                  {"nik": nik or p["nik"], "nama_lengkap": p["nama_lengkap"]})  # fmt: skip
+
+
+def _portal_check(w: World, user: str, nik: str | None = None) -> Any:
+    return w.form(user, "/portal/layanan/cek-status", "/portal/layanan/cek-status",
+                  {"nik": nik or w.asn[1]["nik"], "dataset": "asn"})  # fmt: skip
+
+
+def _portal_face(w: World, user: str, nik: str | None = None) -> Any:
+    photo = samples.probes("astronaut")[0].data
+    return w.form(
+        user,
+        "/portal/layanan/verifikasi-wajah",
+        "/portal/layanan/verifikasi-wajah",
+        {"nik": nik or w.photo_nik},
+        files={"foto": ("foto.png", photo, "image/png")},
+    )
+
+
+PORTAL_SERVICE_PROBES = [
+    Probe("POST /portal/layanan/akses-nik", "pks-dukcapil-bkn", "bkn.pengguna",
+          "kemenkop.pengguna", _portal_lookup, lambda w, u: _portal_lookup(w, u, SHORT_NIK)),
+    Probe("POST /portal/layanan/verifikasi", "pks-dukcapil-bkn", "bkn.pengguna",
+          "kemenkop.pengguna", _portal_verify, lambda w, u: _portal_verify(w, u, SHORT_NIK)),
+    Probe("POST /portal/layanan/cek-status", "pks-kemenkop-bkn", "kemenkop.pengguna",
+          "pemprov-jabar.pengguna", _portal_check, lambda w, u: _portal_check(w, u, SHORT_NIK)),
+    Probe("POST /portal/layanan/verifikasi-wajah", "pks-dukcapil-bkn", "bkn.pengguna",
+          "kemenkop.pengguna", _portal_face, lambda w, u: _portal_face(w, u, SHORT_NIK)),
+]  # fmt: skip
+
+PROBES: list[Probe] = [*SERVICE_PROBES, *PORTAL_SERVICE_PROBES]
+
+
+@pytest.fixture(scope="module")
+def world_files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    return generate_world(800, 23, tmp_path_factory.mktemp("world"))
+
+
+@pytest.fixture
+def world(
+    settings: Settings, world_files: dict[str, Path], monkeypatch: pytest.MonkeyPatch
+) -> Iterator[World]:
+    monkeypatch.setattr(pw, "DEFAULT", FAST_PASSWORDS)
+    clock = FixedClock(NOW)
+    target = snapshot_path(settings, "regsosek")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(world_files["regsosek"], target)
+    files = {c: world_files[c] for c in ("kependudukan", "asn", "dtks", "regsosek")}
+    rt, creds = governed_runtime(settings, files, clock)
+    people = pq.read_table(world_files["kependudukan"]).to_pylist()
+    asn = pq.read_table(world_files["asn"]).to_pylist()
+    photo_nik = people[0]["nik"]
+    with rt.transaction() as s:
+        face.enroll(s, settings, clock, "kependudukan", photo_nik, samples.enrolment("astronaut"),
+                    actor="dukcapil.admin", reason="uji")  # fmt: skip
+    app = create_app(settings, rt)
+    with TestClient(app, client=("127.0.0.1", 50000)) as client:
+        yield World(rt, clock, creds, client, people, asn, photo_nik, app)
+    rt.close()
