@@ -49,6 +49,9 @@ class World:
     portals: dict[str, TestClient] = field(default_factory=dict)
     state: dict[str, Any] = field(default_factory=dict)  # what probes set up once
 
+    def __repr__(self) -> str:  # hypothesis prints its arguments
+        return f"World(now={self.clock.now():%Y-%m-%d})"
+
     def basic(self, username: str) -> dict[str, str]:
         raw = f"{username}:{self.creds[username]['password']}".encode()
         return {"Authorization": "Basic " + base64.b64encode(raw).decode()}
