@@ -84,16 +84,37 @@ def iso(value: Any) -> str:
     return value.isoformat() if isinstance(value, date) else str(value)
 
 
+# What a record says about a call; seq, time, hashes, request id and latency differ.
+SAID = ("action", "decision", "reason", "actor", "institution", "agreement_id",
+        "agreement_version", "grant_id", "service", "mechanism", "dataset", "subject_count",
+        "elements", "result", "detail")  # fmt: skip
+
+
+def records_after(pair: Pair, seq: int) -> list[tuple[Any, ...]]:
+    with pair.rt.transaction() as s:
+        rows = s.execute(select(AuditRecord).where(AuditRecord.seq > seq)
+                         .order_by(AuditRecord.seq)).scalars()  # fmt: skip
+        return [tuple(getattr(r, f) for f in SAID) for r in rows]
+
+
+def head(pair: Pair) -> int:
+    with pair.rt.transaction() as s:
+        return int(s.scalar(select(func.max(AuditRecord.seq))) or 0)
+
+
 def same(pair: Pair, method: str, path: str, **kw: Any) -> Any:
-    """Send one request to both apps; both answers must be identical."""
+    """Send one request to both apps; status, headers, body and the audit records each
+    writes must be identical."""
+    mark = head(pair)
     a = pair.fast.request(method, path, **kw)
+    by_fast = records_after(pair, mark)
+    mark = head(pair)
     b = pair.route.request(method, path, **kw)
-    assert (a.status_code, a.headers.get("content-type")) == (
-        b.status_code,
-        b.headers.get("content-type"),
-    )
+    by_route = records_after(pair, mark)
+    assert a.status_code == b.status_code
+    assert dict(a.headers) == dict(b.headers)
     assert a.json() == b.json()
-    assert a.headers.get("www-authenticate") == b.headers.get("www-authenticate")
+    assert by_fast == by_route, "the fast path's audit records differ from the route's"
     return a
 
 
@@ -296,3 +317,33 @@ def test_a_repeated_authorization_header_is_read_as_the_route_reads_it(pair: Pai
         a = pair.fast.post(VERIFY, json=body, headers=headers)
         b = pair.route.post(VERIFY, json=body, headers=headers)
         assert (a.status_code, a.json()) == (b.status_code, b.json())
+
+
+def test_dependency_overrides_apply_to_the_fast_path_too(pair: Pair) -> None:
+    """Found by an outside test: with the same `dependency_overrides`, the fast path
+    answered 200 where the route answered 503. An override (a maintenance switch, a test
+    double) now reaches every service call."""
+    from simpul.errors import SimpulError
+    from simpul.services.api import credentials
+
+    def closed() -> None:
+        raise SimpulError("layanan_ditutup", "Layanan ditutup sementara.", status=503)
+
+    p = pair.people[4]
+    body = {"nik": p["nik"], "elemen": {"nama_lengkap": p["nama_lengkap"]}}
+    for app in (pair.fast.app, pair.route.app):
+        app.dependency_overrides[credentials] = closed  # type: ignore[attr-defined]
+    try:
+        for path in (VERIFY, "/api/v1/datasets/asn/cek-status"):
+            resp = same(pair, "POST", path, json=body, headers=pair.basic("bkn.operator"))
+            assert (resp.status_code, resp.json()["code"]) == (503, "layanan_ditutup")
+        resp = same(pair, "GET", f"/api/v1/datasets/kependudukan/nik/{p['nik']}",
+                    headers=pair.basic("bkn.operator"))  # fmt: skip
+        assert resp.status_code == 503
+    finally:
+        for app in (pair.fast.app, pair.route.app):
+            app.dependency_overrides.clear()  # type: ignore[attr-defined]
+    assert (
+        same(pair, "POST", VERIFY, json=body, headers=pair.basic("bkn.operator")).json()["hasil"]
+        == "ditemukan"
+    )
