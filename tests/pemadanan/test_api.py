@@ -24,7 +24,10 @@ ARTEFACTS = Path(__file__).resolve().parents[2] / "test-artefacts" / "pemadanan"
 
 
 def _csv(text: str) -> list[dict[str, str]]:
-    return list(csv.DictReader(io.StringIO(text)))
+    """A downloaded list: its first line cites the source (PKS 000 Pasal 7(2)), then CSV."""
+    first, _, rest = text.partition("\n")
+    assert first.startswith("# Sumber: ") and "Pasal 7 ayat (2)" in first, first
+    return list(csv.DictReader(io.StringIO(rest)))
 
 
 @pytest.fixture

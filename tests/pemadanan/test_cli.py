@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import stat
 from pathlib import Path
 
 import pytest
@@ -40,10 +41,15 @@ def test_match_writes_results_and_berita_acara(env: Env, tmp_path: Path) -> None
     with listing.open() as fh:
         given = sum(1 for _ in csv.DictReader(fh))
     with out.open() as fh:
+        source = fh.readline()
         rows = list(csv.DictReader(fh))
+    assert source.startswith("# Sumber: Badan Kepegawaian Negara; perjanjian pks-kemensos-bkn")
     assert len(rows) == given
     assert {r["hasil"] for r in rows} <= {"ASN", "data_tidak_ditemukan"}
     assert pdf.read_bytes().startswith(b"%PDF")
+    # Personal data on disk: the owner's only.
+    assert stat.S_IMODE(out.stat().st_mode) == 0o600
+    assert stat.S_IMODE(pdf.stat().st_mode) == 0o600
     assert "tidak_ditemukan" in result.output
 
 

@@ -38,6 +38,7 @@ def test_match_on_spark_writes_what_the_in_process_engine_writes(env: Env, tmp_p
         assert result.exit_code == 0, result.output
         assert ("Spark: master local[2]" in result.output) == (engine == "spark")
         with out.open(encoding="utf-8", newline="") as fh:
+            assert fh.readline().startswith("# Sumber: ")  # PKS 000 Pasal 7(2)
             written[engine] = list(csv.DictReader(fh))
     assert written["spark"] == written["proses"]
     statuses = {r["status"] for r in written["spark"]}

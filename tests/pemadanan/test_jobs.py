@@ -14,10 +14,13 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
+from simpul import kernel
 from simpul.access.auth import principal_for_account
 from simpul.access.repository import AccountRepository
+from simpul.agreements.schemas import Mechanism
 from simpul.audit.models import AuditRecord
 from simpul.governance import service as governance
+from simpul.kernel import AccountName, Node, Origin
 from simpul.matching.engine import match
 from simpul.pemadanan import runner, service
 from simpul.pemadanan.models import MatchJob, MatchResultRow
@@ -28,15 +31,9 @@ from .conftest import Env
 
 
 def _submit(env: Env, path: Path, workflow: str = "bpum") -> str:
-    with env.rt.transaction() as s:
-        acct = AccountRepository(s).by_username("kemenkop.operator")
-        assert acct is not None
-        principal = principal_for_account(s, acct.id)
-        ctx = service.JobContext(principal, env.settings, env.rt.clock, internal=True)
-        job, refused = service.submit(
-            s, ctx, upload=path, filename=path.name, dataset=None, workflow=workflow
-        )
-    assert refused is None and job is not None
+    origin = Origin(Mechanism.BATCH, action="pemadanan.unggah", dataset="asn", internal=True)
+    job = kernel.run(Node(env.rt), AccountName("kemenkop.operator"), origin, service.submit,
+                     upload=path, filename=path.name, dataset=None, workflow=workflow)  # fmt: skip
     return job.id
 
 

@@ -386,8 +386,11 @@ def test_kemenkop_screens_a_bpum_list_and_downloads_the_results(
     penerima = op.get(job_path + "/unduh/penerima.csv")
     assert penerima.status_code == 200
     assert penerima.headers["content-type"].startswith("text/csv")
-    kept = {int(r["baris"]) for r in csv.DictReader(io.StringIO(penerima.text))}
-    balikan = list(csv.DictReader(io.StringIO(op.get(job_path + "/unduh/balikan.csv").text)))
+    source, _, listed = penerima.text.partition("\n")
+    assert source.startswith("# Sumber: ")  # PKS 000 Pasal 7(2): the first line cites it
+    kept = {int(r["baris"]) for r in csv.DictReader(io.StringIO(listed))}
+    balikan_csv = op.get(job_path + "/unduh/balikan.csv").text.partition("\n")[2]
+    balikan = list(csv.DictReader(io.StringIO(balikan_csv)))
     found = {int(r["baris"]) for r in balikan}
     assert found and all(truth[b]["is_asn"] == "1" for b in found)  # ASN found are ASN
     assert {r["hasil"] for r in balikan} == {"ASN"}

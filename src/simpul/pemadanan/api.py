@@ -1,31 +1,37 @@
 """HTTP adapters for pemadanan: upload → 202 with the job id; status; results; lists of
-the PKS workflows; clerical review; cancel; the berita acara as PDF."""
+the PKS workflows; clerical review; cancel; the berita acara as PDF.
+
+Whatever reveals results (and the upload itself) is one kernel call of an operation in
+`simpul.pemadanan.service` / `simpul.pemadanan.reads`: decided against the job's agreement
+on every request, recorded with the people it names, the owner's only. Status, the list of
+one's jobs and cancelling reveal no result; they are the owner's only too."""
 
 from __future__ import annotations
 
-import csv
-import io
 import tempfile
 import threading
+from dataclasses import replace
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, File, Form, Query, Request, UploadFile
 from fastapi.responses import JSONResponse, Response
+from starlette.concurrency import run_in_threadpool
 
-from simpul.access.policy import Decision
-from simpul.access.schemas import Principal
+from simpul import kernel
+from simpul.agreements.schemas import Mechanism
 from simpul.errors import InvalidInput
-from simpul.kit.csvsafe import safe_cell
-from simpul.kit.ids import new_id
-from simpul.pemadanan import berita_acara, service
+from simpul.kernel import Node
+from simpul.kernel.core import Op
+from simpul.pemadanan import reads, service
 from simpul.pemadanan.runner import run_pending
 from simpul.pemadanan.schemas import HasilOut, HasilPage, JobOut, OptionsIn, TinjauIn
 from simpul.runtime import Runtime
-from simpul.services.api import PROBLEMS, Caller
+from simpul.services.api import PROBLEMS, Caller, Creds, credential, node_of, origin
 
 router = APIRouter(prefix="/api/v1/pemadanan", tags=["pemadanan"])
 CHUNK = 1 << 20
+R = TypeVar("R")
 
 
 def _runtime(request: Request) -> Runtime:
@@ -34,14 +40,20 @@ def _runtime(request: Request) -> Runtime:
     return rt
 
 
-def _context(request: Request, rt: Runtime, principal: Principal) -> service.JobContext:
-    return service.JobContext(
-        principal=principal,
-        settings=rt.settings,
-        clock=rt.clock,
-        source_ip=request.client.host if request.client else None,
-        request_id=request.headers.get("x-request-id") or new_id("req-"),
-    )
+def node(request: Request) -> Node:
+    """The app's kernel node, without the per-call quota: a job is not metered per request
+    today (its submission and its downloads alike)."""
+    return replace(node_of(request.app.state), quota=None)
+
+
+def _run(
+    request: Request, creds: Creds, action: str, op: Op[..., R], *args: Any,
+    about: str | None = None, **kw: Any,
+) -> R:  # fmt: skip
+    """One pemadanan operation through the kernel (in the thread pool's thread); `about`:
+    the dataset, when known before the job is read (a submission)."""
+    where = origin(request, action, about, Mechanism.BATCH)
+    return kernel.run(node(request), credential(creds), where, op, *args, **kw)
 
 
 def start_worker(rt: Runtime) -> threading.Thread:
@@ -76,7 +88,7 @@ async def _spool(upload: UploadFile, limit: int, folder: Path) -> Path:
 )
 async def submit(
     request: Request,
-    principal: Caller,
+    creds: Creds,
     berkas: Annotated[UploadFile, File(description="Daftar CSV atau XLSX.")],
     dataset: Annotated[str | None, Form()] = None,
     alur: Annotated[str, Form(description="umum | bpum | kpm | regsosek")] = "umum",
@@ -85,25 +97,18 @@ async def submit(
 ) -> JSONResponse:
     """Unggah daftar untuk dipadankan; dijawab 202 dengan id pekerjaan (diproses di latar)."""
     rt = _runtime(request)
-    ctx = _context(request, rt, principal)
     with tempfile.TemporaryDirectory(prefix="simpul-unggah-") as tmp:
         path = await _spool(berkas, rt.settings.max_upload_bytes, Path(tmp))
         options = OptionsIn(ambang=ambang, batas_baris=batas_baris)
-        from starlette.concurrency import run_in_threadpool
 
-        def work() -> tuple[JobOut | None, Decision | None]:
-            with rt.transaction() as session:
-                return service.submit(
-                    session, ctx, upload=path, filename=berkas.filename or path.name,
-                    dataset=dataset, workflow=alur, options=options,
-                )  # fmt: skip
+        def work() -> JobOut:
+            return _run(
+                request, creds, "pemadanan.unggah", service.submit,
+                about=service.workflow_dataset(alur, dataset), dataset=dataset, upload=path,
+                filename=berkas.filename or path.name, workflow=alur, options=options,
+            )  # fmt: skip
 
-        job, refused = await run_in_threadpool(work)
-    if refused is not None:
-        from simpul.services.service import refusal
-
-        raise refusal(refused)
-    assert job is not None
+        job = await run_in_threadpool(work)
     start_worker(rt)
     return JSONResponse(
         job.model_dump(mode="json", exclude_none=True),
@@ -114,8 +119,8 @@ async def submit(
 
 @router.get("", response_model=list[JobOut], response_model_exclude_none=True, responses=PROBLEMS)
 def list_jobs(request: Request, principal: Caller) -> list[JobOut]:
-    """Pekerjaan pemadanan instansi pemanggil, terbaru dahulu."""
-    with _runtime(request).transaction() as session:
+    """Pekerjaan pemadanan milik akun pemanggil, terbaru dahulu."""
+    with _runtime(request).read_transaction() as session:
         return service.list_jobs(session, principal)
 
 
@@ -125,8 +130,9 @@ def list_jobs(request: Request, principal: Caller) -> list[JobOut]:
 def detail(job_id: str, request: Request, principal: Caller) -> JobOut:
     """Status dan progres satu pekerjaan; jumlah per status setelah selesai."""
     rt = _runtime(request)
-    with rt.transaction() as session:
-        out = service.job_detail(session, principal, job_id)
+    out: JobOut = service.owner_step(rt, principal, "pemadanan.status", service.job_detail,
+                                     job_id)  # fmt: skip
+    with rt.read_transaction() as session:
         waiting = service.needs_worker(session, job_id, rt.clock.now())
     if waiting:  # queued, or its worker died (e.g. the server restarted): pick it up
         start_worker(rt)
@@ -136,89 +142,62 @@ def detail(job_id: str, request: Request, principal: Caller) -> JobOut:
 @router.post("/{job_id}/batal", response_model=JobOut, response_model_exclude_none=True)
 def cancel(job_id: str, request: Request, principal: Caller) -> JobOut:
     """Batalkan pekerjaan yang masih antri atau berjalan."""
-    with _runtime(request).transaction() as session:
-        return service.cancel(session, principal, job_id)
+    out: JobOut = service.owner_step(_runtime(request), principal, "pemadanan.batal",
+                                     service.cancel, job_id)  # fmt: skip
+    return out
 
 
 @router.get("/{job_id}/hasil", response_model=HasilPage, response_model_exclude_none=True)
 def results(
     job_id: str,
     request: Request,
-    principal: Caller,
+    creds: Creds,
     status: str | None = None,
     offset: Annotated[int, Query(ge=0)] = 0,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> HasilPage:
     """Satu halaman hasil (opsional satu status)."""
-    with _runtime(request).transaction() as session:
-        total, items = service.results_page(
-            session, principal, job_id, status=status, offset=offset, limit=limit
-        )
+    total, items = _run(request, creds, "pemadanan.hasil", reads.results_page, job_id,
+                        status=status, offset=offset, limit=limit)  # fmt: skip
     return HasilPage(total=total, item=items)
 
 
 @router.get("/{job_id}/galat")
-def issues(job_id: str, request: Request, principal: Caller) -> list[dict[str, object]]:
+def issues(job_id: str, request: Request, creds: Creds) -> list[dict[str, object]]:
     """Masalah per baris unggahan (galat: baris dilewati; peringatan: baris tetap dipadankan)."""
-    with _runtime(request).transaction() as session:
-        return service.issues(session, principal, job_id)
+    return _run(request, creds, "pemadanan.galat", reads.issues, job_id)
 
 
-def _csv(header: list[str], rows: list[list[object]], name: str) -> Response:
-    buf = io.StringIO()
-    writer = csv.writer(buf)
-    writer.writerow(header)
-    writer.writerows([[safe_cell(c) for c in r] for r in rows])
+def _file(berkas: reads.Berkas) -> Response:
     return Response(
-        buf.getvalue(),
-        media_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": f'attachment; filename="{name}"'},
-    )
+        berkas.content,
+        media_type=berkas.media_type,
+        headers={"Content-Disposition": f'attachment; filename="{berkas.name}"',
+                 "Cache-Control": "no-store"},
+    )  # fmt: skip
 
 
 @router.get("/{job_id}/hasil.csv", response_class=Response)
-def results_csv(job_id: str, request: Request, principal: Caller) -> Response:
-    """Hasil lengkap sebagai CSV: status per baris dan elemen keluaran yang diizinkan hibah."""
-    with _runtime(request).transaction() as session:
-        job, rows = service.all_results(session, principal, job_id)
-        header, cells = service.csv_rows(job, rows)
-    return _csv(header, cells, f"hasil-{job_id}.csv")
+def results_csv(job_id: str, request: Request, creds: Creds) -> Response:
+    """Hasil lengkap sebagai CSV: status per baris dan elemen keluaran yang diizinkan hibah.
+    Baris pertama menyebut sumber data (PKS Pasal 7 ayat (2))."""
+    return _file(_run(request, creds, "pemadanan.unduh", reads.results_csv, job_id))
 
 
 @router.get("/{job_id}/daftar/{nama}.csv", response_class=Response)
-def workflow_list(job_id: str, nama: str, request: Request, principal: Caller) -> Response:
+def workflow_list(job_id: str, nama: str, request: Request, creds: Creds) -> Response:
     """Daftar menurut alur PKS: bpum → penerima, balikan; kpm → selisih, asn; umum → cocok."""
-    with _runtime(request).transaction() as session:
-        lists = service.workflow_lists(session, principal, job_id)
-        if nama not in lists:
-            raise InvalidInput(
-                "daftar_tidak_dikenal", f"Daftar {nama!r} tidak ada (pilihan: {', '.join(lists)})."
-            )
-        job, _ = service.all_results(session, principal, job_id)
-        header, cells = service.csv_rows(job, lists[nama])
-    return _csv(header, cells, f"{nama}-{job_id}.csv")
+    return _file(_run(request, creds, "pemadanan.unduh", reads.list_csv, job_id, nama))
 
 
 @router.post("/{job_id}/hasil/{baris}/tinjau", response_model=HasilOut)
-def review(
-    job_id: str, baris: int, body: TinjauIn, request: Request, principal: Caller
-) -> HasilOut:
+def review(job_id: str, baris: int, body: TinjauIn, request: Request, creds: Creds) -> HasilOut:
     """Tinjauan petugas atas satu kemungkinan_cocok: diterima atau ditolak (diaudit)."""
-    rt = _runtime(request)
-    with rt.transaction() as session:
-        return service.review(
-            session, _context(request, rt, principal), job_id, baris, body.keputusan, body.alasan
-        )
+    return _run(request, creds, "pemadanan.tinjau", service.review, job_id, baris,
+                body.keputusan, body.alasan)  # fmt: skip
 
 
 @router.get("/{job_id}/berita-acara.pdf", response_class=Response)
-def minutes(job_id: str, request: Request, principal: Caller) -> Response:
-    """Berita acara hasil pemadanan (PDF)."""
-    rt = _runtime(request)
-    with rt.transaction() as session:
-        pdf = berita_acara.render(session, principal, job_id, rt.clock.now())
-    return Response(
-        pdf,
-        media_type="application/pdf",
-        headers={"Content-Disposition": f'attachment; filename="berita-acara-{job_id}.pdf"'},
-    )
+def minutes(job_id: str, request: Request, creds: Creds) -> Response:
+    """Berita acara hasil pemadanan (PDF); kakinya menyebut sumber data."""
+    return _file(_run(request, creds, "pemadanan.berita_acara", reads.minutes, job_id))

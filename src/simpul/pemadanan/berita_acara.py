@@ -1,6 +1,7 @@
 """Berita acara hasil pemadanan data: the minutes of one finished job, in official form
 (parties and their PKS numbers, the date in words, the counts, signature blocks), rendered
-with the shared document kit."""
+with the shared document kit. Its footer cites the source of the data (PKS 000 Pasal 7
+ayat (2)). Reached only through `simpul.pemadanan.reads.minutes` (decided, recorded)."""
 
 from __future__ import annotations
 
@@ -9,12 +10,11 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from simpul.access.schemas import Principal
 from simpul.agreements import service as agreements
 from simpul.kit.documents import document_environment, render_html, render_pdf
 from simpul.matching.engine import STATUSES
+from simpul.pemadanan.models import MatchJob
 from simpul.pemadanan.repository import JobRepository
-from simpul.pemadanan.service import all_results
 from simpul.registry.datasets import get_dataset
 
 LABELS = {
@@ -31,8 +31,9 @@ WORKFLOW_TITLES = {
 }
 
 
-def context(session: Session, principal: Principal, job_id: str, at: datetime) -> dict[str, Any]:
-    job, rows = all_results(session, principal, job_id)
+def context(
+    session: Session, job: MatchJob, at: datetime, *, rows: int, source: str
+) -> dict[str, Any]:
     parties: list[dict[str, Any]] = []
     title = ""
     if job.agreement_id:
@@ -57,11 +58,14 @@ def context(session: Session, principal: Principal, job_id: str, at: datetime) -
         "tanggal": at,
         "nomor_dokumen": f"BA-PADAN/{job.id}",
         "kop_sub": title,
-        "baris": len(rows),
+        "baris": rows,
+        "sumber": source,
     }
 
 
-def render(session: Session, principal: Principal, job_id: str, at: datetime) -> bytes:
+def render(session: Session, job: MatchJob, at: datetime, *, rows: int, source: str) -> bytes:
     env = document_environment("simpul.pemadanan")
-    html = render_html(env, "berita_acara.html", context(session, principal, job_id, at))
+    html = render_html(
+        env, "berita_acara.html", context(session, job, at, rows=rows, source=source)
+    )
     return render_pdf(html)

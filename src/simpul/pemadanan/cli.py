@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import csv
 import threading
 import time
 from collections.abc import Iterator
@@ -17,13 +16,14 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from simpul.access.auth import principal_for_account
-from simpul.access.repository import AccountRepository
+from simpul import kernel
+from simpul.access.auth import account_principal
 from simpul.access.schemas import Principal
-from simpul.errors import NotFound
-from simpul.kit.csvsafe import safe_cell
+from simpul.agreements.schemas import Mechanism
+from simpul.kernel import AccountName, Node, Origin
+from simpul.kit.ids import new_id
 from simpul.matching.engine import match as in_process
-from simpul.pemadanan import berita_acara, runner, service
+from simpul.pemadanan import reads, runner, service
 from simpul.pemadanan.schemas import JobOut, OptionsIn
 from simpul.runtime import Runtime, runtime
 
@@ -82,11 +82,14 @@ def _engine(
 
 
 def _principal(rt: Runtime, username: str) -> Principal:
-    with rt.transaction() as session:
-        acct = AccountRepository(session).by_username(username.strip().lower())
-        if acct is None:
-            raise NotFound("akun_tidak_ditemukan", f"Akun {username!r} tidak ditemukan.")
-        return principal_for_account(session, acct.id)
+    with rt.read_transaction() as session:
+        return account_principal(session, username)
+
+
+def _origin(action: str, dataset: str | None) -> Origin:
+    """A command on the node itself (no access point), for the account of `--akun`."""
+    return Origin(Mechanism.BATCH, action=action, dataset=dataset,
+                  request_id=new_id("cli-"), internal=True)  # fmt: skip
 
 
 @match_app.callback()
@@ -125,40 +128,33 @@ def match(
     conf = spark_conf(spark_conf_pairs or [])  # refuse a bad setting before submitting
     rt = runtime(ctx)
     rt.migrate()
+    node, who = Node(rt), AccountName(akun)
+    job = kernel.run(
+        node, who, _origin("pemadanan.unggah", service.workflow_dataset(alur, dataset)),
+        service.submit, upload=input, filename=input.name, dataset=dataset, workflow=alur,
+        options=OptionsIn(ambang=ambang),
+    )  # fmt: skip
     principal = _principal(rt, akun)
-    jctx = service.JobContext(principal, rt.settings, rt.clock, internal=True)
-    with rt.transaction() as session:
-        job, refused = service.submit(
-            session, jctx, upload=input, filename=input.name, dataset=dataset,
-            workflow=alur, options=OptionsIn(ambang=ambang),
-        )  # fmt: skip
-    if refused is not None:
-        from simpul.services.service import refusal
-
-        raise refusal(refused)
-    assert job is not None
     with _engine(engine, spark_master, conf) as matcher:
         state = _run(rt, principal, job.id, matcher)
     if state.status != "selesai":
         err.print(f"[red]Pekerjaan {state.status}[/red]: {state.galat} — {state.keterangan}")
         raise typer.Exit(1)
-    with rt.transaction() as session:
-        full, rows = service.all_results(session, principal, job.id)
-        header, cells = service.csv_rows(full, rows)
-        issues = service.issues(session, principal, job.id)
-        pdf = (
-            berita_acara.render(session, principal, job.id, rt.clock.now())
-            if berita_acara_pdf
-            else None
-        )
+    # Each file is its own governed download: decided now, recorded with the people in it.
+    hasil = kernel.run(node, who, _origin("pemadanan.unduh", job.dataset), reads.results_csv,
+                       job.id)  # fmt: skip
+    pdf = None
+    if berita_acara_pdf is not None:
+        pdf = kernel.run(node, who, _origin("pemadanan.berita_acara", job.dataset),
+                         reads.minutes, job.id)  # fmt: skip
+    with rt.read_transaction() as session:
+        issues = service.issue_count(session, principal, job.id)
     output.parent.mkdir(parents=True, exist_ok=True)
-    with output.open("w", encoding="utf-8", newline="") as fh:
-        writer = csv.writer(fh)
-        writer.writerow(header)
-        writer.writerows([[safe_cell(c) for c in r] for r in cells])
+    service.write_private(output, hasil.content)
     if pdf is not None and berita_acara_pdf is not None:
-        berita_acara_pdf.write_bytes(pdf)
-    _summary(state.jumlah or {}, len(issues))
+        berita_acara_pdf.parent.mkdir(parents=True, exist_ok=True)
+        service.write_private(berita_acara_pdf, pdf.content)
+    _summary(state.jumlah or {}, issues)
     err.print(f"Hasil: {output}" + (f"; berita acara: {berita_acara_pdf}" if pdf else ""))
 
 
@@ -177,7 +173,7 @@ def _run(rt: Runtime, principal: Principal, job_id: str, matcher: runner.Matcher
     ) as bar:
         task = bar.add_task(job_id, total=1.0)
         while True:
-            with rt.transaction() as session:
+            with rt.read_transaction() as session:
                 state = service.job_detail(session, principal, job_id)
             bar.update(task, completed=state.progres)
             if state.status in ("selesai", "gagal", "dibatalkan"):
@@ -222,11 +218,10 @@ def worker(
 def status(
     ctx: typer.Context,
     job_id: str,
-    akun: Annotated[str, typer.Option(help="Akun yang melihat (instansinya).")],
+    akun: Annotated[str, typer.Option(help="Akun pemilik pekerjaan.")],
 ) -> None:
     """Status dan jumlah per status satu pekerjaan."""
     rt = runtime(ctx)
     principal = _principal(rt, akun)
-    with rt.transaction() as session:
-        state = service.job_detail(session, principal, job_id)
+    state = service.owner_step(rt, principal, "pemadanan.status", service.job_detail, job_id)
     out.print_json(state.model_dump_json())

@@ -23,10 +23,10 @@ class JobRepository(Repository):
     def get(self, job_id: str) -> MatchJob | None:
         return self.session.get(MatchJob, job_id)
 
-    def for_institution(self, institution: str, limit: int) -> list[MatchJob]:
+    def for_account(self, account_id: str, limit: int) -> list[MatchJob]:
         stmt = (
             select(MatchJob)
-            .where(MatchJob.institution == institution)
+            .where(MatchJob.account_id == account_id)
             .order_by(MatchJob.created_at.desc(), MatchJob.id.desc())
             .limit(limit)
         )
@@ -48,6 +48,10 @@ class JobRepository(Repository):
             .order_by(MatchIssue.line, MatchIssue.id)
         )
         return list(self.session.scalars(stmt))
+
+    def issue_count(self, job_id: str) -> int:
+        stmt = select(func.count()).select_from(MatchIssue).where(MatchIssue.job_id == job_id)
+        return int(self.session.scalar(stmt) or 0)
 
     def request_cancel(self, job_id: str) -> None:
         self.session.execute(

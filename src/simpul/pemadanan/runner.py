@@ -7,8 +7,12 @@ the job. A worker killed mid-job leaves nothing half-written: the job stays `ber
 until its heartbeat goes stale, then the next worker claims it and runs it from the stored
 upload; the engine is deterministic, so the results are the same.
 
-Revocation is immediate: the policy decision is taken again when the job starts, and the
-owner's account and agreement are re-read at every progress step.
+Revocation is immediate: each step is a kernel call of the job's owner (`AccountId`),
+decided through `Call.authorize` against the agreement the job was submitted under — when
+the job starts, at every progress step and when it finishes. A refusal is recorded and ends
+the job; an allowed step records nothing, except the last one: the matching's one record,
+with every person linked, written through `kernel.core.execute` in the transaction that
+stores the results.
 """
 
 from __future__ import annotations
@@ -27,10 +31,13 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from sqlalchemy.orm import Session
 
-from simpul.access.auth import principal_for_account
-from simpul.access.policy import audit_event
+from simpul.access.policy import AccessRequest, Decision
+from simpul.agreements.schemas import Mechanism
 from simpul.audit.service import record_in_session
 from simpul.errors import SimpulError
+from simpul.kernel import AccountId, Call, Node, Origin, Refused
+from simpul.kernel.core import execute, new_call, write_apart, write_in_session
+from simpul.kernel.principals import resolve
 from simpul.matching.engine import (
     KEMUNGKINAN_COCOK,
     TIDAK_DITEMUKAN,
@@ -41,7 +48,7 @@ from simpul.matching.engine import (
 )
 from simpul.pemadanan.models import MatchJob
 from simpul.pemadanan.repository import JobRepository
-from simpul.pemadanan.service import decide_job, parsed_for
+from simpul.pemadanan.service import job_request, parsed_for
 from simpul.registry.repository import RegistryRepository
 from simpul.registry.service import snapshot_path
 from simpul.runtime import Runtime
@@ -158,30 +165,45 @@ def run_claimed(rt: Runtime, job_id: str, worker: str, *, matcher: Matcher = mat
         _fail(rt, job_id, worker, "gagal", "galat_internal", "Galat internal saat pemadanan.")
 
 
-def _job_like(job: MatchJob) -> dict[str, Any]:
-    return {
-        "dataset": job.dataset, "service": job.service, "workflow": job.workflow,
-        "elements": job.options.get("elemen", ()), "source_ip": job.options.get("source_ip"),
-        "internal": job.options.get("internal", True), "units": max(job.rows_total, 1),
-    }  # fmt: skip
+def job_origin(job: MatchJob) -> Origin:
+    """A job step: run on the node itself, for the job's owner, recorded under the job's
+    id."""
+    return Origin(Mechanism(job.mechanism), action=job.service, dataset=job.dataset,
+                  request_id=job.id, internal=True)  # fmt: skip
 
 
-def _recheck(rt: Runtime, session: Session, job: MatchJob) -> SimpulError | None:
-    """The owner's account and agreement as they stand now. A refusal is audited in the
-    session (the caller commits) and returned, to end the job."""
+def _call(rt: Runtime, session: Session, job: MatchJob) -> Call:
+    """The owner's call as the account stands now (a revoked account raises)."""
+    principal = resolve(session, rt, AccountId(job.account_id))
+    return new_call(Node(rt), principal, job_origin(job))
+
+
+def _step_request(job: MatchJob, call: Call) -> AccessRequest:
+    return job_request(job, call, input_elements=frozenset(job.options.get("elemen", ())),
+                       units=max(job.rows_total, 1))  # fmt: skip
+
+
+def _recheck(rt: Runtime, session: Session, job: MatchJob) -> Decision | SimpulError:
+    """The kernel's decision for the job's owner now. A refusal is recorded in the session
+    (the caller commits) and returned, to end the job."""
     try:
-        principal = principal_for_account(session, job.account_id)
-    except SimpulError as exc:
+        call = _call(rt, session, job)
+    except SimpulError as exc:  # the account is gone: no call to record
         return exc
-    decision, req = decide_job(session, principal, _job_like(job), rt.clock.now())
-    if decision.allowed:
-        return None
-    record_in_session(
-        session, rt.settings,
-        audit_event(principal, req, decision, request_id=job.id, result={"pekerjaan": job.id}),
-        rt.clock,
-    )  # fmt: skip
-    return SimpulError(decision.reason, decision.detail, status=decision.status)
+    try:
+        return call.authorize(session, _step_request(job, call))
+    except Refused as exc:
+        write_in_session(session, call)
+        return exc
+
+
+def _matched(
+    session: Session, call: Call, job: MatchJob, subjects: tuple[str, ...], summary: dict[str, Any]
+) -> None:
+    """The job's one disclosure: every person the matching linked."""
+    req = _step_request(job, call)
+    decision = call.authorize(session, req)
+    call.disclose(req, decision, subjects=subjects, result=summary)
 
 
 def _progress(rt: Runtime, job_id: str, worker: str) -> Callable[[float], None]:
@@ -202,9 +224,9 @@ def _progress(rt: Runtime, job_id: str, worker: str) -> Callable[[float], None]:
             )
             job = repo.get(job_id)
             assert job is not None
-            refused = _recheck(rt, s, job) if mine and not cancel else None
-        if refused is not None:
-            raise refused
+            decided = _recheck(rt, s, job) if mine and not cancel else None
+        if isinstance(decided, SimpulError):
+            raise decided
         if not mine:
             raise Lost
         if cancel:
@@ -221,14 +243,10 @@ def _execute(rt: Runtime, job_id: str, worker: str, matcher: Matcher) -> None:
             return
         s.expunge(job)
     with rt.transaction() as s:
-        refused = _recheck(rt, s, job)
-        scope: tuple[str, ...] | None = None
-        if refused is None:
-            principal = principal_for_account(s, job.account_id)
-            decision, _ = decide_job(s, principal, _job_like(job), rt.clock.now())
-            scope = decision.region_scope
-    if refused is not None:
-        raise refused
+        decided = _recheck(rt, s, job)
+    if isinstance(decided, SimpulError):
+        raise decided
+    scope = decided.region_scope
     parsed = parsed_for(job, settings)
     extra = [*job.output_elements, *(["kode_wilayah"] if scope else [])]
     with rt.transaction() as s:
@@ -257,31 +275,31 @@ def _execute(rt: Runtime, job_id: str, worker: str, matcher: Matcher) -> None:
             }
         )  # fmt: skip
     counts = result.counts()
-    with rt.transaction() as s:
-        repo = JobRepository(s)
-        repo.clear_results(job_id)
-        repo.insert_results(rows)
-        principal = principal_for_account(s, job.account_id)
-        decision, req = decide_job(s, principal, _job_like(job), rt.clock.now())
-        if not decision.allowed:
-            raise SimpulError(decision.reason, decision.detail, status=decision.status)
-        seq = record_in_session(
-            s, settings,
-            audit_event(
-                principal, req, decision, subjects=tuple(dict.fromkeys(subjects)),
-                result={"pekerjaan": job_id, "baris": parsed.rows_total, **counts,
-                        "galat": job.rows_invalid},
-                request_id=job_id,
-            ),
-            rt.clock,
-        )  # fmt: skip
-        done = repo.finish(
-            job_id, worker,
-            {"status": "selesai", "progress": 1.0, "counts": counts, "audit_seq": seq,
-             "finished_at": rt.clock.now(), "heartbeat_at": rt.clock.now()},
-        )  # fmt: skip
-        if not done:
-            raise Lost  # rolls back: the worker that holds the job writes the results
+    summary = {"pekerjaan": job_id, "baris": parsed.rows_total, **counts,
+               "galat": job.rows_invalid}  # fmt: skip
+    call: Call | None = None
+    try:
+        with rt.transaction() as s:
+            call = _call(rt, s, job)
+            execute(s, call, _matched, job, tuple(dict.fromkeys(subjects)), summary)
+            repo = JobRepository(s)
+            repo.clear_results(job_id)
+            repo.insert_results(rows)
+            seq = None
+            for event in call.events:
+                seq = record_in_session(s, settings, event, rt.clock)
+            call.events.clear()
+            done = repo.finish(
+                job_id, worker,
+                {"status": "selesai", "progress": 1.0, "counts": counts, "audit_seq": seq,
+                 "finished_at": rt.clock.now(), "heartbeat_at": rt.clock.now()},
+            )  # fmt: skip
+            if not done:
+                raise Lost  # rolls back: the worker that holds the job writes the results
+    except Refused:
+        if call is not None:  # the refusal, recorded apart from the rolled-back results
+            write_apart(rt, call)
+        raise
     log.info("pemadanan %s selesai: %s", job_id, counts)
     if counts.get(KEMUNGKINAN_COCOK):
         log.info("pemadanan %s: %d baris menunggu tinjauan", job_id, counts[KEMUNGKINAN_COCOK])

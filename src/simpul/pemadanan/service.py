@@ -1,37 +1,51 @@
-"""Pemadanan as service functions: submit a list (decided against the agreement), read a
-job, its results and the PKS workflow lists, cancel, and review probable matches.
+"""Pemadanan as kernel operations: submit a list (decided against the agreement) and review
+probable matches; the job's status, the owner's jobs and cancelling (not data-bearing, but
+owner-only); the retention purge. What reveals results — pages, CSV files, the berita acara,
+the row issues — is in `simpul.pemadanan.reads`; the job itself runs in
+`simpul.pemadanan.runner`.
 
-Every function takes the caller's session and runs in the caller's transaction, as the
-other PKS services do. The job itself runs in `simpul.pemadanan.runner`.
+An operation is `op(session, call, …)` run by `simpul.kernel.run`: it decides through
+`call.authorize`, records what it reveals through the call and refuses by raising. A job is
+its owner's alone: someone else's job — another user of the same institution, its
+administrator or auditor — is refused as not found (`pekerjaan_tidak_ditemukan`), so ids of
+others' jobs are not confirmed either.
 """
 
 from __future__ import annotations
 
 import hashlib
+import logging
+import os
 import shutil
-from dataclasses import dataclass, field
-from datetime import datetime
+from dataclasses import replace
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from simpul.access.policy import AccessRequest, Decision, audit_event, decide
+from simpul.access.policy import AccessRequest, audit_event, decide
 from simpul.access.schemas import Principal
 from simpul.agreements import service as agreements
-from simpul.agreements.schemas import Mechanism, Service
+from simpul.agreements.schemas import DEFAULT_RETENTION_DAYS, Mechanism, Service
 from simpul.audit.schemas import AuditEvent
 from simpul.audit.service import record_in_session
 from simpul.config import Settings
 from simpul.errors import InvalidInput, NotFound, SimpulError
+from simpul.kernel.call import Call
+from simpul.kernel.core import writes
 from simpul.kit.clock import Clock
 from simpul.kit.ids import new_id
 from simpul.matching.engine import COCOK, COCOK_ELEMEN_BERBEDA, KEMUNGKINAN_COCOK, STATUSES
-from simpul.pemadanan.models import MatchJob, MatchResultRow
-from simpul.pemadanan.repository import JobRepository
+from simpul.pemadanan.models import MatchIssue, MatchJob, MatchResultRow
+from simpul.pemadanan.repository import TERMINAL, JobRepository
 from simpul.pemadanan.schemas import HasilOut, JobOut, OptionsIn
 from simpul.pemadanan.upload import ParsedList, parse_list
 from simpul.registry.datasets import get_dataset
+from simpul.runtime import Runtime
+
+log = logging.getLogger(__name__)
 
 # Workflow → (dataset it runs against, service the agreement must grant).
 WORKFLOWS: dict[str, tuple[str | None, Service]] = {
@@ -42,26 +56,45 @@ WORKFLOWS: dict[str, tuple[str | None, Service]] = {
 }
 MATCHED = (COCOK, COCOK_ELEMEN_BERBEDA)
 REVIEWS = ("diterima", "ditolak")
+NOT_FOUND = ("pekerjaan_tidak_ditemukan", "Pekerjaan pemadanan tidak ditemukan.")
+# Stored uploads hold personal data: the owner only (PKS 003 Pasal 2(2)h, UU PDP).
+DIR_MODE, FILE_MODE = 0o700, 0o600
 
 
-@dataclass
-class JobContext:
-    """Who submits or acts, from where, with what."""
+# --- files -------------------------------------------------------------------------------
 
-    principal: Principal
-    settings: Settings
-    clock: Clock
-    source_ip: str | None = None
-    request_id: str | None = None
-    internal: bool = False  # the CLI on the hub itself: no network access point to check
-    pending: list[AuditEvent] = field(default_factory=list)
 
-    def record(self, session: Session, event: AuditEvent) -> None:
-        record_in_session(session, self.settings, event, self.clock)
+def jobs_root(settings: Settings) -> Path:
+    return settings.data_dir / "pemadanan"
 
 
 def job_dir(settings: Settings, job_id: str) -> Path:
-    return settings.data_dir / "pemadanan" / job_id
+    return jobs_root(settings) / job_id
+
+
+def private_dir(path: Path) -> Path:
+    """`path` (and the jobs' root above it) as directories only the node's user reads."""
+    for folder in (path.parent, path):
+        folder.mkdir(mode=DIR_MODE, parents=True, exist_ok=True)
+        os.chmod(folder, DIR_MODE)
+    return path
+
+
+def write_private(path: Path, data: bytes | str) -> Path:
+    """Write a file holding personal data as mode 0600 (from its creation, not after)."""
+    raw = data.encode("utf-8") if isinstance(data, str) else data
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, FILE_MODE)
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(raw)
+    os.chmod(path, FILE_MODE)
+    return path
+
+
+def _copy_private(source: Path, target: Path) -> None:
+    fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, FILE_MODE)
+    with os.fdopen(fd, "wb") as out, source.open("rb") as src:
+        shutil.copyfileobj(src, out, 1 << 20)
+    os.chmod(target, FILE_MODE)
 
 
 def _sha256(path: Path) -> str:
@@ -70,6 +103,9 @@ def _sha256(path: Path) -> str:
         for chunk in iter(lambda: fh.read(1 << 20), b""):
             h.update(chunk)
     return h.hexdigest()
+
+
+# --- the decision ------------------------------------------------------------------------
 
 
 def resolve_workflow(workflow: str, dataset: str | None) -> tuple[str, Service]:
@@ -86,9 +122,12 @@ def resolve_workflow(workflow: str, dataset: str | None) -> tuple[str, Service]:
         raise InvalidInput(
             "dataset_tidak_sesuai_alur", f"Alur {workflow} berjalan pada dataset {default}."
         )
-    if code == "regsosek" and workflow == "umum":
-        workflow = "regsosek"
     return get_dataset(code).code, service
+
+
+def workflow_dataset(workflow: str, dataset: str | None) -> str | None:
+    """The dataset a submission is about, for the record of a refusal before any decision."""
+    return dataset or WORKFLOWS.get(workflow, (None, Service.PEMADANAN))[0]
 
 
 def _holds_bnba(session: Session, institution: str, at: datetime) -> bool:
@@ -99,78 +138,75 @@ def _holds_bnba(session: Session, institution: str, at: datetime) -> bool:
     )
 
 
-def decide_job(
-    session: Session, principal: Principal, job_like: dict[str, Any], at: datetime
-) -> tuple[Decision, AccessRequest]:
-    """The policy decision for a job: batch first, the web service where only that is
-    granted (the seed PKS grant one or the other). Also the re-check when the job runs."""
-    dataset, service = job_like["dataset"], Service(job_like["service"])
-    refusal: tuple[Decision, AccessRequest] | None = None
+def job_request(job: MatchJob, call: Call, **kw: Any) -> AccessRequest:
+    """The decision a job's step or download takes: the job's dataset, service and
+    mechanism under the agreement it was submitted under, as the caller reaches it now."""
+    return AccessRequest(
+        dataset=job.dataset,
+        service=Service(job.service),
+        mechanism=Mechanism(job.mechanism),
+        agreement_id=job.agreement_id,
+        internal=call.internal,
+        source_ip=call.source_ip,
+        **kw,
+    )
+
+
+def _mechanism(session: Session, call: Call, dataset: str, service: Service) -> Mechanism:
+    """Batch first, the web service where only that is granted (the seed PKS grant one or
+    the other); batch when neither is, so that its refusal is the one recorded."""
     for mechanism in (Mechanism.BATCH, Mechanism.WEB_SERVICE):
-        req = AccessRequest(
-            dataset=dataset,
-            service=service,
-            mechanism=mechanism,
-            input_elements=frozenset(job_like.get("elements", ())),
-            source_ip=job_like.get("source_ip"),
-            internal=bool(job_like.get("internal", True)),
-            units=max(int(job_like.get("units", 1)), 1),
-        )
-        decision = decide(session, principal, req, at=at)
-        if decision.allowed:
-            return decision, req
-        refusal = refusal or (decision, req)
-    assert refusal is not None
-    return refusal
+        req = AccessRequest(dataset, service, mechanism, source_ip=call.source_ip,
+                            internal=call.internal)  # fmt: skip
+        if decide(session, call.principal, req, at=call.clock.now()).allowed:
+            return mechanism
+    return Mechanism.BATCH
 
 
+# --- submit ------------------------------------------------------------------------------
+
+
+@writes
 def submit(
     session: Session,
-    ctx: JobContext,
+    call: Call,
     *,
     upload: Path,
     filename: str,
     dataset: str | None,
     workflow: str = "umum",
     options: OptionsIn | None = None,
-) -> tuple[JobOut | None, Decision | None]:
+) -> JobOut:
     """Validate the list, decide against the agreement, queue the job (status `antri`).
 
-    A file-level problem raises (nothing written); a refusal is audited and returned for
-    the caller to raise after committing the audit record."""
+    A file-level problem or a refusal raises (recorded by the kernel; nothing stored). The
+    submission's record names no one: the people matched are in the job's own record."""
     options = options or OptionsIn()
     code, service = resolve_workflow(workflow, dataset)
     if code == "regsosek":
         workflow = "regsosek"
     ds = get_dataset(code)
-    at = ctx.clock.now()
-    if workflow == "regsosek" and not _holds_bnba(session, ctx.principal.institution, at):
-        req = AccessRequest(code, service, Mechanism.BATCH, internal=ctx.internal)
-        refused = Decision(
-            False, "pemadanan_regsosek_khusus_bnba", 403,
+    at = call.clock.now()
+    if workflow == "regsosek" and not _holds_bnba(session, call.principal.institution, at):
+        raise SimpulError(
+            "pemadanan_regsosek_khusus_bnba",
             "Pemadanan dengan Data Regsosek hanya bagi Pengguna Data dengan hak akses BNBA "
             "(PKS Pasal 6 ayat (2) huruf c).",
-        )  # fmt: skip
-        ctx.record(session, audit_event(ctx.principal, req, refused, request_id=ctx.request_id))
-        return None, refused
-    max_rows = min(
-        ctx.settings.max_upload_rows, options.batas_baris or ctx.settings.max_upload_rows
-    )
-    if upload.stat().st_size > ctx.settings.max_upload_bytes:
+            status=403,
+        )
+    settings = call.settings
+    max_rows = min(settings.max_upload_rows, options.batas_baris or settings.max_upload_rows)
+    if upload.stat().st_size > settings.max_upload_bytes:
         raise InvalidInput(
             "berkas_terlalu_besar",
-            f"Berkas lebih dari batas {ctx.settings.max_upload_bytes:,} bita.",
+            f"Berkas lebih dari batas {settings.max_upload_bytes:,} bita.",
             status=413,
         )
     parsed = parse_list(upload, ds.alias_map(), max_rows)
-    job_like = {
-        "dataset": code, "service": service.value, "workflow": workflow, "elements": (),
-        "source_ip": ctx.source_ip, "internal": ctx.internal, "units": len(parsed.lines),
-    }  # fmt: skip
-    decision, req = decide_job(session, ctx.principal, job_like, at)
-    if not decision.allowed:
-        ctx.record(session, audit_event(ctx.principal, req, decision, request_id=ctx.request_id))
-        return None, decision
+    mechanism = _mechanism(session, call, code, service)
+    req = AccessRequest(code, service, mechanism, source_ip=call.source_ip,
+                        internal=call.internal, units=max(len(parsed.lines), 1))  # fmt: skip
+    decision = call.authorize(session, req)
     assert decision.grant is not None
     granted_in = set(decision.grant.input_elements)
     used = sorted(e for e in parsed.elements if e in granted_in or not granted_in)
@@ -182,26 +218,25 @@ def submit(
             status=403,
         )
     job_id = new_id("padan-")
-    folder = job_dir(ctx.settings, job_id)
-    folder.mkdir(parents=True, exist_ok=True)
+    folder = private_dir(job_dir(settings, job_id))
     suffix = Path(filename).suffix.lower() or upload.suffix.lower()
     stored = folder / f"masukan{suffix}"
-    shutil.copyfile(upload, stored)
+    _copy_private(upload, stored)
     job = MatchJob(
         id=job_id,
-        account_id=ctx.principal.account_id,
-        username=ctx.principal.username,
-        institution=ctx.principal.institution,
+        account_id=call.principal.account_id,
+        username=call.principal.username,
+        institution=call.principal.institution,
         dataset=code,
         workflow=workflow,
         service=service.value,
-        mechanism=req.mechanism.value,
+        mechanism=mechanism.value,
         agreement_id=decision.agreement_id,
         agreement_version=decision.agreement_version,
         grant_id=decision.grant_id,
         output_elements=sorted(decision.output_elements),
-        options={**options.model_dump(), "elemen": used, "internal": ctx.internal,
-                 "source_ip": ctx.source_ip},
+        options={**options.model_dump(), "elemen": used, "internal": call.internal,
+                 "source_ip": call.source_ip},
         status="antri",
         progress=0.0,
         cancel_requested=False,
@@ -216,10 +251,16 @@ def submit(
         created_at=at,
         attempts=0,
     )  # fmt: skip
-    repo = JobRepository(session)
-    repo.add(job)
-    repo.add_issues(job.id, parsed.issues)
-    return job_out(job), None
+    try:
+        repo = JobRepository(session)
+        repo.add(job)
+        repo.add_issues(job.id, parsed.issues)
+    except Exception:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
+    call.disclose(req, decision, result={"pekerjaan": job.id, "baris": parsed.rows_total,
+                                         "berkas": job.input_name})  # fmt: skip
+    return job_out(job)
 
 
 def job_out(job: MatchJob) -> JobOut:
@@ -245,13 +286,40 @@ def job_out(job: MatchJob) -> JobOut:
     )
 
 
-def _own_job(session: Session, principal: Principal, job_id: str) -> MatchJob:
-    """A job the caller may see: its own institution's (never another's; not found, not
-    forbidden, so ids of others' jobs are not confirmed)."""
+# --- the owner's job ---------------------------------------------------------------------
+
+
+def owned_job(session: Session, principal: Principal, job_id: str) -> MatchJob:
+    """A job the caller may see: its own (the account that submitted it). Anyone else's is
+    not found, not forbidden, so ids of others' jobs are not confirmed."""
     job = JobRepository(session).get(job_id)
-    if job is None or job.institution != principal.institution:
-        raise NotFound("pekerjaan_tidak_ditemukan", "Pekerjaan pemadanan tidak ditemukan.")
+    if job is None or job.account_id != principal.account_id:
+        raise NotFound(*NOT_FOUND)
     return job
+
+
+def owner_step(rt: Runtime, principal: Principal, action: str, fn: Any, *args: Any) -> Any:
+    """A step on one of the caller's jobs that reveals no result (status, cancel), in its
+    own transaction; a refusal (someone else's job) is recorded and raised."""
+    try:
+        with rt.transaction() as session:
+            return fn(session, principal, *args)
+    except SimpulError as exc:
+        event = refusal_record(principal, action, exc, str(args[0]))
+        with rt.transaction() as session:
+            record_in_session(session, rt.settings, event, rt.clock)
+        raise
+
+
+def refusal_record(principal: Principal, action: str, exc: SimpulError, job_id: str) -> AuditEvent:
+    return AuditEvent(
+        action=action,
+        decision="tolak",
+        reason=exc.code,
+        actor=principal.username,
+        institution=principal.institution,
+        result={"status": exc.status, "pekerjaan": job_id[:60]},
+    )
 
 
 def needs_worker(session: Session, job_id: str, now: datetime) -> bool:
@@ -266,52 +334,70 @@ def needs_worker(session: Session, job_id: str, now: datetime) -> bool:
     beat = job.heartbeat_at
     if job.status != "berjalan" or beat is None:
         return False
-    if beat.tzinfo is None:  # SQLite returns naive UTC
-        beat = beat.replace(tzinfo=now.tzinfo)
-    return beat < now - STALE
+    return _aware(beat, now) < now - STALE
+
+
+def _aware(value: datetime, now: datetime) -> datetime:
+    return value.replace(tzinfo=now.tzinfo) if value.tzinfo is None else value  # SQLite: naive
 
 
 def job_detail(session: Session, principal: Principal, job_id: str) -> JobOut:
-    return job_out(_own_job(session, principal, job_id))
+    """Status, progress and counts of one of the caller's jobs (no result, no row)."""
+    return job_out(owned_job(session, principal, job_id))
 
 
 def list_jobs(session: Session, principal: Principal, limit: int = 50) -> list[JobOut]:
-    """The caller's institution's jobs, newest first (for the portal)."""
-    return [
-        job_out(j) for j in JobRepository(session).for_institution(principal.institution, limit)
-    ]
+    """The caller's own jobs, newest first."""
+    return [job_out(j) for j in JobRepository(session).for_account(principal.account_id, limit)]
+
+
+def issue_count(session: Session, principal: Principal, job_id: str) -> int:
+    owned_job(session, principal, job_id)
+    return JobRepository(session).issue_count(job_id)
 
 
 def cancel(session: Session, principal: Principal, job_id: str) -> JobOut:
     """Queued: cancelled at once. Running: the worker stops at its next progress step."""
-    job = _own_job(session, principal, job_id)
-    if job.status in ("selesai", "gagal", "dibatalkan"):
+    job = owned_job(session, principal, job_id)
+    if job.status in TERMINAL:
         raise SimpulError(
-            "pekerjaan_sudah_selesai", f"Pekerjaan sudah berstatus {job.status}.", status=409
+            "pekerjaan_sudah_selesai", f"Pekerjaan berstatus {job.status}.", status=409
         )
     JobRepository(session).request_cancel(job.id)
     session.refresh(job)
     return job_out(job)
 
 
-def issues(session: Session, principal: Principal, job_id: str) -> list[dict[str, Any]]:
-    _own_job(session, principal, job_id)
-    return [
-        {"baris": i.line, "tingkat": i.severity, "kode": i.code, "keterangan": i.detail}
-        for i in JobRepository(session).issues(job_id)
-    ]
+# --- results -----------------------------------------------------------------------------
 
 
-def _visible_data(job: MatchJob, row: MatchResultRow) -> dict[str, Any]:
+def listed_nik(raw: Any) -> str | None:
+    """The NIK a list row gives, as 16 digits, if it gives one."""
+    digits = "".join(ch for ch in str(raw or "") if ch.isdigit())
+    return digits if len(digits) == 16 else None
+
+
+def row_subjects(rows: list[MatchResultRow]) -> tuple[str, ...]:
+    """The people these result rows name: the registry NIK each is linked to and the NIK
+    the list gives for it."""
+    out: dict[str, None] = {}
+    for r in rows:
+        for nik in (listed_nik(r.input.get("nik")), r.nik_cocok):
+            if nik:
+                out[nik] = None
+    return tuple(out)
+
+
+def visible_data(outputs: tuple[str, ...], row: MatchResultRow) -> dict[str, Any]:
     """Granted output only, and for a probable match only once a reviewer accepted it."""
     if row.status == KEMUNGKINAN_COCOK and row.review != "diterima":
         return {}
-    return {k: row.data.get(k) for k in job.output_elements if k in row.data}
+    return {k: row.data.get(k) for k in outputs if k in row.data}
 
 
-def _hasil(job: MatchJob, row: MatchResultRow) -> HasilOut:
-    data = _visible_data(job, row)
-    show_nik = "nik" in job.output_elements and (row.status in MATCHED or row.review == "diterima")
+def hasil(outputs: tuple[str, ...], row: MatchResultRow) -> HasilOut:
+    data = visible_data(outputs, row)
+    show_nik = "nik" in outputs and (row.status in MATCHED or row.review == "diterima")
     return HasilOut(
         baris=row.line,
         status=row.status,
@@ -325,44 +411,18 @@ def _hasil(job: MatchJob, row: MatchResultRow) -> HasilOut:
     )
 
 
-def results_page(
-    session: Session,
-    principal: Principal,
-    job_id: str,
-    *,
-    status: str | None = None,
-    offset: int = 0,
-    limit: int = 100,
-) -> tuple[int, list[HasilOut]]:
-    """One page of a finished job's results (optionally of one status), for the portal."""
-    job = _own_job(session, principal, job_id)
-    if status is not None and status not in STATUSES:
-        raise InvalidInput("status_tidak_dikenal", f"Status {status!r} tidak dikenal.")
-    total, rows = JobRepository(session).results(job.id, status=status, offset=offset, limit=limit)
-    return total, [_hasil(job, r) for r in rows]
-
-
-def all_results(
-    session: Session, principal: Principal, job_id: str
-) -> tuple[MatchJob, list[HasilOut]]:
-    job = _own_job(session, principal, job_id)
-    if job.status != "selesai":
-        raise SimpulError(
-            "pekerjaan_belum_selesai", f"Pekerjaan berstatus {job.status}; hasil belum ada.",
-            status=409,
-        )  # fmt: skip
-    _, rows = JobRepository(session).results(job.id, limit=None)
-    return job, [_hasil(job, r) for r in rows]
-
-
+@writes
 def review(
-    session: Session, ctx: JobContext, job_id: str, line: int, decision: str, reason: str = ""
+    session: Session, call: Call, job_id: str, line: int, decision: str, reason: str = ""
 ) -> HasilOut:
-    """Clerical review: accept or reject one `kemungkinan_cocok`. Audited in the same
-    transaction, with the linked person's keyed hash in the subject history."""
+    """Clerical review: accept or reject one `kemungkinan_cocok`, decided against the
+    agreement now. Its record (`pemadanan.tinjau`) commits with it and names the person
+    linked and the one listed."""
     if decision not in REVIEWS:
         raise InvalidInput("keputusan_tidak_dikenal", "Keputusan harus diterima atau ditolak.")
-    job = _own_job(session, ctx.principal, job_id)
+    job = owned_job(session, call.principal, job_id)
+    req = job_request(job, call)
+    allowed = call.authorize(session, req)
     repo = JobRepository(session)
     row = repo.result(job.id, line)
     if row is None:
@@ -371,100 +431,68 @@ def review(
         raise SimpulError(
             "bukan_kemungkinan_cocok", "Hanya baris kemungkinan_cocok yang ditinjau.", status=409
         )
-    at = ctx.clock.now()
-    repo.set_review(job.id, line, decision, ctx.principal.username, at)
-    ctx.record(
-        session,
-        AuditEvent(
-            action="pemadanan.tinjau",
-            decision="tindakan",
-            reason="ok",
-            actor=ctx.principal.username,
-            institution=ctx.principal.institution,
-            agreement_id=job.agreement_id,
-            agreement_version=job.agreement_version,
-            grant_id=job.grant_id,
-            service=job.service,
-            mechanism=job.mechanism,
-            dataset=job.dataset,
-            subjects=(row.nik_cocok,) if row.nik_cocok else (),
-            result={"pekerjaan": job.id, "baris": line, "keputusan": decision},
-            request_id=ctx.request_id,
-            detail={"alasan": reason} if reason else {},
-        ),
-    )
+    repo.set_review(job.id, line, decision, call.principal.username, call.clock.now())
     session.refresh(row)
-    return _hasil(job, row)
-
-
-# --- PKS workflow lists -----------------------------------------------------------------
-
-
-def _is_hit(h: HasilOut) -> bool:
-    return h.status in MATCHED or (h.status == KEMUNGKINAN_COCOK and h.tinjauan == "diterima")
-
-
-def workflow_lists(
-    session: Session, principal: Principal, job_id: str
-) -> dict[str, list[HasilOut]]:
-    """The lists the PKS ask for, by workflow.
-
-    - bpum (PKS 004): `hasil` (every row), `penerima` (the list after eliminating ASN: rows
-      not found as ASN, and probable matches a reviewer rejected), `balikan` (the ASN
-      accessed, returned to BKN as feedback data). Probable matches not yet reviewed stay
-      out of `penerima` until a reviewer decides.
-    - kpm (PKS 001): `hasil`, `selisih` (found with differing elements, and probable
-      matches: the discrepancy list for the berita acara), `asn` (proposed KPM who are ASN).
-    - umum / regsosek: `hasil`, `cocok`, `tidak_ditemukan`.
-    """
-    job, rows = all_results(session, principal, job_id)
-    out: dict[str, list[HasilOut]] = {"hasil": rows}
-    if job.workflow == "bpum":
-        out["penerima"] = [
-            h for h in rows
-            if h.status == "tidak_ditemukan"
-            or (h.status == KEMUNGKINAN_COCOK and h.tinjauan == "ditolak")
-        ]  # fmt: skip
-        out["balikan"] = [h for h in rows if _is_hit(h)]
-    elif job.workflow == "kpm":
-        out["selisih"] = [h for h in rows if h.status in (COCOK_ELEMEN_BERBEDA, KEMUNGKINAN_COCOK)]
-        out["asn"] = [h for h in rows if _is_hit(h)]
-    else:
-        out["cocok"] = [h for h in rows if _is_hit(h)]
-        out["tidak_ditemukan"] = [h for h in rows if h.status == "tidak_ditemukan"]
-    return out
-
-
-def csv_rows(job: MatchJob, rows: list[HasilOut]) -> tuple[list[str], list[list[Any]]]:
-    """hasil.csv: the list's own NIK and name, the status and what the grant returns."""
-    status_label = get_dataset(job.dataset).status_check
-    header = ["baris", "nik_masukan", "nama_masukan", "status", "probabilitas",
-              "elemen_berbeda", "metode", "tinjauan"]  # fmt: skip
-    show_nik = "nik" in job.output_elements
-    if show_nik:
-        header.append("nik_cocok")
-    if status_label is not None and job.service == Service.CEK_STATUS.value:
-        header.append("hasil")
-    extra = [k for k in job.output_elements if k != "nik"]
-    header += extra
-    out: list[list[Any]] = []
-    for h in rows:
-        line: list[Any] = [
-            h.baris, h.masukan.get("nik", ""), h.masukan.get("nama_lengkap", ""), h.status,
-            "" if h.probabilitas is None else f"{h.probabilitas:.4f}",
-            ";".join(h.elemen_berbeda or []), h.metode or "", h.tinjauan or "",
-        ]  # fmt: skip
-        if show_nik:
-            line.append(h.nik_cocok or "")
-        if status_label is not None and job.service == Service.CEK_STATUS.value:
-            line.append(status_label.found_label if _is_hit(h) else "data_tidak_ditemukan")
-        data = h.data or {}
-        line += [data.get(k, "") for k in extra]
-        out.append(line)
-    return header, out
+    event = audit_event(
+        call.principal, req, allowed, subjects=row_subjects([row]),
+        result={"pekerjaan": job.id, "baris": line, "keputusan": decision},
+        request_id=call.request_id,
+    )  # fmt: skip
+    call.record(session, replace(event, action="pemadanan.tinjau",
+                                 detail={"alasan": reason} if reason else {}))  # fmt: skip
+    outputs = tuple(e for e in job.output_elements if e in allowed.output_elements)
+    return hasil(outputs, row)
 
 
 def parsed_for(job: MatchJob, settings: Settings) -> ParsedList:
     """Re-read the stored upload of a job (the runner does; the result is deterministic)."""
     ds = get_dataset(job.dataset)
     return parse_list(Path(job.input_path), ds.alias_map(), settings.max_upload_rows)
+
+
+# --- retention ---------------------------------------------------------------------------
+
+
+def _retention_days(session: Session, agreement_id: str | None) -> int:
+    if agreement_id is None:
+        return DEFAULT_RETENTION_DAYS
+    try:
+        return agreements.document_of(agreements.get(session, agreement_id)).retention_days
+    except NotFound:
+        return DEFAULT_RETENTION_DAYS
+
+
+def purge_expired(session: Session, settings: Settings, clock: Clock) -> int:
+    """Delete the jobs older than their agreement's `retensi.hari` (job.created_at + days <
+    now): rows, results, issues and the stored upload. A job a worker is running is left to
+    finish. One audit record `pemadanan.hapus_retensi` with the count, when any was
+    deleted; returns the count."""
+    now = clock.now()
+    days: dict[str | None, int] = {}
+    expired: list[str] = []
+    stmt = select(MatchJob.id, MatchJob.created_at, MatchJob.agreement_id, MatchJob.status)
+    for job_id, created, agreement_id, status in session.execute(stmt):
+        if status == "berjalan":
+            continue
+        if agreement_id not in days:
+            days[agreement_id] = _retention_days(session, agreement_id)
+        if _aware(created, now) + timedelta(days=days[agreement_id]) < now:
+            expired.append(job_id)
+    if not expired:
+        return 0
+    for start in range(0, len(expired), 500):
+        chunk = expired[start : start + 500]
+        session.execute(delete(MatchResultRow).where(MatchResultRow.job_id.in_(chunk)))
+        session.execute(delete(MatchIssue).where(MatchIssue.job_id.in_(chunk)))
+        session.execute(delete(MatchJob).where(MatchJob.id.in_(chunk)))
+    record_in_session(
+        session, settings,
+        AuditEvent(action="pemadanan.hapus_retensi", decision="tindakan", reason="ok",
+                   actor="sistem", result={"jumlah": len(expired)}),
+        clock,
+    )  # fmt: skip
+    session.flush()
+    for job_id in expired:  # the rows go with the transaction; the files right away
+        shutil.rmtree(job_dir(settings, job_id), ignore_errors=True)
+    log.info("pemadanan: %d pekerjaan dihapus (retensi)", len(expired))
+    return len(expired)

@@ -1,25 +1,29 @@
 """Matching (pemadanan) in the portal: upload a list, watch the job, read and review the
-results, download the lists the PKS ask for and the berita acara. Every step calls
-`simpul.pemadanan.service` exactly as its API does (decided, audited)."""
+results, download the lists the PKS ask for and the berita acara. Every step that reveals
+results (and the upload) is one kernel call of the operation its API runs — decided against
+the job's agreement on every request, recorded with the people it names, the owner's only.
+While a job runs its page shows its state only (it reloads itself; nothing to record)."""
 
 from __future__ import annotations
 
-import csv
-import io
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, Response
 from starlette.datastructures import UploadFile
 
+from simpul import kernel
+from simpul.agreements.schemas import Mechanism
 from simpul.errors import InvalidInput, SimpulError
-from simpul.kit.csvsafe import safe_cell
+from simpul.kernel import Known, Node, Origin
+from simpul.kernel.core import Op
 from simpul.kit.ids import new_id
-from simpul.pemadanan import berita_acara, service
+from simpul.pemadanan import reads, service
 from simpul.pemadanan.api import start_worker
+from simpul.pemadanan.repository import TERMINAL
 from simpul.pemadanan.schemas import OptionsIn
 from simpul.portal import i18n
 from simpul.portal.web import (
@@ -37,24 +41,34 @@ from simpul.portal.web import (
 router = APIRouter(include_in_schema=False)
 WORKFLOWS = ("bpum", "kpm", "umum", "regsosek")
 PAGE = 50
-DONE = ("selesai", "gagal", "dibatalkan")
+R = TypeVar("R")
 
 
-def _ctx(request: Request, user: User) -> service.JobContext:
-    rt = portal_of(request).runtime
-    return service.JobContext(
-        principal=user.principal,
-        settings=rt.settings,
-        clock=rt.clock,
-        source_ip=client_ip(request),
-        request_id=new_id("portal-"),
-    )
+def _run(
+    request: Request, user: User, action: str, op: Op[..., R], *args: Any,
+    about: str | None = None, **kw: Any,
+) -> R:  # fmt: skip
+    """One pemadanan operation through the kernel for the signed-in user (no per-call
+    quota, as in the API: see `simpul.pemadanan.api.node`)."""
+    node = Node(portal_of(request).runtime,
+                writer=getattr(request.app.state, "audit_writer", None))  # fmt: skip
+    origin = Origin(Mechanism.WEB_PORTAL, action=action, dataset=about,
+                    source_ip=client_ip(request), request_id=new_id("portal-"))  # fmt: skip
+    return kernel.run(node, Known(user.principal), origin, op, *args, **kw)
+
+
+def _refusal_page(request: Request, exc: SimpulError) -> HTMLResponse:
+    if exc.status == 404:
+        return render(request, "pesan.html", {"title_key": "notfound.title",
+                      "body": exc.detail}, status=404)  # fmt: skip
+    return render(request, "pesan.html", {"title_key": "error.title",
+                  "body": error_message(lang_of(request), exc)}, status=exc.status)  # fmt: skip
 
 
 def _list_page(request: Request, user: User, *, error: str | None = None, status: int = 200,
                given: dict[str, str] | None = None) -> HTMLResponse:  # fmt: skip
     rt = portal_of(request).runtime
-    with rt.transaction() as session:
+    with rt.read_transaction() as session:
         jobs = service.list_jobs(session, user.principal)
     return render(
         request,
@@ -119,19 +133,16 @@ def _submit(request: Request, form: dict[str, str], path: Path | None, name: str
             options = OptionsIn(ambang=threshold)
         except ValueError:
             raise InvalidInput("ambang_tidak_valid", "Ambang harus 0,05–0,999.") from None
-        ctx = _ctx(request, user)
-        with rt.transaction() as session:
-            job, refused = service.submit(
-                session, ctx, upload=path, filename=name, dataset=form.get("dataset") or None,
-                workflow=workflow, options=options,
-            )  # fmt: skip
-        if refused is not None:
-            raise SimpulError(refused.reason, refused.detail, status=refused.status)
+        dataset = form.get("dataset") or None
+        job = _run(
+            request, user, "pemadanan.unggah", service.submit,
+            about=service.workflow_dataset(workflow, dataset), upload=path, filename=name,
+            dataset=dataset, workflow=workflow, options=options,
+        )  # fmt: skip
     except SimpulError as exc:
         return _list_page(
             request, user, error=error_message(lang, exc), status=exc.status, given=form
         )
-    assert job is not None
     start_worker(rt)
     return redirect(f"/portal/pemadanan/{job.id}")
 
@@ -144,23 +155,24 @@ def job_detail(request: Request, job_id: str) -> HTMLResponse:
     raw_offset = request.query_params.get("dari", "0")
     offset = int(raw_offset) if raw_offset.isdigit() else 0
     ctx: dict[str, Any] = {"status_filter": status_filter, "offset": offset, "page": PAGE}
-    try:
-        with rt.transaction() as session:
-            job = service.job_detail(session, user.principal, job_id)
-            ctx["job"] = job
-            ctx["issues"] = service.issues(session, user.principal, job_id)[:100]
-            if job.status == "selesai":
-                total, rows = service.results_page(
-                    session, user.principal, job_id, status=status_filter, offset=offset,
-                    limit=PAGE,
-                )  # fmt: skip
-                ctx["total"], ctx["rows"] = total, rows
-                ctx["lists"] = list(service.workflow_lists(session, user.principal, job_id))
+    try:  # the state alone (owner only): a running job's page reloads itself
+        job = service.owner_step(rt, user.principal, "pemadanan.status", service.job_detail,
+                                 job_id)  # fmt: skip
     except SimpulError as exc:
-        if exc.status == 404:
-            return render(request, "pesan.html", {"title_key": "notfound.title",
-                          "body": exc.detail}, status=404)  # fmt: skip
-        ctx["error"] = error_message(lang_of(request), exc)
+        return _refusal_page(request, exc)
+    ctx["job"] = job
+    if job.status in TERMINAL:  # its issues and results: decided now, recorded
+        try:
+            page = _run(request, user, "pemadanan.halaman", reads.job_page, job_id,
+                        status=status_filter, offset=offset, limit=PAGE)  # fmt: skip
+        except SimpulError as exc:
+            if exc.status == 404:
+                return _refusal_page(request, exc)
+            ctx["error"] = error_message(lang_of(request), exc)
+        else:
+            ctx["job"], ctx["issues"] = page.job, page.issues
+            if page.rows is not None:
+                ctx["total"], ctx["rows"], ctx["lists"] = page.total, page.rows, page.lists
     return render(request, "pemadanan_detail.html", ctx)
 
 
@@ -175,10 +187,11 @@ def _cancel(request: Request, job_id: str, form: dict[str, str]) -> Response:
     check_csrf(user, form)
     rt = portal_of(request).runtime
     try:
-        with rt.transaction() as session:
-            service.cancel(session, user.principal, job_id)
-    except SimpulError:
-        pass  # already finished: the page shows its final state
+        service.owner_step(rt, user.principal, "pemadanan.batal", service.cancel, job_id)
+    except SimpulError as exc:
+        if exc.status == 404:
+            return _refusal_page(request, exc)
+        # already finished: the page shows its final state
     return redirect(f"/portal/pemadanan/{job_id}", "match.cancelled_ok")
 
 
@@ -191,22 +204,19 @@ async def job_review(request: Request, job_id: str, line: int) -> Response:
 def _review(request: Request, job_id: str, line: int, form: dict[str, str]) -> Response:
     user = need(request, "pemadanan_detail")
     check_csrf(user, form)
-    rt = portal_of(request).runtime
     try:
-        with rt.transaction() as session:
-            service.review(session, _ctx(request, user), job_id, line,
-                           form.get("keputusan", ""), form.get("alasan", "")[:500])  # fmt: skip
+        _run(request, user, "pemadanan.tinjau", service.review, job_id, line,
+             form.get("keputusan", ""), form.get("alasan", "")[:500])  # fmt: skip
     except SimpulError as exc:
-        return render(request, "pesan.html", {"title_key": "error.title",
-                      "body": error_message(lang_of(request), exc)}, status=exc.status)  # fmt: skip
+        return _refusal_page(request, exc)
     return redirect(f"/portal/pemadanan/{job_id}?status=kemungkinan_cocok", "match.reviewed_ok")
 
 
-def _download(data: bytes | str, media: str, name: str) -> Response:
+def _download(berkas: reads.Berkas) -> Response:
     return Response(
-        data,
-        media_type=media,
-        headers={"Content-Disposition": f'attachment; filename="{name}"',
+        berkas.content,
+        media_type=berkas.media_type,
+        headers={"Content-Disposition": f'attachment; filename="{berkas.name}"',
                  "Cache-Control": "no-store"},
     )  # fmt: skip
 
@@ -214,32 +224,18 @@ def _download(data: bytes | str, media: str, name: str) -> Response:
 @router.get("/portal/pemadanan/{job_id}/unduh/{nama}.csv")
 def job_csv(request: Request, job_id: str, nama: str) -> Response:
     user = need(request, "pemadanan_detail")
-    rt = portal_of(request).runtime
     try:
-        with rt.transaction() as session:
-            lists = service.workflow_lists(session, user.principal, job_id)
-            if nama not in lists:
-                raise InvalidInput("daftar_tidak_dikenal", f"Daftar {nama!r} tidak ada.")
-            job, _ = service.all_results(session, user.principal, job_id)
-            header, cells = service.csv_rows(job, lists[nama])
+        berkas = _run(request, user, "pemadanan.unduh", reads.list_csv, job_id, nama)
     except SimpulError as exc:
-        return render(request, "pesan.html", {"title_key": "error.title",
-                      "body": error_message(lang_of(request), exc)}, status=exc.status)  # fmt: skip
-    buf = io.StringIO()
-    writer = csv.writer(buf)
-    writer.writerow(header)
-    writer.writerows([[safe_cell(c) for c in r] for r in cells])
-    return _download(buf.getvalue(), "text/csv; charset=utf-8", f"{nama}-{job_id}.csv")
+        return _refusal_page(request, exc)
+    return _download(berkas)
 
 
 @router.get("/portal/pemadanan/{job_id}/berita-acara.pdf")
 def job_minutes(request: Request, job_id: str) -> Response:
     user = need(request, "pemadanan_detail")
-    rt = portal_of(request).runtime
     try:
-        with rt.transaction() as session:
-            pdf = berita_acara.render(session, user.principal, job_id, rt.clock.now())
+        berkas = _run(request, user, "pemadanan.berita_acara", reads.minutes, job_id)
     except SimpulError as exc:
-        return render(request, "pesan.html", {"title_key": "error.title",
-                      "body": error_message(lang_of(request), exc)}, status=exc.status)  # fmt: skip
-    return _download(pdf, "application/pdf", f"berita-acara-{job_id}.pdf")
+        return _refusal_page(request, exc)
+    return _download(berkas)
