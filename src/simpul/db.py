@@ -76,7 +76,7 @@ def _configure_sqlite(engine: Engine, synchronous: str, *, read_only: bool = Fal
     if read_only:
         # No BEGIN at all: each statement reads its own WAL snapshot and never waits for
         # the writer. The hot path needs no snapshot across statements (its governance
-        # memo is read through an epoch counter, see simpul.governance.cache), and each
+        # memo is read through an epoch counter, see simpul.kit.memo), and each
         # BEGIN/COMMIT pair would cost two statements per request.
         return
 

@@ -12,8 +12,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from simpul.config import Settings
 from simpul.db import make_engine, run_migrations, session_factory, transaction
-from simpul.governance.cache import SESSION_KEY, GovernanceCache
 from simpul.kit.clock import Clock, SystemClock
+from simpul.kit.memo import SESSION_KEY, GovernanceCache
 
 
 @dataclass
@@ -49,7 +49,7 @@ class Runtime:
     def read_sessions(self) -> sessionmaker[Session]:
         """Sessions for read-only transactions: the hot path of the web services.
 
-        They carry the governance memo (see `simpul.governance.cache`) and, on SQLite, run
+        They carry the governance memo (see `simpul.kit.memo`) and, on SQLite, run
         on their own query-only engine so that they never queue for the write lock."""
         if self._read_sessions is None:
             self._read_sessions = sessionmaker(

@@ -12,14 +12,19 @@ from argon2 import PasswordHasher
 
 from simpul.access import passwords as pw
 from simpul.access import service as access
-from simpul.access.schemas import AccountCreate
+from simpul.access.schemas import AccountCreate, Principal
 from simpul.agreements import service as agreements
 from simpul.config import Settings
 from simpul.errors import SimpulError
 from simpul.governance import service as governance
+from simpul.kernel.principals import Basic, basic_principal
 from simpul.kit.clock import FixedClock
 from simpul.runtime import Runtime
-from simpul.services.api import _basic_principal
+
+
+def _basic_principal(rt: Runtime, basic: tuple[str, str]) -> Principal:
+    return basic_principal(rt, Basic(*basic))
+
 
 NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 ADMIN = "dukcapil.admin"

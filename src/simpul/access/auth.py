@@ -1,7 +1,7 @@
 """Who is calling: the hot path the policy decision starts from, and client tokens.
 
 Bearer tokens resolve with one indexed query (token, account, institution, agreements),
-memoised on the web services' read path per governance epoch (simpul.governance.cache):
+memoised on the web services' read path per governance epoch (simpul.kit.memo):
 a revocation committed before a call is always seen by that call, on every node.
 HTTP Basic costs one argon2 verification for users.
 """
@@ -20,8 +20,8 @@ from simpul.access.models import ClientToken
 from simpul.access.repository import AccountRepository, TokenRepository
 from simpul.access.schemas import AccountKind, AccountStatus, IssuedToken, Principal
 from simpul.errors import InvalidInput, NotFound, SimpulError
-from simpul.governance.cache import current_memo, memoized
 from simpul.kit.clock import Clock, SystemClock
+from simpul.kit.memo import current_memo, memoized
 
 SYSTEM_CLOCK: Clock = SystemClock()
 

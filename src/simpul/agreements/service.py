@@ -40,8 +40,8 @@ from simpul.agreements.models import Agreement, AgreementEvent, AgreementVersion
 from simpul.agreements.repository import AgreementRepository
 from simpul.agreements.schemas import AgreementDocument, Grant, Mechanism, Service
 from simpul.errors import Conflict, InvalidInput, NotFound
-from simpul.governance.cache import memoized
 from simpul.kit.clock import Clock
+from simpul.kit.memo import memoized
 
 SYSTEM_ACTOR = "sistem"
 LOAD_ACTION = "muat"
@@ -355,7 +355,7 @@ def _agreement_with_versions(
 
 
 def summary(session: Session, agreement_id: str, at: datetime) -> AgreementSummary:
-    # Memoised per governance epoch on the web services' read path (simpul.governance.cache);
+    # Memoised per governance epoch on the web services' read path (simpul.kit.memo);
     # a summary depends on `at` only through its local date.
     def load() -> AgreementSummary:
         agreement, rows = _agreement_with_versions(session, agreement_id)

@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy.engine import Engine
 from sqlalchemy.pool import PoolProxiedConnection
 
-from simpul.governance.cache import EPOCH_SQL
+from simpul.kit.memo import EPOCH_SQL
 from simpul.registry.repository import record_from_column
 
 log = logging.getLogger("simpul.services")
