@@ -24,6 +24,9 @@ from tests.governance.conftest import ADMIN, PEOPLE, World, records
 from tests.registry.builders import person
 
 runner = CliRunner()
+# The refused accounts' institutions (the world in tests/governance/conftest.py).
+INSTITUTION_OF = {"bkn.admin-penerima": "bkn", "dukcapil.auditor": "dukcapil",
+                  "bkn.pengguna": "bkn", "hub.admin": "bappenas", "bkn.admin": "bkn"}  # fmt: skip
 SOURCE = "# Sumber: Direktorat Jenderal Kependudukan dan Pencatatan Sipil, Kementerian Dalam Negeri"
 
 
@@ -91,6 +94,7 @@ def test_anyone_else_is_refused_and_the_refusal_recorded(
     (rec,) = records(world.db)
     assert (rec["action"], rec["decision"], rec["reason"]) == ("registri.ekspor", "tolak", code)
     assert rec["actor"] == akun and rec["subject_count"] == 0
+    assert rec["institution"] == INSTITUTION_OF.get(akun)
 
 
 def test_a_revoked_provider_admin_is_refused(world: World, cli: typer.Typer) -> None:

@@ -17,8 +17,8 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from simpul.access.auth import account_principal
-from simpul.access.repository import InstitutionRepository
-from simpul.access.schemas import Role
+from simpul.access.repository import AccountRepository, InstitutionRepository
+from simpul.access.schemas import Principal, Role
 from simpul.config import Settings
 from simpul.errors import InvalidInput, SimpulError
 from simpul.governance.actions._audit import audit, publish_on_commit, staged_path
@@ -82,13 +82,21 @@ class Export:
     refusal: SimpulError | None = None
 
 
-def _exporter_refusal(session: Session, ds: Dataset, username: str) -> SimpulError | None:
-    """Only a provider administrator of the institution providing the registry exports it:
-    a whole registry leaves the hub's controls, so no recipient, auditor or data user."""
+def _exporter_refusal(
+    session: Session, ds: Dataset, username: str
+) -> tuple[str | None, SimpulError | None]:
+    """(the account's institution, the refusal or None). Only a provider administrator of
+    the institution providing the registry exports it: a whole registry leaves the hub's
+    controls, so no recipient, auditor, data user or hub administrator."""
     try:
         who = account_principal(session, username)
     except SimpulError as exc:  # unknown (404) or revoked (401)
-        return exc
+        acct = AccountRepository(session).by_username(username)
+        return (acct.institution_code if acct else None), exc
+    return who.institution, _refusal(ds, who)
+
+
+def _refusal(ds: Dataset, who: Principal) -> SimpulError | None:
     if who.role is not Role.PROVIDER_ADMIN:
         return SimpulError(
             "peran_tidak_berwenang",
@@ -127,11 +135,11 @@ def export_registry(
     ds = get_dataset(dataset)
     who = username.strip().lower()[:100]
     extra = {"berkas": target.name, **({"melalui": via} if via else {})}
-    refusal = _exporter_refusal(session, ds, who)
+    institution, refusal = _exporter_refusal(session, ds, who)
     if refusal is not None:
         audit(
             session, settings, clock, "registri.ekspor", who, None, decision="tolak",
-            code=refusal.code, dataset=ds.code, detail=extra,
+            code=refusal.code, institution=institution, dataset=ds.code, detail=extra,
         )  # fmt: skip
         return Export(target, refusal=refusal)
     suffix = target.suffix.lower()
