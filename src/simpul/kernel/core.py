@@ -232,19 +232,30 @@ def run(
     in_session = node.writer is None or _writes(op)
     unit = rt.transaction if in_session else rt.read_transaction
     call: Call | None = None
+    refused: SimpulError | None = None
     try:
         with unit() as session:
             if principal is None:
                 principal = resolve(session, rt, who)
             call = new_call(node, principal, origin)
-            answer = execute(session, call, op, *args, **kw)
-            if in_session:
-                write_in_session(session, call)
+            try:
+                answer = execute(session, call, op, *args, **kw)
+            except SimpulError as exc:
+                if in_session:
+                    raise
+                # A read transaction ends normally (as in `run_async`): its rollback would
+                # expire the governance memo's rows loaded in it for the calls that follow.
+                refused = exc
+            else:
+                if in_session:
+                    write_in_session(session, call)
     except Exception:
         if call is not None:  # a credential refused before a call existed is not a call
             write_apart(rt, call)
         raise
     write_apart(rt, call)
+    if refused is not None:
+        raise refused
     return answer
 
 
