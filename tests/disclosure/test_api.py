@@ -75,7 +75,7 @@ def test_scoped_aggregate_never_shows_other_regions(env: Env) -> None:
     assert (resp.status_code, resp.json()["code"]) == (422, "tabel_tidak_dapat_dilindungi")
     last = _audit(env, "agregat")[-1]
     assert (last.decision, last.reason) == ("tolak", resp.json()["code"])
-    assert json.loads(last.result) == {"status": 422}
+    assert json.loads(last.result) == {"ditolak": "tabel_tidak_dapat_dilindungi"}
 
 
 def test_microdata_extract_pseudonymised_with_risk_report(env: Env) -> None:
@@ -86,7 +86,9 @@ def test_microdata_extract_pseudonymised_with_risk_report(env: Env) -> None:
     assert report["k_tercapai"] is None or report["k_tercapai"] >= 5
     got = env.client.get(out["unduh"], headers=env.basic(JABAR))
     assert got.status_code == 200
-    table = pq.read_table(io.BytesIO(got.content))
+    parquet = pq.ParquetFile(io.BytesIO(got.content))
+    assert parquet.metadata.metadata[b"sumber"].decode() == out["sumber"]  # Pasal 7 ayat (2)
+    table = parquet.read()
     assert table.num_rows == out["baris"]
     names = set(table.column_names)
     assert not names & {"nik", "no_kk", "nama_lengkap", "alamat", "tanggal_lahir", "kode_wilayah"}
@@ -103,14 +105,16 @@ def test_bnba_only_inside_scope(env: Env) -> None:
     assert resp.status_code == 200, resp.text
     text = env.client.get(resp.json()["unduh"], headers=h).text
     lines = text.strip().splitlines()
-    header = lines[0].split(",")
+    assert lines[0] == f"# {resp.json()['sumber']}"  # PKS 000 Pasal 7 ayat (2), first line
+    header = lines[1].split(",")
     col = header.index("kode_wilayah")
-    assert len(lines) - 1 == resp.json()["baris"] > 0
-    assert all(line.split(",")[col].startswith("32") for line in lines[1:] if line)
+    assert len(lines) - 2 == resp.json()["baris"] > 0
+    assert all(line.split(",")[col].startswith("32") for line in lines[2:] if line)
     resp = env.client.post(f"{BASE}/bnba", json={"wilayah": "3171"}, headers=h)
     assert (resp.status_code, resp.json()["code"]) == (403, "di_luar_cakupan_wilayah")
-    records = _audit(env, "bnba")
-    assert [r.decision for r in records] == ["izin", "tolak"]
+    records = _audit(env, "bnba")  # the extract, its download, the refusal
+    assert [r.decision for r in records] == ["izin", "izin", "tolak"]
+    assert "berkas" in json.loads(records[1].result)
 
 
 def test_processing_facility_release_queue_and_review(env: Env) -> None:
@@ -162,10 +166,19 @@ def test_processing_facility_release_queue_and_review(env: Env) -> None:
     mine = env.client.get(f"{BASE}/pengolahan/{small['id']}", headers=h).json()
     assert mine["status"] == "ditolak" and mine["baris"] is None
     assert mine["alasan_tinjauan"] == "sel desa di bawah ambang"
-    reviews = _audit(env, "pengolahan.tinjau")
-    assert [(r.actor, r.reason) for r in reviews] == [("bappenas.admin", "ditolak")]
-    runs = _audit(env, "pengolahan")
-    assert len(runs) == 5
+    reviews = [r for r in _audit(env, "pengolahan.tinjau") if "pengguna" in json.loads(r.result)]
+    assert [(r.actor, json.loads(r.result)["status"]) for r in reviews] == [
+        ("bappenas.admin", "ditolak")
+    ]
+    assert json.loads(reviews[0].detail) == {"alasan": "sel desa di bawah ambang"}
+    refused = [(r.actor, r.reason) for r in _audit(env, "pengolahan.tinjau")
+               if r.decision == "tolak"]  # fmt: skip
+    assert refused == [
+        (JABAR, "peran_tidak_berwenang"),
+        ("bappenas.admin", "keluaran_sudah_ditinjau"),
+    ]
+    runs = _audit(env, "pengolahan")  # five runs and the owner's read of one output
+    assert len(runs) == 6
 
 
 @settings(max_examples=12, deadline=None,

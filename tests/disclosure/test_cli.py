@@ -48,9 +48,11 @@ def test_cli_tiers_and_settings(env: Env, tmp_path: Path) -> None:
     assert code == 0, out
     with table.open(encoding="utf-8", newline="") as fh:
         rows = list(csv.reader(fh))
-    assert rows[-1][0].startswith("Sumber: Data Registrasi Sosial Ekonomi")
-    at = rows[0].index("jumlah")
-    counts = [r[at] for r in rows[1:-1]]
+    assert rows[0][0].startswith("# Sumber: Data Registrasi Sosial Ekonomi")  # first line
+    assert "Pasal 7 ayat (2)" in ",".join(rows[0])
+    assert table.stat().st_mode & 0o777 == 0o600
+    at = rows[1].index("jumlah")
+    counts = [r[at] for r in rows[2:]]
     assert counts and all(c == "" or int(c) % 5 == 0 for c in counts)  # rounding applies
     extract = tmp_path / "mikro.parquet"
     code, out = _invoke(env, "mikro", "--akun", "pemprov-jabar.pengguna", "--keluaran",

@@ -506,7 +506,9 @@ def test_jabar_builds_a_suppressed_table_and_extracts_bnba_in_its_region(
     assert link, text_of(resp.text)
     got = user.get(link.group(1))
     assert got.status_code == 200
-    rows = list(csv.DictReader(io.StringIO(got.text)))
+    source, body = got.text.split("\n", 1)
+    assert source.startswith("# Sumber: Data Registrasi Sosial Ekonomi")  # PKS 000 Pasal 7(2)
+    rows = list(csv.DictReader(io.StringIO(body)))
     assert rows and all(r["kode_wilayah"].startswith("32") for r in rows)  # Jawa Barat only
     # Another account cannot fetch that extract; an agreement without Regsosek is refused.
     other = portal_env.client("kemenkop.pengguna")

@@ -1,13 +1,14 @@
 """`simpul regsosek …`: aggregate tables, microdata and BNBA extracts, the processing
-facility and its review queue, and per-agreement disclosure settings — thin adapters over
-the same service functions the API calls (decided as `web_portal`, audited)."""
+facility and its review queue, and per-agreement disclosure settings — thin adapters that
+run the same kernel operations as the API (decided as `web_portal`, audited). Writing an
+extract to `--keluaran` is a download: decided and recorded like one over HTTP."""
 
 from __future__ import annotations
 
 import csv
+import io
 import json
 import shutil
-from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
@@ -15,16 +16,13 @@ import typer
 from rich.console import Console
 
 from simpul import kernel
-from simpul.access.auth import principal_for_account
-from simpul.access.repository import AccountRepository
-from simpul.access.schemas import Principal
-from simpul.agreements.schemas import Mechanism, Service
+from simpul.agreements.schemas import Mechanism
 from simpul.disclosure import extracts, sandbox
 from simpul.disclosure import service as svc
 from simpul.disclosure.aggregate import TableSpec
-from simpul.errors import NotFound
+from simpul.disclosure.store import write_private
 from simpul.kernel import AccountName, Node, Origin
-from simpul.kernel.core import legacy
+from simpul.kernel.core import Op
 from simpul.kit.csvsafe import safe_cell
 from simpul.kit.ids import new_id
 from simpul.runtime import Runtime, runtime
@@ -40,23 +38,11 @@ R = TypeVar("R")
 Akun = Annotated[str, typer.Option(help="Akun pengguna data yang meminta.")]
 
 
-def _principal(rt: Runtime, username: str) -> Principal:
-    with rt.transaction() as session:
-        acct = AccountRepository(session).by_username(username.strip().lower())
-        if acct is None:
-            raise NotFound("akun_tidak_ditemukan", f"Akun {username!r} tidak ditemukan.")
-        return principal_for_account(session, acct.id)
-
-
-def _call(
-    rt: Runtime, akun: str, service: Service, fn: Callable[..., tuple[R | None, Any]], *args: Any
-) -> R:
+def _call(rt: Runtime, akun: str, action: str, op: Op[..., R], *args: Any) -> R:
     """One request on behalf of `akun`, through the kernel, as the portal makes it."""
-    origin = Origin(Mechanism.WEB_PORTAL, action=service.value, dataset="regsosek",
-                    request_id=new_id("cli-"))  # fmt: skip
-    result = kernel.run(Node(rt), AccountName(akun), origin, legacy(fn), *args)
-    assert result is not None
-    return result
+    origin = Origin(Mechanism.WEB_PORTAL, action=action, dataset="regsosek",
+                    request_id=new_id("cli-"), internal=True)  # fmt: skip
+    return kernel.run(Node(rt), AccountName(akun), origin, op, *args)
 
 
 @app.command("agregat")
@@ -75,15 +61,16 @@ def agregat(
     rt = runtime(ctx)
     spec = TableSpec(tuple(d.strip() for d in dimensi.split(",") if d.strip()), tingkat,
                      wilayah, variabel)  # fmt: skip
-    table = _call(rt, akun, Service.AGREGAT, svc.aggregate, spec)
+    table = _call(rt, akun, "agregat", svc.aggregate, spec)
     if keluaran:
         cols = list(table.baris[0]) if table.baris else []
-        with keluaran.open("w", encoding="utf-8", newline="") as fh:
-            writer = csv.writer(fh)
-            writer.writerow(cols)
-            for row in table.baris:
-                writer.writerow([safe_cell("" if row.get(c) is None else row.get(c)) for c in cols])
-            writer.writerow([table.sumber])
+        buffer = io.StringIO(newline="")
+        buffer.write(svc.source_comment(table.sumber))  # PKS 000 Pasal 7 ayat (2)
+        writer = csv.writer(buffer)
+        writer.writerow(cols)
+        for row in table.baris:
+            writer.writerow([safe_cell("" if row.get(c) is None else row.get(c)) for c in cols])
+        write_private(keluaran, buffer.getvalue())
     out.print(
         f"{table.sel:,} sel; [red]{table.ditekan_primer:,} ditekan primer[/red], "
         f"[yellow]{table.ditekan_sekunder:,} ditekan sekunder[/yellow]."
@@ -91,15 +78,21 @@ def agregat(
     out.print(table.sumber)
 
 
-def _extract(rt: Runtime, akun: str, fn: Any, fmt: str, wilayah: str | None, target: Path) -> None:
-    service = Service.BNBA if fn is extracts.bnba else Service.MIKRO
-    result = _call(rt, akun, service, fn, fmt, wilayah)
-    path, _ = extracts.extract_file(rt.settings, _principal(rt, akun), result.ekstrak_id)
-    shutil.copyfile(path, target)
+def _extract(
+    rt: Runtime, akun: str, action: str, op: Op[..., Any], fmt: str, wilayah: str | None,
+    target: Path,
+) -> None:  # fmt: skip
+    result = _call(rt, akun, action, op, fmt, wilayah)
+    got = _call(rt, akun, "ekstrak.unduh", extracts.extract_file, result.ekstrak_id)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staged = target.with_name(target.name + ".tmp")
+    shutil.copyfile(got.path, staged)
+    staged.chmod(0o600)
+    staged.replace(target)
     out.print(f"{result.baris:,} baris → {target}")
     if result.laporan_risiko:
         report = target.with_suffix(".risiko.json")
-        report.write_text(json.dumps(result.laporan_risiko, ensure_ascii=False, indent=2))
+        write_private(report, json.dumps(result.laporan_risiko, ensure_ascii=False, indent=2))
         out.print(f"Laporan risiko: {report} (k tercapai {result.laporan_risiko['k_tercapai']})")
     out.print(result.sumber)
 
@@ -113,7 +106,7 @@ def mikro(
 ) -> None:
     """Ekstrak data mikro terpseudonimisasi dengan k-anonimitas dan laporan risiko."""
     fmt = "csv" if keluaran.suffix.lower() == ".csv" else "parquet"
-    _extract(runtime(ctx), akun, extracts.microdata, fmt, wilayah, keluaran)
+    _extract(runtime(ctx), akun, "mikro", extracts.microdata, fmt, wilayah, keluaran)
 
 
 @app.command("bnba")
@@ -125,7 +118,7 @@ def bnba(
 ) -> None:
     """Ekstrak BNBA di dalam cakupan wilayah perjanjian."""
     fmt = "csv" if keluaran.suffix.lower() == ".csv" else "parquet"
-    _extract(runtime(ctx), akun, extracts.bnba, fmt, wilayah, keluaran)
+    _extract(runtime(ctx), akun, "bnba", extracts.bnba, fmt, wilayah, keluaran)
 
 
 @app.command("olah")
@@ -136,7 +129,7 @@ def olah(
     tujuan: Annotated[str | None, typer.Option(help="Tujuan analisis.")] = None,
 ) -> None:
     """Jalankan SQL di fasilitas pengolahan; keluaran diperiksa sebelum dirilis."""
-    result = _call(runtime(ctx), akun, Service.PENGOLAHAN, sandbox.submit, sql, tujuan)
+    result = _call(runtime(ctx), akun, "pengolahan", sandbox.submit, sql, tujuan)
     out.print(f"Keluaran {result.id}: [bold]{result.status}[/bold]")
     if result.baris is not None:
         out.print(", ".join(result.kolom))
@@ -152,10 +145,7 @@ def tinjauan(
     ctx: typer.Context, akun: Annotated[str, typer.Option(help="Admin penyedia.")]
 ) -> None:
     """Antrean keluaran yang menunggu tinjauan penyedia."""
-    rt = runtime(ctx)
-    principal = _principal(rt, akun)
-    with rt.transaction() as session:
-        queue = sandbox.review_queue(session, principal)
+    queue = _call(runtime(ctx), akun, sandbox.REVIEW, sandbox.review_queue)
     for item in queue:
         reasons = sorted({f["alasan"] for f in item.pemeriksaan["gagal"]})
         out.print(f"{item.id}  {item.pemeriksaan['baris']} baris  gagal: {', '.join(reasons)}")
@@ -172,11 +162,8 @@ def tinjau(
     setujui: Annotated[bool, typer.Option("--setujui/--tolak", help="Keputusan.")] = False,
 ) -> None:
     """Setujui atau tolak satu keluaran, dengan alasan."""
-    rt = runtime(ctx)
-    principal = _principal(rt, akun)
-    with rt.transaction() as session:
-        result = sandbox.review(session, rt.settings, principal, keluaran_id, setujui, alasan,
-                                rt.clock)  # fmt: skip
+    result = _call(runtime(ctx), akun, sandbox.REVIEW, sandbox.review, keluaran_id, setujui,
+                   alasan)  # fmt: skip
     out.print(f"Keluaran {result.id}: {result.status}")
 
 

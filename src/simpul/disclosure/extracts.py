@@ -1,33 +1,41 @@
 """Microdata (pseudonymised, generalised, k-anonymous) and BNBA (region-scoped) extracts.
 
-Both run in DuckDB over the Regsosek snapshot and write a Parquet or CSV file under
-`DATA_DIR/disclosure/ekstrak/`, readable afterwards only by the account that made it."""
+Both run in DuckDB over the Regsosek snapshot and write a Parquet or CSV file (mode 0600)
+under `DATA_DIR/disclosure/ekstrak/` (see `simpul.disclosure.store`) that carries the
+PKS 000 Pasal 7 ayat (2) source line: the first line of a CSV (`# Sumber: …`), the
+file-level key-value metadata `sumber` of a Parquet file. Every download is a decision of
+its own (`extract_file`): the account that made it only, under the agreement it was made
+under, while that agreement is in force — and a record naming the persons in the file."""
 
 from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 import os
+import shutil
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 from typing import Any
 
 import duckdb
+from sqlalchemy.orm import Session
 
-from simpul.access.policy import Decision
-from simpul.access.schemas import Principal
+from simpul.access.policy import Decision, audit_event
 from simpul.agreements.schemas import Service
 from simpul.config import Settings
 from simpul.disclosure import service as svc
+from simpul.disclosure import store
 from simpul.disclosure.rules import LENGTHS, REGION_LENGTHS, SdcRules
 from simpul.disclosure.schemas import EkstrakOut
+from simpul.disclosure.store import MEDIA, ExtractMeta
 from simpul.disclosure.variables import DATASET, age_sql, quote
 from simpul.errors import InvalidInput, NotFound, SimpulError
+from simpul.kernel import Call, Refused
 from simpul.kit.ids import new_id
 from simpul.registry.datasets import get_dataset
-from simpul.services.service import CallContext
+
+__all__ = ["MEDIA", "Download", "bnba", "extract_file", "microdata"]
 
 SUPPRESSED = "*"
 EMPTY = "-"
@@ -37,7 +45,6 @@ SUPPRESSION_ORDER = (
     "pendidikan_tertinggi", "status_bekerja", "kelompok_umur", "jenis_kelamin", "wilayah",
 )  # fmt: skip
 PSEUDONYMS = {"nik": "id_individu", "no_kk": "id_kk", "id_keluarga": "id_keluarga"}
-MEDIA = {"parquet": "application/vnd.apache.parquet", "csv": "text/csv"}
 
 
 def agreement_key(settings: Settings, agreement_id: str) -> str:
@@ -52,9 +59,7 @@ def pseudonym_sql(key: str, column: str) -> str:
 
 
 def extract_dir(settings: Settings) -> Path:
-    path = settings.data_dir / "disclosure" / "ekstrak"
-    path.mkdir(parents=True, exist_ok=True)
-    return path
+    return store.extract_dir(settings)
 
 
 def _scope_sql(prefixes: tuple[str, ...] | None) -> str:
@@ -68,11 +73,36 @@ def _check_region(region: str | None) -> None:
         raise InvalidInput("kode_wilayah_tidak_valid", "Kode wilayah harus 2, 4, 6 atau 10 digit.")
 
 
-def _write(con: duckdb.DuckDBPyConnection, relation: str, target: Path, fmt: str) -> None:
-    tmp = target.with_name(target.name + ".tmp")
-    options = "FORMAT parquet, COMPRESSION zstd" if fmt == "parquet" else "FORMAT csv, HEADER"
-    con.execute(f"COPY (SELECT * FROM {relation}) TO {quote(str(tmp))} ({options})")
-    os.replace(tmp, target)
+def _write(
+    con: duckdb.DuckDBPyConnection,
+    relation: str,
+    target: Path,
+    fmt: str,
+    source: str | None = None,
+) -> None:
+    """Write `relation` to `target` (0600), carrying `source`: a CSV's first line is the
+    `# Sumber: …` comment, a Parquet file has it as key-value metadata `sumber`."""
+    staged = target.with_name(target.name + ".tmp")
+    if fmt == "parquet":
+        kv = f", KV_METADATA {{sumber: {quote(source)}}}" if source else ""
+        options = f"FORMAT parquet, COMPRESSION zstd{kv}"
+    else:
+        options = "FORMAT csv, HEADER"
+    raw = target.with_name(target.name + ".duckdb.tmp")
+    con.execute(f"COPY (SELECT * FROM {relation}) TO {quote(str(raw))} ({options})")
+    os.chmod(raw, store.PRIVATE)
+    if fmt == "parquet" or not source:
+        os.replace(raw, target)
+        return
+    fd = os.open(staged, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, store.PRIVATE)
+    os.fchmod(fd, store.PRIVATE)
+    try:
+        with os.fdopen(fd, "wb") as out, raw.open("rb") as data:
+            out.write(svc.source_comment(source).encode("utf-8"))
+            shutil.copyfileobj(data, out, 1 << 20)
+    finally:
+        raw.unlink(missing_ok=True)
+    os.replace(staged, target)
 
 
 @dataclass(frozen=True)
@@ -241,40 +271,71 @@ def _scalar(con: duckdb.DuckDBPyConnection, sql: str) -> int:
     return int(row[0] or 0)
 
 
-def _save_meta(settings: Settings, extract_id: str, meta: dict[str, Any]) -> None:
-    path = extract_dir(settings) / f"{extract_id}.json"
-    path.write_text(json.dumps(meta, ensure_ascii=False, default=str), encoding="utf-8")
+def _subjects_sql(key: str, scope: tuple[str, ...] | None) -> str:
+    """The NIKs of the persons whose pseudonymised rows are in table `mikro`."""
+    return (
+        f"SELECT nik FROM regsosek WHERE {_scope_sql(scope)} AND nik IS NOT NULL AND "
+        f"{pseudonym_sql(key, 'nik')} IN (SELECT id_individu FROM mikro) ORDER BY nik"
+    )
 
 
-def microdata(
-    session: Any, ctx: CallContext, fmt: str, region: str | None
-) -> tuple[EkstrakOut | None, Decision | None]:
+def _save(
+    call: Call,
+    decision: Decision,
+    *,
+    extract_id: str,
+    service: Service,
+    fmt: str,
+    target: Path,
+    rows: int,
+    region: str | None,
+    scope: tuple[str, ...],
+    source: str,
+    subjects: tuple[str, ...],
+    report: dict[str, Any] | None = None,
+) -> None:
+    assert decision.agreement_id and decision.agreement_version and decision.grant
+    store.save(
+        call.settings,
+        ExtractMeta(
+            id=extract_id, account_id=call.principal.account_id,
+            username=call.principal.username, service=service.value, format=fmt,
+            berkas=target.name, agreement_id=decision.agreement_id,
+            agreement_version=decision.agreement_version, grant_id=decision.grant.id,
+            rows=rows, created_at=call.clock.now(), source=source, region=region,
+            scope=scope, elements=tuple(sorted(decision.output_elements)), report=report,
+        ),
+        subjects,
+    )  # fmt: skip
+
+
+def microdata(session: Session, call: Call, fmt: str, region: str | None) -> EkstrakOut:
     """PKS 000 Pasal 2 huruf a: microdata for the grant's region scope, with a risk report."""
     _check_region(region)
-    allowed, refused = svc.guard(session, ctx, Service.MIKRO, None, subject_region=region)
-    if allowed is None:
-        return None, refused
-    decision = allowed.decision
+    req = svc.access_request(call, Service.MIKRO, subject_region=region)
+    decision = call.authorize(session, req)
     assert decision.agreement_id is not None
     rules = svc.rules_for(session, decision.agreement_id)
-    key = agreement_key(ctx.settings, decision.agreement_id)
+    key = agreement_key(call.settings, decision.agreement_id)
     scope = (region,) if region else decision.region_scope
     extract_id = new_id("mikro-")
-    target = extract_dir(ctx.settings) / f"{extract_id}.{fmt}"
-    try:
-        with svc.analytics(ctx.settings) as con:
-            result = build_microdata(
-                con, "regsosek", decision.output_elements, rules, key, ctx.clock.today(), scope
-            )
-            _write(con, "mikro", target, fmt)
-    except SimpulError as exc:
-        return None, svc.refuse_after(session, ctx, allowed, exc)
+    target = extract_dir(call.settings) / f"{extract_id}.{fmt}"
     source = svc.attribution(session, decision)
-    _save_meta(ctx.settings, extract_id, {
-        "account_id": ctx.principal.account_id, "layanan": "mikro", "format": fmt,
-        "berkas": target.name, "laporan_risiko": result.report, "sumber": source,
-    })  # fmt: skip
-    svc.record_allowed(session, ctx, allowed, {
+    try:
+        with svc.analytics(call.settings) as con:
+            result = build_microdata(
+                con, "regsosek", decision.output_elements, rules, key, call.clock.today(), scope
+            )
+            # who is in the file, for the record of each download (kept by the node only)
+            niks = tuple(r[0] for r in con.execute(_subjects_sql(key, scope)).fetchall())
+            _write(con, "mikro", target, fmt, source)
+    except SimpulError as exc:
+        store.delete(call.settings, extract_id)
+        raise call.refuse_after(req, decision, exc) from None
+    _save(call, decision, extract_id=extract_id, service=Service.MIKRO, fmt=fmt,
+          target=target, rows=result.rows, region=region, scope=scope or ("",),
+          source=source, subjects=niks, report=result.report)  # fmt: skip
+    call.disclose(req, decision, result={
         "ekstrak": extract_id, "baris": result.rows, "wilayah": region,
         "k_tercapai": result.report["k_tercapai"],
     })  # fmt: skip
@@ -282,7 +343,7 @@ def microdata(
         ekstrak_id=extract_id, layanan="mikro", format=fmt, baris=result.rows,
         unduh=f"/api/v1/datasets/regsosek/ekstrak/{extract_id}",
         laporan_risiko=result.report, sumber=source,
-    ), None  # fmt: skip
+    )  # fmt: skip
 
 
 def build_bnba(
@@ -294,55 +355,91 @@ def build_bnba(
     order = ", ".join(c for c in ("kode_wilayah", "no_kk", "nik") if c in cols)
     con.execute(
         f"CREATE OR REPLACE TABLE bnba AS SELECT {', '.join(cols)} FROM {source} "
-        f"WHERE {_scope_sql(scope)} ORDER BY {order}"
+        f"WHERE {_scope_sql(scope)}" + (f" ORDER BY {order}" if order else "")
     )
     return cols
 
 
-def bnba(
-    session: Any, ctx: CallContext, fmt: str, region: str | None
-) -> tuple[EkstrakOut | None, Decision | None]:
+def bnba(session: Session, call: Call, fmt: str, region: str | None) -> EkstrakOut:
     """By name by address, strictly inside the grant's region scope (PKS 000 Pasal 2)."""
     _check_region(region)
-    allowed, refused = svc.guard(session, ctx, Service.BNBA, None, subject_region=region)
-    if allowed is None:
-        return None, refused
-    decision = allowed.decision
+    req = svc.access_request(call, Service.BNBA, subject_region=region)
+    decision = call.authorize(session, req)
     scope = (region,) if region else (decision.region_scope or ("",))
     extract_id = new_id("bnba-")
-    target = extract_dir(ctx.settings) / f"{extract_id}.{fmt}"
-    with svc.analytics(ctx.settings) as con:
-        build_bnba(con, "regsosek", decision.output_elements, scope)
-        # the audit's subjects (UU PDP Pasal 32), whether or not the grant shows the NIK
-        niks = tuple(
-            r[0]
-            for r in con.execute(
-                f"SELECT nik FROM regsosek WHERE {_scope_sql(scope)} AND nik IS NOT NULL"
-            ).fetchall()
-        )
-        _write(con, "bnba", target, fmt)
+    target = extract_dir(call.settings) / f"{extract_id}.{fmt}"
     source = svc.attribution(session, decision)
-    _save_meta(ctx.settings, extract_id, {
-        "account_id": ctx.principal.account_id, "layanan": "bnba", "format": fmt,
-        "berkas": target.name, "sumber": source,
-    })  # fmt: skip
-    svc.record_allowed(session, ctx, allowed,
-                       {"ekstrak": extract_id, "baris": len(niks), "wilayah": region},
-                       subjects=niks)  # fmt: skip
+    try:
+        with svc.analytics(call.settings) as con:
+            build_bnba(con, "regsosek", decision.output_elements, scope)
+            rows = _scalar(con, "SELECT count(*) FROM bnba")
+            # the audit's subjects (UU PDP Pasal 32), whether or not the grant shows the NIK
+            niks = tuple(
+                r[0]
+                for r in con.execute(
+                    f"SELECT nik FROM regsosek WHERE {_scope_sql(scope)} AND nik IS NOT NULL "
+                    "ORDER BY nik"
+                ).fetchall()
+            )
+            _write(con, "bnba", target, fmt, source)
+    except SimpulError as exc:
+        store.delete(call.settings, extract_id)
+        raise call.refuse_after(req, decision, exc) from None
+    _save(call, decision, extract_id=extract_id, service=Service.BNBA, fmt=fmt, target=target,
+          rows=rows, region=region, scope=scope, source=source, subjects=niks)  # fmt: skip
+    call.disclose(req, decision, subjects=niks,
+                  result={"ekstrak": extract_id, "baris": rows, "wilayah": region})  # fmt: skip
     return EkstrakOut(
-        ekstrak_id=extract_id, layanan="bnba", format=fmt, baris=len(niks),
+        ekstrak_id=extract_id, layanan="bnba", format=fmt, baris=rows,
         unduh=f"/api/v1/datasets/regsosek/ekstrak/{extract_id}", sumber=source,
-    ), None  # fmt: skip
+    )  # fmt: skip
 
 
-def extract_file(settings: Settings, principal: Principal, extract_id: str) -> tuple[str, str]:
-    """The file of an extract, for the account that made it only."""
-    if not extract_id.replace("-", "").isalnum():
-        raise NotFound("ekstrak_tidak_ada", "Ekstrak tidak ditemukan.")
-    meta_path = extract_dir(settings) / f"{extract_id}.json"
-    if not meta_path.exists():
-        raise NotFound("ekstrak_tidak_ada", "Ekstrak tidak ditemukan.")
-    meta = json.loads(meta_path.read_text(encoding="utf-8"))
-    if meta["account_id"] != principal.account_id:
-        raise NotFound("ekstrak_tidak_ada", "Ekstrak tidak ditemukan.")
-    return str(extract_dir(settings) / meta["berkas"]), MEDIA[meta["format"]]
+@dataclass(frozen=True)
+class Download:
+    path: Path
+    media_type: str
+    filename: str
+
+
+def _missing() -> NotFound:
+    return NotFound("ekstrak_tidak_ada", "Ekstrak tidak ditemukan.")
+
+
+def extract_file(session: Session, call: Call, extract_id: str) -> Download:
+    """One download of an extract: a decision of its own, recorded with the persons in the
+    file (BNBA: their NIKs; microdata: the NIKs behind its pseudonymised rows).
+
+    Only the account that made the extract, while the agreement it was made under is in
+    force and still grants its tier, elements and region to that account; another account
+    (of the same institution too) is told the extract does not exist, and the attempt is
+    recorded under the extract's agreement."""
+    meta = store.load(call.settings, extract_id)
+    path = store.data_path(call.settings, meta) if meta is not None else None
+    if meta is None or path is None or not path.is_file():
+        raise _missing()
+    req = svc.access_request(
+        call,
+        Service(meta.service),
+        agreement_id=meta.agreement_id,
+        subject_region=meta.region,
+        output_elements=frozenset(meta.elements) or None,
+    )
+    if meta.account_id != call.principal.account_id:
+        exc = _missing()
+        refused = Decision(False, exc.code, exc.status, exc.detail,
+                           agreement_id=meta.agreement_id,
+                           agreement_version=meta.agreement_version)  # fmt: skip
+        call.record(session, audit_event(call.principal, req, refused,
+                                         result={"berkas": meta.berkas},
+                                         request_id=call.request_id))  # fmt: skip
+        raise Refused(refused)
+    niks = store.subjects(call.settings, meta)
+    decision = call.authorize(session, req, niks)
+    assert decision.grant is not None
+    if not all(decision.grant.covers_region(p) for p in meta.scope):
+        outside = SimpulError("di_luar_cakupan_wilayah",
+                              "Data di luar cakupan wilayah perjanjian.", status=403)  # fmt: skip
+        raise call.refuse_after(req, decision, outside)
+    call.disclose(req, decision, subjects=niks, result={"berkas": meta.berkas, "baris": meta.rows})
+    return Download(path, MEDIA[meta.format], meta.berkas)

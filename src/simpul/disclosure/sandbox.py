@@ -21,7 +21,7 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import duckdb
@@ -29,11 +29,10 @@ import pyarrow as pa
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from simpul.access.policy import Decision
-from simpul.access.schemas import Principal, Role
+from simpul.access.policy import Decision, PartyRequest, Side, party_event
+from simpul.access.schemas import Role
+from simpul.agreements import service as agreements
 from simpul.agreements.schemas import Service
-from simpul.audit.schemas import AuditEvent
-from simpul.audit.service import record_in_session
 from simpul.config import Settings
 from simpul.disclosure import service as svc
 from simpul.disclosure.extracts import PSEUDONYMS, agreement_key, pseudonym_sql
@@ -42,11 +41,10 @@ from simpul.disclosure.rules import SdcRules
 from simpul.disclosure.schemas import KeluaranOut
 from simpul.disclosure.variables import DATASET
 from simpul.errors import Conflict, InvalidInput, NotFound, SimpulError
+from simpul.kernel import Call, Refused
 from simpul.kernel.core import writes
-from simpul.kit.clock import Clock
 from simpul.kit.ids import new_id
 from simpul.registry.datasets import get_dataset
-from simpul.services.service import CallContext
 
 VIEW = "regsosek"
 MAX_OUTPUT_ROWS = 10_000
@@ -375,32 +373,29 @@ def tier_tables(settings: Settings, decision: Decision) -> dict[str, pa.Table]:
 
 
 @writes  # stores the output row with its record
-def submit(
-    session: Session, ctx: CallContext, sql: str, purpose: str | None
-) -> tuple[KeluaranOut | None, Decision | None]:
+def submit(session: Session, call: Call, sql: str, purpose: str | None) -> KeluaranOut:
     """Run one SELECT in the sandbox; release it if it passes, else queue it for review."""
-    allowed, refused = svc.guard(session, ctx, Service.PENGOLAHAN, None)
-    if allowed is None:
-        return None, refused
-    decision = allowed.decision
+    req = svc.access_request(call, Service.PENGOLAHAN)
+    decision = call.authorize(session, req)
     assert decision.agreement_id and decision.grant and decision.agreement_version
     rules = svc.rules_for(session, decision.agreement_id)
-    con = sandbox_connection(tier_tables(ctx.settings, decision), rules)
     try:
-        tree = parse(con, sql)
-        check_tree(tree, {VIEW})
-        plan = instrument(con, tree, sql)
-        cols, rows = run_limited(con, plan.sql, rules.sandbox_seconds)
+        con = sandbox_connection(tier_tables(call.settings, decision), rules)
+        try:
+            tree = parse(con, sql)
+            check_tree(tree, {VIEW})
+            plan = instrument(con, tree, sql)
+            cols, rows = run_limited(con, plan.sql, rules.sandbox_seconds)
+        finally:
+            con.close()
     except SimpulError as exc:
-        return None, svc.refuse_after(session, ctx, allowed, exc)
-    finally:
-        con.close()
+        raise call.refuse_after(req, decision, exc) from None
     out_cols, out_rows, checks = check_output(plan, cols, rows, rules)
     row = ProcessingOutput(
         id=new_id("olah-"),
-        account_id=ctx.principal.account_id,
-        username=ctx.principal.username,
-        institution=ctx.principal.institution,
+        account_id=call.principal.account_id,
+        username=call.principal.username,
+        institution=call.principal.institution,
         provider=decision.grant.provider,
         agreement_id=decision.agreement_id,
         agreement_version=decision.agreement_version,
@@ -412,15 +407,16 @@ def submit(
         rows=out_rows,
         checks=checks,
         attribution=svc.attribution(session, decision),
-        created_at=ctx.clock.now(),
+        created_at=call.clock.now(),
     )
     session.add(row)
     session.flush()
-    svc.record_allowed(session, ctx, allowed, {
-        "keluaran": row.id, "status": row.status, "baris": len(out_rows),
+    shown = row.status == "dirilis"
+    call.disclose(req, decision, result={
+        "keluaran": row.id, "status": row.status, "baris": len(out_rows) if shown else 0,
         "gagal": checks["jumlah_gagal"],
     })  # fmt: skip
-    return _out(row, show=row.status == "dirilis"), None
+    return _out(row, show=shown)
 
 
 def _out(row: ProcessingOutput, show: bool) -> KeluaranOut:
@@ -437,74 +433,126 @@ def _out(row: ProcessingOutput, show: bool) -> KeluaranOut:
 
 
 RELEASED = ("dirilis", "disetujui")
+REVIEW = "pengolahan.tinjau"
 
 
-def get_output(session: Session, principal: Principal, output_id: str) -> KeluaranOut:
+def _missing() -> NotFound:
+    return NotFound("keluaran_tidak_ada", "Keluaran tidak ditemukan.")
+
+
+def _review_request(agreement_id: str) -> PartyRequest:
+    return PartyRequest(resource=REVIEW, agreement_id=agreement_id,
+                        roles=frozenset({Role.PROVIDER_ADMIN}), side=Side.PROVIDER,
+                        dataset=DATASET)  # fmt: skip
+
+
+def get_output(session: Session, call: Call, output_id: str) -> KeluaranOut:
+    """An output for the account that ran it, while its agreement is in force and still
+    grants the processing facility (rows only once released or approved); for the
+    provider's administrator, as a reviewer of that agreement. Anyone else: not found."""
+    principal = call.principal
     row = session.get(ProcessingOutput, output_id)
-    reviewer = principal.role is Role.PROVIDER_ADMIN and row is not None \
-        and row.provider == principal.institution  # fmt: skip
-    if row is None or (row.account_id != principal.account_id and not reviewer):
-        raise NotFound("keluaran_tidak_ada", "Keluaran tidak ditemukan.")
-    return _out(row, show=row.status in RELEASED or reviewer)
+    if row is None:
+        raise _missing()
+    if row.account_id == principal.account_id:
+        req = svc.access_request(call, Service.PENGOLAHAN, agreement_id=row.agreement_id)
+        decision = call.authorize(session, req)
+        show = row.status in RELEASED
+        call.disclose(req, decision, result={"keluaran": row.id, "status": row.status,
+                                             "baris": len(row.rows) if show else 0})  # fmt: skip
+        return _out(row, show=show)
+    if principal.role is Role.PROVIDER_ADMIN and row.provider == principal.institution:
+        party = _review_request(row.agreement_id)
+        decision = call.authorize_party(session, party)
+        call.disclose_party(party, decision, result={"keluaran": row.id, "status": row.status,
+                                                     "baris": len(row.rows)})  # fmt: skip
+        return _out(row, show=True)
+    raise _missing()
 
 
-def _require_reviewer(principal: Principal) -> None:
-    if principal.role is not Role.PROVIDER_ADMIN:
+def _reviewer(call: Call) -> None:
+    if call.principal.role is not Role.PROVIDER_ADMIN:
         raise SimpulError(
             "peran_tidak_berwenang", "Hanya admin penyedia yang meninjau keluaran.", status=403
         )
 
 
-def review_queue(session: Session, principal: Principal) -> list[KeluaranOut]:
-    """Outputs waiting for the provider (the reviewer sees the rows to judge them)."""
-    _require_reviewer(principal)
-    rows = session.scalars(
+def _reviewed_agreements(session: Session, call: Call) -> list[str]:
+    """The agreements under which the caller's institution provides the processing
+    facility over Regsosek (their outputs are its to review)."""
+    institution = call.principal.institution
+    found: list[str] = []
+    for summary in agreements.list_agreements(session, call.clock.now()):
+        doc = agreements.document_of(agreements.get(session, summary.id))
+        if any(g.provider == institution and g.dataset == DATASET
+               and g.service is Service.PENGOLAHAN for g in doc.grants):  # fmt: skip
+            found.append(summary.id)
+    return found
+
+
+def review_queue(session: Session, call: Call) -> list[KeluaranOut]:
+    """Outputs waiting for the provider (the reviewer sees the rows to judge them), under
+    each agreement in force for which the caller's institution provides the facility. An
+    agreement out of force is refused (and recorded) and its outputs are not shown."""
+    _reviewer(call)
+    institution = call.principal.institution
+    waiting = list(session.scalars(
         select(ProcessingOutput)
-        .where(ProcessingOutput.provider == principal.institution,
+        .where(ProcessingOutput.provider == institution,
                ProcessingOutput.status == "menunggu_tinjauan")
         .order_by(ProcessingOutput.created_at)
-    )  # fmt: skip
-    return [_out(r, show=True) for r in rows]
+    ))  # fmt: skip
+    names = sorted(set(_reviewed_agreements(session, call)) | {r.agreement_id for r in waiting})
+    if not names:
+        raise SimpulError("bukan_pihak_perjanjian",
+                          "Instansi akun tidak menyediakan fasilitas pengolahan Regsosek "
+                          "dalam perjanjian apa pun.", status=403)  # fmt: skip
+    shown: list[KeluaranOut] = []
+    first_refusal: Refused | None = None
+    allowed = 0
+    for agreement_id in names:
+        party = _review_request(agreement_id)
+        try:
+            decision = call.authorize_party(session, party)
+        except Refused as refused:  # recorded; the other agreements' outputs still show
+            first_refusal = first_refusal or refused
+            continue
+        mine = [r for r in waiting if r.agreement_id == agreement_id]
+        call.disclose_party(party, decision, result={"antrean": len(mine),
+                                                     "keluaran": [r.id for r in mine]})  # fmt: skip
+        shown.extend(_out(r, show=True) for r in mine)
+        allowed += 1
+    if not allowed and first_refusal is not None:
+        raise first_refusal
+    return shown
 
 
-def review(
-    session: Session,
-    settings: Settings,
-    principal: Principal,
-    output_id: str,
-    approve: bool,
-    reason: str,
-    clock: Clock,
-) -> KeluaranOut:
-    """Approve or reject a queued output, with reasons; audited in the same transaction."""
-    _require_reviewer(principal)
+@writes  # the decision and its record commit together
+def review(session: Session, call: Call, output_id: str, approve: bool, reason: str) -> KeluaranOut:
+    """Approve or reject a queued output, with reasons; decided for the provider's
+    administrator while the output's agreement is in force, recorded in the same
+    transaction as the decision (`pengolahan.tinjau`, the reason in its detail)."""
+    _reviewer(call)
     row = session.get(ProcessingOutput, output_id)
-    if row is None or row.provider != principal.institution:
-        raise NotFound("keluaran_tidak_ada", "Keluaran tidak ditemukan.")
+    if row is None or row.provider != call.principal.institution:
+        raise _missing()
+    party = _review_request(row.agreement_id)
+    decision = call.authorize_party(session, party)
     if row.status != "menunggu_tinjauan":
         raise Conflict("keluaran_sudah_ditinjau", f"Keluaran berstatus {row.status}.")
     if len(reason.strip()) < 3:
         raise InvalidInput("alasan_wajib", "Alasan tinjauan wajib diisi.")
     row.status = "disetujui" if approve else "ditolak"
-    row.reviewer, row.review_reason, row.reviewed_at = principal.username, reason, clock.now()
-    session.flush()
-    record_in_session(
-        session,
-        settings,
-        AuditEvent(
-            action="pengolahan.tinjau",
-            decision="tindakan",
-            reason=row.status,
-            actor=principal.username,
-            institution=principal.institution,
-            agreement_id=row.agreement_id,
-            agreement_version=row.agreement_version,
-            grant_id=row.grant_id,
-            service=Service.PENGOLAHAN.value,
-            dataset=DATASET,
-            result={"keluaran": row.id, "status": row.status, "pengguna": row.username},
-            detail={"alasan": reason},
-        ),
-        clock,
+    row.reviewer, row.review_reason, row.reviewed_at = (
+        call.principal.username,
+        reason,
+        call.clock.now(),
     )
+    session.flush()
+    event = party_event(call.principal, party, decision,
+                        result={"keluaran": row.id, "status": row.status,
+                                "pengguna": row.username, "baris": len(row.rows)},
+                        request_id=call.request_id)  # fmt: skip
+    call.record(session, replace(event, grant_id=row.grant_id, service=Service.PENGOLAHAN.value,
+                                 detail={"alasan": reason}))  # fmt: skip
     return _out(row, show=True)

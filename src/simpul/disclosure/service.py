@@ -1,43 +1,63 @@
-"""Service functions of the tiered Regsosek access. Each decides against the agreement
-(`access.policy.decide`), does only what the grant allows, and appends its audit record
-through the caller's `CallContext` (as the web services do). The portal and the API call
-these same functions."""
+"""Kernel operations of the tiered Regsosek access (`op(session, call, *args)`, run by
+`simpul.kernel.run`). Each decides through `call.authorize` against the agreement, does
+only what the grant allows, records what it discloses with `call.disclose`, and refuses by
+raising. The API, the CLI and the portal run these same operations.
+
+`purge_expired` deletes what the node keeps for a data user (extracts, processing outputs)
+once it is older than its agreement's retention (`retensi.hari`)."""
 
 from __future__ import annotations
 
-import time
+import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import duckdb
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from simpul.access.policy import AccessRequest, Decision, audit_event, decide
+from simpul.access.policy import AccessRequest, Decision
 from simpul.agreements import service as agreements
-from simpul.agreements.schemas import Service
+from simpul.agreements.schemas import DEFAULT_RETENTION_DAYS, Service
 from simpul.audit.schemas import AuditEvent
 from simpul.audit.service import record_in_session
 from simpul.config import Settings
+from simpul.disclosure import store
 from simpul.disclosure.aggregate import TableSpec, build_table
-from simpul.disclosure.models import DisclosureSetting
+from simpul.disclosure.models import DisclosureSetting, ProcessingOutput
 from simpul.disclosure.rules import SdcRules
 from simpul.disclosure.schemas import TabelOut
 from simpul.disclosure.variables import DATASET, quote
 from simpul.errors import NotFound, SimpulError
+from simpul.kernel import Call
 from simpul.kit.clock import Clock
 from simpul.registry.service import snapshot_path
-from simpul.services.service import CallContext
+
+log = logging.getLogger("simpul.disclosure")
 
 
-@dataclass(frozen=True)
-class Allowed:
-    decision: Decision
-    request: AccessRequest
-    started: float
+def access_request(
+    call: Call,
+    service: Service,
+    *,
+    output_elements: frozenset[str] | None = None,
+    subject_region: str | None = None,
+    agreement_id: str | None = None,
+) -> AccessRequest:
+    """The request a tier decides, as the call came in (the PKS 000 grants name the portal,
+    Sepakat, as the mechanism: every adapter calls as `web_portal`)."""
+    return AccessRequest(
+        dataset=DATASET,
+        service=service,
+        mechanism=call.mechanism,
+        output_elements=output_elements,
+        agreement_id=agreement_id,
+        subject_region=subject_region,
+        source_ip=call.source_ip,
+        internal=call.internal,
+    )
 
 
 def rules_for(session: Session, agreement_id: str | None) -> SdcRules:
@@ -92,81 +112,23 @@ def _aliases(values: dict[str, Any]) -> set[str]:
     return {fields[k].alias or k for k in values if k in fields}
 
 
-def guard(
-    session: Session,
-    ctx: CallContext,
-    service: Service,
-    elements: frozenset[str] | None,
-    *,
-    units: int = 1,
-    subjects: tuple[str, ...] = (),
-    subject_region: str | None = None,
-) -> tuple[Allowed | None, Decision | None]:
-    """Decide; a refusal is audited here and returned for the caller to raise."""
-    req = AccessRequest(
-        dataset=DATASET,
-        service=service,
-        mechanism=ctx.mechanism,
-        output_elements=elements,
-        subject_region=subject_region,
-        source_ip=ctx.source_ip,
-        units=units,
-    )
-    started = time.perf_counter()
-    decision = decide(session, ctx.principal, req, at=ctx.clock.now(), quota=ctx.quota)
-    if not decision.allowed:
-        ctx.record(
-            session,
-            audit_event(ctx.principal, req, decision, subjects=subjects,
-                        request_id=ctx.request_id),
-        )  # fmt: skip
-        return None, decision
-    return Allowed(decision, req, started), None
-
-
-def record_allowed(
-    session: Session,
-    ctx: CallContext,
-    allowed: Allowed,
-    result: dict[str, Any],
-    subjects: tuple[str, ...] = (),
-) -> None:
-    ctx.record(
-        session,
-        audit_event(
-            ctx.principal,
-            allowed.request,
-            allowed.decision,
-            subjects=subjects,
-            result=result,
-            request_id=ctx.request_id,
-            latency_ms=(time.perf_counter() - allowed.started) * 1000,
-        ),
-    )
-
-
-def refuse_after(
-    session: Session, ctx: CallContext, allowed: Allowed, exc: SimpulError
-) -> Decision:
-    """An allowed request that cannot be answered (a table that cannot be protected, a
-    query the sandbox refuses): audited with the refusal's code, returned to be raised."""
-    record_allowed(session, ctx, allowed, {"ditolak": exc.code})
-    d = allowed.decision
-    return Decision(False, exc.code, exc.status, exc.detail, agreement_id=d.agreement_id,
-                    agreement_version=d.agreement_version, extra=dict(exc.extra))  # fmt: skip
-
-
 def attribution(session: Session, decision: Decision) -> str:
     """The source line PKS 000 Pasal 7 ayat (2) requires on every use of the data."""
     assert decision.agreement_id is not None and decision.grant is not None
     doc = agreements.document_of(agreements.get(session, decision.agreement_id))
-    provider = next((p.name for p in doc.parties if p.code == decision.grant.provider),
-                    decision.grant.provider)  # fmt: skip
+    name = next((p.name for p in doc.parties if p.code == decision.grant.provider),
+                decision.grant.provider)  # fmt: skip
+    provider = " ".join(name.split())  # one line: it heads CSV files as a comment
     return (
         f"Sumber: Data Registrasi Sosial Ekonomi (Regsosek), {provider}; diolah berdasarkan "
         f"perjanjian {decision.agreement_id} versi {decision.agreement_version} "
         "(Pasal 7 ayat (2))."
     )
+
+
+def source_comment(source: str) -> str:
+    """The source line as the first line of a CSV file (a `#` comment)."""
+    return f"# {source}\n"
 
 
 def snapshot(settings: Settings) -> str:
@@ -195,23 +157,19 @@ def analytics(settings: Settings) -> Iterator[duckdb.DuckDBPyConnection]:
         con.close()
 
 
-def aggregate(
-    session: Session, ctx: CallContext, spec: TableSpec
-) -> tuple[TabelOut | None, Decision | None]:
+def aggregate(session: Session, call: Call, spec: TableSpec) -> TabelOut:
     """An aggregate table with primary and secondary suppression (PKS 000 Pasal 2 huruf a)."""
-    today = ctx.clock.today()
-    allowed, refused = guard(
-        session, ctx, Service.AGREGAT, spec.elements(today), subject_region=spec.region
+    today = call.clock.today()
+    req = access_request(
+        call, Service.AGREGAT, output_elements=spec.elements(today), subject_region=spec.region
     )
-    if allowed is None:
-        return None, refused
-    decision = allowed.decision
+    decision = call.authorize(session, req)
     rules = rules_for(session, decision.agreement_id)
     try:
-        with analytics(ctx.settings) as con:
+        with analytics(call.settings) as con:
             table = build_table(con, "regsosek", spec, rules, today, decision.region_scope)
     except SimpulError as exc:
-        return None, refuse_after(session, ctx, allowed, exc)
+        raise call.refuse_after(req, decision, exc) from None
     out = TabelOut(
         dimensi=list(spec.dimensions),
         tingkat_wilayah=spec.region_level,
@@ -224,29 +182,96 @@ def aggregate(
         aturan=rules.model_dump(by_alias=True, include=RULE_KEYS),
         sumber=attribution(session, decision),
     )
-    record_allowed(
-        session,
-        ctx,
-        allowed,
-        {
-            "dimensi": list(spec.dimensions),
-            "tingkat_wilayah": spec.region_level,
-            "wilayah": spec.region,
-            "sel": table.cells,
-            "ditekan_primer": table.suppressed_primary,
-            "ditekan_sekunder": table.suppressed_secondary,
-        },
-    )
-    return out, None
+    call.disclose(req, decision, result={
+        "dimensi": list(spec.dimensions),
+        "tingkat_wilayah": spec.region_level,
+        "wilayah": spec.region,
+        "sel": table.cells,
+        "ditekan_primer": table.suppressed_primary,
+        "ditekan_sekunder": table.suppressed_secondary,
+    })  # fmt: skip
+    return out
 
 
 RULE_KEYS = {"threshold", "dominance_n", "dominance_k", "p_ratio", "rounding"}
 
 
-def now(ctx: CallContext) -> datetime:
-    return ctx.clock.now()
-
-
 def list_settings(session: Session) -> list[tuple[str, SdcRules]]:
     rows = session.scalars(select(DisclosureSetting).order_by(DisclosureSetting.agreement_id))
     return [(r.agreement_id, SdcRules.model_validate(r.rules)) for r in rows]
+
+
+# -- retention ------------------------------------------------------------------------------
+
+
+def retention_days(session: Session, agreement_id: str | None) -> int:
+    """How long the node keeps an output made under `agreement_id` (its latest version's
+    `retensi.hari`; the default for an agreement no longer known)."""
+    if not agreement_id:
+        return DEFAULT_RETENTION_DAYS
+    try:
+        return agreements.document_of(agreements.get(session, agreement_id)).retention_days
+    except NotFound:
+        return DEFAULT_RETENTION_DAYS
+
+
+def purge_expired(session: Session, settings: Settings, clock: Clock) -> int:
+    """Delete the extracts (data, metadata and subjects files) and processing outputs older
+    than their agreement's retention; one audit record `disklosur.hapus_retensi` with the
+    counts when anything was deleted. Returns how many extracts and outputs were deleted.
+
+    An extract whose metadata cannot be read (written before the metadata named its
+    agreement) is judged by its file's age against the default retention."""
+    now = clock.now()
+    days: dict[str | None, int] = {}
+
+    def expired(agreement_id: str | None, created: datetime) -> bool:
+        if agreement_id not in days:
+            days[agreement_id] = retention_days(session, agreement_id)
+        return created + timedelta(days=days[agreement_id]) <= now
+
+    outputs = [
+        row for row in session.scalars(select(ProcessingOutput))
+        if expired(row.agreement_id, _aware(row.created_at, now))
+    ]  # fmt: skip
+    for row in outputs:
+        session.delete(row)
+    extracts: list[str] = []
+    for extract_id, meta, path in store.every(settings):
+        if meta is not None:
+            old = expired(meta.agreement_id, _aware(meta.created_at, now))
+        else:
+            made = datetime.fromtimestamp(path.stat().st_mtime, tz=now.tzinfo)
+            old = expired(None, made)
+        if old:
+            extracts.append(extract_id)
+    total = len(outputs) + len(extracts)
+    if not total:
+        return 0
+    session.flush()
+    record_in_session(
+        session,
+        settings,
+        AuditEvent(
+            action="disklosur.hapus_retensi",
+            decision="tindakan",
+            reason="ok",
+            actor=agreements.SYSTEM_ACTOR,
+            dataset=DATASET,
+            result={"ekstrak": len(extracts), "keluaran": len(outputs), "jumlah": total},
+            detail={"perjanjian": sorted(a for a in days if a)},
+        ),
+        clock,
+    )
+    # Files last: the rows and the record are in the caller's transaction.
+    for extract_id in extracts:
+        try:
+            store.delete(settings, extract_id)
+        except OSError as exc:
+            log.error("extract %s could not be deleted: %s", extract_id, type(exc).__name__)
+    return total
+
+
+def _aware(value: datetime, like: datetime) -> datetime:
+    """SQLite returns naive datetimes for timezone-aware columns: read them as UTC."""
+    return value if value.tzinfo is not None else value.replace(tzinfo=like.tzinfo)

@@ -1,27 +1,32 @@
 """Regsosek tiers in the portal (PKS 000 Pasal 2, "melalui Sepakat"): the aggregate-table
 builder with disclosure control, microdata and BNBA extracts, and the processing facility.
-Each calls `simpul.disclosure` exactly as its API does (decided as web_portal, audited)."""
+Each runs the `simpul.disclosure` kernel operation its API runs (decided as web_portal,
+audited); downloading an extract and the provider's review are decided per request too."""
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse, HTMLResponse, Response
 from pydantic import ValidationError
 
-from simpul.agreements.schemas import Service
+from simpul import kernel
+from simpul.agreements.schemas import Mechanism, Service
 from simpul.disclosure import extracts, sandbox
 from simpul.disclosure import service as disclosure
 from simpul.disclosure.schemas import TabelIn
-from simpul.disclosure.variables import AGE, NUMERIC, REGION, variables
+from simpul.disclosure.variables import AGE, DATASET, NUMERIC, REGION, variables
 from simpul.errors import SimpulError
-from simpul.kernel.core import legacy
+from simpul.kernel import Known, Origin
+from simpul.kernel.core import Op
+from simpul.kit.ids import new_id
 from simpul.portal.context import Outcome, call
 from simpul.portal.web import (
+    User,
     check_csrf,
+    client_ip,
     error_message,
     lang_of,
     need,
@@ -29,10 +34,25 @@ from simpul.portal.web import (
     redirect,
     render,
 )
+from simpul.services.api import node_of
 
 router = APIRouter(include_in_schema=False)
+R = TypeVar("R")
 LEVELS = ("provinsi", "kabupaten", "kecamatan", "desa")
 ROW_LIMIT = 500  # rows shown on the page; a narrower table or a region filter shows the rest
+
+
+def _run(request: Request, user: User, action: str, op: Op[..., R], *args: Any) -> R:
+    """A kernel call for what `portal.context.call` does not frame (a download, the
+    review queue): decided as web_portal, recorded, raised as a refusal."""
+    origin = Origin(Mechanism.WEB_PORTAL, action=action, dataset=DATASET,
+                    source_ip=client_ip(request), request_id=new_id("portal-"))  # fmt: skip
+    return kernel.run(node_of(request.app.state), Known(user.principal), origin, op, *args)
+
+
+def _refusal(request: Request, exc: SimpulError) -> HTMLResponse:
+    return render(request, "pesan.html", {"title_key": "error.title",
+                  "body": error_message(lang_of(request), exc)}, status=exc.status)  # fmt: skip
 
 
 def _context(request: Request, **extra: Any) -> dict[str, Any]:
@@ -82,7 +102,7 @@ def _aggregate(request: Request, form: dict[str, str], dims: list[str]) -> HTMLR
     except ValidationError as exc:
         ctx["error"] = "; ".join(str(e["msg"]) for e in exc.errors())
         return render(request, "regsosek.html", ctx, status=422)
-    outcome = call(request, user, Service.AGREGAT, legacy(disclosure.aggregate), body.spec())
+    outcome = call(request, user, Service.AGREGAT, disclosure.aggregate, body.spec())
     ctx["table"] = outcome
     if outcome.answer is not None and outcome.answer.baris:
         ctx["columns"] = list(outcome.answer.baris[0])
@@ -103,13 +123,13 @@ def _extract(request: Request, tier: str, form: dict[str, str]) -> HTMLResponse:
     region = form.get("wilayah") or None
     outcome: Outcome
     if tier == "mikro":
-        outcome = call(request, user, Service.MIKRO, legacy(extracts.microdata), fmt, region)
+        outcome = call(request, user, Service.MIKRO, extracts.microdata, fmt, region)
     elif tier == "bnba":
-        outcome = call(request, user, Service.BNBA, legacy(extracts.bnba), fmt, region)
+        outcome = call(request, user, Service.BNBA, extracts.bnba, fmt, region)
     elif tier == "pengolahan":
         sql = form.get("sql", "")[:20_000]
         purpose = form.get("tujuan", "")[:500] or None
-        outcome = call(request, user, Service.PENGOLAHAN, legacy(sandbox.submit), sql, purpose)
+        outcome = call(request, user, Service.PENGOLAHAN, sandbox.submit, sql, purpose)
         ctx["output"] = outcome
         return render(request, "regsosek.html", ctx, status=outcome.status)
     else:
@@ -121,14 +141,13 @@ def _extract(request: Request, tier: str, form: dict[str, str]) -> HTMLResponse:
 
 @router.get("/portal/regsosek/ekstrak/{extract_id}")
 def download(request: Request, extract_id: str) -> Response:
+    """The extract's file, decided and recorded per download (see `extracts.extract_file`)."""
     user = need(request, "regsosek")
-    rt = portal_of(request).runtime
     try:
-        path, media = extracts.extract_file(rt.settings, user.principal, extract_id)
+        got = _run(request, user, "ekstrak.unduh", extracts.extract_file, extract_id)
     except SimpulError as exc:
-        return render(request, "pesan.html", {"title_key": "error.title",
-                      "body": error_message(lang_of(request), exc)}, status=exc.status)  # fmt: skip
-    return FileResponse(path, media_type=media, filename=Path(path).name,
+        return _refusal(request, exc)
+    return FileResponse(got.path, media_type=got.media_type, filename=got.filename,
                         headers={"Cache-Control": "no-store"})  # fmt: skip
 
 
@@ -138,9 +157,10 @@ def download(request: Request, extract_id: str) -> Response:
 @router.get("/portal/tinjauan-keluaran")
 def review_queue(request: Request) -> HTMLResponse:
     user = need(request, "tinjauan")
-    rt = portal_of(request).runtime
-    with rt.transaction() as session:
-        queue = sandbox.review_queue(session, user.principal)
+    try:
+        queue = _run(request, user, sandbox.REVIEW, sandbox.review_queue)
+    except SimpulError as exc:
+        return _refusal(request, exc)
     return render(request, "tinjauan.html", {"queue": queue})
 
 
@@ -153,15 +173,14 @@ async def review_output(request: Request, output_id: str) -> Response:
 def _review(request: Request, output_id: str, form: dict[str, str]) -> Response:
     user = need(request, "tinjauan")
     check_csrf(user, form)
-    rt = portal_of(request).runtime
     try:
-        with rt.transaction() as session:
-            sandbox.review(session, rt.settings, user.principal, output_id,
-                           form.get("keputusan") == "setujui", form.get("alasan", "")[:1000],
-                           rt.clock)  # fmt: skip
+        _run(request, user, sandbox.REVIEW, sandbox.review, output_id,
+             form.get("keputusan") == "setujui", form.get("alasan", "")[:1000])  # fmt: skip
     except SimpulError as exc:
-        with rt.transaction() as session:
-            queue = sandbox.review_queue(session, user.principal)
+        try:
+            queue = _run(request, user, sandbox.REVIEW, sandbox.review_queue)
+        except SimpulError:
+            queue = []
         ctx = {"queue": queue, "error": error_message(lang_of(request), exc)}
         return render(request, "tinjauan.html", ctx, status=exc.status)
     return redirect("/portal/tinjauan-keluaran", "reg.reviewed_ok")
