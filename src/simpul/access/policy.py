@@ -377,7 +377,9 @@ def audit_event(
         reason=decision.reason,
         actor=principal.username if principal else None,
         institution=principal.institution if principal else None,
-        agreement_id=decision.agreement_id,
+        # A request pinned to an agreement names it even when refused before a grant was
+        # chosen (suspended, ended): its provider reads the refusal in that agreement's log.
+        agreement_id=decision.agreement_id or req.agreement_id,
         agreement_version=decision.agreement_version,
         grant_id=decision.grant_id,
         service=req.service.value,
