@@ -54,6 +54,9 @@ class Settings(BaseSettings):
     # Upload limits keep a bad file from exhausting a worker.
     max_upload_bytes: int = 200 * 1024 * 1024
     max_upload_rows: int = 5_000_000
+    # Auditor accounts (usernames) that read every agreement's records, not only those of
+    # agreements their institution is party to (`SIMPUL_HUB_AUDITORS='["inspektorat.auditor"]'`).
+    hub_auditors: list[str] = Field(default_factory=list)
 
     @property
     def effective_database_url(self) -> str:

@@ -12,8 +12,10 @@ from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
 from simpul.app import create_app
+from simpul.audit import service as audit
 from simpul.cli import app as cli_app
 from simpul.config import Settings
+from simpul.errors import SimpulError
 from tests.obligations.conftest import World
 
 BKN = "pks-dukcapil-bkn"
@@ -104,7 +106,20 @@ def test_feed_upload_download_and_report_over_http(world: World) -> None:
         )
         assert down.status_code == 200, down.text
         lines = down.text.strip().splitlines()
-        assert len(lines) == 2 and lines[1].startswith(niks[0])
+        # PKS 000 Pasal 7(2): the file names who sent the data, and under which agreement.
+        assert lines[0] == (
+            "# Sumber: Badan Kepegawaian Negara (data balikan); perjanjian pks-dukcapil-bkn "
+            "versi 1 (PKS Pasal 7 ayat (2))."
+        )
+        assert len(lines) == 3 and lines[2].startswith(niks[0])
+    # The download is recorded with the person in the file as its subject.
+    with world.session() as s:
+        got = [h for h in audit.subject_history(s, world.settings, niks[0])
+               if h.action == "data_balikan.unduh"]  # fmt: skip
+        assert [(h.actor, h.decision, h.agreement_id) for h in got] == [
+            ("dukcapil.admin", "izin", BKN)
+        ]
+        assert audit.subject_history(s, world.settings, niks[1])[-1].action == "verifikasi"
 
 
 def test_cli_list_due_feedback_and_documents(world: World, tmp_path: Path) -> None:
@@ -136,27 +151,21 @@ def test_cli_list_due_feedback_and_documents(world: World, tmp_path: Path) -> No
         f"nik,nip,status_kepegawaian,kedudukan_hukum\n{people[0]['nik']},{nip},PNS,AKTIF\n"
         f"{people[30]['nik']},{nip},PNS,AKTIF\n"
     )
-    errors = tmp_path / "ditolak.csv"
-    res = runner.invoke(
-        cli_app,
-        [
-            "obligations",
-            "feedback",
-            "upload",
-            BKN,
-            str(csv_file),
-            "--as",
-            "bkn",
-            "--errors",
-            str(errors),
-        ],
-        env=env,
-    )
-    assert res.exit_code == 0, res.output
-    assert "diterima 1, ditolak 1" in res.output
-    assert "tidak_terutang" in errors.read_text()
+    # On the system clock PKS 003 has ended (30 June 2026): feedback is neither received
+    # nor handed out any more, on anyone's behalf, and each refusal is recorded.
+    upload = ["obligations", "feedback", "upload", BKN, str(csv_file), "--akun", "bkn.klien"]
+    res = runner.invoke(cli_app, upload, env=env)
+    assert isinstance(res.exception, SimpulError), res.output
+    assert res.exception.code == "perjanjian_berakhir"
+    out = tmp_path / "unduhan.csv"
+    download = ["obligations", "feedback", "download", BKN, "--out", str(out)]
+    res = runner.invoke(cli_app, [*download, "--akun", "dukcapil.admin"], env=env)
+    assert isinstance(res.exception, SimpulError) and not out.exists()
+    assert res.exception.code == "perjanjian_berakhir"
+    res = runner.invoke(cli_app, download, env=env)  # whose behalf: required
+    assert res.exit_code == 2 and not out.exists()
     res = runner.invoke(cli_app, ["obligations", "feedback", "status", BKN], env=env)
-    assert "terutang 2, diterima 1" in res.output
+    assert "terutang 2, diterima 0" in res.output
     out_pdf = tmp_path / "ba.pdf"
     res = runner.invoke(
         cli_app,

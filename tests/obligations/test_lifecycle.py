@@ -19,11 +19,12 @@ from simpul.access.models import ClientToken
 from simpul.access.schemas import DeviceStatus
 from simpul.agreements import service as agreements
 from simpul.agreements.lifecycle import State
+from simpul.agreements.schemas import Mechanism
 from simpul.audit.schemas import AuditEvent
 from simpul.audit.service import record_in_session
 from simpul.errors import SimpulError
 from simpul.governance import service as governance
-from simpul.obligations import enforcement, feedback, outbox, reports, service
+from simpul.obligations import enforcement, feedback, feedback_ops, outbox, reports, service
 from simpul.obligations.deadlines import Deadline, Status
 from simpul.registry.repository import RegistryRepository
 from tests.obligations.conftest import World
@@ -127,7 +128,10 @@ def test_pks_003_dukcapil_bkn_life(world: World, tmp_path: Path) -> None:
     with world.session() as s:
         stored = feedback.uploads(s, BKN)
         assert stored[0].content == content  # the file is kept whole
-        text = feedback.download_csv(s, BKN)
+    found = world.call("dukcapil.admin", Mechanism.WEB_SERVICE, feedback_ops.DOWNLOAD,
+                       feedback_ops.download, BKN)  # fmt: skip
+    source, text = found.text.split("\n", 1)
+    assert source.startswith("# Sumber: Badan Kepegawaian Negara (data balikan)")
     got = list(csv.DictReader(io.StringIO(text)))
     assert sorted(r["nik"] for r in got) == sorted(accessed[:3])
     assert {r["kedudukan_hukum"] for r in got} == {"AKTIF", "CLTN"}

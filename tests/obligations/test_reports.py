@@ -58,10 +58,11 @@ def keep(name: str, pdf: bytes, backend: str) -> None:
 def deny_some(world: World, nik: str, n: int) -> None:
     """Requests refused: an element outside the grant (PKS 003 verifies 10 elements)."""
     for _ in range(n):
-        with world.session() as s:
-            ctx = world.ctx(s, "bkn.klien", Mechanism.WEB_SERVICE)
-            _, refused = service.verify_elements(s, ctx, "kependudukan", nik, {"nama_ibu": "SITI"})
-            assert refused is not None
+        code = world.refused(
+            "bkn.klien", Mechanism.WEB_SERVICE, "verifikasi", service.verify_elements,
+            "kependudukan", nik, {"nama_ibu": "SITI"},
+        )  # fmt: skip
+        assert code == "elemen_di_luar_hibah"
 
 
 def test_usage_report_counts_what_was_done(world: World, backend: str) -> None:

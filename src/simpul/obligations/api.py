@@ -1,5 +1,7 @@
 """HTTP adapters for obligations: the deadlines feed, feedback upload and download, usage
-reports. Thin: authenticate, call one service function in one transaction, answer."""
+reports. Thin: feedback files go through the kernel (decided for a party of the agreement,
+recorded with the people they carry); the feed and the reports are scoped to the
+agreements the caller may see (`service.visible_agreements`)."""
 
 from __future__ import annotations
 
@@ -7,16 +9,18 @@ from datetime import date
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, PlainTextResponse, Response
 from pydantic import BaseModel
 
-from simpul.access.schemas import Principal, Role
+from simpul import kernel
+from simpul.access.schemas import Principal
 from simpul.agreements.lifecycle import local_date
 from simpul.errors import SimpulError
-from simpul.obligations import feedback, reports, service
+from simpul.obligations import feedback, feedback_ops, reports, service
 from simpul.obligations.deadlines import Deadline
 from simpul.runtime import Runtime
-from simpul.services.api import PROBLEMS, Caller
+from simpul.services.api import PROBLEMS, Caller, Creds, credential, node_of, origin
 
 router = APIRouter(prefix="/api/v1", tags=["kewajiban"])
 
@@ -71,7 +75,7 @@ def _forbidden(agreement_id: str) -> SimpulError:
 
 def _visible(rt: Runtime, principal: Principal, agreement_id: str) -> None:
     with rt.read_transaction() as session:
-        ids = service.visible_agreements(session, principal, rt.clock.now())
+        ids = service.visible_agreements(session, principal, rt.clock.now(), rt.settings)
     if agreement_id not in ids:
         raise _forbidden(agreement_id)
 
@@ -86,7 +90,7 @@ def kewajiban(
     pemberitahuan; terdekat lebih dulu."""
     rt = _runtime(request)
     with rt.read_transaction() as session:
-        ids = service.visible_agreements(session, principal, rt.clock.now())
+        ids = service.visible_agreements(session, principal, rt.clock.now(), rt.settings)
         found = service.deadlines(
             session, rt.settings, rt.clock, agreement_ids=ids, open_only=not semua
         )
@@ -112,43 +116,25 @@ class UnggahOut(BaseModel):
 async def unggah_data_balikan(
     agreement_id: str,
     request: Request,
-    principal: Caller,
+    creds: Creds,
     kewajiban: Annotated[str | None, Query()] = None,
     nama_berkas: Annotated[str, Query(max_length=300)] = "unggahan.csv",
 ) -> UnggahOut:
-    """Unggah data balikan (CSV: kolom `nik` dan elemen kewajiban). Setiap baris diperiksa
+    """Unggah data balikan (CSV: kolom `nik` dan elemen kewajiban) oleh pihak yang wajib
+    menyampaikannya (admin penerima, operator, pengguna data). Setiap baris diperiksa
     terhadap subjek yang diakses; baris yang tidak terutang ditolak dengan alasannya."""
-    rt = _runtime(request)
-    if principal.role in (Role.AUDITOR, Role.PROVIDER_ADMIN):
-        raise _forbidden(agreement_id)
     content = await request.body()
-    _visible(rt, principal, agreement_id)
-    with rt.transaction() as session:
-        result = feedback.upload(
-            session,
-            rt.settings,
-            rt.clock,
-            agreement_id,
-            content,
-            filename=nama_berkas,
-            actor=principal.username,
-            institution=principal.institution,
-            duty_id=kewajiban,
-        )
-        service.audit_action(
-            session,
-            rt.settings,
-            rt.clock,
-            "kewajiban.data_balikan",
-            principal.username,
-            agreement_id,
-            {
-                "unggahan": result.upload_id,
-                "diterima": result.rows_accepted,
-                "ditolak": result.rows_rejected,
-            },
-            principal.institution,
-        )
+    result = await run_in_threadpool(
+        kernel.run,
+        node_of(request.app.state),
+        credential(creds),
+        origin(request, feedback_ops.UPLOAD, None),
+        feedback_ops.upload,
+        agreement_id,
+        content,
+        filename=nama_berkas,
+        duty_id=kewajiban,
+    )
     return UnggahOut(
         unggahan=result.upload_id,
         perjanjian=agreement_id,
@@ -166,28 +152,27 @@ async def unggah_data_balikan(
 def unduh_data_balikan(
     agreement_id: str,
     request: Request,
-    principal: Caller,
+    creds: Creds,
     kewajiban: Annotated[str | None, Query()] = None,
 ) -> Response:
-    """Data balikan yang diterima (CSV), untuk pihak penerima data balikan."""
-    rt = _runtime(request)
-    _visible(rt, principal, agreement_id)
-    with rt.transaction() as session:
-        text = feedback.download_csv(session, agreement_id, kewajiban)
-        service.audit_action(
-            session,
-            rt.settings,
-            rt.clock,
-            "kewajiban.data_balikan.unduh",
-            principal.username,
-            agreement_id,
-            {"kewajiban": kewajiban},
-            principal.institution,
-        )
+    """Data balikan yang diterima (CSV, baris pertama sumbernya), hanya untuk admin penyedia
+    yang dituju kewajiban data balikan, selama perjanjian berlaku; dicatat di log audit
+    dengan NIK yang termuat."""
+    found = kernel.run(
+        node_of(request.app.state),
+        credential(creds),
+        origin(request, feedback_ops.DOWNLOAD, None),
+        feedback_ops.download,
+        agreement_id,
+        kewajiban,
+    )
     return Response(
-        text,
+        found.text,
         media_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": f'attachment; filename="data-balikan-{agreement_id}.csv"'},
+        headers={
+            "Content-Disposition": f'attachment; filename="data-balikan-{agreement_id}.csv"',
+            "Cache-Control": "no-store",
+        },
     )
 
 

@@ -4,16 +4,21 @@ from __future__ import annotations
 
 import getpass
 import json
+import os
 from datetime import date
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
+from simpul import kernel
 from simpul.agreements.lifecycle import local_date
-from simpul.obligations import enforcement, feedback, outbox, reports, service
+from simpul.agreements.schemas import Mechanism
+from simpul.kernel import AccountName, Node, Origin
+from simpul.kit.ids import new_id
+from simpul.obligations import enforcement, feedback, feedback_ops, outbox, reports, service
 from simpul.obligations.deadlines import Deadline, Status
 from simpul.runtime import Runtime, runtime
 
@@ -315,31 +320,38 @@ def feedback_overdue(ctx: typer.Context, agreement: AgreementArg) -> None:
     out.print(table)
 
 
+AccountOption = Annotated[
+    str,
+    typer.Option("--akun", help="Akun yang bertindak (dicatat di log audit bersama NIK berkas)."),
+]
+
+
+def _node_call(rt: Runtime, account: str, action: str, op: Any, *args: Any, **kw: Any) -> Any:
+    """One feedback operation through the kernel on behalf of `account` (the shell on the
+    node is the credential, as for every `--akun` command)."""
+    origin = Origin(Mechanism.WEB_SERVICE, action=action, request_id=new_id("cli-"),
+                    internal=True)  # fmt: skip
+    return kernel.run(Node(rt), AccountName(account), origin, op, *args, **kw)
+
+
 @feedback_app.command("upload")
 def feedback_upload(
     ctx: typer.Context,
     agreement: AgreementArg,
     path: Path,
-    institution: Annotated[str, typer.Option("--as", "--instansi", help="Instansi pengirim.")],
+    account: AccountOption,
     duty: Annotated[str | None, typer.Option("--duty", "--kewajiban")] = None,
     errors: Annotated[
         Path | None, typer.Option("--errors", help="Tulis baris ditolak (CSV).")
     ] = None,
 ) -> None:
-    """Unggah data balikan (CSV); baris yang tidak terutang ditolak dengan alasannya."""
+    """Unggah data balikan (CSV) atas nama akun pihak yang wajib (admin penerima, operator,
+    pengguna data); baris yang tidak terutang ditolak dengan alasannya."""
     rt = _rt(ctx)
-    with rt.transaction() as session:
-        result = feedback.upload(
-            session,
-            rt.settings,
-            rt.clock,
-            agreement,
-            path.read_bytes(),
-            filename=path.name,
-            actor=_actor(),
-            institution=institution,
-            duty_id=duty,
-        )
+    result: feedback.UploadResult = _node_call(
+        rt, account, feedback_ops.UPLOAD, feedback_ops.upload, agreement, path.read_bytes(),
+        filename=path.name, duty_id=duty,
+    )  # fmt: skip
     out.print(
         f"Unggahan {result.upload_id}: {result.rows_total} baris, diterima "
         f"{result.rows_accepted}, ditolak {result.rows_rejected}."
@@ -355,13 +367,21 @@ def feedback_download(
     ctx: typer.Context,
     agreement: AgreementArg,
     target: Annotated[Path, typer.Option("--out")],
+    account: AccountOption,
     duty: Annotated[str | None, typer.Option("--duty", "--kewajiban")] = None,
 ) -> None:
-    """Unduh data balikan yang diterima (CSV) untuk pihak penyedia."""
+    """Unduh data balikan yang diterima (CSV, mode 0600, baris pertama sumbernya) atas nama
+    admin penyedia yang dituju."""
     rt = _rt(ctx)
-    with rt.transaction() as session:
-        target.write_text(feedback.download_csv(session, agreement, duty), encoding="utf-8")
-    err.print(f"Ditulis: {target}")
+    found: feedback.FeedbackFile = _node_call(
+        rt, account, feedback_ops.DOWNLOAD, feedback_ops.download, agreement, duty
+    )
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(fd, 0o600)  # an existing file may have had other bits
+    with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
+        fh.write(found.text)
+    err.print(f"Ditulis: {target} ({found.rows} baris)")
 
 
 # ---------------------------------------------------------------- reports

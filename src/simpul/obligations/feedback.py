@@ -16,17 +16,18 @@ import hashlib
 import io
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from simpul.agreements import service as agreements
 from simpul.agreements.lifecycle import WIB, add_period, local_date
 from simpul.agreements.schemas import AgreementDocument, FeedbackBasis, FeedbackDuty
 from simpul.audit.models import AuditRecord, AuditSubject
-from simpul.audit.service import SubjectHasher
+from simpul.audit.schemas import AuditEvent
+from simpul.audit.service import SubjectHasher, record_in_session
 from simpul.config import Settings
 from simpul.errors import InvalidInput, NotFound
 from simpul.kit.clock import Clock
@@ -300,9 +301,10 @@ class UploadResult:
     rows_accepted: int
     rows_rejected: int
     errors: list[RowVerdict] = field(default_factory=list)
+    accepted_niks: tuple[str, ...] = ()  # the subjects of the rows accepted (for the record)
 
 
-def _duty(doc: AgreementDocument, agreement_id: str, duty_id: str | None) -> FeedbackDuty:
+def duty_of(doc: AgreementDocument, agreement_id: str, duty_id: str | None) -> FeedbackDuty:
     duties = feedback_duties(doc)
     if duty_id is not None:
         duties = [d for d in duties if d.id == duty_id]
@@ -448,7 +450,7 @@ def upload(
     """Check and store one feedback file; the file and every row are kept with verdicts."""
     row = agreements.get(session, agreement_id)
     doc = agreements.document_of(row)
-    duty = _duty(doc, agreement_id, duty_id)
+    duty = duty_of(doc, agreement_id, duty_id)
     if institution not in duty.by:
         raise InvalidInput(
             "bukan_pihak_wajib",
@@ -504,6 +506,7 @@ def upload(
         accepted,
         len(verdicts) - accepted,
         [v for v in verdicts if not v.accepted],
+        tuple(v.data["nik"] for v in verdicts if v.accepted),
     )
 
 
@@ -516,13 +519,42 @@ def uploads(session: Session, agreement_id: str) -> Sequence[FeedbackUpload]:
     return session.scalars(stmt).all()
 
 
-def download_csv(session: Session, agreement_id: str, duty_id: str | None = None) -> str:
-    """The accepted feedback rows, latest per subject, as CSV (formula-safe) for the provider."""
-    doc = agreements.document_of(agreements.get(session, agreement_id))
-    duty = _duty(doc, agreement_id, duty_id)
+@dataclass(frozen=True)
+class FeedbackFile:
+    """The feedback data of one duty as the provider downloads it."""
+
+    agreement_id: str
+    duty_id: str
+    text: str  # CSV, first line the source (PKS 000 Pasal 7(2))
+    niks: tuple[str, ...]  # the people in it, for the download's audit record
+
+    @property
+    def rows(self) -> int:
+        return len(self.niks)
+
+
+def source_line(doc: AgreementDocument, senders: Sequence[str], version: int) -> str:
+    """PKS 000 Pasal 7 ayat (2): the file names who sent the data and under what."""
+    names = {p.code: " ".join(p.name.split()) for p in doc.parties}
+    who = ", ".join(names.get(code, code) for code in senders)
+    return (
+        f"# Sumber: {who} (data balikan); perjanjian {doc.id} versi {version} "
+        "(PKS Pasal 7 ayat (2))."
+    )
+
+
+def download_csv(
+    session: Session, agreement_id: str, duty_id: str | None = None, *, version: int | None = None
+) -> FeedbackFile:
+    """The accepted feedback rows, latest per subject, as CSV (formula-safe) for the
+    provider; the first line cites the institutions that sent them."""
+    row = agreements.get(session, agreement_id)
+    doc = agreements.document_of(row)
+    duty = duty_of(doc, agreement_id, duty_id)
     wanted = columns(duty)
     stmt = (
-        select(FeedbackRow, FeedbackUpload.uploaded_at, FeedbackUpload.id)
+        select(FeedbackRow, FeedbackUpload.uploaded_at, FeedbackUpload.id,
+               FeedbackUpload.institution)
         .join(FeedbackUpload, FeedbackUpload.id == FeedbackRow.upload_id)
         .where(
             FeedbackRow.agreement_id == agreement_id,
@@ -530,16 +562,20 @@ def download_csv(session: Session, agreement_id: str, duty_id: str | None = None
             FeedbackRow.accepted.is_(True),
         )
         .order_by(FeedbackUpload.uploaded_at, FeedbackUpload.id, FeedbackRow.line)
-    )
-    latest: dict[str, tuple[dict[str, Any], str, Any]] = {}
-    for fb, at, upload_id in session.execute(stmt):
-        latest[fb.subject_hash or ""] = (fb.data, upload_id, at)
+    )  # fmt: skip
+    latest: dict[str, tuple[dict[str, Any], str, Any, str]] = {}
+    for fb, at, upload_id, sender in session.execute(stmt):
+        latest[fb.subject_hash or ""] = (fb.data, upload_id, at, sender)
+    senders = sorted({t[3] for t in latest.values()}) or list(duty.by)
     buf = io.StringIO()
+    buf.write(source_line(doc, senders, version or row.version) + "\n")
     writer = csv.writer(buf)
     writer.writerow([*wanted, "unggahan", "diterima_pada"])
-    for data, upload_id, at in sorted(latest.values(), key=lambda t: t[0].get("nik", "")):
+    ordered = sorted(latest.values(), key=lambda t: t[0].get("nik", ""))
+    for data, upload_id, at, _ in ordered:
         writer.writerow([safe_cell(data.get(c, "")) for c in wanted] + [upload_id, str(at)])
-    return buf.getvalue()
+    niks = tuple(str(t[0].get("nik", "")) for t in ordered)
+    return FeedbackFile(agreement_id, duty.id, buf.getvalue(), niks)
 
 
 def rejections_csv(result: UploadResult) -> str:
@@ -549,3 +585,65 @@ def rejections_csv(result: UploadResult) -> str:
     for v in result.errors:
         writer.writerow([v.line, v.code, safe_cell(v.detail)])
     return buf.getvalue()
+
+
+# ---------------------------------------------------------------- retention
+
+PURGE_ACTION = "data_balikan.hapus_retensi"
+
+
+def purge_expired(session: Session, settings: Settings, clock: Clock) -> int:
+    """What the node keeps of a feedback upload only for the sender, deleted once the
+    agreement's `retention_days` have passed since receipt: the stored file and the values
+    of its rejected rows (not owed, invalid or duplicated: nothing the provider is owed).
+    The accepted rows stay: they are the provider's record and the proof that the duty was
+    met (docs/obligations.md, "Retention"); every row keeps its line, verdict and masked
+    detail. Returns how many files and rejected rows were emptied; one audit record when
+    any were."""
+    now = clock.now()
+    stmt = select(FeedbackUpload.id, FeedbackUpload.agreement_id, FeedbackUpload.uploaded_at).where(
+        func.length(FeedbackUpload.content) > 0
+    )
+    keep: dict[str, int | None] = {}
+    expired: list[str] = []
+    for upload_id, agreement_id, uploaded_at in session.execute(stmt):
+        if agreement_id not in keep:
+            try:
+                doc = agreements.document_of(agreements.get(session, agreement_id))
+                keep[agreement_id] = doc.retention_days
+            except NotFound:
+                keep[agreement_id] = None
+        days = keep[agreement_id]
+        if days is not None and _as_utc(uploaded_at) <= now - timedelta(days=days):
+            expired.append(upload_id)
+    files = rows = 0
+    for i in range(0, len(expired), 500):
+        chunk = expired[i : i + 500]
+        session.execute(
+            update(FeedbackUpload).where(FeedbackUpload.id.in_(chunk)).values(content=b"")
+        )
+        files += len(chunk)
+        for fb in session.scalars(
+            select(FeedbackRow).where(
+                FeedbackRow.upload_id.in_(chunk), FeedbackRow.accepted.is_(False)
+            )
+        ):
+            if fb.data:
+                fb.data = {}
+                rows += 1
+    session.flush()
+    if files or rows:
+        record_in_session(
+            session,
+            settings,
+            AuditEvent(
+                action=PURGE_ACTION, decision="tindakan", reason="retensi", actor="simpul",
+                result={"berkas": files, "baris_ditolak": rows},
+            ),
+            clock,
+        )  # fmt: skip
+    return files + rows
+
+
+def _as_utc(at: datetime) -> datetime:
+    return at.replace(tzinfo=UTC) if at.tzinfo is None else at

@@ -20,6 +20,7 @@ from simpul.agreements import service as agreements
 from simpul.agreements.lifecycle import TERMINAL, local_date
 from simpul.agreements.models import AgreementVersion
 from simpul.agreements.schemas import AgreementDocument
+from simpul.audit.reading import hub_wide, party_agreements
 from simpul.audit.schemas import AuditEvent
 from simpul.audit.service import record_in_session
 from simpul.config import Settings
@@ -140,16 +141,18 @@ def agreement_deadlines(
     return sorted(out, key=lambda d: (d.due_on or date.max, d.duty_id, d.period))
 
 
-def visible_agreements(session: Session, principal: Principal, at: datetime) -> list[str]:
-    """The agreements a principal sees obligations of: its own; for provider and hub
-    administrators and auditors, every agreement its institution is party to (hub: all)."""
-    if principal.role in (Role.HUB_ADMIN, Role.AUDITOR):
-        return [a.id for a in agreements.list_agreements(session, at)]
+def visible_agreements(
+    session: Session, principal: Principal, at: datetime, settings: Settings | None = None
+) -> list[str]:
+    """The agreements a principal sees obligations, reports and records of: a data user or
+    operator, those it is bound to; administrators and auditors, every agreement their
+    institution is party to; the hub administrator (governance) and a hub-wide auditor
+    (`settings.hub_auditors`), all."""
+    if principal.role is Role.HUB_ADMIN or hub_wide(settings, principal):
+        return sorted(a.id for a in agreements.list_agreements(session, at))
     ids = set(principal.agreement_ids)
-    if principal.role in (Role.PROVIDER_ADMIN, Role.RECIPIENT_ADMIN):
-        for a in agreements.list_agreements(session, at):
-            if principal.institution in a.parties:
-                ids.add(a.id)
+    if principal.role in (Role.PROVIDER_ADMIN, Role.RECIPIENT_ADMIN, Role.AUDITOR):
+        ids.update(party_agreements(session, principal.institution, at))
     return sorted(ids)
 
 
@@ -194,7 +197,7 @@ def dashboard(
         session,
         settings,
         clock,
-        agreement_ids=visible_agreements(session, principal, clock.now()),
+        agreement_ids=visible_agreements(session, principal, clock.now(), settings),
         open_only=True,
     )
 

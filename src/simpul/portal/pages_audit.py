@@ -1,9 +1,9 @@
-"""Read-only audit views: search, chain verification, one person's access history."""
+"""Read-only audit views: search, chain verification, one person's access history, each
+scoped by role (simpul.audit.reading)."""
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from urllib.parse import urlencode
@@ -11,17 +11,19 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse
-from sqlalchemy.orm import Session
 
-from simpul.access.schemas import Role
+from simpul import kernel
+from simpul.agreements.schemas import Mechanism
+from simpul.audit import reading
 from simpul.audit import service as audit
 from simpul.errors import InvalidInput, SimpulError
+from simpul.kernel import Known, Origin
+from simpul.kit.ids import new_id
 from simpul.kit.masking import mask_nik
-from simpul.portal.context import visible_agreements
 from simpul.portal.repository import AuditQuery, AuditSearchRepository
 from simpul.portal.web import (
-    User,
     check_csrf,
+    client_ip,
     error_message,
     form_of,
     lang_of,
@@ -29,40 +31,10 @@ from simpul.portal.web import (
     portal_of,
     render,
 )
-from simpul.registry.datasets import builtin_datasets
 from simpul.registry.identifiers import parse_nik
+from simpul.services.api import node_of
 
 router = APIRouter(include_in_schema=False)
-
-
-@dataclass(frozen=True)
-class Scope:
-    """What part of the log a reader sees. `institution` None: all of it (the hub)."""
-
-    institution: str | None
-    agreements: frozenset[str] = frozenset()
-    datasets: frozenset[str] = frozenset()
-
-    def covers(self, institution: str | None, agreement: str | None, dataset: str | None) -> bool:
-        return (
-            self.institution is None
-            or institution == self.institution
-            or (agreement is not None and agreement in self.agreements)
-            or (dataset is not None and dataset in self.datasets)
-        )
-
-
-def _scope(session: Session, user: User, at: datetime) -> Scope:
-    """Hub: the whole log. Others: their institution's records, their agreements', and
-    those about the datasets their institution provides."""
-    if user.role is Role.HUB_ADMIN:
-        return Scope(None)
-    own = user.principal.institution
-    return Scope(
-        own,
-        frozenset(s.id for s in visible_agreements(session, user, at)),
-        frozenset(code for code, ds in builtin_datasets().items() if ds.provider == own),
-    )
 
 
 def _day(value: str | None) -> date | None:
@@ -91,7 +63,7 @@ def audit_search(request: Request) -> HTMLResponse:
     error = None
     records: list[Any] = []
     with rt.transaction() as session:
-        scope = _scope(session, user, rt.clock.now())
+        scope = reading.scope_for(session, rt.settings, user.principal, rt.clock.now())
         repo = AuditSearchRepository(session)
         actions = repo.actions()
         try:
@@ -109,7 +81,6 @@ def audit_search(request: Request) -> HTMLResponse:
                 query,
                 institution=scope.institution,
                 agreements=scope.agreements,
-                datasets=scope.datasets,
                 limit=p.cfg.audit_page_size,
             )
             records = [_record_view(r) for r in rows]
@@ -175,19 +146,20 @@ async def audit_subject(request: Request) -> HTMLResponse:
 
 
 def _audit_subject(request: Request, form: dict[str, str]) -> HTMLResponse:
+    """The look-up is a kernel call: allowed to provider administrators and auditors, the
+    history limited to their scope, and recorded with the person as its subject."""
     user = need(request, "audit_subjek")
     check_csrf(user, form)
-    rt = portal_of(request).runtime
     raw = (form.get("nik") or "").strip()[:40]
     ctx: dict[str, Any] = {"nik": raw, "history": None, "masked": None}
-    info = parse_nik(raw)
-    if not info.valid:
-        ctx["error"] = info.errors[0].detail
-        return render(request, "audit_subjek.html", ctx, status=422)
-    with rt.transaction() as session:
-        scope = _scope(session, user, rt.clock.now())
-        history = audit.subject_history(session, rt.settings, info.nik)
-    history = [h for h in history if scope.covers(h.institution, h.agreement_id, h.dataset)]
+    origin = Origin(Mechanism.WEB_PORTAL, action=reading.SUBJECT_HISTORY,
+                    source_ip=client_ip(request), request_id=new_id("portal-"))  # fmt: skip
+    try:
+        history = kernel.run(node_of(request.app.state), Known(user.principal), origin,
+                             reading.subject_history, raw)  # fmt: skip
+    except SimpulError as exc:
+        ctx["error"] = error_message(lang_of(request), exc)
+        return render(request, "audit_subjek.html", ctx, status=exc.status)
     ctx["history"] = history
-    ctx["masked"] = mask_nik(info.nik)
+    ctx["masked"] = mask_nik(parse_nik(raw).nik)
     return render(request, "audit_subjek.html", ctx)

@@ -14,14 +14,19 @@ from fastapi.responses import HTMLResponse, Response
 from sqlalchemy.orm import Session
 from starlette.datastructures import UploadFile
 
+from simpul import kernel
 from simpul.access.schemas import Role
 from simpul.agreements import service as agreements
+from simpul.agreements.schemas import Mechanism
 from simpul.errors import InvalidInput, SimpulError
-from simpul.obligations import feedback, reports
+from simpul.kernel import Known, Origin
+from simpul.kit.ids import new_id
+from simpul.obligations import feedback_ops, reports
 from simpul.obligations import service as obligations
 from simpul.portal.web import (
     User,
     check_csrf,
+    client_ip,
     error_message,
     lang_of,
     need,
@@ -29,14 +34,24 @@ from simpul.portal.web import (
     redirect,
     render,
 )
+from simpul.runtime import Runtime
+from simpul.services.api import node_of
 
 router = APIRouter(include_in_schema=False)
 MAX_FEEDBACK_BYTES = 50 * 1024 * 1024
 SUBMITTERS = (Role.OPERATOR, Role.DATA_USER, Role.RECIPIENT_ADMIN, Role.HUB_ADMIN)
+# Feedback data: sent by the obligor's recipient-side accounts, received by the provider
+# administrator it is owed to (simpul.obligations.feedback_ops decides both).
+FEEDBACK_SENDERS = feedback_ops.SENDERS
 # Dated duties an administrator records as done here; the others have their own forms
 # (feedback upload, semester report, evaluation) or are events (force majeure, address).
 RECORDABLE = frozenset({"implementasi_teknis", "pemberitahuan_perpanjangan", "berita_acara"})
 ADMINS = (Role.HUB_ADMIN, Role.PROVIDER_ADMIN, Role.RECIPIENT_ADMIN)
+
+
+def _visible(session: Session, user: User, rt: Runtime) -> list[str]:
+    """The agreements whose duties the user sees (obligations.service.visible_agreements)."""
+    return obligations.visible_agreements(session, user.principal, rt.clock.now(), rt.settings)
 
 
 def can_record(user: User, deadline: Any) -> bool:
@@ -50,10 +65,15 @@ def can_record(user: User, deadline: Any) -> bool:
 
 def _owed(session: Session, user: User, ids: list[str], kind: str, at: datetime) -> list[str]:
     """Agreements in which the user's institution owes a duty of `kind`."""
-    if user.role not in SUBMITTERS:
+    senders = FEEDBACK_SENDERS if kind == "data_balikan" else SUBMITTERS
+    if user.role not in senders:
         return []
     out = []
     for agreement_id in ids:
+        if user.role in (Role.OPERATOR, Role.DATA_USER) and agreement_id not in (
+            user.principal.agreement_ids
+        ):
+            continue
         doc = agreements.document_of(agreements.version_in_force(session, agreement_id, at))
         if any(d.kind == kind and user.principal.institution in d.by for d in doc.duties):
             out.append(agreement_id)
@@ -83,13 +103,26 @@ def _duty_ids(
     return out
 
 
+def _receives(session: Session, user: User, ids: list[str], at: datetime) -> list[str]:
+    """Agreements whose feedback data is owed to the user's institution, for its provider
+    administrator only (the hub administrator governs, it does not receive personal data)."""
+    if user.role not in feedback_ops.DOWNLOADERS:
+        return []
+    out = []
+    for agreement_id in ids:
+        doc = agreements.document_of(agreements.version_in_force(session, agreement_id, at))
+        if any(d.kind == "data_balikan" and d.to == user.principal.institution for d in doc.duties):
+            out.append(agreement_id)
+    return out
+
+
 def _page(
     request: Request, user: User, extra: dict[str, Any] | None = None, status: int = 200
 ) -> HTMLResponse:
     rt = portal_of(request).runtime
     show_all = request.query_params.get("semua") == "1"
     with rt.transaction() as session:
-        ids = obligations.visible_agreements(session, user.principal, rt.clock.now())
+        ids = _visible(session, user, rt)
         found = obligations.deadlines(
             session, rt.settings, rt.clock, agreement_ids=ids, open_only=not show_all
         )
@@ -97,7 +130,7 @@ def _page(
         feedback_ids = _owed(session, user, ids, "data_balikan", now)
         report_ids = _owed(session, user, ids, "laporan_semester", now)
         evaluate_ids = _duty_ids(session, user, ids, now, "evaluasi", lambda d, own: own in d.by)
-        receive_ids = _duty_ids(session, user, ids, now, "data_balikan", lambda d, own: d.to == own)
+        receive_ids = _receives(session, user, ids, now)
     ctx: dict[str, Any] = {
         "deadlines": found,
         "show_all": show_all,
@@ -137,48 +170,23 @@ async def feedback_upload(request: Request) -> Response:
 def _feedback(request: Request, form: dict[str, str], content: bytes, name: str) -> Response:
     user = need(request, "kewajiban")
     check_csrf(user, form)
-    rt = portal_of(request).runtime
     agreement_id = form.get("perjanjian", "")
     try:
-        if user.role not in SUBMITTERS:
-            raise SimpulError(
-                "bukan_pihak_wajib", "Peran ini tidak menyampaikan data balikan.", status=403
-            )
-        if not content:
-            raise InvalidInput("berkas_wajib", "Pilih berkas CSV data balikan.")
         if len(content) > MAX_FEEDBACK_BYTES:
             raise InvalidInput("berkas_terlalu_besar", "Berkas lebih dari 50 MB.", status=413)
-        with rt.transaction() as session:
-            ids = obligations.visible_agreements(session, user.principal, rt.clock.now())
-            if agreement_id not in ids:
-                raise SimpulError("perjanjian_di_luar_akun", "Perjanjian di luar akun.", status=403)
-            result = feedback.upload(
-                session,
-                rt.settings,
-                rt.clock,
-                agreement_id,
-                content,
-                filename=name,
-                actor=user.principal.username,
-                institution=user.principal.institution,
-            )
-            obligations.audit_action(
-                session,
-                rt.settings,
-                rt.clock,
-                "kewajiban.data_balikan",
-                user.principal.username,
-                agreement_id,
-                {
-                    "unggahan": result.upload_id,
-                    "diterima": result.rows_accepted,
-                    "ditolak": result.rows_rejected,
-                },
-                user.principal.institution,
-            )
+        result = _kernel(request, user, feedback_ops.UPLOAD, feedback_ops.upload, agreement_id,
+                         content, filename=name)  # fmt: skip
     except SimpulError as exc:
         return _page(request, user, {"error": error_message(lang_of(request), exc)}, exc.status)
     return _page(request, user, {"upload": result})
+
+
+def _kernel(request: Request, user: User, action: str, op: Any, *args: Any, **kw: Any) -> Any:
+    """One feedback operation through the kernel as the signed-in user (decided, recorded
+    with the people the file carries, durable before the page answers)."""
+    origin = Origin(Mechanism.WEB_PORTAL, action=action, source_ip=client_ip(request),
+                    request_id=new_id("portal-"))  # fmt: skip
+    return kernel.run(node_of(request.app.state), Known(user.principal), origin, op, *args, **kw)
 
 
 @router.post("/portal/kewajiban/laporan-semester")
@@ -196,7 +204,7 @@ def _report(request: Request, form: dict[str, str]) -> Response:
         if not (2000 <= year <= 2100 and semester in (1, 2)):
             raise InvalidInput("periode_tidak_valid", "Tahun atau semester tidak valid.")
         with rt.transaction() as session:
-            ids = obligations.visible_agreements(session, user.principal, rt.clock.now())
+            ids = _visible(session, user, rt)
             agreement_id = form.get("perjanjian", "")
             if agreement_id not in ids or user.role not in SUBMITTERS:
                 raise SimpulError("perjanjian_di_luar_akun", "Perjanjian di luar akun.", status=403)
@@ -238,9 +246,7 @@ def usage_report(request: Request, agreement_id: str) -> Response:
             status=422,
         )
     with rt.transaction() as session:
-        if agreement_id not in obligations.visible_agreements(
-            session, user.principal, rt.clock.now()
-        ):
+        if agreement_id not in _visible(session, user, rt):
             return render(
                 request,
                 "pesan.html",
@@ -278,7 +284,7 @@ def _evaluation(request: Request, form: dict[str, str]) -> Response:
             allowed = _duty_ids(
                 session,
                 user,
-                obligations.visible_agreements(session, user.principal, rt.clock.now()),
+                _visible(session, user, rt),
                 rt.clock.now(),
                 "evaluasi",
                 lambda d, own: own in d.by,
@@ -306,31 +312,11 @@ def _evaluation(request: Request, form: dict[str, str]) -> Response:
 
 @router.get("/portal/kewajiban/{agreement_id}/data-balikan.csv")
 def feedback_download(request: Request, agreement_id: str) -> Response:
-    """The feedback data received, for the party it is owed to (audited)."""
+    """The feedback data received, for the provider administrator it is owed to; recorded
+    with the NIKs in the file, first line its source (PKS 000 Pasal 7(2))."""
     user = need(request, "kewajiban")
-    rt = portal_of(request).runtime
-    now = rt.clock.now()
     try:
-        with rt.transaction() as session:
-            ids = obligations.visible_agreements(session, user.principal, now)
-            allowed = _duty_ids(session, user, ids, now, "data_balikan", lambda d, own: d.to == own)
-            if agreement_id not in allowed:
-                raise SimpulError(
-                    "bukan_penerima_data_balikan",
-                    "Data balikan perjanjian ini tidak ditujukan kepada instansi Anda.",
-                    status=403,
-                )
-            text = feedback.download_csv(session, agreement_id)
-            obligations.audit_action(
-                session,
-                rt.settings,
-                rt.clock,
-                "kewajiban.data_balikan.unduh",
-                user.principal.username,
-                agreement_id,
-                {"kewajiban": None},
-                user.principal.institution,
-            )
+        found = _kernel(request, user, feedback_ops.DOWNLOAD, feedback_ops.download, agreement_id)
     except SimpulError as exc:
         return render(
             request,
@@ -339,7 +325,7 @@ def feedback_download(request: Request, agreement_id: str) -> Response:
             status=exc.status,
         )
     return Response(
-        text,
+        found.text,
         media_type="text/csv; charset=utf-8",
         headers={
             "Content-Disposition": f'attachment; filename="data-balikan-{agreement_id}.csv"',
@@ -364,7 +350,7 @@ def _fulfilment(request: Request, form: dict[str, str]) -> Response:
     )
     try:
         with rt.transaction() as session:
-            ids = obligations.visible_agreements(session, user.principal, rt.clock.now())
+            ids = _visible(session, user, rt)
             found = obligations.deadlines(
                 session, rt.settings, rt.clock, agreement_ids=[a for a in ids if a == agreement_id]
             )
