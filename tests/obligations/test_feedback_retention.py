@@ -15,7 +15,7 @@ from simpul.agreements import service as agreements
 from simpul.agreements.schemas import Mechanism
 from simpul.audit import service as audit
 from simpul.audit.models import AuditRecord
-from simpul.obligations import feedback, feedback_ops
+from simpul.obligations import feedback, feedback_ops, reports
 from simpul.obligations.models import FeedbackRow, FeedbackUpload
 from tests.obligations.conftest import World
 
@@ -61,6 +61,13 @@ def test_upload_records_the_accepted_people_and_keeps_every_verdict(world: World
         for nik in (stranger, owed[1]):
             actions = {h.action for h in audit.subject_history(s, world.settings, nik)}
             assert feedback_ops.UPLOAD not in actions
+    # Sending and receiving feedback is no use of a registry service: the usage report
+    # counts the two verifications, not the upload or the provider's download.
+    world.call("dukcapil.admin", Mechanism.WEB_SERVICE, feedback_ops.DOWNLOAD,
+               feedback_ops.download, BKN)  # fmt: skip
+    with world.session() as s:
+        u = reports.usage(s, world.settings, world.clock, BKN, 2024, 2)
+    assert (u.allowed, u.by_service, u.active_accounts) == (2, {"verifikasi": 2}, 1)
     # A refused sender stores nothing and is recorded: the provider does not send feedback.
     code = world.refused("dukcapil.admin", Mechanism.WEB_SERVICE, feedback_ops.UPLOAD,
                          feedback_ops.upload, BKN, b"nik\n")  # fmt: skip

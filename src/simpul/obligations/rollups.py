@@ -99,7 +99,10 @@ def refresh(session: Session) -> Refreshed:
                 f"coalesce(institution, '') AS institution, {hour} AS hour, service, "
                 "mechanism, decision, reason, result, count(*) AS records, "
                 "sum(subject_count) AS subjects FROM audit_record "
-                "WHERE seq > :lo AND seq <= :hi AND decision IN ('izin', 'tolak') GROUP BY "
+                "WHERE seq > :lo AND seq <= :hi AND decision IN ('izin', 'tolak') "
+                # A party's access to what the node keeps for it (feedback files, outputs:
+                # `PartyRequest`, recorded without a service) is no use of a service.
+                "AND service IS NOT NULL GROUP BY "
                 "coalesce(agreement_id, ''), coalesce(actor, ''), coalesce(institution, ''), "
                 f"{hour}, service, mechanism, decision, reason, result"
             ),
