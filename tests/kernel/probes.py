@@ -114,6 +114,10 @@ def new_records(world: World, after: int) -> list[AuditRecord]:
                               .order_by(AuditRecord.seq)).scalars())  # fmt: skip
 
 
+def _answered(resp: Any) -> bool:
+    return bool(resp.status_code < 300)
+
+
 @dataclass(frozen=True)
 class Probe:
     entry: str
@@ -123,9 +127,11 @@ class Probe:
     send: Send
     invalid: Send | None = None
     min_subjects: int = 1
+    # What an answer looks like (a portal form that succeeds redirects to its page).
+    answered: Callable[[Any], bool] = _answered
 
     def discloses(self, resp: Any) -> bool:
-        return bool(resp.status_code < 300)
+        return self.answered(resp)
 
 
 def iso(v: Any) -> str:
@@ -233,7 +239,129 @@ PORTAL_SERVICE_PROBES = [
           "kemenkop.pengguna", _portal_face, lambda w, u: _portal_face(w, u, SHORT_NIK)),
 ]  # fmt: skip
 
-PROBES: list[Probe] = [*SERVICE_PROBES, *PORTAL_SERVICE_PROBES]
+
+# -- pemadanan: one job of kemenkop.operator, submitted while PKS 004 is in force ----------
+PADAN = "/api/v1/pemadanan"
+PADAN_OWNER = "kemenkop.operator"
+
+
+def _padan_list(w: World) -> bytes:
+    """ASN by NIK; ASN by name and birth date only (probable matches, for review); a row
+    with a malformed NIK (an issue, matched by name) and one that cannot be matched."""
+    a = w.asn
+    rows = ["nik,nama_lengkap,tanggal_lahir"]
+    rows += [f"{p['nik']},{p['nama_lengkap']},{iso(p['tanggal_lahir'])}" for p in a[:4]]
+    rows += [f",{p['nama_lengkap']},{iso(p['tanggal_lahir'])}" for p in a[4:10]]
+    rows += [f"3273019999990001,{a[10]['nama_lengkap']},{iso(a[10]['tanggal_lahir'])}", "12345,,"]
+    return ("\n".join(rows) + "\n").encode()
+
+
+def _padan_submit(w: World, user: str, body: bytes | None = None) -> Any:
+    files = {"berkas": ("bpum.csv", _padan_list(w) if body is None else body, "text/csv")}
+    return w.client.post(PADAN, files=files, data={"alur": "bpum"}, headers=w.basic(user))
+
+
+def _padan_job(w: World) -> str:
+    """The finished job the download probes read (made once, on first use)."""
+    if "padan" not in w.state:
+        import time
+
+        from simpul.pemadanan.repository import JobRepository
+
+        resp = _padan_submit(w, PADAN_OWNER)
+        assert resp.status_code == 202, resp.text
+        job_id = resp.json()["id"]
+        deadline = time.monotonic() + 120
+        while w.client.get(f"{PADAN}/{job_id}", headers=w.basic(PADAN_OWNER)).json()[
+            "status"] != "selesai":  # fmt: skip
+            assert time.monotonic() < deadline, "pemadanan job did not finish"
+            time.sleep(0.1)
+        with w.rt.transaction() as s:
+            _, rows = JobRepository(s).results(job_id, status="kemungkinan_cocok", limit=1)
+        assert rows, "no probable match to review"
+        w.state["padan"], w.state["padan_baris"] = job_id, rows[0].line
+    return str(w.state["padan"])
+
+
+def _padan_get(w: World, user: str, what: str) -> Any:
+    return w.client.get(f"{PADAN}/{_padan_job(w)}/{what}", headers=w.basic(user))
+
+
+def _padan_review(w: World, user: str, line: int | None = None) -> Any:
+    job = _padan_job(w)
+    return w.client.post(f"{PADAN}/{job}/hasil/{line or w.state['padan_baris']}/tinjau",
+                         json={"keputusan": "ditolak"}, headers=w.basic(user))  # fmt: skip
+
+
+def _portal_get(w: World, user: str, path: str) -> Any:
+    c = w.portal(user)
+    resp = c.get(path)
+    if resp.status_code == 303 and resp.headers.get("location", "").startswith("/portal/masuk") \
+            and user in w.portals:  # the session ran out: sign in again  # fmt: skip
+        del w.portals[user]
+        return _portal_get(w, user, path)
+    return resp
+
+
+def _followed(w: World, user: str, resp: Any) -> Any:
+    """A portal form's redirect to the job's page, followed (as a browser does)."""
+    where = resp.headers.get("location", "") if resp.status_code == 303 else ""
+    return _portal_get(w, user, where) if where.startswith("/portal/pemadanan/padan-") else resp
+
+
+def _portal_padan_submit(w: World, user: str, body: bytes | None = None) -> Any:
+    files = {"berkas": ("bpum.csv", _padan_list(w) if body is None else body, "text/csv")}
+    return _followed(w, user, w.form(user, "/portal/pemadanan", "/portal/pemadanan",
+                                     {"alur": "bpum"}, files=files))  # fmt: skip
+
+
+def _portal_padan(w: World, user: str, tail: str = "") -> Any:
+    return _portal_get(w, user, f"/portal/pemadanan/{_padan_job(w)}{tail}")
+
+
+def _portal_padan_review(w: World, user: str, line: int | None = None) -> Any:
+    base = f"/portal/pemadanan/{_padan_job(w)}"
+    target = f"{base}/tinjau/{line or w.state['padan_baris']}"
+    resp = w.form(user, f"{base}?status=kemungkinan_cocok", target,
+                  {"keputusan": "ditolak", "alasan": "uji"})  # fmt: skip
+    return _followed(w, user, resp)
+
+
+P4, OTHER = "pks-kemenkop-bkn", "pemprov-jabar.operator"
+HEADER_ONLY = b"nik,nama_lengkap,tanggal_lahir\n"
+PEMADANAN_PROBES = [
+    Probe("POST /api/v1/pemadanan", P4, PADAN_OWNER, OTHER, _padan_submit,
+          lambda w, u: _padan_submit(w, u, HEADER_ONLY), min_subjects=0),
+    Probe("GET /api/v1/pemadanan/{job_id}/hasil", P4, PADAN_OWNER, OTHER,
+          lambda w, u: _padan_get(w, u, "hasil"),
+          lambda w, u: _padan_get(w, u, "hasil?status=entah")),
+    Probe("GET /api/v1/pemadanan/{job_id}/galat", P4, PADAN_OWNER, OTHER,
+          lambda w, u: _padan_get(w, u, "galat")),
+    Probe("GET /api/v1/pemadanan/{job_id}/hasil.csv", P4, PADAN_OWNER, OTHER,
+          lambda w, u: _padan_get(w, u, "hasil.csv")),
+    Probe("GET /api/v1/pemadanan/{job_id}/daftar/{nama}.csv", P4, PADAN_OWNER, OTHER,
+          lambda w, u: _padan_get(w, u, "daftar/balikan.csv"),
+          lambda w, u: _padan_get(w, u, "daftar/entah.csv")),
+    Probe("POST /api/v1/pemadanan/{job_id}/hasil/{baris}/tinjau", P4, PADAN_OWNER, OTHER,
+          _padan_review, lambda w, u: _padan_review(w, u, 999_999)),
+    Probe("GET /api/v1/pemadanan/{job_id}/berita-acara.pdf", P4, PADAN_OWNER, OTHER,
+          lambda w, u: _padan_get(w, u, "berita-acara.pdf")),
+    # The portal: a colleague at the owner's institution is refused like a stranger.
+    Probe("POST /portal/pemadanan", P4, PADAN_OWNER, "pemprov-jabar.pengguna",
+          _portal_padan_submit, lambda w, u: _portal_padan_submit(w, u, HEADER_ONLY),
+          min_subjects=0),
+    Probe("GET /portal/pemadanan/{job_id}", P4, PADAN_OWNER, "kemenkop.pengguna",
+          _portal_padan),
+    Probe("POST /portal/pemadanan/{job_id}/tinjau/{line}", P4, PADAN_OWNER, "kemenkop.pengguna",
+          _portal_padan_review, lambda w, u: _portal_padan_review(w, u, 999_999)),
+    Probe("GET /portal/pemadanan/{job_id}/unduh/{nama}.csv", P4, PADAN_OWNER,
+          "kemenkop.pengguna", lambda w, u: _portal_padan(w, u, "/unduh/hasil.csv"),
+          lambda w, u: _portal_padan(w, u, "/unduh/entah.csv")),
+    Probe("GET /portal/pemadanan/{job_id}/berita-acara.pdf", P4, PADAN_OWNER,
+          "kemenkop.pengguna", lambda w, u: _portal_padan(w, u, "/berita-acara.pdf")),
+]  # fmt: skip
+
+PROBES: list[Probe] = [*SERVICE_PROBES, *PORTAL_SERVICE_PROBES, *PEMADANAN_PROBES]
 
 
 @pytest.fixture(scope="module")

@@ -161,6 +161,7 @@ def job_detail(request: Request, job_id: str) -> HTMLResponse:
     except SimpulError as exc:
         return _refusal_page(request, exc)
     ctx["job"] = job
+    status = 200
     if job.status in TERMINAL:  # its issues and results: decided now, recorded
         try:
             page = _run(request, user, "pemadanan.halaman", reads.job_page, job_id,
@@ -168,12 +169,13 @@ def job_detail(request: Request, job_id: str) -> HTMLResponse:
         except SimpulError as exc:
             if exc.status == 404:
                 return _refusal_page(request, exc)
-            ctx["error"] = error_message(lang_of(request), exc)
+            # Refused (e.g. the agreement is suspended): the job's state, no result.
+            ctx["error"], status = error_message(lang_of(request), exc), exc.status
         else:
             ctx["job"], ctx["issues"] = page.job, page.issues
             if page.rows is not None:
                 ctx["total"], ctx["rows"], ctx["lists"] = page.total, page.rows, page.lists
-    return render(request, "pemadanan_detail.html", ctx)
+    return render(request, "pemadanan_detail.html", ctx, status=status)
 
 
 @router.post("/portal/pemadanan/{job_id}/batal")
