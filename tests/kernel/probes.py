@@ -361,7 +361,54 @@ PEMADANAN_PROBES = [
           "kemenkop.pengguna", lambda w, u: _portal_padan(w, u, "/berita-acara.pdf")),
 ]  # fmt: skip
 
-PROBES: list[Probe] = [*SERVICE_PROBES, *PORTAL_SERVICE_PROBES, *PEMADANAN_PROBES]
+
+# -- feedback data (data balikan) under PKS 003: BKN sends, Dukcapil's administrator receives
+P3 = "pks-dukcapil-bkn"
+FEEDBACK = f"/api/v1/perjanjian/{P3}/data-balikan"
+FEEDBACK_CSV = f"/portal/kewajiban/{P3}/data-balikan.csv"
+FEEDBACK_HEADER = "nik,nip,status_kepegawaian,kedudukan_hukum"
+
+
+def _feedback_body(w: World) -> bytes:
+    """One row for a civil servant BKN has verified (so it is owed), made once."""
+    a = w.asn[0]
+    if "balikan" not in w.state:
+        body = {"nik": a["nik"], "elemen": {"nama_lengkap": a["nama_lengkap"]}}
+        resp = w.client.post(f"{KEP}/verifikasi", json=body, headers=w.basic("bkn.operator"))
+        assert resp.status_code == 200, resp.text
+        w.state["balikan"] = True
+    row = f"{a['nik']},{a['nip']},{a['status_kepegawaian']},{a['kedudukan_hukum']}"
+    return f"{FEEDBACK_HEADER}\n{row}\n".encode()
+
+
+def _feedback_up(w: World, user: str, body: bytes | None = None) -> Any:
+    content = _feedback_body(w) if body is None else body
+    return w.client.post(FEEDBACK, content=content,
+                         headers={**w.basic(user), "Content-Type": "text/csv"})  # fmt: skip
+
+
+def _portal_feedback_up(w: World, user: str, body: bytes | None = None) -> Any:
+    files = {"berkas": ("balikan.csv", _feedback_body(w) if body is None else body, "text/csv")}
+    return w.form(user, "/portal/kewajiban", "/portal/kewajiban/data-balikan",
+                  {"perjanjian": P3}, files=files)  # fmt: skip
+
+
+NO_COLUMNS = b"nik\n3273010101900001\n"
+FEEDBACK_PROBES = [
+    Probe("POST /api/v1/perjanjian/{agreement_id}/data-balikan", P3, "bkn.operator",
+          "dukcapil.auditor", _feedback_up, lambda w, u: _feedback_up(w, u, NO_COLUMNS)),
+    Probe("GET /api/v1/perjanjian/{agreement_id}/data-balikan", P3, "dukcapil.admin",
+          "dukcapil.auditor", lambda w, u: w.client.get(FEEDBACK, headers=w.basic(u)),
+          lambda w, u: w.client.get(FEEDBACK, params={"kewajiban": "entah"},
+                                    headers=w.basic(u))),
+    Probe("POST /portal/kewajiban/data-balikan", P3, "bkn.pengguna", "dukcapil.auditor",
+          _portal_feedback_up, lambda w, u: _portal_feedback_up(w, u, NO_COLUMNS)),
+    Probe("GET /portal/kewajiban/{agreement_id}/data-balikan.csv", P3, "dukcapil.admin",
+          "bkn.operator", lambda w, u: _portal_get(w, u, FEEDBACK_CSV)),
+]  # fmt: skip
+
+PROBES: list[Probe] = [*SERVICE_PROBES, *PORTAL_SERVICE_PROBES, *PEMADANAN_PROBES,
+                       *FEEDBACK_PROBES]  # fmt: skip
 
 
 @pytest.fixture(scope="module")
