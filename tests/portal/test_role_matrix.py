@@ -54,6 +54,10 @@ AGREEMENTS = {
                               frozenset({"pemprov-jabar"}), "bappenas",
                               ("nik", "no_kk", "nama_lengkap", "kode_wilayah", "alamat")),
 }  # fmt: skip
+# Provider → the institutions receiving its data under an agreement (the grants): their
+# refusals naming no agreement (decided before one was chosen) reach the provider's readers.
+RECEIVES_FROM = {"dukcapil": {"bkn"}, "bkn": {"kemenkop", "kemensos"}, "kemensos": {"bkn"},
+                 "bappenas": {"pemprov-jabar"}}  # fmt: skip
 # The civil servant both BKN (PKS 003) and Kemenkop (PKS 004) access: feedback owed there.
 OWED = ("pks-dukcapil-bkn", "pks-kemenkop-bkn")
 SERVICE = {Role.DATA_USER, Role.OPERATOR}
@@ -304,7 +308,11 @@ def test_every_account_meets_exactly_the_matrix(matrix: MatrixWorld) -> None:
         seen(who, "portal.riwayat_subjek", "*", answer, False)  # masked, always
         shown = history_rows(resp.text)
         for inst, in_agreement, _ in shown:
-            assert inst == who.institution or (in_agreement and who.sees(in_agreement)), who
+            assert (
+                inst == who.institution
+                or (in_agreement is not None and who.sees(in_agreement))
+                or (in_agreement is None and inst in RECEIVES_FROM.get(who.institution, ()))
+            ), who
         if allowed:
             by_agreement = {a for _, a, _ in shown if a}
             assert by_agreement == {a for a in OWED if who.sees(a)}, (who, shown)
@@ -476,3 +484,42 @@ def test_hub_auditors_are_read_from_the_environment(monkeypatch: pytest.MonkeyPa
     assert Settings().hub_auditors == []  # nobody reads the whole log by default
     monkeypatch.setenv("SIMPUL_HUB_AUDITORS", '["inspektorat.auditor", "bappenas.auditor"]')
     assert Settings().hub_auditors == ["inspektorat.auditor", "bappenas.auditor"]
+
+
+def test_a_refusal_naming_no_agreement_reaches_only_the_counterpart_provider(
+    matrix: MatrixWorld,
+) -> None:
+    """PKS 003 suspended: BKN's next look-up is refused before any agreement is chosen. Its
+    provider's auditor finds it; Kemensos' attempt on the same registry without any
+    agreement with Dukcapil it does not (that stays between Kemensos and the hub)."""
+    env, api = matrix.env, matrix.api
+    person = env.people[30]
+    admin = env.client("dukcapil.admin")
+    detail = admin.get("/portal/perjanjian/pks-dukcapil-bkn")
+    form = {"csrf": csrf_of(detail.text), "reason": "uji"}
+    assert (
+        admin.post("/portal/perjanjian/pks-dukcapil-bkn/tangguhkan", data=form).status_code == 200
+    )
+    op = env.client("bkn.operator")
+    page = op.get("/portal/layanan/akses-nik")
+    form = {"nik": person["nik"], "csrf": csrf_of(page.text)}
+    assert op.post("/portal/layanan/akses-nik", data=form).status_code == 403
+    body = {"nik": person["nik"], "elemen": {"nama_lengkap": person["nama_lengkap"]}}
+    resp = api.post("/api/v1/datasets/kependudukan/verifikasi", json=body,
+                    headers=matrix.headers["kemensos.klien"])  # fmt: skip
+    assert resp.status_code == 403
+    with env.rt.transaction() as s:
+        refused = s.execute(select(AuditRecord.institution, AuditRecord.agreement_id)
+                            .where(AuditRecord.decision == "tolak",
+                                   AuditRecord.dataset == "kependudukan")).all()  # fmt: skip
+    assert set(refused) == {("bkn", None), ("kemensos", None)}
+    search = {"decision": "tolak"}
+    auditor = env.client("dukcapil.auditor")
+    rows = audit_rows(auditor.get("/portal/audit", params=search).text)
+    assert ("bkn", None) in rows and ("kemensos", None) not in rows
+    rows = audit_rows(env.client("hub.admin").get("/portal/audit", params=search).text)
+    assert {("bkn", None), ("kemensos", None)} <= set(rows)
+    page = auditor.get("/portal/audit/subjek")
+    resp = auditor.post("/portal/audit/subjek", data={"nik": person["nik"],
+                                                      "csrf": csrf_of(page.text)})  # fmt: skip
+    assert [(inst, agreement) for inst, agreement, _ in history_rows(resp.text)] == [("bkn", None)]

@@ -4,7 +4,8 @@ history as a governed, recorded call.
 Scope (docs/governance.md, "Roles and resources"): the hub administrator (a governance
 view) and an auditor named in `Settings.hub_auditors` read the whole log; a provider
 administrator or an auditor reads the records of the agreements its institution is party
-to, and the records of its own institution's accounts. A person's history reveals who
+to, the records of its own institution's accounts, and the refusals naming no agreement
+that its counterparts met on the datasets it provides to them. A person's history reveals who
 looked at that person: only provider administrators and auditors may ask, within the same
 scope, and every look-up (allowed or refused) is itself a record with the person as its
 subject, so it shows in that person's history.
@@ -46,16 +47,30 @@ def party_agreements(session: Session, institution: str, at: datetime) -> list[s
 
 @dataclass(frozen=True)
 class Scope:
-    """What part of the log a reader sees. `institution` None: all of it."""
+    """What part of the log a reader sees. `institution` None: all of it.
+
+    `unnamed`: (institution, dataset) pairs whose records naming no agreement the reader
+    sees too — a refusal decided before any agreement was chosen (the one it would have
+    fallen under was suspended, say) by an institution that receives that dataset from the
+    reader's institution under one of their agreements."""
 
     institution: str | None
     agreements: frozenset[str] = frozenset()
+    unnamed: frozenset[tuple[str, str]] = frozenset()
 
-    def covers(self, institution: str | None, agreement: str | None) -> bool:
+    def covers(
+        self, institution: str | None, agreement: str | None, dataset: str | None = None
+    ) -> bool:
         return (
             self.institution is None
             or institution == self.institution
             or (agreement is not None and agreement in self.agreements)
+            or (
+                agreement is None
+                and institution is not None
+                and dataset is not None
+                and (institution, dataset) in self.unnamed
+            )
         )
 
 
@@ -65,7 +80,14 @@ def scope_for(session: Session, settings: Settings, principal: Principal, at: da
     if principal.role is Role.HUB_ADMIN or hub_wide(settings, principal):
         return Scope(None)
     own = principal.institution
-    return Scope(own, frozenset(party_agreements(session, own, at)))
+    ids = party_agreements(session, own, at)
+    unnamed = {
+        (g.recipient, g.dataset)
+        for agreement_id in ids
+        for g in agreements.document_of(agreements.get(session, agreement_id)).grants
+        if g.provider == own
+    }
+    return Scope(own, frozenset(ids), frozenset(unnamed))
 
 
 def subject_history(session: Session, call: Call, nik: str) -> list[audit.SubjectAccess]:
@@ -88,7 +110,7 @@ def subject_history(session: Session, call: Call, nik: str) -> list[audit.Subjec
     shown = [
         h
         for h in audit.subject_history(session, call.settings, info.nik)
-        if scope.covers(h.institution, h.agreement_id)
+        if scope.covers(h.institution, h.agreement_id, h.dataset)
     ]
     call.record(
         session,

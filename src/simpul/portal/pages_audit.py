@@ -81,6 +81,7 @@ def audit_search(request: Request) -> HTMLResponse:
                 query,
                 institution=scope.institution,
                 agreements=scope.agreements,
+                unnamed=scope.unnamed,
                 limit=p.cfg.audit_page_size,
             )
             records = [_record_view(r) for r in rows]

@@ -6,7 +6,7 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import or_, select
+from sqlalchemy import and_, or_, select
 
 from simpul.audit.models import AuditRecord
 from simpul.kit.repository import Repository
@@ -41,11 +41,13 @@ class AuditSearchRepository(Repository):
         institution: str | None,
         agreements: Collection[str] | None,
         datasets: Collection[str] = (),
+        unnamed: Collection[tuple[str, str]] = (),
         limit: int,
     ) -> Sequence[AuditRecord]:
         """Newest first. `institution`/`agreements` None: the whole log (hub); otherwise
-        records by that institution, under one of those agreements, or about one of those
-        datasets (a refusal names no agreement, but its dataset's provider must see it)."""
+        records by that institution, under one of those agreements, about one of those
+        datasets, or naming no agreement by one of the `unnamed` (institution, dataset)
+        pairs (a refusal before any agreement was chosen, by a counterpart of the reader)."""
         stmt = select(AuditRecord).order_by(AuditRecord.seq.desc()).limit(limit)
         if institution is not None:
             scope = [AuditRecord.institution == institution]
@@ -53,6 +55,10 @@ class AuditSearchRepository(Repository):
                 scope.append(AuditRecord.agreement_id.in_(sorted(agreements)))
             if datasets:
                 scope.append(AuditRecord.dataset.in_(sorted(datasets)))
+            for inst, dataset in sorted(unnamed):  # records naming no agreement, by pair
+                scope.append(and_(AuditRecord.agreement_id.is_(None),
+                                  AuditRecord.institution == inst,
+                                  AuditRecord.dataset == dataset))  # fmt: skip
             stmt = stmt.where(or_(*scope))
         if query.actor:
             stmt = stmt.where(AuditRecord.actor == query.actor)
