@@ -111,10 +111,6 @@ def _snapshot(_s: Session, w: World) -> Any:
     return path.stat().st_mtime_ns if path.exists() else None
 
 
-def _export_file(_s: Session, w: World) -> Any:
-    return (w.files / "ekspor.csv").exists()
-
-
 def _new_institution_file(w: World) -> Path:
     path = w.files / "instansi.yaml"
     path.write_text(
@@ -371,13 +367,7 @@ CASES: dict[str, Case] = {
         lambda s, w: actions.write_snapshot(*_w(s, w), "kependudukan", actor=ADMIN),
         _snapshot,
     ),
-    "registri.ekspor": Case(
-        "registri.ekspor",
-        lambda s, w: actions.export_registry(
-            *_w(s, w), "kependudukan", w.files / "ekspor.csv", username=ADMIN
-        ),
-        _export_file,
-    ),
+    # `registri.ekspor` is data-bearing, a kernel call: tests/governance/test_registry_export.py
 }
 
 

@@ -14,9 +14,12 @@ import typer
 from openpyxl import load_workbook
 from typer.testing import CliRunner
 
+from simpul import kernel
 from simpul.access import service as access
+from simpul.agreements.schemas import Mechanism
 from simpul.audit import service as audit
 from simpul.db import transaction
+from simpul.errors import SimpulError
 from simpul.governance import actions
 from simpul.registry.cli import app as registry_app
 from simpul.runtime import Runtime
@@ -62,7 +65,7 @@ def test_the_providers_admin_exports_a_cited_owner_only_file(
     rows = list(csv.reader(lines[1:]))
     assert rows[0][0] == "nik" and len(rows) == 1 + PEOPLE
     (rec,) = records(world.db)
-    assert (rec["action"], rec["decision"], rec["actor"]) == ("registri.ekspor", "tindakan", ADMIN)
+    assert (rec["action"], rec["decision"], rec["actor"]) == ("registri.ekspor", "izin", ADMIN)
     assert (rec["dataset"], rec["institution"]) == ("kependudukan", "dukcapil")
     assert rec["subject_count"] == len(rows) - 1 == rec["result"]["baris"]
     assert rec["detail"]["berkas"] == "ekspor.csv" and rec["detail"]["melalui"].startswith("cli")
@@ -111,13 +114,21 @@ def test_the_account_is_required(world: World, cli: typer.Typer) -> None:
     assert records(world.db) == []
 
 
+def _run_export(world: World, out: Path, username: str) -> actions.registry.Export:
+    origin = kernel.Origin(Mechanism.BATCH, action="registri.ekspor", dataset="kependudukan",
+                           internal=True)  # fmt: skip
+    rt = Runtime(world.settings, clock=world.clock)
+    try:
+        return kernel.run(kernel.Node(rt), kernel.AccountName(username), origin,
+                          actions.export_registry, "kependudukan", out, via="uji")  # fmt: skip
+    finally:
+        rt.close()
+
+
 def test_xlsx_export_also_cites_the_source_first(world: World) -> None:
     out = world.files / "ekspor.xlsx"
-    with transaction(world.db) as s:
-        done = actions.export_registry(
-            s, world.settings, world.clock, "kependudukan", out, username=ADMIN
-        )
-    assert done.refusal is None and done.rows == PEOPLE
+    done = _run_export(world, out, ADMIN)
+    assert done.rows == PEOPLE
     assert stat.S_IMODE(out.stat().st_mode) == 0o600
     sheet = load_workbook(out, read_only=True)["data"]
     first, header, *rows = list(sheet.iter_rows(values_only=True))
@@ -125,14 +136,12 @@ def test_xlsx_export_also_cites_the_source_first(world: World) -> None:
     assert records(world.db)[0]["subject_count"] == PEOPLE
 
 
-def test_a_refusal_commits_even_though_the_export_did_not_happen(world: World) -> None:
-    """The action returns the refusal instead of raising it, so the caller's commit keeps
-    the record; raised inside the transaction it would be rolled back with it."""
-    with transaction(world.db) as s:
-        done = actions.export_registry(
-            s, world.settings, world.clock, "kependudukan", world.files / "x.csv",
-            username="bkn.pengguna", via="uji",
-        )  # fmt: skip
-    assert done.refusal is not None and done.refusal.code == "peran_tidak_berwenang"
-    assert "admin penyedia" in done.refusal.detail
-    assert records(world.db)[0]["detail"] == {"berkas": "x.csv", "melalui": "uji"}
+def test_a_refusal_is_recorded_and_raised(world: World) -> None:
+    """The kernel writes the refusal after the call's transaction is rolled back, then
+    raises it: the record stays, no file is left."""
+    with pytest.raises(SimpulError) as refused:
+        _run_export(world, world.files / "x.csv", "bkn.pengguna")
+    assert refused.value.code == "peran_tidak_berwenang"
+    assert "admin penyedia" in refused.value.detail
+    assert [r["reason"] for r in records(world.db)] == ["peran_tidak_berwenang"]
+    assert not (world.files / "x.csv").exists()

@@ -330,17 +330,69 @@ def party_event(
     latency_ms: float | None = None,
 ) -> AuditEvent:
     """The audit record of one party decision, allowed or denied."""
+    return resource_event(principal, req.resource, decision, agreement_id=req.agreement_id,
+                          dataset=req.dataset, subjects=subjects, result=result,
+                          request_id=request_id, latency_ms=latency_ms)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class ProviderRequest:
+    """A provider's own registry as a whole (an export): only the given roles of the
+    institution that provides `dataset`. No recipient, auditor or hub administrator: a
+    whole registry leaves the node's controls."""
+
+    resource: str  # the record's action, e.g. "registri.ekspor"
+    dataset: str
+    provider: str  # the institution providing the dataset
+    roles: frozenset[Role] = frozenset({Role.PROVIDER_ADMIN})
+
+
+def decide_provider(principal: Principal, req: ProviderRequest) -> Decision:
+    if principal.status is not AccountStatus.AKTIF:
+        return deny("akun_dicabut", 401, "Akun telah dicabut.")
+    if principal.role not in req.roles:
+        return deny(
+            "peran_tidak_berwenang", 403,
+            f"{req.resource} atas registri {req.dataset} hanya oleh admin penyedia "
+            f"(provider_admin) {req.provider}; akun {principal.username} berperan "
+            f"{principal.role.value}.",
+        )  # fmt: skip
+    if principal.institution != req.provider:
+        return deny(
+            "bukan_penyedia", 403,
+            f"Registri {req.dataset} disediakan oleh {req.provider}, bukan "
+            f"{principal.institution}.",
+        )  # fmt: skip
+    return Decision(True, "ok", 200, "Diizinkan.")
+
+
+def resource_event(
+    principal: Principal | None,
+    action: str,
+    decision: Decision,
+    *,
+    agreement_id: str | None = None,
+    dataset: str | None = None,
+    subjects: tuple[str, ...] = (),
+    result: dict[str, Any] | None = None,
+    detail: dict[str, Any] | None = None,
+    request_id: str | None = None,
+    latency_ms: float | None = None,
+) -> AuditEvent:
+    """The record of a decision about something other than a registry service (a party's
+    file, a provider's export), allowed or denied."""
     return AuditEvent(
-        action=req.resource,
+        action=action,
         decision="izin" if decision.allowed else "tolak",
         reason=decision.reason,
         actor=principal.username if principal else None,
         institution=principal.institution if principal else None,
-        agreement_id=req.agreement_id,
+        agreement_id=agreement_id,
         agreement_version=decision.agreement_version,
-        dataset=req.dataset,
+        dataset=dataset,
         subjects=subjects,
         result=result or {},
+        detail=detail or {},
         request_id=request_id,
         latency_ms=latency_ms,
     )

@@ -21,10 +21,13 @@ from simpul.access.policy import (
     AccessRequest,
     Decision,
     PartyRequest,
+    ProviderRequest,
     audit_event,
     decide,
     decide_party,
+    decide_provider,
     party_event,
+    resource_event,
 )
 from simpul.access.quota import QuotaLimiter
 from simpul.access.schemas import Principal
@@ -129,6 +132,36 @@ class Call:
         self.events.append(
             party_event(self.principal, req, decision, subjects=subjects, result=result,
                         request_id=self.request_id, latency_ms=self._elapsed())
+        )  # fmt: skip
+
+    def authorize_provider(self, req: ProviderRequest) -> Decision:
+        """The decision for a provider's whole registry (`access.policy.ProviderRequest`);
+        a refusal is recorded and raised as `Refused`."""
+        decision = decide_provider(self.principal, req)
+        self.last_decision = decision
+        if not decision.allowed:
+            self.events.append(
+                resource_event(self.principal, req.resource, decision, dataset=req.dataset,
+                               request_id=self.request_id, latency_ms=self._elapsed())
+            )  # fmt: skip
+            raise Refused(decision)
+        return decision
+
+    def disclose_provider(
+        self,
+        req: ProviderRequest,
+        decision: Decision,
+        *,
+        subjects: tuple[str, ...] = (),
+        result: dict[str, Any] | None = None,
+        detail: dict[str, Any] | None = None,
+    ) -> None:
+        """Record what a provider's export revealed: every person in it."""
+        assert decision.allowed, "disclose_provider() needs an allowed decision"
+        self.events.append(
+            resource_event(self.principal, req.resource, decision, dataset=req.dataset,
+                           subjects=subjects, result=result, detail=detail,
+                           request_id=self.request_id, latency_ms=self._elapsed())
         )  # fmt: skip
 
     def disclose(

@@ -25,13 +25,21 @@ from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from simpul.access.quota import QuotaLimiter
+from simpul.access.repository import AccountRepository
 from simpul.access.schemas import Principal
 from simpul.agreements.schemas import Mechanism
 from simpul.audit.schemas import AuditEvent
 from simpul.audit.service import AuditWriter, record_in_session
 from simpul.errors import SimpulError
 from simpul.kernel.call import Call, Refused
-from simpul.kernel.principals import Basic, Credential, basic_principal, remembered, resolve
+from simpul.kernel.principals import (
+    AccountName,
+    Basic,
+    Credential,
+    basic_principal,
+    remembered,
+    resolve,
+)
 from simpul.kit.ids import new_id
 from simpul.runtime import Runtime
 
@@ -228,7 +236,11 @@ def run(
     With the group-commit writer the service runs in a read transaction and the records
     are appended right after it; without one they are appended inside its transaction."""
     rt = node.runtime
-    principal = basic_principal(rt, who) if isinstance(who, Basic) else None
+    principal: Principal | None = None
+    if isinstance(who, Basic):
+        principal = basic_principal(rt, who)
+    elif isinstance(who, AccountName):
+        principal = _named_principal(rt, who, origin)
     in_session = node.writer is None or _writes(op)
     unit = rt.transaction if in_session else rt.read_transaction
     call: Call | None = None
@@ -257,6 +269,31 @@ def run(
     if refused is not None:
         raise refused
     return answer
+
+
+def _named_principal(rt: Runtime, who: AccountName, origin: Origin) -> Principal:
+    """The principal of an account named on the node itself (a CLI `--akun`). An unknown
+    or revoked one is refused with a record: whoever holds the shell tried, and the log
+    says so (a bad credential from the network is counted, not recorded: ADR 0009)."""
+    try:
+        with rt.read_transaction() as session:
+            return resolve(session, rt, who)
+    except SimpulError as exc:
+        _record_unresolved(rt, who, origin, exc)
+        raise
+
+
+def _record_unresolved(rt: Runtime, who: AccountName, origin: Origin, exc: SimpulError) -> None:
+    name = who.username.strip().lower()[:100]
+    with rt.transaction() as session:
+        acct = AccountRepository(session).by_username(name)
+        event = AuditEvent(
+            action=origin.action, decision="tolak", reason=exc.code, actor=name,
+            institution=acct.institution_code if acct else None, service=origin.action,
+            mechanism=origin.mechanism.value, dataset=origin.dataset,
+            result={"status": exc.status}, request_id=origin.request_id,
+        )  # fmt: skip
+        record_in_session(session, rt.settings, event, rt.clock)
 
 
 async def run_async(

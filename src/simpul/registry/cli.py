@@ -142,16 +142,23 @@ def export(
 ) -> None:
     """Ekspor dataset ke CSV/XLSX atas nama admin penyedianya: berkas mode 0600, baris
     pertama menyebut sumber (PKS 000 Pasal 7 ayat (2)), tercatat di log audit."""
+    from simpul import kernel
+    from simpul.agreements.schemas import Mechanism
+    from simpul.errors import SimpulError
+    from simpul.governance.actions.registry import EXPORT
+    from simpul.kit.ids import new_id
+
     rt = runtime(ctx)
     rt.migrate()
-    with rt.transaction() as session:
-        done = actions.export_registry(
-            session, rt.settings, rt.clock, dataset, output, username=akun, via=cli_actor()
-        )
-    if done.refusal is not None:  # committed above: the refusal is in the log
-        no = done.refusal
+    # One call of the kernel, as a web service or a download is (ADR 0009).
+    origin = kernel.Origin(Mechanism.BATCH, action=EXPORT, dataset=dataset,
+                           request_id=new_id("cli-"), internal=True)  # fmt: skip
+    try:
+        done = kernel.run(kernel.Node(rt), kernel.AccountName(akun), origin,
+                          actions.export_registry, dataset, output, via=cli_actor())  # fmt: skip
+    except SimpulError as no:  # recorded by the kernel before it was raised
         err.print(f"[red]Ditolak[/red] {escape(f'[{no.code}] {mask_niks_in_text(no.detail)}')}")
-        raise typer.Exit(1)
+        raise typer.Exit(1) from None
     out.print(f"{done.rows:,} baris ditulis ke {done.path}")
 
 

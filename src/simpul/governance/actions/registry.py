@@ -16,12 +16,13 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from simpul.access.auth import account_principal
-from simpul.access.repository import AccountRepository, InstitutionRepository
-from simpul.access.schemas import Principal, Role
+from simpul.access.policy import ProviderRequest
+from simpul.access.repository import InstitutionRepository
 from simpul.config import Settings
-from simpul.errors import InvalidInput, SimpulError
+from simpul.errors import InvalidInput
 from simpul.governance.actions._audit import audit, publish_on_commit, staged_path
+from simpul.kernel.call import Call
+from simpul.kernel.core import writes
 from simpul.kit.clock import Clock
 from simpul.kit.csvsafe import safe_cell
 from simpul.registry import service as registry
@@ -74,43 +75,13 @@ def write_snapshot(
 
 @dataclass(frozen=True)
 class Export:
-    """An export done (`rows` written to `path`) or refused (`refusal`, already audited:
-    the caller commits, then reports it)."""
+    """An export done: `rows` people written to `path`."""
 
     path: Path
     rows: int = 0
-    refusal: SimpulError | None = None
 
 
-def _exporter_refusal(
-    session: Session, ds: Dataset, username: str
-) -> tuple[str | None, SimpulError | None]:
-    """(the account's institution, the refusal or None). Only a provider administrator of
-    the institution providing the registry exports it: a whole registry leaves the hub's
-    controls, so no recipient, auditor, data user or hub administrator."""
-    try:
-        who = account_principal(session, username)
-    except SimpulError as exc:  # unknown (404) or revoked (401)
-        acct = AccountRepository(session).by_username(username)
-        return (acct.institution_code if acct else None), exc
-    return who.institution, _refusal(ds, who)
-
-
-def _refusal(ds: Dataset, who: Principal) -> SimpulError | None:
-    if who.role is not Role.PROVIDER_ADMIN:
-        return SimpulError(
-            "peran_tidak_berwenang",
-            f"Ekspor registri {ds.code} hanya oleh admin penyedia (provider_admin) "
-            f"{ds.provider}; akun {who.username} berperan {who.role.value}.",
-            status=403,
-        )
-    if who.institution != ds.provider:
-        return SimpulError(
-            "bukan_penyedia",
-            f"Registri {ds.code} disediakan oleh {ds.provider}, bukan {who.institution}.",
-            status=403,
-        )
-    return None
+EXPORT = "registri.ekspor"
 
 
 def source_line(session: Session, ds: Dataset) -> str:
@@ -123,25 +94,18 @@ def source_line(session: Session, ds: Dataset) -> str:
     )
 
 
+@writes  # the file is published when the call's transaction (with its record) commits
 def export_registry(
-    session: Session, settings: Settings, clock: Clock, dataset: str, target: Path, *,
-    username: str, via: str | None = None,
-) -> Export:  # fmt: skip
-    """Export the keyed store to CSV or XLSX on behalf of account `username` (`via`: who
-    ran it, e.g. `cli:<os user>`). Refused unless that account is a provider_admin of the
-    registry's provider; refusal and export alike are recorded, the export with the NIKs
-    exported as its subjects (keyed hashes in the log). The file is mode 0600 and its first
-    line cites the source."""
+    session: Session, call: Call, dataset: str, target: Path, *, via: str | None = None
+) -> Export:
+    """A kernel operation: export the keyed store to CSV or XLSX for the calling account
+    (`via`: who ran it, e.g. `cli:<os user>`). Only a provider_admin of the registry's
+    provider (`access.policy.decide_provider`); the refusal or the export is recorded, the
+    export with every NIK exported as its subjects (keyed hashes in the log). The file is
+    mode 0600 and its first line cites the source."""
     ds = get_dataset(dataset)
-    who = username.strip().lower()[:100]
-    extra = {"berkas": target.name, **({"melalui": via} if via else {})}
-    institution, refusal = _exporter_refusal(session, ds, who)
-    if refusal is not None:
-        audit(
-            session, settings, clock, "registri.ekspor", who, None, decision="tolak",
-            code=refusal.code, institution=institution, dataset=ds.code, detail=extra,
-        )  # fmt: skip
-        return Export(target, refusal=refusal)
+    req = ProviderRequest(resource=EXPORT, dataset=ds.code, provider=ds.provider)
+    decision = call.authorize_provider(req)
     suffix = target.suffix.lower()
     if suffix not in EXPORT_FORMATS:
         raise InvalidInput("format_ekspor_tidak_didukung", "Ekspor hanya ke .csv atau .xlsx.")
@@ -160,11 +124,9 @@ def export_registry(
     except BaseException:
         staged.unlink(missing_ok=True)
         raise
-    audit(
-        session, settings, clock, "registri.ekspor", who, None, dataset=ds.code,
-        institution=ds.provider, subjects=tuple(niks), result={"baris": len(niks)},
-        detail=extra,
-    )  # fmt: skip
+    detail = {"berkas": target.name, **({"melalui": via} if via else {})}
+    call.disclose_provider(req, decision, subjects=tuple(niks), result={"baris": len(niks)},
+                           detail=detail)  # fmt: skip
     publish_on_commit(session, staged, target)
     return Export(target, rows=len(niks))
 
