@@ -407,8 +407,135 @@ FEEDBACK_PROBES = [
           "bkn.operator", lambda w, u: _portal_get(w, u, FEEDBACK_CSV)),
 ]  # fmt: skip
 
+# -- the Regsosek tiers (PKS 000), API and portal ----------------------------------------
+REG = "/api/v1/datasets/regsosek"
+JABAR, BAPPENAS = "pemprov-jabar.pengguna", "bappenas.admin"
+PKS_000 = "pks-bappenas-jabar"
+SAFE_SQL = "SELECT jenis_kelamin, count(*) AS n FROM regsosek GROUP BY 1"
+HELD_SQL = "SELECT kode_wilayah, count(*) AS n FROM regsosek GROUP BY 1"  # tiny cells: held
+
+
+def _once(w: World, key: str, make: Callable[[], Any]) -> Any:
+    if key not in w.state:
+        w.state[key] = make()
+    return w.state[key]
+
+
+def _made(resp: Any, field_name: str) -> str:
+    assert resp.status_code == 200, resp.text
+    return str(resp.json()[field_name])
+
+
+def _extract_id(w: World) -> str:
+    return str(
+        _once(
+            w,
+            "ekstrak",
+            lambda: _made(
+                w.client.post(f"{REG}/bnba", json={"format": "csv"}, headers=w.basic(JABAR)),
+                "ekstrak_id",
+            ),
+        )
+    )
+
+
+def _output_id(w: World) -> str:
+    return str(
+        _once(
+            w,
+            "keluaran",
+            lambda: _made(
+                w.client.post(f"{REG}/pengolahan", json={"sql": SAFE_SQL}, headers=w.basic(JABAR)),
+                "id",
+            ),
+        )
+    )
+
+
+def _held_output(w: World) -> str:
+    """A fresh output waiting for the provider's review (made while the agreement was in
+    force: a pool, since a review can be given once)."""
+    pool: list[str] = _once(
+        w,
+        "tertahan",
+        lambda: [
+            _made(
+                w.client.post(f"{REG}/pengolahan", json={"sql": HELD_SQL}, headers=w.basic(JABAR)),
+                "id",
+            )
+            for _ in range(12)
+        ],
+    )
+    return pool.pop()
+
+
+def _reg(w: World, user: str, tier: str, body: dict[str, Any]) -> Any:
+    return w.client.post(f"{REG}/{tier}", json=body, headers=w.basic(user))
+
+
+def _portal_reg(w: World, user: str, target: str, data: dict[str, Any]) -> Any:
+    return w.form(user, "/portal/regsosek", target, data)
+
+
+def _portal_review(w: World, user: str) -> Any:
+    target = f"/portal/tinjauan-keluaran/{_held_output(w)}"
+    return w.form(user, "/portal/tinjauan-keluaran", target,
+                  {"keputusan": "tolak", "alasan": "sel kecil"})  # fmt: skip
+
+
+def _redirected_to(page: str) -> Callable[[Any], bool]:
+    return lambda r: r.status_code == 303 and r.headers.get("location", "").startswith(page)
+
+
+AGG = {"dimensi": ["jenis_kelamin"], "tingkat_wilayah": "provinsi"}
+REGSOSEK_PROBES = [
+    Probe("POST /api/v1/datasets/regsosek/agregat", PKS_000, JABAR, "bkn.pengguna",
+          lambda w, u: _reg(w, u, "agregat", AGG), min_subjects=0),
+    Probe("POST /api/v1/datasets/regsosek/mikro", PKS_000, JABAR, "bkn.pengguna",
+          lambda w, u: _reg(w, u, "mikro", {"format": "csv"}),
+          lambda w, u: _reg(w, u, "mikro", {"format": "csv", "wilayah": "3x"})),
+    Probe("POST /api/v1/datasets/regsosek/bnba", PKS_000, JABAR, "bkn.pengguna",
+          lambda w, u: _reg(w, u, "bnba", {"format": "csv"}),
+          lambda w, u: _reg(w, u, "bnba", {"format": "csv", "wilayah": "3x"})),
+    Probe("GET /api/v1/datasets/regsosek/ekstrak/{ekstrak_id}", PKS_000, JABAR, "bkn.pengguna",
+          lambda w, u: w.client.get(f"{REG}/ekstrak/{_extract_id(w)}", headers=w.basic(u))),
+    Probe("POST /api/v1/datasets/regsosek/pengolahan", PKS_000, JABAR, "bkn.pengguna",
+          lambda w, u: _reg(w, u, "pengolahan", {"sql": SAFE_SQL}),
+          lambda w, u: _reg(w, u, "pengolahan", {"sql": "COPY regsosek TO 'x'"}),
+          min_subjects=0),
+    Probe("GET /api/v1/datasets/regsosek/pengolahan/{output_id}", PKS_000, JABAR,
+          "bkn.pengguna",
+          lambda w, u: w.client.get(f"{REG}/pengolahan/{_output_id(w)}", headers=w.basic(u)),
+          min_subjects=0),
+    Probe("GET /api/v1/datasets/regsosek/tinjauan", PKS_000, BAPPENAS, "dukcapil.admin",
+          lambda w, u: (_held_output(w), w.client.get(f"{REG}/tinjauan",
+                                                      headers=w.basic(u)))[1],
+          min_subjects=0),
+    Probe("POST /api/v1/datasets/regsosek/tinjauan/{output_id}", PKS_000, BAPPENAS,
+          "dukcapil.admin",
+          lambda w, u: w.client.post(f"{REG}/tinjauan/{_held_output(w)}", headers=w.basic(u),
+                                     json={"keputusan": "tolak", "alasan": "sel kecil"}),
+          min_subjects=0),
+    Probe("POST /portal/regsosek/agregat", PKS_000, JABAR, "bkn.pengguna",
+          lambda w, u: _portal_reg(w, u, "/portal/regsosek/agregat",
+                                   {"dimensi": "jenis_kelamin", "tingkat_wilayah": "provinsi"}),
+          min_subjects=0),
+    Probe("POST /portal/regsosek/{tier}", PKS_000, JABAR, "bkn.pengguna",
+          lambda w, u: _portal_reg(w, u, "/portal/regsosek/bnba", {"format": "csv"}),
+          lambda w, u: _portal_reg(w, u, "/portal/regsosek/bnba",
+                                   {"format": "csv", "wilayah": "3x"})),
+    Probe("GET /portal/regsosek/ekstrak/{extract_id}", PKS_000, JABAR, "bkn.pengguna",
+          lambda w, u: w.portal(u).get(f"/portal/regsosek/ekstrak/{_extract_id(w)}")),
+    Probe("GET /portal/tinjauan-keluaran", PKS_000, BAPPENAS, "dukcapil.admin",
+          lambda w, u: (_held_output(w), w.portal(u).get("/portal/tinjauan-keluaran"))[1],
+          min_subjects=0),
+    Probe("POST /portal/tinjauan-keluaran/{output_id}", PKS_000, BAPPENAS, "dukcapil.admin",
+          _portal_review, min_subjects=0,
+          answered=_redirected_to("/portal/tinjauan-keluaran")),
+]  # fmt: skip
+
 PROBES: list[Probe] = [*SERVICE_PROBES, *PORTAL_SERVICE_PROBES, *PEMADANAN_PROBES,
-                       *FEEDBACK_PROBES]  # fmt: skip
+                       *FEEDBACK_PROBES, *REGSOSEK_PROBES]  # fmt: skip
 
 
 @pytest.fixture(scope="module")
