@@ -129,6 +129,8 @@ class Probe:
     min_subjects: int = 1
     # What an answer looks like (a portal form that succeeds redirects to its page).
     answered: Callable[[Any], bool] = _answered
+    # Set-up by others before the probe's first call (e.g. an output to review).
+    prepare: Callable[[World], Any] | None = None
 
     def discloses(self, resp: Any) -> bool:
         return self.answered(resp)
@@ -452,21 +454,18 @@ def _output_id(w: World) -> str:
     )
 
 
-def _held_output(w: World) -> str:
+def _held_output(w: World, take: bool = True) -> str:
     """A fresh output waiting for the provider's review (made while the agreement was in
-    force: a pool, since a review can be given once)."""
-    pool: list[str] = _once(
-        w,
-        "tertahan",
-        lambda: [
-            _made(
-                w.client.post(f"{REG}/pengolahan", json={"sql": HELD_SQL}, headers=w.basic(JABAR)),
-                "id",
-            )
-            for _ in range(12)
-        ],
-    )
-    return pool.pop()
+    force: a pool, since a review can be given once; `take=False` only makes sure the
+    queue is not empty)."""
+
+    def make() -> list[str]:
+        body = {"sql": HELD_SQL}
+        return [_made(w.client.post(f"{REG}/pengolahan", json=body, headers=w.basic(JABAR)),
+                      "id") for _ in range(20)]  # fmt: skip
+
+    pool: list[str] = _once(w, "tertahan", make)
+    return pool.pop() if take else pool[0]
 
 
 def _reg(w: World, user: str, tier: str, body: dict[str, Any]) -> Any:
@@ -493,7 +492,8 @@ REGSOSEK_PROBES = [
           lambda w, u: _reg(w, u, "agregat", AGG), min_subjects=0),
     Probe("POST /api/v1/datasets/regsosek/mikro", PKS_000, JABAR, "bkn.pengguna",
           lambda w, u: _reg(w, u, "mikro", {"format": "csv"}),
-          lambda w, u: _reg(w, u, "mikro", {"format": "csv", "wilayah": "3x"})),
+          lambda w, u: _reg(w, u, "mikro", {"format": "csv", "wilayah": "3x"}),
+          min_subjects=0),  # made, not yet read: its download names the people
     Probe("POST /api/v1/datasets/regsosek/bnba", PKS_000, JABAR, "bkn.pengguna",
           lambda w, u: _reg(w, u, "bnba", {"format": "csv"}),
           lambda w, u: _reg(w, u, "bnba", {"format": "csv", "wilayah": "3x"})),
@@ -508,14 +508,14 @@ REGSOSEK_PROBES = [
           lambda w, u: w.client.get(f"{REG}/pengolahan/{_output_id(w)}", headers=w.basic(u)),
           min_subjects=0),
     Probe("GET /api/v1/datasets/regsosek/tinjauan", PKS_000, BAPPENAS, "dukcapil.admin",
-          lambda w, u: (_held_output(w), w.client.get(f"{REG}/tinjauan",
-                                                      headers=w.basic(u)))[1],
+          lambda w, u: w.client.get(f"{REG}/tinjauan", headers=w.basic(u)),
+          prepare=lambda w: _held_output(w, take=False),
           min_subjects=0),
     Probe("POST /api/v1/datasets/regsosek/tinjauan/{output_id}", PKS_000, BAPPENAS,
           "dukcapil.admin",
           lambda w, u: w.client.post(f"{REG}/tinjauan/{_held_output(w)}", headers=w.basic(u),
                                      json={"keputusan": "tolak", "alasan": "sel kecil"}),
-          min_subjects=0),
+          min_subjects=0, prepare=lambda w: _held_output(w, take=False)),
     Probe("POST /portal/regsosek/agregat", PKS_000, JABAR, "bkn.pengguna",
           lambda w, u: _portal_reg(w, u, "/portal/regsosek/agregat",
                                    {"dimensi": "jenis_kelamin", "tingkat_wilayah": "provinsi"}),
@@ -525,12 +525,13 @@ REGSOSEK_PROBES = [
           lambda w, u: _portal_reg(w, u, "/portal/regsosek/bnba",
                                    {"format": "csv", "wilayah": "3x"})),
     Probe("GET /portal/regsosek/ekstrak/{extract_id}", PKS_000, JABAR, "bkn.pengguna",
-          lambda w, u: w.portal(u).get(f"/portal/regsosek/ekstrak/{_extract_id(w)}")),
+          lambda w, u: _portal_get(w, u, f"/portal/regsosek/ekstrak/{_extract_id(w)}")),
     Probe("GET /portal/tinjauan-keluaran", PKS_000, BAPPENAS, "dukcapil.admin",
-          lambda w, u: (_held_output(w), w.portal(u).get("/portal/tinjauan-keluaran"))[1],
+          lambda w, u: _portal_get(w, u, "/portal/tinjauan-keluaran"),
+          prepare=lambda w: _held_output(w, take=False),
           min_subjects=0),
     Probe("POST /portal/tinjauan-keluaran/{output_id}", PKS_000, BAPPENAS, "dukcapil.admin",
-          _portal_review, min_subjects=0,
+          _portal_review, min_subjects=0, prepare=lambda w: _held_output(w, take=False),
           answered=_redirected_to("/portal/tinjauan-keluaran")),
 ]  # fmt: skip
 

@@ -58,6 +58,8 @@ def test_data_entries_are_decided_audited_and_closed(world: World) -> None:
 
     # In force: the granted account is answered and the log names whom it disclosed.
     for probe in PROBES:
+        if probe.prepare is not None:
+            probe.prepare(world)
         mark = world.head()
         resp = probe.send(world, probe.allowed)
         records = new_records(world, mark)
