@@ -10,10 +10,12 @@ from sqlalchemy import text
 from sqlalchemy.engine import Engine
 from typer.testing import CliRunner
 
+from simpul.access.schemas import AccountCreate
 from simpul.audit import merkle
 from simpul.audit.cli import app as audit_app
 from simpul.audit.service import AuditWriter
 from simpul.config import Settings
+from simpul.governance import actions
 from simpul.kit.clock import SystemClock
 from simpul.runtime import Runtime
 from tests.audit import NIKS, event
@@ -34,6 +36,22 @@ def cli(settings: Settings) -> typer.Typer:
     return root
 
 
+AUDITOR = "hub.auditor"
+
+
+def _hub_auditor(settings: Settings) -> None:
+    """An auditor that sees the whole node's log (configured: `hub_auditors`)."""
+    rt = Runtime(settings)
+    try:
+        with rt.transaction() as s:
+            actions.load_institutions(s, settings, rt.clock, actor="uji")
+            spec = {"username": AUDITOR, "institution": "bappenas", "role": "auditor"}
+            actions.create_account(s, settings, rt.clock, AccountCreate.model_validate(spec),
+                                   actor="uji")  # fmt: skip
+    finally:
+        rt.close()
+
+
 def test_audit_commands(settings: Settings, engine: Engine) -> None:
     app = cli(settings)
     empty = runner.invoke(app, ["audit", "verify"])
@@ -51,15 +69,21 @@ def test_audit_commands(settings: Settings, engine: Engine) -> None:
     assert ok.exit_code == 0 and "9 rekaman, 1 checkpoint" in ok.output
 
     nik = NIKS[4]  # in events 3 and 4
-    table = runner.invoke(app, ["audit", "subject", nik])
+    # A person's history is read on behalf of an account, and the reading is recorded.
+    assert runner.invoke(app, ["audit", "subject", nik]).exit_code == 2  # --akun required
+    _hub_auditor(settings)
+    app = cli(settings.model_copy(update={"hub_auditors": [AUDITOR]}))
+    table = runner.invoke(app, ["audit", "subject", nik, "--akun", AUDITOR])
     assert table.exit_code == 0, table.output
     assert nik not in table.output
     assert "317114******0004" in table.output
     assert "tolak" in table.output and "2 rekaman" in table.output
-    listed = json.loads(runner.invoke(app, ["audit", "subject", nik, "--json"]).output)
-    assert [r["seq"] for r in listed] == [4, 5]
+    shown = runner.invoke(app, ["audit", "subject", nik, "--json", "--akun", AUDITOR])
+    listed = json.loads(shown.output)
+    assert [r["seq"] for r in listed[:2]] == [4, 5]
     assert listed[0]["decision"] == "tolak" and listed[0]["reason"] == "elemen_di_luar_hibah"
     assert listed[1]["elements"] == ["nama_lengkap"]
+    assert [(r["action"], r["actor"]) for r in listed[2:]] == [("audit.riwayat_subjek", AUDITOR)]
 
     shown = runner.invoke(app, ["audit", "proof", "5"])
     assert shown.exit_code == 0, shown.output

@@ -64,7 +64,14 @@ def test_enrol_compare_reindex_remove(env: dict[str, str], tmp_path: Path) -> No
 
     removed = runner.invoke(app, ["face", "remove", nik, "--reason", "uji"], env=env)
     assert removed.exit_code == 0, removed.output
-    history = runner.invoke(app, ["audit", "subject", nik, "--json"], env=env)
+    # The person's history, read by an auditor of the whole node (configured), is recorded.
+    for args in (["institution", "load-seed"],
+                 ["account", "create", "--institution", "bappenas", "--role", "auditor",
+                  "--username", "hub.auditor"]):  # fmt: skip
+        assert runner.invoke(app, args, env=env).exit_code == 0
+    auditor = {**env, "SIMPUL_HUB_AUDITORS": '["hub.auditor"]'}
+    history = runner.invoke(app, ["audit", "subject", nik, "--json", "--akun", "hub.auditor"],
+                            env=auditor)  # fmt: skip
     actions = [h["action"] for h in json.loads(history.output)]
     assert actions == ["foto_wajah.rekam", "foto_wajah.hapus"]
 

@@ -59,35 +59,32 @@ def verify(
 def subject(
     ctx: typer.Context,
     nik: Annotated[str, typer.Argument(help="NIK subjek (16 digit).")],
-    as_json: Annotated[bool, typer.Option("--json", help="Keluaran JSON.")] = False,
     akun: Annotated[
-        str | None,
+        str,
         typer.Option(
             "--akun",
-            help="Akun admin penyedia atau auditor: riwayat sebatas perjanjian instansinya, "
-            "dan pencarian ini dicatat di log dengan orang tersebut sebagai subjek.",
+            help="Akun admin penyedia atau auditor: riwayat sebatas perjanjian instansinya "
+            "(auditor seluruh simpul: SIMPUL_HUB_AUDITORS), dan pencarian ini dicatat di log "
+            "dengan orang tersebut sebagai subjek.",
         ),
-    ] = None,
+    ],
+    as_json: Annotated[bool, typer.Option("--json", help="Keluaran JSON.")] = False,
 ) -> None:
     """Siapa mengakses data satu orang, kapan, dengan perjanjian dan elemen apa (UU PDP Ps. 32).
 
-    Dengan --akun pencarian berjalan atas nama akun itu (dibatasi dan dicatat); tanpa --akun,
-    operator simpul membaca seluruh log langsung (seperti `audit verify`)."""
+    Berjalan atas nama --akun, lewat kernel: dibatasi perannya dan dicatat di log, seperti di
+    portal. Riwayat akses seseorang adalah data pribadi juga."""
+    from simpul import kernel
+    from simpul.agreements.schemas import Mechanism
+    from simpul.audit import reading
+    from simpul.kit.ids import new_id
+
     rt = runtime(ctx)
     rt.migrate()
-    if akun is not None:
-        from simpul import kernel
-        from simpul.agreements.schemas import Mechanism
-        from simpul.audit import reading
-        from simpul.kit.ids import new_id
-
-        origin = kernel.Origin(Mechanism.WEB_SERVICE, action=reading.SUBJECT_HISTORY,
-                               request_id=new_id("cli-"), internal=True)  # fmt: skip
-        history = kernel.run(kernel.Node(rt), kernel.AccountName(akun), origin,
-                             reading.subject_history, nik)  # fmt: skip
-    else:
-        with rt.transaction() as session:
-            history = service.subject_history(session, rt.settings, nik)
+    origin = kernel.Origin(Mechanism.WEB_SERVICE, action=reading.SUBJECT_HISTORY,
+                           request_id=new_id("cli-"), internal=True)  # fmt: skip
+    history = kernel.run(kernel.Node(rt), kernel.AccountName(akun), origin,
+                         reading.subject_history, nik)  # fmt: skip
     if as_json:
         rows = [{**h.__dict__, "ts": h.ts.isoformat()} for h in history]
         typer.echo(json.dumps(rows, ensure_ascii=False, indent=2))
