@@ -121,7 +121,9 @@ def _answered(resp: Any) -> bool:
 @dataclass(frozen=True)
 class Probe:
     entry: str
-    agreement: str
+    # The agreement that governs it; None for what no agreement governs (a provider's
+    # export of its own registry; an auditor reading the records of ended agreements too).
+    agreement: str | None
     allowed: str
     denied: str
     send: Send
@@ -462,7 +464,7 @@ def _held_output(w: World, take: bool = True) -> str:
     def make() -> list[str]:
         body = {"sql": HELD_SQL}
         return [_made(w.client.post(f"{REG}/pengolahan", json=body, headers=w.basic(JABAR)),
-                      "id") for _ in range(20)]  # fmt: skip
+                      "id") for _ in range(30)]  # fmt: skip
 
     pool: list[str] = _once(w, "tertahan", make)
     return pool.pop() if take else pool[0]
@@ -563,5 +565,8 @@ def world(
                     actor="dukcapil.admin", reason="uji")  # fmt: skip
     app = create_app(settings, rt)
     with TestClient(app, client=("127.0.0.1", 50000)) as client:
-        yield World(rt, clock, creds, client, people, asn, photo_nik, app)
-    rt.close()
+        made = World(rt, clock, creds, client, people, asn, photo_nik, app)
+        yield made
+    for extra in (made.state.get("cli_runtime"), rt):  # the CLI probes' runtime too
+        if extra is not None:
+            extra.close()

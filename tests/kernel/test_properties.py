@@ -24,7 +24,8 @@ from simpul.errors import SimpulError
 from tests.kernel.probes import PORTAL_SERVICE_PROBES, SERVICE_PROBES, Probe, World, new_records
 
 pytestmark = pytest.mark.xdist_group("inventory")
-AGREEMENTS = sorted({p.agreement for p in [*SERVICE_PROBES, *PORTAL_SERVICE_PROBES]})
+AGREEMENTS = sorted({p.agreement for p in [*SERVICE_PROBES, *PORTAL_SERVICE_PROBES]
+                     if p.agreement is not None})  # fmt: skip
 PROBES = [*SERVICE_PROBES, *PORTAL_SERVICE_PROBES]
 
 
@@ -111,6 +112,7 @@ def _transition(world: World, verb: str, agreement: str) -> str | None:
 
 
 def _call(world: World, model: Model, probe: Probe) -> None:
+    assert probe.agreement is not None  # every service probe is under an agreement
     mark = world.head()
     resp = probe.send(world, probe.allowed)
     records = new_records(world, mark)
