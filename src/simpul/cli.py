@@ -38,7 +38,7 @@ class LazyCommand(NamedTuple):
 # command's own (tests/test_cli_startup.py).
 LAZY_COMMANDS: dict[str, LazyCommand] = {
     "demo": LazyCommand(
-        "simpul.demo.cli",
+        "simpul.commands.demo",
         "demo",
         "Bangun dunia demo (registri sintetis, instansi, PKS, akun, riwayat pemakaian) lalu\n"
         "layani API dan portal.",
@@ -46,42 +46,42 @@ LAZY_COMMANDS: dict[str, LazyCommand] = {
     "serve": LazyCommand(
         "simpul.serve", "serve", "Layani instans yang sudah ada (API dan portal)."
     ),
-    "registry": LazyCommand("simpul.registry.cli", "app", "Registri (dataset) penyedia data."),
+    "registry": LazyCommand("simpul.commands.registry", "app", "Registri (dataset) penyedia data."),
     "agreement": LazyCommand(
-        "simpul.agreements.cli",
+        "simpul.commands.agreements",
         "app",
         "Perjanjian Kerja Sama (PKS): muat, lihat, tangguhkan, akhiri, adendum.",
     ),
     "institution": LazyCommand(
-        "simpul.access.cli", "institution_app", "Instansi: identitas, kontak, titik akses."
+        "simpul.commands.access", "institution_app", "Instansi: identitas, kontak, titik akses."
     ),
     "account": LazyCommand(
-        "simpul.access.cli", "account_app", "Akun pengguna, operator, dan klien mesin."
+        "simpul.commands.access", "account_app", "Akun pengguna, operator, dan klien mesin."
     ),
-    "device": LazyCommand("simpul.access.cli", "device_app", "Pembaca kartu KTP-el (SAM)."),
+    "device": LazyCommand("simpul.commands.access", "device_app", "Pembaca kartu KTP-el (SAM)."),
     "audit": LazyCommand(
-        "simpul.audit.cli", "app", "Log audit: pemeriksaan, riwayat akses subjek, bukti."
+        "simpul.commands.audit", "app", "Log audit: pemeriksaan, riwayat akses subjek, bukti."
     ),
     "match": LazyCommand(
-        "simpul.pemadanan.cli",
+        "simpul.commands.pemadanan",
         "match_app",
         "Padankan satu daftar dengan dataset (PKS: pemadanan / cek status massal).",
     ),
     "pemadanan": LazyCommand(
-        "simpul.pemadanan.cli", "app", "Pekerjaan pemadanan: pekerja latar, status."
+        "simpul.commands.pemadanan", "app", "Pekerjaan pemadanan: pekerja latar, status."
     ),
     "face": LazyCommand(
-        "simpul.face.cli",
+        "simpul.commands.face",
         "app",
         "Verifikasi wajah: penyimpanan foto wajah penyedia dan pemeriksaan mesin.",
     ),
     "obligations": LazyCommand(
-        "simpul.obligations.cli",
+        "simpul.commands.obligations",
         "app",
         "Kewajiban PKS: tenggat, data balikan, laporan, evaluasi, penegakan.",
     ),
     "regsosek": LazyCommand(
-        "simpul.disclosure.cli",
+        "simpul.commands.disclosure",
         "app",
         "Akses berjenjang Regsosek: agregat, mikro, BNBA, fasilitas pengolahan.",
     ),

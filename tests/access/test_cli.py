@@ -10,8 +10,8 @@ from sqlalchemy import select
 from typer.testing import CliRunner
 
 from simpul.access import auth
-from simpul.access.cli import account_app, device_app, institution_app
 from simpul.access.models import Account
+from simpul.commands.access import account_app, device_app, institution_app
 from simpul.config import Settings
 from simpul.db import transaction
 from simpul.errors import SimpulError

@@ -9,7 +9,7 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from simpul.agreements.cli import app as agreement_app
+from simpul.commands.agreements import app as agreement_app
 from simpul.runtime import Runtime
 from tests.agreements.helpers import SEED_IDS, line_of, replace_once, seed_text, today_clock, write
 from tests.conftest import build_settings

@@ -12,8 +12,8 @@ from typer.testing import CliRunner
 
 from simpul.access.schemas import AccountCreate
 from simpul.audit import merkle
-from simpul.audit.cli import app as audit_app
 from simpul.audit.service import AuditWriter
+from simpul.commands.audit import app as audit_app
 from simpul.config import Settings
 from simpul.governance import actions
 from simpul.kit.clock import SystemClock

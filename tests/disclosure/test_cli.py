@@ -12,7 +12,7 @@ from sqlalchemy import select
 from typer.testing import CliRunner
 
 from simpul.audit.models import AuditRecord
-from simpul.disclosure.cli import app as regsosek_app
+from simpul.commands.disclosure import app as regsosek_app
 from tests.disclosure.conftest import Env
 
 runner = CliRunner()

@@ -25,9 +25,9 @@ from typer.testing import CliRunner
 from simpul.access.schemas import AccountCreate
 from simpul.audit.models import AuditRecord
 from simpul.audit.service import subject_history
+from simpul.commands.disclosure import app as regsosek_app
 from simpul.disclosure import service as svc
 from simpul.disclosure import store
-from simpul.disclosure.cli import app as regsosek_app
 from simpul.disclosure.models import ProcessingOutput
 from simpul.errors import SimpulError
 from simpul.governance.actions import accounts as account_actions

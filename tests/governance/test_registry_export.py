@@ -18,10 +18,10 @@ from simpul import kernel
 from simpul.access import service as access
 from simpul.agreements.schemas import Mechanism
 from simpul.audit import service as audit
+from simpul.commands.registry import app as registry_app
 from simpul.db import transaction
 from simpul.errors import SimpulError
 from simpul.governance import actions
-from simpul.registry.cli import app as registry_app
 from simpul.runtime import Runtime
 from tests.governance.conftest import ADMIN, PEOPLE, World, records
 from tests.registry.builders import person

@@ -20,7 +20,6 @@ from simpul.agreements import service as agreements
 from simpul.agreements.lifecycle import TERMINAL, local_date
 from simpul.agreements.models import AgreementVersion
 from simpul.agreements.schemas import AgreementDocument
-from simpul.audit.reading import hub_wide, party_agreements
 from simpul.audit.schemas import AuditEvent
 from simpul.audit.service import record_in_session
 from simpul.config import Settings
@@ -40,6 +39,7 @@ from simpul.obligations.models import (
     ObligationFulfilment,
     SemesterReport,
 )
+from simpul.oversight.reading import hub_wide, party_agreements
 
 EventKind = Literal["keadaan_kahar", "perubahan_alamat"]
 

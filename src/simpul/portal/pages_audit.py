@@ -1,5 +1,5 @@
 """Read-only audit views: search, chain verification, one person's access history, each
-scoped by role (simpul.audit.reading)."""
+scoped by role (simpul.oversight.reading)."""
 
 from __future__ import annotations
 
@@ -14,12 +14,12 @@ from fastapi.responses import HTMLResponse
 
 from simpul import kernel
 from simpul.agreements.schemas import Mechanism
-from simpul.audit import reading
 from simpul.audit import service as audit
 from simpul.errors import InvalidInput, SimpulError
 from simpul.kernel import Known, Origin
 from simpul.kit.ids import new_id
 from simpul.kit.masking import mask_nik
+from simpul.oversight import reading
 from simpul.portal.repository import AuditQuery, AuditSearchRepository
 from simpul.portal.web import (
     check_csrf,

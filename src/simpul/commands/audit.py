@@ -76,8 +76,8 @@ def subject(
     portal. Riwayat akses seseorang adalah data pribadi juga."""
     from simpul import kernel
     from simpul.agreements.schemas import Mechanism
-    from simpul.audit import reading
     from simpul.kit.ids import new_id
+    from simpul.oversight import reading
 
     rt = runtime(ctx)
     rt.migrate()
