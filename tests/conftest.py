@@ -52,6 +52,7 @@ def build_settings(data_dir: Path, database_url: str | None = None) -> Settings:
         sqlite_synchronous="NORMAL",
         job_sweep_seconds=0,  # tests start matching workers themselves
         rollup_refresh_seconds=0,  # reports refresh their rollups themselves
+        retention_sweep_seconds=0,  # tests purge themselves
     )
 
 

@@ -66,6 +66,19 @@ async def _refresh_rollups(runtime: Runtime, every: float) -> None:
             log.warning("rollup refresh failed: %s", type(exc).__name__)
 
 
+async def _sweep_retention(runtime: Runtime, every: float) -> None:
+    """Delete stored outputs past their agreement's retention (each deletion audited by its
+    capability). Deletes are by expiry, so workers sweeping at once delete each row once."""
+    from simpul.retention import purge_all
+
+    while True:
+        await asyncio.sleep(every)
+        try:
+            await asyncio.to_thread(purge_all, runtime)
+        except Exception as exc:  # the next turn tries again
+            log.warning("retention sweep failed: %s", type(exc).__name__)
+
+
 def _refresh_once(runtime: Runtime) -> None:
     with runtime.transaction() as session:
         rollups.refresh(session)
@@ -120,9 +133,16 @@ def create_app(settings: Settings, rt: Runtime | None = None) -> FastAPI:
             if settings.rollup_refresh_seconds > 0
             else None
         )
+        retention = (
+            asyncio.create_task(_sweep_retention(runtime, settings.retention_sweep_seconds))
+            if settings.retention_sweep_seconds > 0
+            else None
+        )
         try:
             yield
         finally:
+            if retention is not None:
+                retention.cancel()
             if refresher is not None:
                 refresher.cancel()
             if sweeper is not None:

@@ -75,6 +75,11 @@ LAZY_COMMANDS: dict[str, LazyCommand] = {
         "app",
         "Verifikasi wajah: penyimpanan foto wajah penyedia dan pemeriksaan mesin.",
     ),
+    "retensi": LazyCommand(
+        "simpul.commands.retention",
+        "app",
+        "Retensi keluaran tersimpan: hapus yang melewati masa retensi perjanjiannya.",
+    ),
     "obligations": LazyCommand(
         "simpul.commands.obligations",
         "app",

@@ -51,6 +51,9 @@ class Settings(BaseSettings):
     # Every worker process brings the usage-report rollups up to the log's head this often
     # (seconds; 0 disables), so a report never has to fold a long backlog of the log itself.
     rollup_refresh_seconds: float = 300.0
+    # Every worker process deletes stored outputs past their agreement's retention this
+    # often (seconds; 0 disables; `simpul retensi jalankan` does it on demand).
+    retention_sweep_seconds: float = 3600.0
     # Upload limits keep a bad file from exhausting a worker.
     max_upload_bytes: int = 200 * 1024 * 1024
     max_upload_rows: int = 5_000_000

@@ -245,4 +245,5 @@ ENTRIES: dict[str, Kind] = {
     "simpul regsosek tinjauan": D,
     "simpul regsosek tinjau": D,
     "simpul regsosek aturan": G,
+    "simpul retensi jalankan": G,
 }
