@@ -336,3 +336,22 @@ def test_an_extract_whose_metadata_lacks_the_agreement_is_not_handed_out(env: En
     del data["agreement_id"]
     sidecar.write_text(json.dumps(data), encoding="utf-8")
     _refused(env.client.get(out["unduh"], headers=env.basic(JABAR)), 404, "ekstrak_tidak_ada")
+
+
+def test_a_bnba_csv_never_carries_a_live_spreadsheet_formula(env: Env) -> None:
+    """Found reviewing the kernel work: BNBA and microdata CSVs were written by DuckDB
+    without the formula guard every other export applies (kit.csvsafe)."""
+    path = snapshot_path(env.rt.settings, "regsosek")
+    table = pq.read_table(path)
+    names = table.column("nama_lengkap").to_pylist()
+    jabar = [i for i, code in enumerate(table.column("kode_wilayah").to_pylist())
+             if str(code).startswith("32")]  # fmt: skip
+    names[jabar[0]] = '=HYPERLINK("http://contoh.invalid","klik")'
+    pq.write_table(table.set_column(table.schema.get_field_index("nama_lengkap"),
+                                    "nama_lengkap", [names]), path)  # fmt: skip
+    out = _extract(env, "bnba", "csv")
+    got = env.client.get(out["unduh"], headers=env.basic(JABAR))
+    assert got.status_code == 200, got.text
+    cells = [r["nama_lengkap"] for r in _csv(got.text, out["sumber"])]
+    assert '\'=HYPERLINK("http://contoh.invalid","klik")' in cells
+    assert not any(c.startswith(("=", "+", "@")) for c in cells)

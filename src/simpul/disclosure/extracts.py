@@ -73,6 +73,24 @@ def _check_region(region: str | None) -> None:
         raise InvalidInput("kode_wilayah_tidak_valid", "Kode wilayah harus 2, 4, 6 atau 10 digit.")
 
 
+# A text cell a spreadsheet would run as a formula (kit.csvsafe; OWASP CSV injection).
+_FORMULA = r"^[=+\-@\t\r\n|]"
+
+
+def _formula_safe(con: duckdb.DuckDBPyConnection, relation: str) -> str:
+    """`SELECT` of `relation` with every formula-like text cell prefixed by a quote, as
+    kit.csvsafe does for the other exports; plain numbers such as `-5` stay as they are."""
+    parts = []
+    for name, kind, *_ in con.execute(f"DESCRIBE SELECT * FROM {relation}").fetchall():
+        col = '"' + str(name).replace('"', '""') + '"'
+        if str(kind).upper() != "VARCHAR":
+            parts.append(col)
+            continue
+        risky = f"regexp_matches({col}, {quote(_FORMULA)}) AND TRY_CAST({col} AS DOUBLE) IS NULL"
+        parts.append(f"CASE WHEN {risky} THEN chr(39) || {col} ELSE {col} END AS {col}")
+    return f"SELECT {', '.join(parts)} FROM {relation}"
+
+
 def _write(
     con: duckdb.DuckDBPyConnection,
     relation: str,
@@ -89,7 +107,8 @@ def _write(
     else:
         options = "FORMAT csv, HEADER"
     raw = target.with_name(target.name + ".duckdb.tmp")
-    con.execute(f"COPY (SELECT * FROM {relation}) TO {quote(str(raw))} ({options})")
+    select = _formula_safe(con, relation) if fmt == "csv" else f"SELECT * FROM {relation}"
+    con.execute(f"COPY ({select}) TO {quote(str(raw))} ({options})")
     os.chmod(raw, store.PRIVATE)
     if fmt == "parquet" or not source:
         os.replace(raw, target)
