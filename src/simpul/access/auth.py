@@ -87,6 +87,18 @@ def account_principal(session: Session, username: str) -> Principal:
     return principal_for_account(session, acct.id)
 
 
+def session_principal(session: Session, account_id: str) -> tuple[Principal, str | None] | None:
+    """The account of a portal session as it stands now, with its full name, checked as
+    every API call is (`_principal`); None when the account row is gone. Raises 401
+    `akun_dicabut` for a revoked account (or the revoked data user an operator serves)."""
+    repo = AccountRepository(session)
+    rows = repo.principal_rows_for_account(account_id)
+    if not rows:
+        return None
+    acct = repo.get(account_id)
+    return _principal(rows), acct.full_name if acct else None
+
+
 def authenticate_token(session: Session, token: str, *, clock: Clock = SYSTEM_CLOCK) -> Principal:
     """One indexed query by the token's sha256: token, account, institution, agreements.
 

@@ -147,6 +147,12 @@ def get_institution(session: Session, code: str) -> InstitutionOut:
     return _institution_out(inst)
 
 
+def institution_name(session: Session, code: str) -> str | None:
+    """The institution's current name, or None for a code not registered."""
+    inst = InstitutionRepository(session).get(code)
+    return inst.name if inst is not None else None
+
+
 def list_institutions(session: Session) -> list[InstitutionOut]:
     return [_institution_out(i) for i in InstitutionRepository(session).all()]
 
@@ -426,6 +432,13 @@ def get_account(session: Session, username: str) -> AccountOut:
     return _account_out(session, _account(session, username))
 
 
+def account_institution(session: Session, username: str) -> str | None:
+    """The institution of the account named `username` (as given: no normalising), or None
+    when there is no such account."""
+    acct = AccountRepository(session).by_username(username)
+    return acct.institution_code if acct is not None else None
+
+
 def list_accounts(
     session: Session, *, institution: str | None = None, role: Role | None = None
 ) -> list[AccountOut]:
@@ -547,6 +560,15 @@ def _unbind_agreement(
 def accounts_for_agreement(session: Session, agreement_id: str) -> list[str]:
     """Usernames bound directly to an agreement (operators follow their data user)."""
     return list(AccountRepository(session).accounts_for_agreement(agreement_id))
+
+
+def _revoke_account_tokens(session: Session, username: str, now: datetime) -> int:
+    """Revoke every live client token of the account named `username`; 0 for an unknown
+    account. Returns the number of tokens revoked."""
+    acct = AccountRepository(session).by_username(username)
+    if acct is None:
+        return 0
+    return TokenRepository(session).revoke_all_for_account(acct.id, now)
 
 
 # -- card-reader devices ------------------------------------------------------------------

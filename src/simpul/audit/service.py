@@ -36,7 +36,11 @@ from sqlalchemy.orm import Session, sessionmaker
 from simpul.audit import merkle
 from simpul.audit import repository as repo
 from simpul.audit.models import SUBJECT_GENERATION, AuditRecord
-from simpul.audit.repository import GENESIS, RECORD_FIELDS, LogReader, Row, ts_text
+from simpul.audit.repository import GENESIS, RECORD_FIELDS, LogReader, Row
+
+# Public for readers that compare against a record's `ts` (the obligations' usage reports
+# and rollups): the UTC text a timestamp is hashed as, and stored as on SQLite.
+from simpul.audit.repository import ts_text as ts_text
 from simpul.audit.schemas import AuditEvent
 from simpul.audit.signing import (
     Checkpoint,

@@ -29,9 +29,9 @@ from simpul.face.repository import FaceRepository
 from simpul.face.schemas import EnrolOut, StoredPhoto, StoreStats, VerifikasiWajahOut
 from simpul.kit.clock import Clock
 from simpul.kit.masking import mask_nik
+from simpul.registry import service as registry
 from simpul.registry.datasets import get_dataset
 from simpul.registry.identifiers import parse_nik
-from simpul.registry.repository import RegistryRepository
 from simpul.services.service import NOT_FOUND, CallContext
 
 PHOTO_ELEMENT = "foto_wajah"
@@ -257,7 +257,7 @@ def enroll(
     """Store a registry person's face photo with its embedding (computed here, once)."""
     dataset = _photo_dataset(dataset_code)
     nik = canonical_nik(nik_raw)
-    if RegistryRepository(session).get(dataset, nik) is None:
+    if registry.get(session, dataset, nik) is None:
         raise NotFound(
             "nik_tidak_terdaftar", f"NIK {mask_nik(nik)} tidak terdaftar di dataset {dataset}."
         )

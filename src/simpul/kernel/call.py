@@ -37,7 +37,7 @@ from simpul.audit.service import AuditWriter
 from simpul.config import Settings
 from simpul.errors import SimpulError
 from simpul.kit.clock import Clock
-from simpul.registry.repository import RegistryRepository
+from simpul.registry import service as registry
 
 
 class Refused(SimpulError):
@@ -87,7 +87,7 @@ class Call:
         try:
             return self.prefetched[(dataset, nik)]
         except KeyError:
-            return RegistryRepository(session).get(dataset, nik)
+            return registry.get(session, dataset, nik)
 
     def authorize(
         self, session: Session, req: AccessRequest, subjects: tuple[str, ...] = ()

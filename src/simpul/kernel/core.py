@@ -24,8 +24,8 @@ from typing import Any, Concatenate, ParamSpec, TypeVar
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
+from simpul.access import service as access
 from simpul.access.quota import QuotaLimiter
-from simpul.access.repository import AccountRepository
 from simpul.access.schemas import Principal
 from simpul.agreements.schemas import Mechanism
 from simpul.audit.schemas import AuditEvent
@@ -286,10 +286,9 @@ def _named_principal(rt: Runtime, who: AccountName, origin: Origin) -> Principal
 def _record_unresolved(rt: Runtime, who: AccountName, origin: Origin, exc: SimpulError) -> None:
     name = who.username.strip().lower()[:100]
     with rt.transaction() as session:
-        acct = AccountRepository(session).by_username(name)
         event = AuditEvent(
             action=origin.action, decision="tolak", reason=exc.code, actor=name,
-            institution=acct.institution_code if acct else None, service=origin.action,
+            institution=access.account_institution(session, name), service=origin.action,
             mechanism=origin.mechanism.value, dataset=origin.dataset,
             result={"status": exc.status}, request_id=origin.request_id,
         )  # fmt: skip

@@ -11,15 +11,15 @@ from dataclasses import dataclass
 from sqlalchemy.orm import Session
 
 from simpul.access.auth import (
+    account_principal,
     principal_for_account,
     remember_password,
     remembered_password,
     resolve_principal,
     verify_password,
 )
-from simpul.access.repository import AccountRepository
 from simpul.access.schemas import Principal
-from simpul.errors import NotFound, SimpulError
+from simpul.errors import SimpulError
 from simpul.runtime import Runtime
 
 
@@ -68,10 +68,7 @@ def resolve(session: Session, rt: Runtime, who: Credential) -> Principal:
         return resolve_principal(session, basic=(who.username, who.password), clock=rt.clock)
     if isinstance(who, AccountId):
         return principal_for_account(session, who.account_id)
-    acct = AccountRepository(session).by_username(who.username.strip().lower())
-    if acct is None:
-        raise NotFound("akun_tidak_ditemukan", f"Akun {who.username!r} tidak ditemukan.")
-    return principal_for_account(session, acct.id)
+    return account_principal(session, who.username)
 
 
 def remembered(session: Session, rt: Runtime, who: Credential) -> Principal | None:

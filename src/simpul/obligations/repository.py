@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlalchemy import bindparam, text
 
-from simpul.audit.repository import ts_text
+from simpul.audit.service import ts_text
 from simpul.kit.repository import Repository
 
 # The UTC hour of a record, as text "YYYY-MM-DD HH": cheap to compute and to group by;

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from simpul.agreements import service as agreements
 from simpul.agreements.schemas import FeedbackBasis
-from simpul.audit.repository import ts_text
+from simpul.audit.service import ts_text
 from simpul.obligations import feedback
 from simpul.obligations.repository import KEY_CHARS
 

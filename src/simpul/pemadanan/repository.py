@@ -12,8 +12,6 @@ from simpul.kit.repository import Repository
 from simpul.pemadanan.models import MatchIssue, MatchJob, MatchResultRow
 from simpul.pemadanan.upload import RowIssue
 
-TERMINAL = ("selesai", "gagal", "dibatalkan")
-
 
 class JobRepository(Repository):
     def add(self, job: MatchJob) -> None:

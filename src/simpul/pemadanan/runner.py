@@ -49,7 +49,7 @@ from simpul.matching.engine import (
 from simpul.pemadanan.models import MatchJob
 from simpul.pemadanan.repository import JobRepository
 from simpul.pemadanan.service import job_request, parsed_for
-from simpul.registry.repository import RegistryRepository
+from simpul.registry import service as registry
 from simpul.registry.service import snapshot_path
 from simpul.runtime import Runtime
 
@@ -79,14 +79,13 @@ def registry_table(session: Session, settings: Any, dataset: str, extra: list[st
     """The registry's columns for matching and output: the Parquet snapshot when it has as
     many rows as the keyed store (fast), otherwise the keyed store itself."""
     wanted = list(dict.fromkeys([*MATCH_COLUMNS, *extra]))
-    repo = RegistryRepository(session)
     snap = snapshot_path(settings, dataset)
     if snap.exists():
         meta = pq.read_metadata(snap)
-        if meta.num_rows == repo.count(dataset):
+        if meta.num_rows == registry.count(session, dataset):
             names = pq.read_schema(snap).names
             return pq.read_table(snap, columns=[c for c in wanted if c in names])
-    rows = list(repo.iter_records(dataset))
+    rows = list(registry.iter_records(session, dataset))
     cols: dict[str, list[Any]] = {c: [r.get(c) for r in rows] for c in wanted}
     cols["tanggal_lahir"] = [
         date.fromisoformat(v) if isinstance(v, str) and v else None for v in cols["tanggal_lahir"]

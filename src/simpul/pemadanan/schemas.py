@@ -7,6 +7,9 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+# The statuses a job never leaves (its issues and results can be read).
+TERMINAL = ("selesai", "gagal", "dibatalkan")
+
 
 class OptionsIn(BaseModel):
     model_config = ConfigDict(extra="forbid")

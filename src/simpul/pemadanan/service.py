@@ -39,8 +39,8 @@ from simpul.kit.clock import Clock
 from simpul.kit.ids import new_id
 from simpul.matching.engine import COCOK, COCOK_ELEMEN_BERBEDA, KEMUNGKINAN_COCOK, STATUSES
 from simpul.pemadanan.models import MatchIssue, MatchJob, MatchResultRow
-from simpul.pemadanan.repository import TERMINAL, JobRepository
-from simpul.pemadanan.schemas import HasilOut, JobOut, OptionsIn
+from simpul.pemadanan.repository import JobRepository
+from simpul.pemadanan.schemas import TERMINAL, HasilOut, JobOut, OptionsIn
 from simpul.pemadanan.upload import ParsedList, parse_list
 from simpul.registry.datasets import get_dataset
 from simpul.runtime import Runtime

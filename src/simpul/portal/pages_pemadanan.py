@@ -23,8 +23,7 @@ from simpul.kernel.core import Op
 from simpul.kit.ids import new_id
 from simpul.pemadanan import reads, service
 from simpul.pemadanan.api import start_worker
-from simpul.pemadanan.repository import TERMINAL
-from simpul.pemadanan.schemas import OptionsIn
+from simpul.pemadanan.schemas import TERMINAL, OptionsIn
 from simpul.portal import i18n
 from simpul.portal.web import (
     User,

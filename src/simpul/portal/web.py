@@ -3,6 +3,7 @@ which mounts every portal router and the static files on the app."""
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -15,8 +16,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
-from simpul.access.auth import _principal  # the same checks as every API call
-from simpul.access.repository import AccountRepository
+from simpul.access.auth import session_principal  # the same checks as every API call
 from simpul.access.schemas import Principal, Role
 from simpul.errors import SimpulError
 from simpul.kit.masking import mask_nik
@@ -115,21 +115,13 @@ def need(request: Request, page_key: str) -> User:
     with rt.read_transaction() as session:
         row = sessions.lookup(session, token)
         verdict = sessions.verdict(row, now, p.cfg)
-        rows = (
-            AccountRepository(session).principal_rows_for_account(row.account_id)
-            if row is not None and verdict in ("ok", "touch")
-            else []
-        )
-        acct = AccountRepository(session).get(row.account_id) if rows and row else None
-        full_name = acct.full_name if acct else None
-    principal: Principal | None = None
-    if rows:
-        try:
-            principal = _principal(rows)
-        except SimpulError:
-            verdict = "dicabut"
-    elif verdict in ("ok", "touch"):
-        verdict = "dicabut"  # the account row is gone
+        found: tuple[Principal, str | None] | None = None
+        if row is not None and verdict in ("ok", "touch"):
+            with contextlib.suppress(SimpulError):  # revoked: found stays None
+                found = session_principal(session, row.account_id)
+            if found is None:
+                verdict = "dicabut"  # revoked, or the account row is gone
+    principal, full_name = found if found is not None else (None, None)
     if row is not None and verdict in ("kedaluwarsa", "dicabut", "touch"):
         with rt.transaction() as session:
             sessions.settle(session, row.id_hash, now, end=verdict != "touch")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -24,6 +24,7 @@ from simpul.registry.identifiers import Issue
 from simpul.registry.models import RegistryLoad
 from simpul.registry.regions import load_regions
 from simpul.registry.repository import RegistryRepository
+from simpul.registry.repository import record_from_column as record_from_column
 from simpul.registry.schemas import DatasetStats, LoadIssue, LoadReport
 from simpul.registry.validation import RowValidator
 
@@ -37,6 +38,38 @@ ARROW_TYPES: dict[ElementType, pa.DataType] = {
     ElementType.DESIMAL: pa.float64(),
     ElementType.BOOLEAN: pa.bool_(),
 }
+
+
+# -- reads: the registry's records for the other capabilities ----------------------------
+# Each takes the caller's session and asks the repository once: the single-NIK and batch
+# web services run through `get` and `get_many` on their hot path, so nothing is added to a
+# call but this function's own frame. `record_from_column` (re-exported above) decodes a
+# record from the `data` column as a driver returns it (the web services' fast reader).
+
+
+def get(session: Session, dataset: str, nik: str) -> dict[str, Any] | None:
+    """The record of `nik` in `dataset`, or None: one primary-key read."""
+    return RegistryRepository(session).get(dataset, nik)
+
+
+def get_many(session: Session, dataset: str, niks: Sequence[str]) -> dict[str, dict[str, Any]]:
+    """Records by NIK for many NIKs at once (batch services), in chunks of 500."""
+    return RegistryRepository(session).get_many(dataset, niks)
+
+
+def family(session: Session, dataset: str, no_kk: str) -> list[dict[str, Any]]:
+    """Every record on the family card `no_kk`, by NIK (the subject included)."""
+    return RegistryRepository(session).family(dataset, no_kk)
+
+
+def count(session: Session, dataset: str) -> int:
+    """How many records the keyed store holds for `dataset`."""
+    return RegistryRepository(session).count(dataset)
+
+
+def iter_records(session: Session, dataset: str) -> Iterator[dict[str, Any]]:
+    """Every record of `dataset` by NIK, streamed from the keyed store."""
+    return RegistryRepository(session).iter_records(dataset)
 
 
 def arrow_schema(dataset: Dataset) -> pa.Schema:

@@ -15,8 +15,8 @@ from simpul.access.policy import AccessRequest
 from simpul.agreements.schemas import Grant, Service
 from simpul.errors import SimpulError
 from simpul.kernel.call import Call
+from simpul.registry import service as registry
 from simpul.registry.datasets import Dataset, get_dataset
-from simpul.registry.repository import RegistryRepository
 from simpul.services.compare import compare_elements
 from simpul.services.schemas import (
     CekStatusBatchItemOut,
@@ -73,7 +73,7 @@ def _run(
     subjects = tuple(n for n, _ in parsed.good.values())
     decision = call.authorize(session, req, subjects)
     assert decision.grant is not None
-    stored_by_nik = RegistryRepository(session).get_many(dataset.code, subjects)
+    stored_by_nik = registry.get_many(session, dataset.code, subjects)
     out: list[T] = []
     for i in range(total):
         if i in parsed.errors:

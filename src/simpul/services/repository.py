@@ -9,7 +9,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.pool import PoolProxiedConnection
 
 from simpul.kit.memo import EPOCH_SQL
-from simpul.registry.repository import record_from_column
+from simpul.registry.service import record_from_column
 
 log = logging.getLogger("simpul.services")
 

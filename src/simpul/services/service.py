@@ -13,9 +13,9 @@ from simpul.access.policy import AccessRequest, Decision
 from simpul.agreements.schemas import Service
 from simpul.errors import InvalidInput, SimpulError
 from simpul.kernel.call import Call, Refused
+from simpul.registry import service as registry
 from simpul.registry.datasets import Dataset, get_dataset
 from simpul.registry.identifiers import parse_nik
-from simpul.registry.repository import RegistryRepository
 from simpul.services.compare import compare_elements
 from simpul.services.schemas import CekStatusOut, ProfilOut, VerifikasiOut
 
@@ -164,8 +164,8 @@ def lookup(session: Session, call: Call, dataset_code: str, nik_raw: str) -> Pro
         data = {n: stored.get(n) for n in names if n != "foto_wajah"}
         family: list[dict[str, Any]] | None = None
         if "anggota_keluarga" in decision.output_elements and stored.get("no_kk"):
-            repo = RegistryRepository(session)
-            members = [m for m in repo.family(dataset.code, stored["no_kk"]) if m["nik"] != nik]
+            kk = registry.family(session, dataset.code, stored["no_kk"])
+            members = [m for m in kk if m["nik"] != nik]
             member_names = [n for n in names if n != "foto_wajah"]
             family = [{n: m.get(n) for n in member_names if n in m} for m in members]
             if members:

@@ -10,7 +10,6 @@ from pathlib import Path
 from sqlalchemy.orm import Session
 
 from simpul.access import service as access
-from simpul.access.repository import AccountRepository, TokenRepository
 from simpul.access.schemas import DeviceOut
 from simpul.agreements import service as agreements
 from simpul.agreements.loader import demo_dir, seed_dir
@@ -164,9 +163,7 @@ def end_effects(
     Returns the devices deactivated and the number of tokens revoked."""
     revoked = 0
     for username in access.accounts_for_agreement(session, agreement_id):
-        acct = AccountRepository(session).by_username(username)
-        if acct is not None:
-            revoked += TokenRepository(session).revoke_all_for_account(acct.id, clock.now())
+        revoked += access._revoke_account_tokens(session, username, clock.now())
     if revoked:
         audit(
             session, settings, clock, "token.cabut", actor, reason, agreement_id=agreement_id,

@@ -16,8 +16,8 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from simpul.access import service as access
 from simpul.access.policy import ProviderRequest
-from simpul.access.repository import InstitutionRepository
 from simpul.config import Settings
 from simpul.errors import InvalidInput
 from simpul.governance.actions._audit import audit, publish_on_commit, staged_path
@@ -27,7 +27,6 @@ from simpul.kit.clock import Clock
 from simpul.kit.csvsafe import safe_cell
 from simpul.registry import service as registry
 from simpul.registry.datasets import Dataset, get_dataset
-from simpul.registry.repository import RegistryRepository
 from simpul.registry.schemas import LoadReport
 
 EXPORT_FORMATS = (".csv", ".xlsx")
@@ -86,8 +85,7 @@ EXPORT = "registri.ekspor"
 
 def source_line(session: Session, ds: Dataset) -> str:
     """PKS 000 Pasal 7 ayat (2): use of the data must cite its source."""
-    inst = InstitutionRepository(session).get(ds.provider)
-    name = " ".join((inst.name if inst else ds.provider).split())  # one line, always
+    name = " ".join((access.institution_name(session, ds.provider) or ds.provider).split())
     return (
         f"# Sumber: {name} ({ds.name}); penggunaan data wajib mencantumkan sumbernya "
         "(PKS 000 Pasal 7 ayat (2))."
@@ -113,7 +111,7 @@ def export_registry(
     niks: list[str] = []
 
     def rows() -> Iterable[list[Any]]:
-        for rec in RegistryRepository(session).iter_records(ds.code):
+        for rec in registry.iter_records(session, ds.code):
             niks.append(str(rec[ds.key]))
             yield [rec.get(n) for n in names]
 
