@@ -32,7 +32,10 @@ PAGES = {
     "/portal/pemadanan": {Role.OPERATOR, Role.DATA_USER},
     "/portal/kewajiban": set(Role),
     "/portal/regsosek": {Role.OPERATOR, Role.DATA_USER},
-    "/portal/tinjauan-keluaran": {Role.PROVIDER_ADMIN},
+    # The provider's review of processing outputs is decided per agreement (a party
+    # decision): Dukcapil's administrator provides no Regsosek, so it is refused and the
+    # refusal recorded. Bappenas' administrator opens it (tests/disclosure, tests/kernel).
+    "/portal/tinjauan-keluaran": set(),
     "/portal/perjanjian": {Role.HUB_ADMIN, Role.PROVIDER_ADMIN, Role.RECIPIENT_ADMIN, Role.AUDITOR},
     "/portal/perjanjian/pks-dukcapil-bkn": {
         Role.HUB_ADMIN,

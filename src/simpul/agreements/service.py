@@ -371,6 +371,16 @@ def list_agreements(session: Session, at: datetime) -> list[AgreementSummary]:
     return [_summary(a, rows[a.id], at) for a in agreements]
 
 
+def provides(session: Session, institution: str, service: Service, at: datetime) -> bool:
+    """Does `institution` provide `service` under the version in force of any agreement
+    (whatever that agreement's state)? What a provider's pages may offer it."""
+    for s in list_agreements(session, at):
+        doc = document_of(version_in_force(session, s.id, at))
+        if any(g.provider == institution and g.service is service for g in doc.grants):
+            return True
+    return False
+
+
 def effective_state_of(session: Session, agreement_id: str, at: datetime) -> State:
     return summary(session, agreement_id, at).effective_state
 

@@ -15,9 +15,12 @@ from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from jinja2 import Environment, FileSystemLoader, select_autoescape
+from sqlalchemy.orm import Session
 
 from simpul.access.auth import session_principal  # the same checks as every API call
 from simpul.access.schemas import Principal, Role
+from simpul.agreements import service as agreements
+from simpul.agreements.schemas import Service
 from simpul.errors import SimpulError
 from simpul.kit.masking import mask_nik
 from simpul.portal import i18n, sessions
@@ -60,6 +63,8 @@ class User:
     principal: Principal
     row: PortalSession
     full_name: str | None
+    # Nav pages the user's role has but its agreements give it nothing to do on.
+    idle: frozenset[str] = frozenset()
 
     @property
     def role(self) -> Role:
@@ -112,6 +117,7 @@ def need(request: Request, page_key: str) -> User:
     rt = p.runtime
     now = rt.clock.now()
     token = request.cookies.get(sessions.SESSION_COOKIE)
+    idle: frozenset[str] = frozenset()
     with rt.read_transaction() as session:
         row = sessions.lookup(session, token)
         verdict = sessions.verdict(row, now, p.cfg)
@@ -121,6 +127,8 @@ def need(request: Request, page_key: str) -> User:
                 found = session_principal(session, row.account_id)
             if found is None:
                 verdict = "dicabut"  # revoked, or the account row is gone
+            else:
+                idle = _idle_pages(session, found[0], now)
     principal, full_name = found if found is not None else (None, None)
     if row is not None and verdict in ("kedaluwarsa", "dicabut", "touch"):
         with rt.transaction() as session:
@@ -128,11 +136,21 @@ def need(request: Request, page_key: str) -> User:
     if principal is None or row is None:
         reason = {"kedaluwarsa": "session.expired", "dicabut": "session.revoked"}
         raise LoginRequired(reason.get(verdict, "session.required"))
-    user = User(principal, row, full_name)
+    user = User(principal, row, full_name, idle)
     if user.role not in PAGES[page_key].roles:
         raise Forbidden()
     request.state.user = user
     return user
+
+
+def _idle_pages(session: Session, principal: Principal, at: datetime) -> frozenset[str]:
+    """The review of processing outputs is for a provider that provides the processing
+    facility under some agreement (Dukcapil's administrator has no queue to open)."""
+    if principal.role is Role.PROVIDER_ADMIN and not agreements.provides(
+        session, principal.institution, Service.PENGOLAHAN, at
+    ):
+        return frozenset({"tinjauan"})
+    return frozenset()
 
 
 def check_csrf(user: User, form: Mapping[str, Any]) -> None:
@@ -173,7 +191,7 @@ def render(
         "other_lang": "en" if lang == "id" else "id",
         "here": request.url.path + (f"?{request.url.query}" if request.url.query else ""),
         "user": user,
-        "nav": nav_for(user.role) if user else [],
+        "nav": [p for p in nav_for(user.role) if p.key not in user.idle] if user else [],
         "csrf": user.csrf if user else None,
         "ok": None,
         "error": None,
