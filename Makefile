@@ -8,7 +8,7 @@ SEED   ?= 42
 # Tests run in parallel; two workers match the CI machine's two cores.
 PYTEST_WORKERS ?= 2
 
-.PHONY: demo test lint typecheck unit bench-toy clean install docs
+.PHONY: demo test lint typecheck unit bench-toy clean install docs system-deps
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -35,7 +35,11 @@ unit: $(STAMP)
 bench-toy: $(STAMP)
 	SIMPUL_BENCH_TOY=1 $(BIN)/python bench/run_all.py
 
-test: lint typecheck unit bench-toy
+# Debian packages the tests and benchmarks need (Chromium, Pango, wrk, curl, Java).
+system-deps:
+	bash .ci/system-deps
+
+test: system-deps lint typecheck unit bench-toy
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache simpul-data
