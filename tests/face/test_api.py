@@ -201,13 +201,12 @@ def test_threshold_set_by_an_addendum_adds_a_decision(env: Env, tmp_path: Path) 
 def test_portal_photo_needs_the_portal_grant(env: Env) -> None:
     from simpul import kernel
     from simpul.agreements.schemas import Mechanism
-    from simpul.kernel.core import legacy
 
     def photo(user: str, mechanism: Mechanism, nik: str) -> object:
         origin = kernel.Origin(mechanism, action="akses_nik", dataset="kependudukan",
                                source_ip="127.0.0.1")  # fmt: skip
         who = kernel.Basic(user, env.creds[user]["password"])
-        return kernel.run(kernel.Node(env.rt), who, origin, legacy(face.portal_photo),
+        return kernel.run(kernel.Node(env.rt), who, origin, face.portal_photo,
                           "kependudukan", nik)  # fmt: skip
 
     found = photo("bkn.pengguna", Mechanism.WEB_PORTAL, env.astronaut)
@@ -228,13 +227,12 @@ def test_service_call_with_another_engine_reembeds_the_stored_photo(env: Env) ->
     from simpul import kernel
     from simpul.agreements.schemas import Mechanism
     from simpul.face.engine import get_engine
-    from simpul.kernel.core import legacy
 
     plugged = get_engine("tests.face.fake_engine:engine")
     origin = kernel.Origin(Mechanism.WEB_SERVICE, action="verifikasi_wajah",
                            dataset="kependudukan", source_ip="127.0.0.1")  # fmt: skip
     who = kernel.Basic("bkn.operator", env.creds["bkn.operator"]["password"])
-    same = kernel.run(kernel.Node(env.rt), who, origin, legacy(face.verify_face), "kependudukan",
+    same = kernel.run(kernel.Node(env.rt), who, origin, face.verify_face, "kependudukan",
                       env.astronaut, samples.enrolment("astronaut"), plugged)  # fmt: skip
     assert same.kemiripan == pytest.approx(100)  # identical photo under the plugged engine
     with env.rt.sessions() as s:

@@ -26,7 +26,6 @@ from simpul.access.schemas import AccountStatus, DeviceStatus, Principal, Role
 from simpul.agreements import service as agreements
 from simpul.agreements.lifecycle import State
 from simpul.agreements.schemas import Grant, Mechanism, Service
-from simpul.audit.schemas import AuditEvent
 from simpul.errors import NotFound
 
 # Who may call data services; administrators and auditors govern and read logs instead.
@@ -319,22 +318,6 @@ def decide_party(
                     agreement_version=row.version)  # fmt: skip
 
 
-def party_event(
-    principal: Principal | None,
-    req: PartyRequest,
-    decision: Decision,
-    *,
-    subjects: tuple[str, ...] = (),
-    result: dict[str, Any] | None = None,
-    request_id: str | None = None,
-    latency_ms: float | None = None,
-) -> AuditEvent:
-    """The audit record of one party decision, allowed or denied."""
-    return resource_event(principal, req.resource, decision, agreement_id=req.agreement_id,
-                          dataset=req.dataset, subjects=subjects, result=result,
-                          request_id=request_id, latency_ms=latency_ms)  # fmt: skip
-
-
 @dataclass(frozen=True)
 class ProviderRequest:
     """A provider's own registry as a whole (an export): only the given roles of the
@@ -366,38 +349,6 @@ def decide_provider(principal: Principal, req: ProviderRequest) -> Decision:
     return Decision(True, "ok", 200, "Diizinkan.")
 
 
-def resource_event(
-    principal: Principal | None,
-    action: str,
-    decision: Decision,
-    *,
-    agreement_id: str | None = None,
-    dataset: str | None = None,
-    subjects: tuple[str, ...] = (),
-    result: dict[str, Any] | None = None,
-    detail: dict[str, Any] | None = None,
-    request_id: str | None = None,
-    latency_ms: float | None = None,
-) -> AuditEvent:
-    """The record of a decision about something other than a registry service (a party's
-    file, a provider's export), allowed or denied."""
-    return AuditEvent(
-        action=action,
-        decision="izin" if decision.allowed else "tolak",
-        reason=decision.reason,
-        actor=principal.username if principal else None,
-        institution=principal.institution if principal else None,
-        agreement_id=agreement_id,
-        agreement_version=decision.agreement_version,
-        dataset=dataset,
-        subjects=subjects,
-        result=result or {},
-        detail=detail or {},
-        request_id=request_id,
-        latency_ms=latency_ms,
-    )
-
-
 def _device_refusal(session: Session, principal: Principal, serial: str | None) -> Decision | None:
     from simpul.access import service as access
 
@@ -410,36 +361,3 @@ def _device_refusal(session: Session, principal: Principal, serial: str | None) 
     if device.institution != principal.institution or device.status is not DeviceStatus.AKTIF:
         return deny("perangkat_tidak_aktif", 403, "Perangkat pembaca KTP-el tidak aktif.")
     return None
-
-
-def audit_event(
-    principal: Principal | None,
-    req: AccessRequest,
-    decision: Decision,
-    *,
-    subjects: tuple[str, ...] = (),
-    result: dict[str, Any] | None = None,
-    request_id: str | None = None,
-    latency_ms: float | None = None,
-) -> AuditEvent:
-    """The audit record of one decision, allowed or denied."""
-    return AuditEvent(
-        action=req.service.value,
-        decision="izin" if decision.allowed else "tolak",
-        reason=decision.reason,
-        actor=principal.username if principal else None,
-        institution=principal.institution if principal else None,
-        # A request pinned to an agreement names it even when refused before a grant was
-        # chosen (suspended, ended): its provider reads the refusal in that agreement's log.
-        agreement_id=decision.agreement_id or req.agreement_id,
-        agreement_version=decision.agreement_version,
-        grant_id=decision.grant_id,
-        service=req.service.value,
-        mechanism=req.mechanism.value,
-        dataset=req.dataset,
-        subjects=subjects,
-        elements=tuple(sorted(req.input_elements | decision.output_elements)),
-        result=result or {},
-        request_id=request_id,
-        latency_ms=latency_ms,
-    )

@@ -15,7 +15,6 @@ from simpul.agreements.schemas import Mechanism
 from simpul.face import engine as face_engine
 from simpul.face import samples, service
 from simpul.kernel import AccountName, Node, Origin
-from simpul.kernel.core import legacy
 from simpul.kit.ids import new_id
 from simpul.kit.masking import mask_nik
 from simpul.runtime import runtime
@@ -142,7 +141,7 @@ def verify(
     photo = _read(foto)
     origin = Origin(Mechanism.WEB_SERVICE, action="verifikasi_wajah", dataset=dataset,
                     request_id=new_id("cli-"), internal=True)  # fmt: skip
-    answer = kernel.run(Node(rt), AccountName(akun), origin, legacy(service.verify_face),
+    answer = kernel.run(Node(rt), AccountName(akun), origin, service.verify_face,
                         dataset, nik, photo)  # fmt: skip
     out.print_json(answer.model_dump_json(exclude_none=True))
 

@@ -21,8 +21,9 @@ from typing import Any
 import duckdb
 from sqlalchemy.orm import Session
 
-from simpul.access.policy import Decision, audit_event
+from simpul.access.policy import Decision
 from simpul.agreements.schemas import Service
+from simpul.audit.events import decision_event
 from simpul.config import Settings
 from simpul.disclosure import service as svc
 from simpul.disclosure import store
@@ -449,7 +450,7 @@ def extract_file(session: Session, call: Call, extract_id: str) -> Download:
         refused = Decision(False, exc.code, exc.status, exc.detail,
                            agreement_id=meta.agreement_id,
                            agreement_version=meta.agreement_version)  # fmt: skip
-        call.record(session, audit_event(call.principal, req, refused,
+        call.record(session, decision_event(call.principal, req, refused,
                                          result={"berkas": meta.berkas},
                                          request_id=call.request_id))  # fmt: skip
         raise Refused(refused)

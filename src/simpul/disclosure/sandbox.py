@@ -29,10 +29,11 @@ import pyarrow as pa
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from simpul.access.policy import Decision, PartyRequest, Side, party_event
+from simpul.access.policy import Decision, PartyRequest, Side
 from simpul.access.schemas import Role
 from simpul.agreements import service as agreements
 from simpul.agreements.schemas import Service
+from simpul.audit.events import resource_event
 from simpul.config import Settings
 from simpul.disclosure import service as svc
 from simpul.disclosure.extracts import PSEUDONYMS, agreement_key, pseudonym_sql
@@ -549,10 +550,12 @@ def review(session: Session, call: Call, output_id: str, approve: bool, reason: 
         call.clock.now(),
     )
     session.flush()
-    event = party_event(call.principal, party, decision,
-                        result={"keluaran": row.id, "status": row.status,
-                                "pengguna": row.username, "baris": len(row.rows)},
-                        request_id=call.request_id)  # fmt: skip
+    summary = {"keluaran": row.id, "status": row.status, "pengguna": row.username,
+               "baris": len(row.rows)}  # fmt: skip
+    event = resource_event(call.principal, party.resource, decision,
+                           agreement_id=party.agreement_id, dataset=party.dataset,
+                           mechanism=call.mechanism.value, result=summary,
+                           request_id=call.request_id)  # fmt: skip
     call.record(session, replace(event, grant_id=row.grant_id, service=Service.PENGOLAHAN.value,
                                  detail={"alasan": reason}))  # fmt: skip
     return _out(row, show=True)

@@ -20,7 +20,6 @@ from simpul.face import service
 from simpul.face.engine import MAX_PHOTO_BYTES, too_large
 from simpul.face.schemas import VerifikasiWajahOut
 from simpul.kernel import Known, run
-from simpul.kernel.core import legacy
 from simpul.services.api import PROBLEMS, Caller, node_of
 from simpul.services.api import origin as api_origin
 
@@ -103,7 +102,7 @@ def _verify(
     a query-only connection that holds no lock, on PostgreSQL a pooled connection."""
     node = node_of(request.app.state)
     origin = api_origin(request, "verifikasi_wajah", dataset)
-    return run(node, Known(principal), origin, legacy(service.verify_face), dataset, nik, photo)
+    return run(node, Known(principal), origin, service.verify_face, dataset, nik, photo)
 
 
 @router.post(

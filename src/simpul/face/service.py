@@ -10,13 +10,12 @@ are provider actions, audited with their actor and reason.
 from __future__ import annotations
 
 import hashlib
-import time
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy.orm import Session
 
-from simpul.access.policy import AccessRequest, Decision, audit_event
+from simpul.access.policy import AccessRequest, Decision
 from simpul.agreements.schemas import Service
 from simpul.audit.schemas import AuditEvent
 from simpul.audit.service import record_in_session
@@ -27,12 +26,13 @@ from simpul.face.engine import FaceEngine, FaceError, Photo, decode_photo, singl
 from simpul.face.models import FacePhoto
 from simpul.face.repository import FaceRepository
 from simpul.face.schemas import EnrolOut, StoredPhoto, StoreStats, VerifikasiWajahOut
+from simpul.kernel.call import Call
 from simpul.kit.clock import Clock
 from simpul.kit.masking import mask_nik
 from simpul.registry import service as registry
 from simpul.registry.datasets import get_dataset
 from simpul.registry.identifiers import parse_nik
-from simpul.services.service import NOT_FOUND, CallContext
+from simpul.services.service import NOT_FOUND
 
 PHOTO_ELEMENT = "foto_wajah"
 ACTION_REASON = "tindakan_tata_kelola"
@@ -54,8 +54,7 @@ def _photo_dataset(code: str) -> str:
 
 @dataclass(frozen=True)
 class FaceCheck:
-    """An allowed face verification between its decision (in a transaction) and its
-    comparison (CPU work that needs no database connection)."""
+    """An allowed face verification between its decision and its comparison."""
 
     req: AccessRequest
     decision: Decision
@@ -64,34 +63,32 @@ class FaceCheck:
     engine: FaceEngine
     reference: face_engine.Embedding | None  # the stored embedding of this engine
     stored_photo: bytes | None  # when the stored embedding is another engine's
-    started: float
 
 
 def start_check(
     session: Session,
-    ctx: CallContext,
+    call: Call,
     dataset_code: str,
     nik_raw: str,
     photo: bytes,
     engine: FaceEngine | None = None,
-) -> FaceCheck | SimpulError:
-    """Check the input, decide, and read what is stored; a refusal is recorded and returned.
+) -> FaceCheck:
+    """Check the input, decide (a refusal is recorded and raised), read what is stored.
 
     The photo is checked (format, size) before the decision; faces are looked for only in
     `finish_check`, after an allowed decision."""
-    started = time.perf_counter()
     dataset = _photo_dataset(dataset_code)
     nik = canonical_nik(nik_raw)
     probe = decode_photo(photo)
     req = AccessRequest(
         dataset=dataset,
         service=Service.VERIFIKASI_WAJAH,
-        mechanism=ctx.mechanism,
+        mechanism=call.mechanism,
         input_elements=frozenset({"nik", PHOTO_ELEMENT}),
-        source_ip=ctx.source_ip,
-        internal=ctx.internal,
+        source_ip=call.source_ip,
+        internal=call.internal,
     )
-    decision = ctx.authorize(session, req, (nik,))  # a refusal is recorded and raised
+    decision = call.authorize(session, req, (nik,))
     eng = engine or face_engine.get_engine()
     repo = FaceRepository(session)
     stored = repo.embedding(dataset, nik)
@@ -103,7 +100,7 @@ def start_check(
         # (not persisted; `simpul face reindex` brings the store up to date).
         row = repo.get(dataset, nik)
         stored_photo = bytes(row.photo) if row is not None else None
-    return FaceCheck(req, decision, nik, probe, eng, reference, stored_photo, started)
+    return FaceCheck(req, decision, nik, probe, eng, reference, stored_photo)
 
 
 def _reference(check: FaceCheck) -> face_engine.Embedding | None:
@@ -115,15 +112,13 @@ def _reference(check: FaceCheck) -> face_engine.Embedding | None:
         return None  # the stored photo is unusable for this engine: nothing to compare
 
 
-def finish_check(
-    check: FaceCheck, ctx: CallContext
-) -> tuple[VerifikasiWajahOut, SimpulError | None, AuditEvent]:
-    """Faces, embedding and similarity (no database): the answer, the error to raise once
-    the audit record is durable (an unusable photo), and that audit record."""
+def finish_check(check: FaceCheck, call: Call) -> VerifikasiWajahOut:
+    """Faces, embedding and similarity (no database), and the record of what the answer
+    discloses. A photo the engine cannot use is a refusal, recorded under the grant decided
+    with the person asked about."""
     grant = check.decision.grant
     assert grant is not None
     eng = check.engine
-    error: SimpulError | None = None
     summary: dict[str, Any]
     reference = _reference(check)
     if reference is None:
@@ -133,89 +128,61 @@ def finish_check(
         try:
             score = round(eng.similarity(single_face(eng, check.probe).embedding, reference), 1)
         except FaceError as exc:
-            out, error = VerifikasiWajahOut(hasil=NOT_FOUND), exc
-            summary = {"hasil": "foto_tidak_dapat_diproses", "kode": exc.code}
-        else:
-            threshold = grant.thresholds.get(PHOTO_ELEMENT)
-            verdict = None if threshold is None else (
-                "sesuai" if score >= threshold else "tidak_sesuai"
-            )  # fmt: skip
-            show = grant.return_score or threshold is None
-            out = VerifikasiWajahOut(
-                hasil="ditemukan",
-                kemiripan=score if show else None,
-                ambang=threshold,
-                keputusan=verdict,
-            )
-            summary = {"hasil": "ditemukan", "kemiripan": score, "mesin": eng.name}
-            if verdict is not None:
-                summary["keputusan"] = verdict
-    event = audit_event(
-        ctx.principal,
-        check.req,
-        check.decision,
-        subjects=(check.nik,),
-        result=summary,
-        request_id=ctx.request_id,
-        latency_ms=(time.perf_counter() - check.started) * 1000,
-    )
-    return out, error, event
+            raise call.refuse_after(check.req, check.decision, exc, (check.nik,)) from None
+        threshold = grant.thresholds.get(PHOTO_ELEMENT)
+        verdict = None if threshold is None else (
+            "sesuai" if score >= threshold else "tidak_sesuai"
+        )  # fmt: skip
+        show = grant.return_score or threshold is None
+        out = VerifikasiWajahOut(
+            hasil="ditemukan",
+            kemiripan=score if show else None,
+            ambang=threshold,
+            keputusan=verdict,
+        )
+        summary = {"hasil": "ditemukan", "kemiripan": score, "mesin": eng.name}
+        if verdict is not None:
+            summary["keputusan"] = verdict
+    call.disclose(check.req, check.decision, subjects=(check.nik,), result=summary)
+    return out
 
 
 def verify_face(
     session: Session,
-    ctx: CallContext,
+    call: Call,
     dataset_code: str,
     nik_raw: str,
     photo: bytes,
     engine: FaceEngine | None = None,
-) -> tuple[VerifikasiWajahOut, SimpulError | None]:
-    """NIK + face photo → `data_tidak_ditemukan` or `ditemukan` with `kemiripan` 0-100
-    (and `keputusan` against the grant's `ambang_kemiripan.foto_wajah` when it sets one),
-    all in the caller's session (portal, CLI). Returns the answer and, for a refusal or an
-    unusable photo, the error to raise once the audit record is durable. The web adapter
-    runs `start_check` and `finish_check` separately, so that no database connection is
-    held while the engine works."""
-    check = start_check(session, ctx, dataset_code, nik_raw, photo, engine)
-    if isinstance(check, SimpulError):
-        return VerifikasiWajahOut(hasil=NOT_FOUND), check
-    out, error, event = finish_check(check, ctx)
-    ctx.record(session, event)
-    return out, error
+) -> VerifikasiWajahOut:
+    """A kernel operation: NIK + face photo → `data_tidak_ditemukan` or `ditemukan` with
+    `kemiripan` 0-100 (and `keputusan` against the grant's `ambang_kemiripan.foto_wajah`
+    when it sets one). API, portal and CLI call it through the kernel."""
+    return finish_check(start_check(session, call, dataset_code, nik_raw, photo, engine), call)
 
 
 def portal_photo(
-    session: Session, ctx: CallContext, dataset_code: str, nik_raw: str
-) -> tuple[StoredPhoto | None, SimpulError | None]:
-    """PKS 003 Pasal 2(1)c: the face photo for a caller whose grant outputs `foto_wajah`
-    (the portal's 13 elements). None when the person has no stored photo. Audited."""
-    started = time.perf_counter()
+    session: Session, call: Call, dataset_code: str, nik_raw: str
+) -> StoredPhoto | None:
+    """A kernel operation, PKS 003 Pasal 2(1)c: the face photo for a caller whose grant
+    outputs `foto_wajah` (the portal's 13 elements). None when the person has no photo."""
     dataset = _photo_dataset(dataset_code)
     nik = canonical_nik(nik_raw)
     req = AccessRequest(
         dataset=dataset,
         service=Service.AKSES_NIK,
-        mechanism=ctx.mechanism,
+        mechanism=call.mechanism,
         input_elements=frozenset({"nik"}),
         output_elements=frozenset({PHOTO_ELEMENT}),
-        source_ip=ctx.source_ip,
+        source_ip=call.source_ip,
+        internal=call.internal,
     )
-    decision = ctx.authorize(session, req, (nik,))  # a refusal is recorded and raised
+    decision = call.authorize(session, req, (nik,))
     row = FaceRepository(session).get(dataset, nik)
     found = None if row is None else StoredPhoto(row.content_type, bytes(row.photo), row.sha256)
-    ctx.record(
-        session,
-        audit_event(
-            ctx.principal,
-            req,
-            decision,
-            subjects=(nik,),
-            result={"hasil": "ditemukan" if found else NOT_FOUND},
-            request_id=ctx.request_id,
-            latency_ms=(time.perf_counter() - started) * 1000,
-        ),
-    )
-    return found, None
+    call.disclose(req, decision, subjects=(nik,),
+                  result={"hasil": "ditemukan" if found else NOT_FOUND})  # fmt: skip
+    return found
 
 
 def _action(

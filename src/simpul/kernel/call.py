@@ -22,16 +22,14 @@ from simpul.access.policy import (
     Decision,
     PartyRequest,
     ProviderRequest,
-    audit_event,
     decide,
     decide_party,
     decide_provider,
-    party_event,
-    resource_event,
 )
 from simpul.access.quota import QuotaLimiter
 from simpul.access.schemas import Principal
 from simpul.agreements.schemas import Mechanism
+from simpul.audit.events import decision_event, resource_event
 from simpul.audit.schemas import AuditEvent
 from simpul.audit.service import AuditWriter
 from simpul.config import Settings
@@ -77,11 +75,6 @@ class Call:
     # The last decision taken, for a refusal raised after it (its agreement is recorded).
     last_decision: Decision | None = None
 
-    # Kept for the service functions written before the kernel (they took a CallContext).
-    @property
-    def pending(self) -> list[AuditEvent]:
-        return self.events
-
     def stored(self, session: Session, dataset: str, nik: str) -> dict[str, Any] | None:
         """The registry record of `nik`, as prefetched or read now."""
         try:
@@ -98,8 +91,8 @@ class Call:
         self.last_decision = decision
         if not decision.allowed:
             self.events.append(
-                audit_event(self.principal, req, decision, subjects=subjects,
-                            request_id=self.request_id, latency_ms=self._elapsed())
+                decision_event(self.principal, req, decision, subjects=subjects,
+                               request_id=self.request_id, latency_ms=self._elapsed())
             )  # fmt: skip
             raise Refused(decision)
         return decision
@@ -113,8 +106,7 @@ class Call:
         self.last_decision = decision
         if not decision.allowed:
             self.events.append(
-                party_event(self.principal, req, decision, subjects=subjects,
-                            request_id=self.request_id, latency_ms=self._elapsed())
+                self._party(req, decision, subjects=subjects)
             )  # fmt: skip
             raise Refused(decision)
         return decision
@@ -130,8 +122,7 @@ class Call:
         """Record what an allowed party access reveals (every person it names)."""
         assert decision.allowed, "disclose_party() needs an allowed decision"
         self.events.append(
-            party_event(self.principal, req, decision, subjects=subjects, result=result,
-                        request_id=self.request_id, latency_ms=self._elapsed())
+            self._party(req, decision, subjects=subjects, result=result)
         )  # fmt: skip
 
     def authorize_provider(self, req: ProviderRequest) -> Decision:
@@ -142,7 +133,8 @@ class Call:
         if not decision.allowed:
             self.events.append(
                 resource_event(self.principal, req.resource, decision, dataset=req.dataset,
-                               request_id=self.request_id, latency_ms=self._elapsed())
+                               mechanism=self.mechanism.value, request_id=self.request_id,
+                               latency_ms=self._elapsed())
             )  # fmt: skip
             raise Refused(decision)
         return decision
@@ -160,8 +152,9 @@ class Call:
         assert decision.allowed, "disclose_provider() needs an allowed decision"
         self.events.append(
             resource_event(self.principal, req.resource, decision, dataset=req.dataset,
-                           subjects=subjects, result=result, detail=detail,
-                           request_id=self.request_id, latency_ms=self._elapsed())
+                           mechanism=self.mechanism.value, subjects=subjects, result=result,
+                           detail=detail, request_id=self.request_id,
+                           latency_ms=self._elapsed())
         )  # fmt: skip
 
     def disclose(
@@ -176,13 +169,19 @@ class Call:
         """Record what an allowed call reveals: every subject it names, and a summary of
         the answer (never a stored value)."""
         assert decision.allowed, "disclose() needs an allowed decision"
-        event = audit_event(self.principal, req, decision, subjects=subjects, result=result,
-                            request_id=self.request_id, latency_ms=self._elapsed())  # fmt: skip
-        if detail:
-            event = _with_detail(event, detail)
-        self.events.append(event)
+        self.events.append(
+            decision_event(self.principal, req, decision, subjects=subjects, result=result,
+                           detail=detail, request_id=self.request_id,
+                           latency_ms=self._elapsed())
+        )  # fmt: skip
 
-    def refuse_after(self, req: AccessRequest, decision: Decision, exc: SimpulError) -> Refused:
+    def refuse_after(
+        self,
+        req: AccessRequest,
+        decision: Decision,
+        exc: SimpulError,
+        subjects: tuple[str, ...] = (),
+    ) -> Refused:
         """An allowed request that cannot be answered (a table that cannot be protected, a
         query the sandbox refuses): recorded with the refusal's code, returned to raise."""
         refused = Decision(False, exc.code, exc.status, exc.detail,
@@ -190,8 +189,9 @@ class Call:
                            agreement_version=decision.agreement_version,
                            grant=decision.grant, extra=dict(exc.extra))  # fmt: skip
         self.events.append(
-            audit_event(self.principal, req, refused, result={"ditolak": exc.code},
-                        request_id=self.request_id, latency_ms=self._elapsed())
+            decision_event(self.principal, req, refused, subjects=subjects,
+                           result={"ditolak": exc.code}, request_id=self.request_id,
+                           latency_ms=self._elapsed())
         )  # fmt: skip
         return Refused(refused)
 
@@ -200,11 +200,11 @@ class Call:
         the kernel writes it with the rest."""
         self.events.append(event)
 
+    def _party(self, req: PartyRequest, decision: Decision, **kw: Any) -> AuditEvent:
+        return resource_event(self.principal, req.resource, decision,
+                              agreement_id=req.agreement_id, dataset=req.dataset,
+                              mechanism=self.mechanism.value, request_id=self.request_id,
+                              latency_ms=self._elapsed(), **kw)  # fmt: skip
+
     def _elapsed(self) -> float:
         return (time.perf_counter() - self.started) * 1000
-
-
-def _with_detail(event: AuditEvent, detail: dict[str, Any]) -> AuditEvent:
-    from dataclasses import replace
-
-    return replace(event, detail={**event.detail, **detail})

@@ -144,24 +144,6 @@ def _writes(op: object) -> bool:
     return bool(getattr(op, WRITES, False))
 
 
-def legacy(fn: Callable[..., tuple[T, Any]]) -> Callable[..., T]:
-    """An operation written before the kernel, which returns `(answer, refusal)` with the
-    refusal already recorded, as a kernel operation that raises it."""
-
-    def op(session: Session, call: Call, *args: Any, **kw: Any) -> T:
-        answer, refused = fn(session, call, *args, **kw)
-        if isinstance(refused, SimpulError):
-            raise refused
-        if refused is not None:
-            raise Refused(refused)
-        return answer
-
-    op.__name__ = getattr(fn, "__name__", "operasi")
-    if _writes(fn):
-        writes(op)
-    return op
-
-
 def settle_refusal(call: Call, exc: SimpulError) -> None:
     """After a refusal no data leaves: keep the refusals, and record this one if it was
     not recorded when it was decided (validation refusals, failures after an allowance)."""

@@ -25,10 +25,11 @@ from typing import Any
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from simpul.access.policy import AccessRequest, audit_event, decide
+from simpul.access.policy import AccessRequest, decide
 from simpul.access.schemas import Principal
 from simpul.agreements import service as agreements
 from simpul.agreements.schemas import DEFAULT_RETENTION_DAYS, Mechanism, Service
+from simpul.audit.events import decision_event
 from simpul.audit.schemas import AuditEvent
 from simpul.audit.service import record_in_session
 from simpul.config import Settings
@@ -433,7 +434,7 @@ def review(
         )
     repo.set_review(job.id, line, decision, call.principal.username, call.clock.now())
     session.refresh(row)
-    event = audit_event(
+    event = decision_event(
         call.principal, req, allowed, subjects=row_subjects([row]),
         result={"pekerjaan": job.id, "baris": line, "keputusan": decision},
         request_id=call.request_id,

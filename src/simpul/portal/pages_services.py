@@ -15,7 +15,6 @@ from simpul.access.schemas import Role
 from simpul.agreements.schemas import Service
 from simpul.face import engine as face_engine
 from simpul.face import service as face
-from simpul.kernel.core import legacy
 from simpul.obligations import service as obligations
 from simpul.obligations.deadlines import Status
 from simpul.portal import i18n
@@ -81,9 +80,7 @@ def _lookup(request: Request, form: dict[str, str]) -> HTMLResponse:
     photo = None
     if answer is not None and answer.hasil == "ditemukan":
         # PKS 003 Pasal 2(1)c: the face photo, decided (output foto_wajah) and audited apart.
-        shot = call(
-            request, user, Service.AKSES_NIK, legacy(face.portal_photo), "kependudukan", nik
-        )
+        shot = call(request, user, Service.AKSES_NIK, face.portal_photo, "kependudukan", nik)
         if shot.answer is not None:
             encoded = base64.b64encode(shot.answer.data).decode("ascii")
             photo = f"data:{shot.answer.content_type};base64,{encoded}"
@@ -252,7 +249,7 @@ def _face(request: Request, form: dict[str, str], photo: bytes | None) -> HTMLRe
         request,
         user,
         Service.VERIFIKASI_WAJAH,
-        legacy(face.verify_face),
+        face.verify_face,
         "kependudukan",
         nik,
         photo,

@@ -22,10 +22,6 @@ from simpul.services.schemas import CekStatusOut, ProfilOut, VerifikasiOut
 NOT_FOUND = "data_tidak_ditemukan"
 
 
-# The call's context is the kernel's `Call` (the name is kept for older imports).
-CallContext = Call
-
-
 def _canonical_nik(raw: str, reference: date | None = None) -> str:
     info = parse_nik(raw, reference=reference)
     if not info.valid:
