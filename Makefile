@@ -45,5 +45,7 @@ clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache simpul-data
 
 # The CLI reference is generated from --help; tests/test_docs.py fails when it is stale.
+# The error-code catalogue is read from the source; tests/test_error_codes.py checks it.
 docs: $(STAMP)
 	$(BIN)/python -m typer simpul.cli utils docs --name simpul --output docs/cli.md
+	$(BIN)/python -m simpul.kit.errorcodes > docs/errors.md
