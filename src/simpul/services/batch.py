@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from simpul.access.policy import AccessRequest
 from simpul.agreements.schemas import Grant, Service
-from simpul.errors import SimpulError
+from simpul.errors import InvalidInput, SimpulError
 from simpul.kernel.call import Call
 from simpul.registry import service as registry
 from simpul.registry.datasets import Dataset, get_dataset
@@ -130,7 +130,7 @@ def check_status_batch(
     dataset = get_dataset(dataset_code)
     check = dataset.status_check
     if check is None:
-        raise SimpulError(
+        raise InvalidInput(  # 422, as the single-item check answers it
             "cek_status_tidak_tersedia", f"Dataset {dataset.code} tidak melayani cek status."
         )
     parsed = _Parsed()
