@@ -175,3 +175,127 @@ def test_any_bytes_give_a_list_or_a_clear_error(
         assert len(parsed.lines) + skipped <= parsed.rows_total
         return
     assert refusal.code and refusal.detail
+
+
+# Issue 17: no silent row loss. Each of these lost rows (or re-decoded the file) before.
+
+
+def _good_rows(start: int, count: int) -> str:
+    return "".join(
+        f"32730152039{n:05d},WARGA {n},12-03-1990\n" for n in range(start, start + count)
+    )
+
+
+def test_an_unterminated_quote_is_reported_for_its_row_and_every_good_row_after_it_runs(
+    tmp_path: Path,
+) -> None:
+    """810 good rows, one broken quote after the 60th: 150 rows used to vanish into it."""
+    body = (
+        _good_rows(1, 60)
+        + '3273015203999999,"BUDI SANTOSO,12-03-1990\n'  # the quote never closes
+        + _good_rows(61, 750)
+    )
+    path = _csv(tmp_path, "NIK,NAMA,TANGGAL_LAHIR\n" + body)
+    parsed = parse_list(path, ALIASES, 10_000)
+    assert len(parsed.lines) == 810
+    assert parsed.rows_total == 811
+    assert [(i.line, i.severity, i.code) for i in parsed.issues] == [
+        (62, "galat", "kutip_tidak_seimbang")
+    ]
+    assert parsed.lines[60] == 63 and parsed.nama[60] == "WARGA 61"
+
+
+def test_a_quote_that_closes_rows_later_does_not_swallow_them(tmp_path: Path) -> None:
+    body = (
+        f'{GOOD},"SITI AMINAH,12-03-1990\n'  # opens a quote ...
+        + _good_rows(1, 5)
+        + '3273015203900009,BUDI " SANTOSO",12-03-1990\n'  # ... that a stray quote closes
+        + _good_rows(6, 3)
+    )
+    parsed = parse_list(_csv(tmp_path, "NIK,NAMA,TANGGAL_LAHIR\n" + body), ALIASES, 100)
+    assert [(i.line, i.code) for i in parsed.issues] == [(2, "kutip_tidak_seimbang")]
+    assert parsed.lines == list(range(3, 12))
+
+
+def test_a_quoted_address_over_two_lines_is_still_one_row(tmp_path: Path) -> None:
+    path = _csv(
+        tmp_path,
+        "NIK,NAMA,TANGGAL_LAHIR,ALAMAT\n"
+        f'{GOOD},SITI AMINAH,12-03-1990,"JL MAWAR 1\nRT 01 RW 02"\n'
+        "3273015203900002,BUDI SANTOSO,12-03-1990,JL MELATI\n",
+    )
+    parsed = parse_list(path, ALIASES, 100)
+    assert parsed.issues == []
+    assert parsed.lines == [2, 4]  # a row's line is the line it starts on
+    assert parsed.alamat[0] == "JL MAWAR 1\nRT 01 RW 02"
+
+
+def test_an_unterminated_quote_on_the_last_line_is_reported(tmp_path: Path) -> None:
+    path = _csv(tmp_path, f'NIK,NAMA,TANGGAL_LAHIR\n{GOOD},SITI,12-03-1990\n1,"BUDI,12-03')
+    parsed = parse_list(path, ALIASES, 100)
+    assert parsed.lines == [2]
+    assert [(i.line, i.code) for i in parsed.issues] == [(3, "kutip_tidak_seimbang")]
+
+
+def test_invalid_utf8_is_reported_for_its_row_and_the_rest_stays_utf8(tmp_path: Path) -> None:
+    """One cp1252 row in a UTF-8 file used to turn the whole file into cp1252 mojibake."""
+    path = tmp_path / "campur.csv"
+    path.write_bytes(
+        f"NIK,NAMA,TANGGAL_LAHIR\n{GOOD},JOSÉ RAMOS,12-03-1990\n".encode()
+        + b"3273015203900002,MAR\xcdA LOPEZ,12-03-1990\n"  # cp1252 Í: not UTF-8
+        + "3273015203900003,NUÑEZ,12-03-1990\n".encode()
+    )
+    parsed = parse_list(path, ALIASES, 100)
+    assert parsed.nama == ["JOSÉ RAMOS", "MARÍA LOPEZ", "NUÑEZ"]
+    assert [(i.line, i.severity, i.code) for i in parsed.issues] == [
+        (3, "peringatan", "utf8_tidak_valid")
+    ]
+    assert parsed.encoding == "utf-8+cp1252"
+
+
+def test_invalid_utf8_past_the_sniffed_sample_is_reported(tmp_path: Path) -> None:
+    """Past the first 256 KB a bad byte used to become U+FFFD without a word."""
+    head = "NIK,NAMA,TANGGAL_LAHIR\n" + _good_rows(1, 8000)
+    assert len(head) > 256 * 1024
+    path = tmp_path / "panjang.csv"
+    path.write_bytes(head.encode() + b"3273015203999999,JOS\xc9,12-03-1990\n")
+    parsed = parse_list(path, ALIASES, 10_000)
+    assert len(parsed.lines) == 8001 and parsed.nama[-1] == "JOSÉ"
+    assert [(i.line, i.code) for i in parsed.issues] == [(8002, "utf8_tidak_valid")]
+
+
+def _stale_dimension(path: Path, rows: int, ref: str) -> Path:
+    """An XLSX of `rows` data rows whose sheet XML declares <dimension ref=ref>."""
+    table: list[list[object]] = [["NIK", "NAMA", "TGL_LHR"]]
+    table += [[f"32730152039{n:05d}", f"WARGA {n}", "12-03-1990"] for n in range(1, rows + 1)]
+    base = _xlsx(path.with_name("lengkap.xlsx"), table)
+    sheet = "xl/worksheets/sheet1.xml"
+    with zipfile.ZipFile(base) as src, zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as dst:
+        for item in src.infolist():
+            data = src.read(item.filename)
+            if item.filename == sheet:
+                text = data.decode()
+                start = text.index("<dimension ref=")
+                end = text.index("/>", start) + 2
+                data = (text[:start] + f'<dimension ref="{ref}"/>' + text[end:]).encode()
+            dst.writestr(item, data)
+    base.unlink()
+    return path
+
+
+def test_xlsx_rows_beyond_a_stale_dimension_are_read(tmp_path: Path) -> None:
+    """A 2,000-row sheet declaring A1:C4 used to be matched as 4 rows."""
+    path = _stale_dimension(tmp_path / "basi.xlsx", 2000, "A1:C4")
+    with zipfile.ZipFile(path) as zf:
+        assert '<dimension ref="A1:C4"/>' in zf.read("xl/worksheets/sheet1.xml").decode()
+    parsed = parse_list(path, ALIASES, 10_000)
+    assert parsed.rows_total == 2000 and len(parsed.lines) == 2000
+    assert parsed.lines[-1] == 2001 and parsed.nama[-1] == "WARGA 2000"
+    assert parsed.issues == []
+
+
+def test_xlsx_columns_beyond_a_stale_dimension_are_read(tmp_path: Path) -> None:
+    path = _stale_dimension(tmp_path / "sempit.xlsx", 3, "A1:A1")
+    parsed = parse_list(path, ALIASES, 100)
+    assert parsed.header == ["NIK", "NAMA", "TGL_LHR"]
+    assert parsed.nama == ["WARGA 1", "WARGA 2", "WARGA 3"]

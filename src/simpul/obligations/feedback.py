@@ -34,7 +34,7 @@ from simpul.kit.clock import Clock
 from simpul.kit.csvsafe import safe_cell
 from simpul.kit.ids import new_id
 from simpul.kit.masking import mask_nik
-from simpul.kit.tabular import detect_encoding, sniff_delimiter
+from simpul.kit.tabular import read_csv_bytes, row_problem
 from simpul.obligations.deadlines import Deadline, status_of
 from simpul.obligations.models import FeedbackRow, FeedbackUpload
 from simpul.obligations.repository import UsageRepository
@@ -323,16 +323,6 @@ def duty_of(doc: AgreementDocument, agreement_id: str, duty_id: str | None) -> F
     return duties[0]
 
 
-def _decode(content: bytes) -> str:
-    encoding, _ = detect_encoding(content[:65_536])
-    try:
-        return content.decode(encoding)
-    except (UnicodeDecodeError, LookupError):
-        raise InvalidInput(
-            "berkas_tidak_terbaca", "Berkas data balikan tidak dapat dibaca sebagai teks."
-        ) from None
-
-
 def _check_value(kind: ElementType, values: tuple[str, ...] | None, raw: str) -> str | None:
     """An error text for a bad value, or None."""
     if kind is ElementType.NIP:
@@ -350,15 +340,21 @@ def _check_value(kind: ElementType, values: tuple[str, ...] | None, raw: str) ->
 
 
 def validate_rows(
-    text: str, duty: FeedbackDuty, owed_hashes: set[str], hasher: SubjectHasher, today: date
+    content: bytes | str,
+    duty: FeedbackDuty,
+    owed_hashes: set[str],
+    hasher: SubjectHasher,
+    today: date,
 ) -> list[RowVerdict]:
-    """A verdict for every data row. Header problems fail the whole file."""
+    """A verdict for every data row. Header problems fail the whole file.
+
+    Read with `simpul.kit.tabular` (as lists are): a row with an unclosed quote is rejected by
+    its line and the rows after it are still read; a line that is not UTF-8 is decoded alone
+    (cp1252) and its verdict says so; the file is never re-decoded as a whole."""
     dataset = get_dataset(duty.dataset)
     wanted = columns(duty)
-    reader = csv.reader(io.StringIO(text), delimiter=sniff_delimiter(text))
-    header = next(reader, None)
-    if header is None:
-        raise InvalidInput("berkas_kosong", "Berkas data balikan kosong.")
+    table = read_csv_bytes(content.encode() if isinstance(content, str) else content)
+    header = table.header
     aliases = dataset.alias_map()
     names = [aliases.get(h.strip().upper(), h.strip().lower()) for h in header]
     missing = [c for c in wanted if c not in names]
@@ -372,15 +368,22 @@ def validate_rows(
     index = {n: names.index(n) for n in wanted}
     seen: set[str] = set()
     out: list[RowVerdict] = []
-    for line, cells in enumerate(reader, start=2):
-        if not any(c.strip() for c in cells):
-            continue
+    for line, cells in table.rows:
         if len(out) >= MAX_ROWS:
             raise InvalidInput(
                 "berkas_terlalu_besar", f"Paling banyak {MAX_ROWS} baris per unggahan."
             )
-        data = {n: (cells[i].strip() if i < len(cells) else "") for n, i in index.items()}
-        out.append(_verdict(line, data, dataset, owed_hashes, hasher, seen, today))
+        problem = row_problem(cells)
+        if problem is not None:
+            out.append(RowVerdict(line, False, problem.code, problem.detail, {}))
+            continue
+        data = {n: (str(cells[i]).strip() if i < len(cells) else "") for n, i in index.items()}
+        verdict = _verdict(line, data, dataset, owed_hashes, hasher, seen, today)
+        notes = table.warnings_for(line)
+        if notes:
+            said = " ".join(n.detail for n in notes)
+            verdict.detail = f"{verdict.detail} {said}".strip()
+        out.append(verdict)
     return out
 
 
@@ -460,10 +463,9 @@ def upload(
         )
     if len(content) > settings.max_upload_bytes:
         raise InvalidInput("berkas_terlalu_besar", "Berkas melebihi batas ukuran unggahan.")
-    text = _decode(content)
     hasher = SubjectHasher(settings.require_secret("audit_hmac_key"))
     owed_hashes = set(owed(session, settings, agreement_id, doc, duty))
-    verdicts = validate_rows(text, duty, owed_hashes, hasher, local_date(clock.now()))
+    verdicts = validate_rows(content, duty, owed_hashes, hasher, local_date(clock.now()))
     upload_id = new_id("db")
     accepted = sum(1 for v in verdicts if v.accepted)
     session.add(

@@ -18,7 +18,7 @@ from typing import Any
 
 from simpul.errors import InvalidInput
 from simpul.kit.masking import mask_nik
-from simpul.kit.tabular import SNIFF_BYTES, Table, read_csv, row_unreadable
+from simpul.kit.tabular import SNIFF_BYTES, Table, read_csv, row_problem
 from simpul.matching.engine import Query
 from simpul.matching.normalize import parse_date
 from simpul.registry.identifiers import parse_nik
@@ -156,6 +156,12 @@ def read_xlsx(path: Path) -> Table:
     except Exception as exc:  # openpyxl raises many types for a broken workbook
         raise InvalidInput("xlsx_tidak_terbaca", "Berkas XLSX tidak terbaca.") from exc
     ws = wb.worksheets[0]
+    # Read-only mode trusts the sheet's declared <dimension ref>, which writers leave stale
+    # (a 2,000-row sheet declaring A1:C4 would be read as 4 rows): read to the real last row
+    # and column instead.
+    reset = getattr(ws, "reset_dimensions", None)
+    if reset is not None:
+        reset()
     it = ws.iter_rows(values_only=True)
     try:
         first = next(it)
@@ -214,13 +220,17 @@ def parse_list(path: Path, aliases: dict[str, str], max_rows: int) -> ParsedList
                 f"Daftar memuat lebih dari {max_rows:,} baris data (batas yang dikonfigurasi).",
                 status=413,
             )
-        unreadable = row_unreadable(cells)
-        if unreadable is not None:
-            out.issues.append(
-                RowIssue(line, "galat", "baris_tidak_terbaca",
-                         "Baris tidak terbaca (terlalu panjang atau tanda kutip tidak seimbang).")
-            )  # fmt: skip
+        problem = row_problem(cells)
+        if problem is not None:
+            detail = (
+                problem.detail
+                if problem.code != "baris_tidak_terbaca"
+                else "Baris tidak terbaca (terlalu panjang atau rusak)."
+            )
+            out.issues.append(RowIssue(line, "galat", problem.code, detail))
             continue
+        for note in table.warnings_for(line):
+            out.issues.append(RowIssue(line, "peringatan", note.code, note.detail))
         values = {el: _text(cells[i]) if i < len(cells) else "" for i, el in mapping.items()}
         if any(len(v) > MAX_CELL_CHARS for v in values.values()):
             out.issues.append(
@@ -230,6 +240,7 @@ def parse_list(path: Path, aliases: dict[str, str], max_rows: int) -> ParsedList
         _validate_row(out, line, values)
     if out.rows_total == 0:
         raise InvalidInput("tidak_ada_baris", "Daftar tidak memuat satu pun baris data.")
+    out.encoding = table.encoding  # as read: lines that were not UTF-8 change it
     return out
 
 
