@@ -167,21 +167,30 @@ def root(
     """Pengaturan dibaca dari variabel SIMPUL_* dan DATA_DIR/simpul.env."""
     if ctx.invoked_subcommand == "version":
         return  # needs no instance: no settings, no database layer
-    from simpul.config import load_settings
+    from simpul.config import load_settings, private_umask
     from simpul.runtime import Runtime
 
-    ctx.obj = Runtime(load_settings(data_dir))
+    private_umask()  # every file the node writes holds personal data or keys
+    # Only `init` and `demo` create a database; any other command refuses one that is not
+    # the data folder's own (simpul.runtime.check_instance).
+    creates = ctx.invoked_subcommand in ("init", "demo")
+    ctx.obj = Runtime(load_settings(data_dir), guard=not creates)
     ctx.call_on_close(ctx.obj.close)
 
 
 @app.command()
 def init(ctx: typer.Context) -> None:
     """Buat atau perbarui skema basis data (migrasi Alembic)."""
+    # Also gives the database its instance id and records both in the data folder.
+    from simpul.db import public_url
     from simpul.runtime import runtime
 
     rt = runtime(ctx)
-    rt.migrate()
-    err().print(f"Skema basis data mutakhir: {rt.settings.effective_database_url.split('://')[0]}")
+    instance_id = rt.initialise()
+    err().print(
+        f"Skema basis data mutakhir: {public_url(rt.settings.effective_database_url)} "
+        f"(instans {instance_id})"
+    )
 
 
 @app.command()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import os
 import secrets
 from pathlib import Path
 from typing import Literal
@@ -12,6 +14,12 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from simpul.errors import SimpulError
 
 SECRET_FIELDS = ("secret_key", "audit_hmac_key", "pseudonym_key")
+# Everything the node writes holds personal data or keys: only its own user reads it.
+PRIVATE_DIR, PRIVATE_FILE = 0o700, 0o600
+# The process-wide creation mask of every entry point (CLI, server workers): files any part
+# of the node creates come out 0600 and folders 0700, whichever module writes them.
+PRIVATE_UMASK = 0o077
+INSTANCE_FILE = "instance.json"
 
 
 class Settings(BaseSettings):
@@ -30,6 +38,10 @@ class Settings(BaseSettings):
     audit_hmac_key: SecretStr | None = None
     pseudonym_key: SecretStr | None = None
     demo: bool = False
+    # A command in a brand-new data folder (no instance record, snapshots or credentials)
+    # may set up its database, as before instance ids; off, only `simpul init` / `simpul
+    # demo` create one. A folder that records its database is always checked against it.
+    implicit_init: bool = True
     # Grant quotas (per minute/day) are enforced; load tests switch this off explicitly.
     quota_enabled: bool = True
     # Web requests append their audit records through the group-commit writer.
@@ -63,9 +75,7 @@ class Settings(BaseSettings):
 
     @property
     def effective_database_url(self) -> str:
-        if self.database_url:
-            return self.database_url
-        return f"sqlite:///{(self.data_dir / 'simpul.db').resolve()}"
+        return self.database_url or default_database_url(self.data_dir)
 
     @property
     def registry_dir(self) -> Path:
@@ -94,12 +104,64 @@ def load_settings(data_dir: Path | None = None, **overrides: object) -> Settings
     return base
 
 
+def default_database_url(data_dir: Path) -> str:
+    """The folder's own SQLite file."""
+    return f"sqlite:///{(data_dir / 'simpul.db').resolve()}"
+
+
+def private_umask() -> None:
+    """Make every file this process creates from now on 0600 and every folder 0700."""
+    os.umask(PRIVATE_UMASK)
+
+
+def ensure_private_dir(path: Path) -> Path:
+    """The folder, created 0700 (parents too), and made 0700 if it was looser."""
+    path.mkdir(mode=PRIVATE_DIR, parents=True, exist_ok=True)
+    if path.stat().st_mode & 0o077:
+        path.chmod(PRIVATE_DIR)
+    return path
+
+
+def write_private(path: Path, content: str) -> Path:
+    """Write a text file that is 0600 from its creation (never briefly readable by others)."""
+    ensure_private_dir(path.parent)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, PRIVATE_FILE)
+    os.fchmod(fd, PRIVATE_FILE)  # an existing file may have had other bits
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write(content)
+    return path
+
+
 def write_demo_secrets(data_dir: Path) -> Path:
     """Create DATA_DIR/simpul.env (0600) with fresh random secrets, once."""
-    data_dir.mkdir(parents=True, exist_ok=True)
+    ensure_private_dir(data_dir)
     env_file = data_dir / "simpul.env"
     if not env_file.exists():
         lines = [f"SIMPUL_{name.upper()}={secrets.token_urlsafe(32)}" for name in SECRET_FIELDS]
-        env_file.write_text("\n".join([*lines, "SIMPUL_DEMO=true", ""]), encoding="utf-8")
-        env_file.chmod(0o600)
+        write_private(env_file, "\n".join([*lines, "SIMPUL_DEMO=true", ""]))
     return env_file
+
+
+def read_instance_record(data_dir: Path) -> dict[str, str] | None:
+    """What the data folder records about its database (`instance.json`), if anything."""
+    path = data_dir / INSTANCE_FILE
+    if not path.exists():
+        return None
+    loaded = json.loads(path.read_text(encoding="utf-8"))
+    return {"instance_id": str(loaded["instance_id"]), "database_url": str(loaded["database_url"])}
+
+
+def write_instance_record(settings: Settings, instance_id: str, public_url: str) -> Path:
+    """Record in the data folder which database it belongs to: `instance.json` (the URL
+    without its password and the instance id) and, when the database is not the folder's
+    own SQLite file, SIMPUL_DATABASE_URL in `simpul.env`, so that a new shell or a cron job
+    without the variable finds the same database instead of a new empty one."""
+    ensure_private_dir(settings.data_dir)
+    record = {"instance_id": instance_id, "database_url": public_url}
+    path = write_private(settings.data_dir / INSTANCE_FILE, json.dumps(record, indent=2) + "\n")
+    if settings.effective_database_url != default_database_url(settings.data_dir):
+        env_file = settings.data_dir / "simpul.env"
+        old = env_file.read_text(encoding="utf-8").splitlines() if env_file.exists() else []
+        kept = [line for line in old if not line.startswith("SIMPUL_DATABASE_URL=")]
+        write_private(env_file, "\n".join([*kept, f"SIMPUL_DATABASE_URL={public_url}", ""]))
+    return path

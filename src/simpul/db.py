@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+import os
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from importlib import resources
-from typing import Any
+from pathlib import Path
+from typing import Any, NamedTuple
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import MetaData, create_engine, event
-from sqlalchemy.engine import Engine
+from sqlalchemy import MetaData, create_engine, event, inspect, text
+from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
-from simpul.config import Settings
+from simpul.config import PRIVATE_FILE, Settings, ensure_private_dir
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -44,7 +48,10 @@ def make_engine(
     kwargs.setdefault("pool_size", 20)
     kwargs.setdefault("max_overflow", 20)
     if url.startswith("sqlite"):
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        ensure_private_dir(settings.data_dir)
+        path = sqlite_path(url)
+        if path is not None and not read_only:
+            _private_sqlite_files(path)
         engine = create_engine(url, connect_args={"timeout": 30}, **kwargs)
         _configure_sqlite(engine, settings.sqlite_synchronous, read_only=read_only)
         return engine
@@ -115,3 +122,74 @@ def alembic_config(engine: Engine) -> Config:
 def run_migrations(engine: Engine, revision: str = "heads") -> None:
     """Bring the schema to `revision` (every branch head by default); safe on every start."""
     command.upgrade(alembic_config(engine), revision)
+
+
+INSTANCE_TABLE = "simpul_instance"
+
+
+class DatabaseState(NamedTuple):
+    """What a database says about itself: migrated at all, and the instance it belongs to."""
+
+    initialised: bool
+    instance_id: str | None
+
+
+def public_url(url: str) -> str:
+    """The URL without its password: what the data folder records and errors name."""
+    return make_url(url).set(password=None).render_as_string(hide_password=False)
+
+
+def sqlite_path(url: str) -> Path | None:
+    """The file of an SQLite URL (None for in-memory databases and other backends)."""
+    parsed = make_url(url)
+    if not parsed.drivername.startswith("sqlite") or parsed.database in (None, "", ":memory:"):
+        return None
+    return Path(parsed.database)
+
+
+def _private_sqlite_files(path: Path) -> None:
+    """Create the database file 0600 (SQLite gives its -wal and -shm the same mode) and take
+    group and other bits off files an older version left readable."""
+    if not path.exists():
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT, PRIVATE_FILE))
+    for file in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
+        try:
+            if file.stat().st_mode & 0o077:
+                file.chmod(PRIVATE_FILE)
+        except FileNotFoundError:
+            continue
+
+
+def database_exists(settings: Settings) -> bool:
+    """False for an SQLite file that does not exist: checked without creating it."""
+    path = sqlite_path(settings.effective_database_url)
+    return path is None or path.exists()
+
+
+def database_state(engine: Engine) -> DatabaseState:
+    """Read-only: whether the schema exists and which instance id the database holds."""
+    with engine.connect() as conn:
+        inspector = inspect(conn)
+        if not inspector.has_table("alembic_version"):
+            return DatabaseState(False, None)
+        if not inspector.has_table(INSTANCE_TABLE):
+            return DatabaseState(True, None)
+        found = conn.execute(text(f"SELECT instance_id FROM {INSTANCE_TABLE}")).scalar()
+        return DatabaseState(True, None if found is None else str(found))
+
+
+def claim_instance(engine: Engine) -> str:
+    """The database's instance id, written first if it has none (`simpul init` / `demo`)."""
+    with engine.begin() as conn:
+        found = conn.execute(text(f"SELECT instance_id FROM {INSTANCE_TABLE}")).scalar()
+        if found is not None:
+            return str(found)
+        new = str(uuid.uuid4())
+        conn.execute(
+            text(
+                f"INSERT INTO {INSTANCE_TABLE} (singleton, instance_id, created_at) "
+                "VALUES (1, :id, :at)"
+            ),
+            {"id": new, "at": datetime.now(UTC)},
+        )
+        return new

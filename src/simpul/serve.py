@@ -11,8 +11,8 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from simpul.config import load_settings
-from simpul.runtime import runtime
+from simpul.config import load_settings, private_umask
+from simpul.runtime import Runtime, runtime
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
@@ -42,6 +42,9 @@ def serve_folder(
     """Serve the instance in `folder` until interrupted (also what `simpul demo` ends with)."""
     import uvicorn
 
+    # Refuse before listening: a database that is not the folder's own (or none at all)
+    # would serve logins that all fail and an empty audit log.
+    checked = checked_runtime(folder)
     typer.echo(f"Melayani di http://{host}:{port}/ (dokumentasi API: /docs)")
     # Every service call is in the audit log already; a per-request HTTP log line costs
     # throughput and is opt-in.
@@ -49,8 +52,9 @@ def serve_folder(
     if workers == 1:
         from simpul.app import create_app
 
-        uvicorn.run(create_app(load_settings(folder)), log_level="info", **options)  # type: ignore[arg-type]
+        uvicorn.run(create_app(checked.settings, checked), log_level="info", **options)  # type: ignore[arg-type]
         return
+    checked.close()
     # Several processes: each builds its own app (engine, audit writer) from the same data
     # dir; the audit chain serialises across processes (see simpul.audit).
     os.environ["SIMPUL_DATA_DIR"] = str(folder)
@@ -61,4 +65,18 @@ def app_from_env() -> FastAPI:
     """uvicorn's factory for each worker process: the app for `SIMPUL_DATA_DIR`."""
     from simpul.app import create_app
 
-    return create_app(load_settings())
+    private_umask()
+    rt = checked_runtime(None)
+    return create_app(rt.settings, rt)
+
+
+def checked_runtime(folder: Path | None) -> Runtime:
+    """The runtime of the instance in `folder`, its database checked to be the folder's own
+    (simpul.runtime.check_instance); a SimpulError otherwise."""
+    rt = Runtime(load_settings(folder), guard=True)
+    try:
+        _ = rt.engine
+    except BaseException:
+        rt.close()
+        raise
+    return rt

@@ -4,7 +4,6 @@ extension addenda, accounts for every party and role, and weeks of past usage.""
 from __future__ import annotations
 
 import json
-import os
 import shlex
 from collections.abc import Callable
 from datetime import UTC, datetime, time, timedelta
@@ -14,6 +13,7 @@ from typing import Any
 from simpul.access import service as access
 from simpul.access.schemas import AccountCreate, InstitutionUpdate
 from simpul.agreements.lifecycle import local_date
+from simpul.config import write_private
 from simpul.demo.usage import demo_scale, simulate_usage
 from simpul.governance import actions
 from simpul.kit.clock import FixedClock
@@ -111,12 +111,9 @@ def build_governance(rt: Runtime, say: Callable[[str], None]) -> list[dict[str, 
 
 
 def write_credentials(data_dir: Path, creds: list[dict[str, Any]]) -> Path:
-    path = data_dir / "demo-credentials.json"
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        json.dump(creds, fh, ensure_ascii=False, indent=2)
-    path.chmod(0o600)
-    return path
+    return write_private(
+        data_dir / "demo-credentials.json", json.dumps(creds, ensure_ascii=False, indent=2)
+    )
 
 
 def build_world(
@@ -132,7 +129,7 @@ def build_world(
     Governance is set up as of `usage_weeks` ago and the weeks since are lived through
     (`simulate_usage`), so the audit log, reports and feedback owed start populated and the
     chain runs in time order."""
-    rt.migrate()
+    rt.initialise()  # the schema, and the instance id recorded in the data folder
     build_registries(rt, people, seed, say)
     today = local_date(rt.clock.now())
     start = today - timedelta(weeks=usage_weeks)
