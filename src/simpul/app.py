@@ -15,7 +15,6 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
-from sqlalchemy import text
 
 from simpul import __version__
 from simpul.access.quota import QuotaLimiter
@@ -195,10 +194,15 @@ def create_app(settings: Settings, rt: Runtime | None = None) -> FastAPI:
 
     @app.get("/readyz", tags=["operasional"])
     def readyz() -> JSONResponse:
-        """Siap melayani: basis data terjangkau."""
+        """Siap melayani: basis data terjangkau, dan milik folder data ini (id instans)."""
+        from simpul.db import database_state
+        from simpul.runtime import check_instance
+
         try:
-            with runtime.engine.connect() as conn:
-                conn.execute(text("select 1"))
+            state = database_state(runtime.read_engine)
+            check_instance(runtime.settings, state)
+        except SimpulError as exc:
+            return problem(503, exc.code, exc.detail)
         except Exception:
             return problem(503, "basis_data_tidak_siap", "Basis data tidak dapat dihubungi.")
         return JSONResponse({"status": "siap"})
