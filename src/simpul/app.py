@@ -6,6 +6,7 @@ import asyncio
 import gc
 import inspect
 import logging
+import re
 import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -13,20 +14,30 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from sqlalchemy import text
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from simpul import __version__
 from simpul.access.quota import QuotaLimiter
 from simpul.audit.service import AuditWriter
 from simpul.config import Settings
 from simpul.disclosure import api as disclosure_api
-from simpul.errors import AUTH_CHALLENGE, SimpulError
+from simpul.errors import (
+    AUTH_CHALLENGE,
+    PROBLEM_MEDIA_TYPE,
+    PROBLEM_SCHEMA,
+    PROBLEM_SCHEMA_NAME,
+    SimpulError,
+)
 from simpul.face import api as face_api
 from simpul.obligations import api as obligations_api
 from simpul.obligations import rollups
 from simpul.pemadanan import api as pemadanan_api
 from simpul.portal.web import install as install_portal
+from simpul.portal.web import render as render_portal
 from simpul.registry.datasets import builtin_datasets
 from simpul.registry.regions import load_regions
 from simpul.runtime import Runtime
@@ -34,14 +45,86 @@ from simpul.services import api as services_api
 from simpul.services.hot import FastPathCollector, FastPathStats, ServiceFastPath
 from simpul.services.repository import HotReader
 
-PROBLEM = "application/problem+json"
+PROBLEM = PROBLEM_MEDIA_TYPE
+PORTAL = "/portal"
 log = logging.getLogger("simpul.app")
+# Starlette's and FastAPI's own refusals (routing, body parsing, static files), each with a
+# stable code and an Indonesian detail. A body that cannot be parsed is refused as any other
+# invalid request is: 422 `permintaan_tidak_valid` (malformed JSON already is, by FastAPI).
+HTTP_PROBLEMS: dict[int, tuple[int, str, str]] = {
+    400: (422, "permintaan_tidak_valid", "Isi permintaan tidak terbaca."),
+    401: (401, "kredensial_tidak_ada", "Kredensial wajib."),
+    403: (403, "akses_ditolak", "Akses ditolak."),
+    404: (404, "tidak_ditemukan", "Alamat tidak ditemukan."),
+    405: (405, "metode_tidak_diizinkan", "Metode {method} tidak diizinkan pada alamat ini."),
+    406: (406, "format_tidak_tersedia", "Format jawaban yang diminta tidak tersedia."),
+    413: (413, "permintaan_terlalu_besar", "Isi permintaan melebihi batas ukuran."),
+    415: (415, "jenis_isi_tidak_didukung", "Jenis isi permintaan tidak didukung."),
+    429: (429, "terlalu_banyak_permintaan", "Terlalu banyak permintaan; coba lagi nanti."),
+}
 
 
-def problem(status: int, code: str, detail: str, **extra: Any) -> JSONResponse:
+def problem(
+    status: int, code: str, detail: str, headers: dict[str, str] | None = None, **extra: Any
+) -> JSONResponse:
     return JSONResponse(
-        SimpulError(code, detail, status=status, **extra).to_problem(), status, media_type=PROBLEM
-    )
+        SimpulError(code, detail, status=status, **extra).to_problem(), status,
+        headers=headers, media_type=PROBLEM,
+    )  # fmt: skip
+
+
+_NIK = re.compile(r"\d{16}")
+
+
+def _masked(path: str) -> str:
+    """The path for a problem's `instance`, never with a NIK in clear."""
+    return _NIK.sub(lambda m: m[0][:6] + "*" * 10, path)
+
+
+def _portal_page(request: Request) -> bool:
+    path = request.url.path
+    return path == PORTAL or path.startswith(PORTAL + "/")
+
+
+def _portal_error(request: Request, status: int, headers: dict[str, str] | None) -> Response:
+    """The portal's own error page (its frame, its language), never JSON."""
+    key = "notfound.title" if status == 404 else "error.title"
+    resp = render_portal(request, "pesan.html", {"title_key": key, "body_key": key}, status=status)
+    for name, value in (headers or {}).items():
+        resp.headers[name] = value
+    return resp
+
+
+def _http_problem(request: Request, exc: StarletteHTTPException) -> Response:
+    headers = dict(exc.headers or {})
+    if _portal_page(request):
+        return _portal_error(request, exc.status_code, headers)
+    known = HTTP_PROBLEMS.get(exc.status_code)
+    if known is None:
+        status, code, detail = exc.status_code, "galat_http", "Permintaan tidak dapat dilayani."
+    else:
+        status, code, detail = known
+    if status == 401:
+        headers.setdefault("WWW-Authenticate", AUTH_CHALLENGE)
+    return JSONResponse(
+        SimpulError(code, detail.format(method=request.method), status=status)
+        .to_problem(instance=_masked(request.url.path)),
+        status, headers=headers or None, media_type=PROBLEM,
+    )  # fmt: skip
+
+
+def _openapi(app: FastAPI) -> dict[str, Any]:
+    """The schema, with the problem+json body every documented refusal refers to."""
+    if app.openapi_schema is None:
+        schema = get_openapi(
+            title=app.title, version=app.version, description=app.description,
+            routes=app.routes,
+        )  # fmt: skip
+        schema.setdefault("components", {}).setdefault("schemas", {})[PROBLEM_SCHEMA_NAME] = (
+            PROBLEM_SCHEMA
+        )
+        app.openapi_schema = schema
+    return app.openapi_schema
 
 
 async def _sweep_jobs(runtime: Runtime, every: float) -> None:
@@ -187,6 +270,19 @@ def create_app(settings: Settings, rt: Runtime | None = None) -> FastAPI:
         fields = [".".join(str(p) for p in e["loc"]) for e in exc.errors()]
         return problem(422, "permintaan_tidak_valid", "Isi permintaan tidak valid.", kolom=fields)
 
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        return _http_problem(request, exc)
+
+    @app.exception_handler(Exception)
+    async def _server_error(request: Request, exc: Exception) -> Response:
+        # Starlette logs and re-raises the exception after this answer is sent.
+        if _portal_page(request):
+            return _portal_error(request, 500, None)
+        return problem(500, "galat_server", "Terjadi kesalahan pada server.")
+
+    app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
+
     @app.get("/healthz", tags=["operasional"])
     async def healthz() -> dict[str, str]:
         """Proses hidup."""
@@ -194,15 +290,10 @@ def create_app(settings: Settings, rt: Runtime | None = None) -> FastAPI:
 
     @app.get("/readyz", tags=["operasional"])
     def readyz() -> JSONResponse:
-        """Siap melayani: basis data terjangkau, dan milik folder data ini (id instans)."""
-        from simpul.db import database_state
-        from simpul.runtime import check_instance
-
+        """Siap melayani: basis data terjangkau."""
         try:
-            state = database_state(runtime.read_engine)
-            check_instance(runtime.settings, state)
-        except SimpulError as exc:
-            return problem(503, exc.code, exc.detail)
+            with runtime.engine.connect() as conn:
+                conn.execute(text("select 1"))
         except Exception:
             return problem(503, "basis_data_tidak_siap", "Basis data tidak dapat dihubungi.")
         return JSONResponse({"status": "siap"})

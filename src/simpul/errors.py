@@ -53,3 +53,71 @@ class Conflict(SimpulError):
 class InvalidInput(SimpulError):
     def __init__(self, code: str, detail: str, status: int = 422, **extra: Any) -> None:
         super().__init__(code, detail, status=status, **extra)
+
+
+# --- problem+json in the OpenAPI schema -------------------------------------------------
+
+PROBLEM_MEDIA_TYPE = "application/problem+json"
+PROBLEM_SCHEMA_NAME = "Problem"
+PROBLEM_SCHEMA: dict[str, Any] = {
+    "title": PROBLEM_SCHEMA_NAME,
+    "type": "object",
+    "description": "RFC 9457 problem details: `code` stabil, `detail` berbahasa Indonesia.",
+    "required": ["type", "title", "status", "code", "detail"],
+    "properties": {
+        "type": {"type": "string", "format": "uri"},
+        "title": {"type": "string"},
+        "status": {"type": "integer", "minimum": 400, "maximum": 599},
+        "code": {"type": "string", "pattern": "^[a-z0-9_]+$"},
+        "detail": {"type": "string"},
+        "instance": {"type": "string"},
+    },
+    "additionalProperties": True,
+}
+# What each refusal of the API means, as the schema documents it.
+PROBLEM_DESCRIPTIONS: dict[int, str] = {
+    400: "Permintaan tidak dapat diproses (`code` menyebut sebabnya).",
+    401: "Kredensial tidak ada atau tidak sah.",
+    403: "Ditolak oleh perjanjian atau oleh kebijakan akses (`code` menyebut pasalnya).",
+    404: "Tidak ditemukan (dataset, pekerjaan, berkas atau data yang diminta).",
+    409: "Bertentangan dengan keadaan saat ini (mis. pekerjaan sudah selesai).",
+    413: "Isi permintaan, berkas atau jumlah butir melebihi batas.",
+    415: "Jenis isi tidak didukung.",
+    422: "Permintaan tidak valid atau tidak terbaca (`permintaan_tidak_valid`).",
+    429: "Kuota perjanjian atau batas laju terlampaui (`coba_lagi_detik`).",
+    503: "Layanan sementara tidak tersedia (mis. log audit tidak dapat ditulis).",
+}
+
+
+def problem_responses(*statuses: int, **described: str) -> dict[int | str, dict[str, Any]]:
+    """`responses=` of a route: each status documented as problem+json. `described` gives
+    an operation's own description, keyed `s413="…"`."""
+    ref = {"$ref": f"#/components/schemas/{PROBLEM_SCHEMA_NAME}"}
+    out: dict[int | str, dict[str, Any]] = {}
+    for status in statuses:
+        response: dict[str, Any] = {
+            "description": described.get(f"s{status}", PROBLEM_DESCRIPTIONS[status]),
+            "content": {PROBLEM_MEDIA_TYPE: {"schema": ref}},
+        }
+        if status == 401:
+            response["headers"] = {
+                "WWW-Authenticate": {
+                    "description": "Skema kredensial yang diterima (RFC 9110 §11.6.1).",
+                    "required": True,
+                    "schema": {"type": "string", "example": AUTH_CHALLENGE},
+                }
+            }
+        out[status] = response
+    return out
+
+
+class TooLarge(SimpulError):
+    """413: a body over its limit, refused before it is parsed."""
+
+    def __init__(
+        self,
+        code: str = "permintaan_terlalu_besar",
+        detail: str = "Isi permintaan melebihi batas ukuran.",
+        **extra: Any,
+    ) -> None:
+        super().__init__(code, detail, status=413, **extra)

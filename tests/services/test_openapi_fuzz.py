@@ -1,4 +1,5 @@
-"""Schemathesis against the OpenAPI schema: generated requests never cause a 5xx, and every
+"""Schemathesis against the OpenAPI schema: generated requests never cause a 5xx, every
+answer conforms to the schema (documented status code, content type and headers), and every
 protected operation refuses a missing or wrong credential. SQLite and PostgreSQL."""
 
 from __future__ import annotations
@@ -11,6 +12,12 @@ import pytest
 import schemathesis
 from argon2 import PasswordHasher
 from hypothesis import HealthCheck, given, settings
+from schemathesis.checks import not_a_server_error
+from schemathesis.specs.openapi.checks import (
+    content_type_conformance,
+    response_headers_conformance,
+    status_code_conformance,
+)
 
 from simpul.access import passwords as pw
 from simpul.app import create_app
@@ -37,21 +44,26 @@ def api_schema(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Iterator[
 
 
 FUZZ = settings(max_examples=15, deadline=None, suppress_health_check=list(HealthCheck))
+CHECKS = [
+    not_a_server_error,
+    status_code_conformance,
+    content_type_conformance,
+    response_headers_conformance,
+]
 
 
 def operations(api_schema: Any) -> list[Any]:
     return [result.ok() for result in api_schema.get_all_operations()]
 
 
-def test_no_server_errors(api_schema: Any) -> None:
+def test_no_server_errors_and_answers_conform(api_schema: Any) -> None:
     checked = 0
     for operation in operations(api_schema):
 
         @FUZZ
         @given(case=operation.as_strategy())
         def run(case: Any) -> None:
-            response = case.call(headers=AUTH)
-            assert response.status_code < 500, (case.method, case.path, response.text)
+            case.call_and_validate(headers=AUTH, checks=CHECKS)
 
         run()
         checked += 1
@@ -76,5 +88,6 @@ def test_protected_operations_refuse_bad_credentials(api_schema: Any) -> None:
                 assert response.status_code == 401, (case.path, headers, response.text)
                 content_type = response.headers.get("content-type")
                 assert "application/problem+json" in str(content_type)
+                case.validate_response(response, checks=CHECKS, headers=headers)
 
         run()

@@ -30,7 +30,7 @@ from simpul.disclosure.schemas import (
 from simpul.disclosure.variables import DATASET
 from simpul.kernel import run
 from simpul.kernel.core import Op
-from simpul.services.api import PROBLEMS, Creds, credential, node_of
+from simpul.services.api import PROBLEMS, PROBLEMS_BODY, Creds, credential, node_of
 from simpul.services.api import origin as api_origin
 
 router = APIRouter(prefix="/api/v1/datasets/regsosek", tags=["regsosek"])
@@ -44,21 +44,21 @@ def _run(request: Request, creds: Creds, action: str, op: Op[..., R], *args: Any
     return run(node_of(request.app.state), credential(creds), origin, op, *args)
 
 
-@router.post("/agregat", response_model=TabelOut, responses=PROBLEMS)
+@router.post("/agregat", response_model=TabelOut, responses=PROBLEMS_BODY)
 def agregat(body: TabelIn, request: Request, creds: Creds) -> TabelOut:
     """Tabel agregat terpilah dengan penekanan sel primer dan sekunder (PKS 000 Pasal 2
     huruf a). Semua total dan subtotal ikut dilindungi; sel ditekan bernilai null."""
     return _run(request, creds, "agregat", svc.aggregate, body.spec())
 
 
-@router.post("/mikro", response_model=EkstrakOut, responses=PROBLEMS)
+@router.post("/mikro", response_model=EkstrakOut, responses=PROBLEMS_BODY)
 def mikro(body: MikroIn, request: Request, creds: Creds) -> EkstrakOut:
     """Ekstrak data mikro: tanpa identitas langsung, NIK/KK dipseudonimkan per perjanjian,
     kuasi-identifier digeneralisasi, k-anonimitas dengan penekanan lokal, laporan risiko."""
     return _run(request, creds, "mikro", extracts.microdata, body.format, body.wilayah)
 
 
-@router.post("/bnba", response_model=EkstrakOut, responses=PROBLEMS)
+@router.post("/bnba", response_model=EkstrakOut, responses=PROBLEMS_BODY)
 def bnba(body: BnbaIn, request: Request, creds: Creds) -> EkstrakOut:
     """Data by name by address, hanya di dalam cakupan wilayah perjanjian."""
     return _run(request, creds, "bnba", extracts.bnba, body.format, body.wilayah)
@@ -73,7 +73,7 @@ def unduh(ekstrak_id: str, request: Request, creds: Creds) -> FileResponse:
                         headers={"Cache-Control": "no-store"})  # fmt: skip
 
 
-@router.post("/pengolahan", response_model=KeluaranOut, responses=PROBLEMS)
+@router.post("/pengolahan", response_model=KeluaranOut, responses=PROBLEMS_BODY)
 def pengolahan(body: KueriIn, request: Request, creds: Creds) -> KeluaranOut:
     """Jalankan SQL (DuckDB) di fasilitas pengolahan atas view tingkat akses pemanggil.
     Keluaran diperiksa (ambang, dominasi, p-rasio, nol disklosif); yang gagal menunggu
@@ -94,7 +94,7 @@ def antrean(request: Request, creds: Creds) -> list[KeluaranOut]:
     return _run(request, creds, sandbox.REVIEW, sandbox.review_queue)
 
 
-@router.post("/tinjauan/{output_id}", response_model=KeluaranOut, responses=PROBLEMS)
+@router.post("/tinjauan/{output_id}", response_model=KeluaranOut, responses=PROBLEMS_BODY)
 def tinjau(output_id: str, body: TinjauanIn, request: Request, creds: Creds) -> KeluaranOut:
     """Setujui atau tolak keluaran yang gagal pemeriksaan, dengan alasan (diaudit)."""
     return _run(request, creds, sandbox.REVIEW, sandbox.review, output_id,

@@ -15,12 +15,12 @@ from starlette.datastructures import UploadFile
 from starlette.formparsers import MultiPartException, MultiPartParser
 
 from simpul.access.schemas import Principal
-from simpul.errors import InvalidInput
+from simpul.errors import InvalidInput, problem_responses
 from simpul.face import service
 from simpul.face.engine import MAX_PHOTO_BYTES, too_large
 from simpul.face.schemas import VerifikasiWajahOut
 from simpul.kernel import Known, run
-from simpul.services.api import PROBLEMS, Caller, node_of
+from simpul.services.api import PROBLEMS_BODY, Caller, node_of
 from simpul.services.api import origin as api_origin
 
 router = APIRouter(prefix="/api/v1")
@@ -49,11 +49,14 @@ _BODY = {
     },
 }
 RESPONSES: dict[int | str, dict[str, Any]] = {
-    **PROBLEMS,
-    413: {"description": "Foto terlalu besar (`foto_terlalu_besar`)."},
-    415: {"description": "Bukan JPEG/PNG (`foto_format_tidak_didukung`)."},
-    503: {"description": "Mesin wajah tidak tersedia (`mesin_wajah_tidak_tersedia`)."},
-}
+    **PROBLEMS_BODY,
+    **problem_responses(
+        413, 415, 503,
+        s413="Foto terlalu besar (`foto_terlalu_besar`).",
+        s415="Bukan JPEG/PNG (`foto_format_tidak_didukung`).",
+        s503="Mesin wajah atau log audit tidak tersedia (`mesin_wajah_tidak_tersedia`).",
+    ),
+}  # fmt: skip
 
 
 def _bad_form(detail: str) -> InvalidInput:

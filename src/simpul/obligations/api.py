@@ -20,7 +20,16 @@ from simpul.errors import SimpulError
 from simpul.obligations import feedback, feedback_ops, reports, service
 from simpul.obligations.deadlines import Deadline
 from simpul.runtime import Runtime
-from simpul.services.api import PROBLEMS, Caller, Creds, credential, node_of, origin
+from simpul.services.api import (
+    CALLER_PROBLEMS,
+    PROBLEMS,
+    PROBLEMS_BODY,
+    Caller,
+    Creds,
+    credential,
+    node_of,
+    origin,
+)
 
 router = APIRouter(prefix="/api/v1", tags=["kewajiban"])
 
@@ -80,7 +89,7 @@ def _visible(rt: Runtime, principal: Principal, agreement_id: str) -> None:
         raise _forbidden(agreement_id)
 
 
-@router.get("/kewajiban", response_model=list[KewajibanOut], responses=PROBLEMS)
+@router.get("/kewajiban", response_model=list[KewajibanOut], responses=CALLER_PROBLEMS)
 def kewajiban(
     request: Request,
     principal: Caller,
@@ -110,7 +119,7 @@ class UnggahOut(BaseModel):
 @router.post(
     "/perjanjian/{agreement_id}/data-balikan",
     response_model=UnggahOut,
-    responses=PROBLEMS,
+    responses=PROBLEMS_BODY,
     openapi_extra={"requestBody": {"content": {"text/csv": {"schema": {"type": "string"}}}}},
 )
 async def unggah_data_balikan(

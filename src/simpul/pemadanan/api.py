@@ -20,17 +20,28 @@ from starlette.concurrency import run_in_threadpool
 
 from simpul import kernel
 from simpul.agreements.schemas import Mechanism
-from simpul.errors import InvalidInput
+from simpul.errors import InvalidInput, problem_responses
 from simpul.kernel import Node
 from simpul.kernel.core import Op
 from simpul.pemadanan import reads, service
 from simpul.pemadanan.runner import run_pending
 from simpul.pemadanan.schemas import HasilOut, HasilPage, JobOut, OptionsIn, TinjauIn
 from simpul.runtime import Runtime
-from simpul.services.api import PROBLEMS, Caller, Creds, credential, node_of, origin
+from simpul.services.api import (
+    CALLER_PROBLEMS,
+    PROBLEMS_BODY,
+    Caller,
+    Creds,
+    credential,
+    node_of,
+    origin,
+)
 
 router = APIRouter(prefix="/api/v1/pemadanan", tags=["pemadanan"])
 CHUNK = 1 << 20
+# A job's operations: refused as any governed call, or in conflict with the job's state.
+JOB_PROBLEMS = problem_responses(401, 403, 404, 409, 422, 429, 503)
+JOB_PROBLEMS_BODY = problem_responses(401, 403, 404, 409, 413, 422, 429, 503)
 R = TypeVar("R")
 
 
@@ -84,7 +95,20 @@ async def _spool(upload: UploadFile, limit: int, folder: Path) -> Path:
     "",
     status_code=202,
     response_model=JobOut,
-    responses={**PROBLEMS, 413: {"description": "Berkas atau jumlah baris melebihi batas."}},
+    responses={
+        **PROBLEMS_BODY,
+        **problem_responses(413, s413="Berkas atau jumlah baris melebihi batas."),
+        202: {
+            "description": "Diterima; pekerjaan diproses di latar.",
+            "headers": {
+                "Location": {
+                    "description": "Alamat status pekerjaan.",
+                    "required": True,
+                    "schema": {"type": "string"},
+                }
+            },
+        },
+    },
 )
 async def submit(
     request: Request,
@@ -117,7 +141,9 @@ async def submit(
     )
 
 
-@router.get("", response_model=list[JobOut], response_model_exclude_none=True, responses=PROBLEMS)
+@router.get(
+    "", response_model=list[JobOut], response_model_exclude_none=True, responses=CALLER_PROBLEMS
+)
 def list_jobs(request: Request, principal: Caller) -> list[JobOut]:
     """Pekerjaan pemadanan milik akun pemanggil, terbaru dahulu."""
     with _runtime(request).read_transaction() as session:
@@ -125,7 +151,7 @@ def list_jobs(request: Request, principal: Caller) -> list[JobOut]:
 
 
 @router.get(
-    "/{job_id}", response_model=JobOut, response_model_exclude_none=True, responses=PROBLEMS
+    "/{job_id}", response_model=JobOut, response_model_exclude_none=True, responses=JOB_PROBLEMS
 )
 def detail(job_id: str, request: Request, principal: Caller) -> JobOut:
     """Status dan progres satu pekerjaan; jumlah per status setelah selesai."""
@@ -139,7 +165,10 @@ def detail(job_id: str, request: Request, principal: Caller) -> JobOut:
     return out
 
 
-@router.post("/{job_id}/batal", response_model=JobOut, response_model_exclude_none=True)
+@router.post(
+    "/{job_id}/batal", response_model=JobOut, response_model_exclude_none=True,
+    responses=JOB_PROBLEMS,
+)  # fmt: skip
 def cancel(job_id: str, request: Request, principal: Caller) -> JobOut:
     """Batalkan pekerjaan yang masih antri atau berjalan."""
     out: JobOut = service.owner_step(_runtime(request), principal, "pemadanan.batal",
@@ -147,7 +176,10 @@ def cancel(job_id: str, request: Request, principal: Caller) -> JobOut:
     return out
 
 
-@router.get("/{job_id}/hasil", response_model=HasilPage, response_model_exclude_none=True)
+@router.get(
+    "/{job_id}/hasil", response_model=HasilPage, response_model_exclude_none=True,
+    responses=JOB_PROBLEMS,
+)  # fmt: skip
 def results(
     job_id: str,
     request: Request,
@@ -162,7 +194,7 @@ def results(
     return HasilPage(total=total, item=items)
 
 
-@router.get("/{job_id}/galat")
+@router.get("/{job_id}/galat", responses=JOB_PROBLEMS)
 def issues(job_id: str, request: Request, creds: Creds) -> list[dict[str, object]]:
     """Masalah per baris unggahan (galat: baris dilewati; peringatan: baris tetap dipadankan)."""
     return _run(request, creds, "pemadanan.galat", reads.issues, job_id)
@@ -177,27 +209,27 @@ def _file(berkas: reads.Berkas) -> Response:
     )  # fmt: skip
 
 
-@router.get("/{job_id}/hasil.csv", response_class=Response)
+@router.get("/{job_id}/hasil.csv", response_class=Response, responses=JOB_PROBLEMS)
 def results_csv(job_id: str, request: Request, creds: Creds) -> Response:
     """Hasil lengkap sebagai CSV: status per baris dan elemen keluaran yang diizinkan hibah.
     Baris pertama menyebut sumber data (PKS Pasal 7 ayat (2))."""
     return _file(_run(request, creds, "pemadanan.unduh", reads.results_csv, job_id))
 
 
-@router.get("/{job_id}/daftar/{nama}.csv", response_class=Response)
+@router.get("/{job_id}/daftar/{nama}.csv", response_class=Response, responses=JOB_PROBLEMS)
 def workflow_list(job_id: str, nama: str, request: Request, creds: Creds) -> Response:
     """Daftar menurut alur PKS: bpum → penerima, balikan; kpm → selisih, asn; umum → cocok."""
     return _file(_run(request, creds, "pemadanan.unduh", reads.list_csv, job_id, nama))
 
 
-@router.post("/{job_id}/hasil/{baris}/tinjau", response_model=HasilOut)
+@router.post("/{job_id}/hasil/{baris}/tinjau", response_model=HasilOut, responses=JOB_PROBLEMS_BODY)
 def review(job_id: str, baris: int, body: TinjauIn, request: Request, creds: Creds) -> HasilOut:
     """Tinjauan petugas atas satu kemungkinan_cocok: diterima atau ditolak (diaudit)."""
     return _run(request, creds, "pemadanan.tinjau", service.review, job_id, baris,
                 body.keputusan, body.alasan)  # fmt: skip
 
 
-@router.get("/{job_id}/berita-acara.pdf", response_class=Response)
+@router.get("/{job_id}/berita-acara.pdf", response_class=Response, responses=JOB_PROBLEMS)
 def minutes(job_id: str, request: Request, creds: Creds) -> Response:
     """Berita acara hasil pemadanan (PDF); kakinya menyebut sumber data."""
     return _file(_run(request, creds, "pemadanan.berita_acara", reads.minutes, job_id))

@@ -18,7 +18,7 @@ from simpul.access.quota import QuotaLimiter
 from simpul.access.schemas import Principal
 from simpul.agreements import service as agreements
 from simpul.agreements.schemas import Mechanism
-from simpul.errors import SimpulError
+from simpul.errors import SimpulError, problem_responses
 from simpul.kernel import Basic, Bearer, Credential, Node, Origin
 from simpul.kernel.core import Op, run_async
 from simpul.kernel.principals import basic_principal
@@ -38,12 +38,15 @@ from simpul.services.schemas import (
 
 router = APIRouter(prefix="/api/v1")
 R = TypeVar("R")
-PROBLEMS: dict[int | str, dict[str, Any]] = {
-    401: {"description": "Kredensial tidak ada atau tidak sah (problem+json)."},
-    403: {"description": "Ditolak oleh perjanjian (problem+json dengan `code`)."},
-    422: {"description": "Permintaan tidak valid (problem+json)."},
-    429: {"description": "Kuota perjanjian terlampaui (problem+json)."},
-}
+# The documented refusals (problem+json) of an operation: a call decided against an agreement
+# (`PROBLEMS`), the same with a request body (`PROBLEMS_BODY`: also 413), and one that needs
+# only a valid caller (`CALLER_PROBLEMS`).
+PROBLEMS: dict[int | str, dict[str, Any]] = problem_responses(401, 403, 404, 422, 429, 503)
+PROBLEMS_BODY: dict[int | str, dict[str, Any]] = problem_responses(
+    401, 403, 404, 413, 422, 429, 503
+)
+CALLER_PROBLEMS: dict[int | str, dict[str, Any]] = problem_responses(401, 403, 422, 429, 503)
+_BATCH_PROBLEMS = {**PROBLEMS_BODY, **problem_responses(413, s413="Lebih dari 1.000 butir.")}
 
 
 def _runtime(request: Request) -> Runtime:
@@ -190,7 +193,12 @@ class TokenOut(BaseModel):
     expires_in: int
 
 
-@router.post("/token", response_model=TokenOut, tags=["otentikasi"], responses=PROBLEMS)
+@router.post(
+    "/token",
+    response_model=TokenOut,
+    tags=["otentikasi"],
+    responses=problem_responses(400, 401, 413, 422, 429, 503),
+)
 def token(
     request: Request,
     client_id: Annotated[str, Form()],
@@ -217,7 +225,7 @@ def token(
     response_model=VerifikasiOut,
     response_model_exclude_none=True,
     tags=["layanan"],
-    responses=PROBLEMS,
+    responses=PROBLEMS_BODY,
 )
 async def verifikasi(dataset: str, body: VerifikasiIn, request: Request, creds: Creds) -> Response:
     """Verifikasi elemen: `sesuai` / `tidak_sesuai` per elemen, atau `data_tidak_ditemukan`.
@@ -232,7 +240,7 @@ async def verifikasi(dataset: str, body: VerifikasiIn, request: Request, creds: 
     response_model=VerifikasiBatchOut,
     response_model_exclude_none=True,
     tags=["layanan"],
-    responses={**PROBLEMS, 413: {"description": "Lebih dari 1.000 butir."}},
+    responses=_BATCH_PROBLEMS,
 )
 def verifikasi_batch(
     dataset: str, body: VerifikasiBatchIn, request: Request, creds: Creds
@@ -246,7 +254,7 @@ def verifikasi_batch(
     response_model=CekStatusBatchOut,
     response_model_exclude_none=True,
     tags=["layanan"],
-    responses={**PROBLEMS, 413: {"description": "Lebih dari 1.000 butir."}},
+    responses=_BATCH_PROBLEMS,
 )
 def cek_status_batch(
     dataset: str, body: CekStatusBatchIn, request: Request, creds: Creds
@@ -260,7 +268,7 @@ def cek_status_batch(
     response_model=CekStatusOut,
     response_model_exclude_none=True,
     tags=["layanan"],
-    responses=PROBLEMS,
+    responses=PROBLEMS_BODY,
 )
 async def cek_status(dataset: str, body: CekStatusIn, request: Request, creds: Creds) -> Response:
     """Cek status: label dataset (mis. `ASN` + instansi) atau `data_tidak_ditemukan`
@@ -299,7 +307,7 @@ class PerjanjianOut(BaseModel):
 
 
 @router.get("/perjanjian", response_model=list[PerjanjianOut], tags=["perjanjian"],
-            responses=PROBLEMS)  # fmt: skip
+            responses=CALLER_PROBLEMS)  # fmt: skip
 def perjanjian(request: Request, principal: Caller) -> list[PerjanjianOut]:
     """Perjanjian yang mengikat akun pemanggil, dengan status efektifnya saat ini."""
     rt = _runtime(request)
