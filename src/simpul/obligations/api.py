@@ -221,8 +221,17 @@ def data_balikan_terlambat(
 
 
 @router.get(
-    "/perjanjian/{agreement_id}/laporan-penggunaan", responses=PROBLEMS, response_class=HTMLResponse
-)
+    "/perjanjian/{agreement_id}/laporan-penggunaan",
+    responses={
+        **PROBLEMS,
+        200: {
+            "description": "Laporan (HTML, atau PDF dengan `format=pdf`).",
+            "content": {"text/html": {}, "application/pdf": {"schema": {"type": "string",
+                        "format": "binary"}}},
+        },
+    },
+    response_class=HTMLResponse,
+)  # fmt: skip
 def laporan_penggunaan(
     agreement_id: str,
     request: Request,
