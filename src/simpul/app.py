@@ -17,7 +17,6 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
-from sqlalchemy import text
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from simpul import __version__
@@ -31,6 +30,7 @@ from simpul.errors import (
     PROBLEM_SCHEMA,
     PROBLEM_SCHEMA_NAME,
     SimpulError,
+    problem_responses,
 )
 from simpul.face import api as face_api
 from simpul.obligations import api as obligations_api
@@ -288,12 +288,23 @@ def create_app(settings: Settings, rt: Runtime | None = None) -> FastAPI:
         """Proses hidup."""
         return {"status": "ok"}
 
-    @app.get("/readyz", tags=["operasional"])
+    @app.get(
+        "/readyz",
+        tags=["operasional"],
+        responses=problem_responses(
+            503, s503="Basis data tidak terjangkau, atau bukan milik folder data ini."
+        ),
+    )
     def readyz() -> JSONResponse:
-        """Siap melayani: basis data terjangkau."""
+        """Siap melayani: basis data terjangkau, dan milik folder data ini (id instans)."""
+        from simpul.db import database_state
+        from simpul.runtime import check_instance
+
         try:
-            with runtime.engine.connect() as conn:
-                conn.execute(text("select 1"))
+            state = database_state(runtime.read_engine)
+            check_instance(runtime.settings, state)
+        except SimpulError as exc:
+            return problem(503, exc.code, exc.detail)
         except Exception:
             return problem(503, "basis_data_tidak_siap", "Basis data tidak dapat dihubungi.")
         return JSONResponse({"status": "siap"})
