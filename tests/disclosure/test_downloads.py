@@ -23,6 +23,7 @@ from sqlalchemy import func, select
 from typer.testing import CliRunner
 
 from simpul.access.schemas import AccountCreate
+from simpul.agreements import service as agreements
 from simpul.audit.models import AuditRecord
 from simpul.audit.service import subject_history
 from simpul.commands.disclosure import app as regsosek_app
@@ -226,7 +227,7 @@ def test_purge_deletes_what_outlived_the_agreements_retention(env: Env) -> None:
     old = [_extract(env), _extract(env, "mikro", "parquet")]
     output = env.client.post(f"{BASE}/pengolahan", json={"sql": SAFE_SQL}, headers=h).json()
     with env.rt.transaction() as s:
-        days = svc.retention_days(s, AGREEMENT)
+        days = agreements.retention_days(s, AGREEMENT)
     assert days == 30  # retensi.hari of PKS 000 (Pasal 6 ayat (4) huruf a)
 
     def purge() -> tuple[int, list[AuditRecord]]:

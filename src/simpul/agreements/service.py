@@ -38,7 +38,13 @@ from simpul.agreements.loader import (
 )
 from simpul.agreements.models import Agreement, AgreementEvent, AgreementVersion
 from simpul.agreements.repository import AgreementRepository
-from simpul.agreements.schemas import AgreementDocument, Grant, Mechanism, Service
+from simpul.agreements.schemas import (
+    DEFAULT_RETENTION_DAYS,
+    AgreementDocument,
+    Grant,
+    Mechanism,
+    Service,
+)
 from simpul.errors import Conflict, InvalidInput, NotFound
 from simpul.kit.clock import Clock
 from simpul.kit.memo import memoized
@@ -369,6 +375,17 @@ def list_agreements(session: Session, at: datetime) -> list[AgreementSummary]:
     agreements = repo.all()
     rows = repo.versions_of([a.id for a in agreements])
     return [_summary(a, rows[a.id], at) for a in agreements]
+
+
+def retention_days(session: Session, agreement_id: str | None) -> int:
+    """How long the node keeps an output made under `agreement_id`: its latest version's
+    `retensi.hari`, or the default for no agreement or one no longer known."""
+    if not agreement_id:
+        return DEFAULT_RETENTION_DAYS
+    try:
+        return document_of(get(session, agreement_id)).retention_days
+    except NotFound:
+        return DEFAULT_RETENTION_DAYS
 
 
 def provides(session: Session, institution: str, service: Service, at: datetime) -> bool:

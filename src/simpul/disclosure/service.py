@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from simpul.access.policy import AccessRequest, Decision
 from simpul.agreements import service as agreements
-from simpul.agreements.schemas import DEFAULT_RETENTION_DAYS, Service
+from simpul.agreements.schemas import Service
 from simpul.audit.schemas import AuditEvent
 from simpul.audit.service import record_in_session
 from simpul.config import Settings
@@ -204,17 +204,6 @@ def list_settings(session: Session) -> list[tuple[str, SdcRules]]:
 # -- retention ------------------------------------------------------------------------------
 
 
-def retention_days(session: Session, agreement_id: str | None) -> int:
-    """How long the node keeps an output made under `agreement_id` (its latest version's
-    `retensi.hari`; the default for an agreement no longer known)."""
-    if not agreement_id:
-        return DEFAULT_RETENTION_DAYS
-    try:
-        return agreements.document_of(agreements.get(session, agreement_id)).retention_days
-    except NotFound:
-        return DEFAULT_RETENTION_DAYS
-
-
 def purge_expired(session: Session, settings: Settings, clock: Clock) -> int:
     """Delete the extracts (data, metadata and subjects files) and processing outputs older
     than their agreement's retention; one audit record `disklosur.hapus_retensi` with the
@@ -227,7 +216,7 @@ def purge_expired(session: Session, settings: Settings, clock: Clock) -> int:
 
     def expired(agreement_id: str | None, created: datetime) -> bool:
         if agreement_id not in days:
-            days[agreement_id] = retention_days(session, agreement_id)
+            days[agreement_id] = agreements.retention_days(session, agreement_id)
         return created + timedelta(days=days[agreement_id]) <= now
 
     outputs = [

@@ -28,7 +28,7 @@ from sqlalchemy.orm import Session
 from simpul.access.policy import AccessRequest, decide
 from simpul.access.schemas import Principal
 from simpul.agreements import service as agreements
-from simpul.agreements.schemas import DEFAULT_RETENTION_DAYS, Mechanism, Service
+from simpul.agreements.schemas import Mechanism, Service
 from simpul.audit.events import decision_event
 from simpul.audit.schemas import AuditEvent
 from simpul.audit.service import record_in_session
@@ -454,15 +454,6 @@ def parsed_for(job: MatchJob, settings: Settings) -> ParsedList:
 # --- retention ---------------------------------------------------------------------------
 
 
-def _retention_days(session: Session, agreement_id: str | None) -> int:
-    if agreement_id is None:
-        return DEFAULT_RETENTION_DAYS
-    try:
-        return agreements.document_of(agreements.get(session, agreement_id)).retention_days
-    except NotFound:
-        return DEFAULT_RETENTION_DAYS
-
-
 def purge_expired(session: Session, settings: Settings, clock: Clock) -> int:
     """Delete the jobs older than their agreement's `retensi.hari` (job.created_at + days <
     now): rows, results, issues and the stored upload. A job a worker is running is left to
@@ -476,7 +467,7 @@ def purge_expired(session: Session, settings: Settings, clock: Clock) -> int:
         if status == "berjalan":
             continue
         if agreement_id not in days:
-            days[agreement_id] = _retention_days(session, agreement_id)
+            days[agreement_id] = agreements.retention_days(session, agreement_id)
         if _aware(created, now) + timedelta(days=days[agreement_id]) < now:
             expired.append(job_id)
     if not expired:
