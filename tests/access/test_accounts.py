@@ -244,7 +244,11 @@ def test_revocation_is_immediate_for_passwords(
                 lambda: service._revoke_account(s, "tono.bkn", actor=ADMIN, reason="x"),
                 "akun_sudah_dicabut",
             ),
-            (lambda: service._reset_secret(s, "tono.bkn", actor=ADMIN, reason="x"), "akun_dicabut"),
+            # An action on an account already revoked (409), not a revoked caller (401).
+            (
+                lambda: service._reset_secret(s, "tono.bkn", actor=ADMIN, reason="x"),
+                "akun_sudah_dicabut",
+            ),
             (
                 lambda: service._revoke_account(s, "tono.bkn", actor=ADMIN, reason=""),
                 "alasan_wajib",

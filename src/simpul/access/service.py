@@ -481,7 +481,10 @@ def _reset_secret(
     _require_reason(reason)
     acct = _account(session, username)
     if acct.status == AccountStatus.DICABUT:
-        raise Conflict("akun_dicabut", f"Akun {acct.username!r} dicabut; rahasia tidak diganti.")
+        # Not `akun_dicabut` (401, a revoked caller): an action on an account already revoked.
+        raise Conflict(
+            "akun_sudah_dicabut", f"Akun {acct.username!r} dicabut; rahasia tidak diganti."
+        )
     kind = AccountKind(acct.kind)
     secret, stored, _ = _new_secret(kind, acct.username, None, passwords or pw.default())
     now = clock.now()

@@ -370,8 +370,10 @@ def validate_rows(
     out: list[RowVerdict] = []
     for line, cells in table.rows:
         if len(out) >= MAX_ROWS:
-            raise InvalidInput(
-                "berkas_terlalu_besar", f"Paling banyak {MAX_ROWS} baris per unggahan."
+            raise InvalidInput(  # 413, as every other upload limit answers
+                "berkas_terlalu_besar",
+                f"Paling banyak {MAX_ROWS:,} baris per unggahan.",
+                status=413,
             )
         problem = row_problem(cells)
         if problem is not None:
@@ -462,7 +464,9 @@ def upload(
             status=403,
         )
     if len(content) > settings.max_upload_bytes:
-        raise InvalidInput("berkas_terlalu_besar", "Berkas melebihi batas ukuran unggahan.")
+        raise InvalidInput(
+            "berkas_terlalu_besar", "Berkas melebihi batas ukuran unggahan.", status=413
+        )
     hasher = SubjectHasher(settings.require_secret("audit_hmac_key"))
     owed_hashes = set(owed(session, settings, agreement_id, doc, duty))
     verdicts = validate_rows(content, duty, owed_hashes, hasher, local_date(clock.now()))
