@@ -33,6 +33,7 @@ from simpul.errors import (
     problem_responses,
 )
 from simpul.face import api as face_api
+from simpul.kit.proxies import TrustedProxies
 from simpul.obligations import api as obligations_api
 from simpul.obligations import rollups
 from simpul.pemadanan import api as pemadanan_api
@@ -251,6 +252,8 @@ def create_app(settings: Settings, rt: Runtime | None = None) -> FastAPI:
     own_metrics = CollectorRegistry(auto_describe=True)
     own_metrics.register(FastPathCollector(app.state.fast_path))
     app.add_middleware(ServiceFastPath)
+    # Outermost: every address the app reads (access points, the log) is decided here.
+    app.add_middleware(TrustedProxies, trusted=tuple(settings.trusted_proxies))
     install_portal(app, runtime)
     app.include_router(face_api.router)
     app.include_router(pemadanan_api.router)

@@ -72,6 +72,10 @@ class Settings(BaseSettings):
     # Auditor accounts (usernames) that read every agreement's records, not only those of
     # agreements their institution is party to (`SIMPUL_HUB_AUDITORS='["inspektorat.auditor"]'`).
     hub_auditors: list[str] = Field(default_factory=list)
+    # Proxies (addresses or CIDRs) whose Forwarded / X-Forwarded-For headers are believed
+    # (`SIMPUL_TRUSTED_PROXIES='["10.0.0.5"]'`). None by default: a caller's address is the
+    # peer's, whatever headers it sends (simpul.kit.proxies).
+    trusted_proxies: list[str] = Field(default_factory=list)
 
     @property
     def effective_database_url(self) -> str:

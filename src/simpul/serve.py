@@ -48,7 +48,10 @@ def serve_folder(
     typer.echo(f"Melayani di http://{host}:{port}/ (dokumentasi API: /docs)")
     # Every service call is in the audit log already; a per-request HTTP log line costs
     # throughput and is opt-in.
-    options: dict[str, object] = {"host": host, "port": port, "access_log": access_log}
+    # Forwarded headers are the app's to judge (simpul.kit.proxies, SIMPUL_TRUSTED_PROXIES):
+    # uvicorn's own trusts 127.0.0.1 by default and drops the peer the log should name.
+    options: dict[str, object] = {"host": host, "port": port, "access_log": access_log,
+                                  "proxy_headers": False}  # fmt: skip
     if workers == 1:
         from simpul.app import create_app
 

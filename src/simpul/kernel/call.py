@@ -65,6 +65,8 @@ class Call:
     writer: AuditWriter | None = None
     # A command or job run on the node itself: no network access point to check.
     internal: bool = False
+    # The trusted proxy that forwarded `source_ip` (simpul.kit.proxies), if any.
+    peer_ip: str | None = None
     action: str = ""
     dataset: str | None = None
     # (dataset, NIK) → record (None: not in the registry), already read by the fast path

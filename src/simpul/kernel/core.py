@@ -18,7 +18,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from sqlalchemy.orm import Session
@@ -83,6 +83,7 @@ class Origin:
     source_ip: str | None = None
     request_id: str | None = None
     internal: bool = False  # a command or job on the node itself: no access point
+    peer_ip: str | None = None  # the trusted proxy that forwarded `source_ip`, if any
 
 
 def new_call(
@@ -103,6 +104,7 @@ def new_call(
         quota=node.quota,
         writer=node.writer,
         internal=origin.internal,
+        peer_ip=origin.peer_ip,
         action=origin.action,
         dataset=origin.dataset,
         prefetched=prefetched or {},
@@ -177,10 +179,19 @@ def refusal_event(call: Call, exc: SimpulError, subjects: tuple[str, ...] = ()) 
     )
 
 
+def _stamped(call: Call, event: AuditEvent) -> AuditEvent:
+    """A call forwarded by a trusted proxy is recorded with both addresses: the client's,
+    which the access point was checked against, and the proxy's, which the node saw."""
+    if call.peer_ip is None:
+        return event
+    via = {"alamat_asal": call.source_ip, "perantara": call.peer_ip}
+    return replace(event, detail={**event.detail, **via})
+
+
 def write_in_session(session: Session, call: Call) -> None:
     """The call's records inside its own (write) transaction: they commit with it."""
     for event in call.events:
-        record_in_session(session, call.settings, event, call.clock)
+        record_in_session(session, call.settings, _stamped(call, event), call.clock)
     call.events.clear()
 
 
@@ -192,7 +203,7 @@ def write_apart(rt: Runtime, call: Call) -> None:
         return
     if call.writer is not None:
         while call.events:
-            call.writer.append(call.events.pop(0))
+            call.writer.append(_stamped(call, call.events.pop(0)))
         return
     with rt.transaction() as session:
         write_in_session(session, call)
@@ -202,7 +213,7 @@ async def write_apart_async(call: Call) -> None:
     """`write_apart` for the event loop (group-commit writer only)."""
     assert call.writer is not None
     while call.events:
-        await call.writer.append_async(call.events.pop(0))
+        await call.writer.append_async(_stamped(call, call.events.pop(0)))
 
 
 def run(

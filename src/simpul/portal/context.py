@@ -19,7 +19,7 @@ from simpul.agreements.schemas import Grant, Mechanism, Service
 from simpul.errors import SimpulError
 from simpul.kernel import Known, Node, Origin
 from simpul.kit.ids import new_id
-from simpul.portal.web import User, client_ip, error_message, lang_of, portal_of
+from simpul.portal.web import User, client_ip, error_message, lang_of, peer_ip, portal_of
 
 R = TypeVar("R")
 
@@ -120,6 +120,7 @@ def call(
         action=service.value,
         dataset=_DISCLOSURE_DATASET if service in _DISCLOSURE else str(args[0]),
         source_ip=client_ip(request),
+        peer_ip=peer_ip(request),
         request_id=new_id("portal-"),
     )
     request_id = origin.request_id or ""

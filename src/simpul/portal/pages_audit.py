@@ -28,6 +28,7 @@ from simpul.portal.web import (
     form_of,
     lang_of,
     need,
+    peer_ip,
     portal_of,
     render,
 )
@@ -154,7 +155,8 @@ def _audit_subject(request: Request, form: dict[str, str]) -> HTMLResponse:
     raw = (form.get("nik") or "").strip()[:40]
     ctx: dict[str, Any] = {"nik": raw, "history": None, "masked": None}
     origin = Origin(Mechanism.WEB_PORTAL, action=reading.SUBJECT_HISTORY,
-                    source_ip=client_ip(request), request_id=new_id("portal-"))  # fmt: skip
+                    source_ip=client_ip(request), peer_ip=peer_ip(request),
+                    request_id=new_id("portal-"))  # fmt: skip
     try:
         history = kernel.run(node_of(request.app.state), Known(user.principal), origin,
                              reading.subject_history, raw)  # fmt: skip

@@ -30,6 +30,7 @@ from simpul.portal.web import (
     error_message,
     lang_of,
     need,
+    peer_ip,
     portal_of,
     redirect,
     render,
@@ -185,6 +186,7 @@ def _kernel(request: Request, user: User, action: str, op: Any, *args: Any, **kw
     """One feedback operation through the kernel as the signed-in user (decided, recorded
     with the people the file carries, durable before the page answers)."""
     origin = Origin(Mechanism.WEB_PORTAL, action=action, source_ip=client_ip(request),
+                    peer_ip=peer_ip(request),
                     request_id=new_id("portal-"))  # fmt: skip
     return kernel.run(node_of(request.app.state), Known(user.principal), origin, op, *args, **kw)
 

@@ -32,6 +32,7 @@ from simpul.portal.web import (
     error_message,
     lang_of,
     need,
+    peer_ip,
     portal_of,
     redirect,
     render,
@@ -52,7 +53,8 @@ def _run(
     node = Node(portal_of(request).runtime,
                 writer=getattr(request.app.state, "audit_writer", None))  # fmt: skip
     origin = Origin(Mechanism.WEB_PORTAL, action=action, dataset=about,
-                    source_ip=client_ip(request), request_id=new_id("portal-"))  # fmt: skip
+                    source_ip=client_ip(request), peer_ip=peer_ip(request),
+                    request_id=new_id("portal-"))  # fmt: skip
     return kernel.run(node, Known(user.principal), origin, op, *args, **kw)
 
 

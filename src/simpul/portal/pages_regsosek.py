@@ -30,6 +30,7 @@ from simpul.portal.web import (
     error_message,
     lang_of,
     need,
+    peer_ip,
     portal_of,
     redirect,
     render,
@@ -46,7 +47,8 @@ def _run(request: Request, user: User, action: str, op: Op[..., R], *args: Any) 
     """A kernel call for what `portal.context.call` does not frame (a download, the
     review queue): decided as web_portal, recorded, raised as a refusal."""
     origin = Origin(Mechanism.WEB_PORTAL, action=action, dataset=DATASET,
-                    source_ip=client_ip(request), request_id=new_id("portal-"))  # fmt: skip
+                    source_ip=client_ip(request), peer_ip=peer_ip(request),
+                    request_id=new_id("portal-"))  # fmt: skip
     return kernel.run(node_of(request.app.state), Known(user.principal), origin, op, *args)
 
 

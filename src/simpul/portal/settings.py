@@ -19,7 +19,7 @@ class PortalSettings(BaseSettings):
     # … and in any case this long after sign-in.
     absolute_hours: int = 12
     # "auto": Secure when the request came over https (or X-Forwarded-Proto: https from a
-    # trusted proxy is reflected by uvicorn's --proxy-headers); "always" / "never" force it.
+    # proxy in SIMPUL_TRUSTED_PROXIES, simpul.kit.proxies); "always" / "never" force it.
     cookie_secure: Literal["auto", "always", "never"] = "auto"
     # last_seen is written at most this often per session (a write on every page is waste).
     touch_seconds: int = 15

@@ -23,6 +23,7 @@ from simpul.agreements import service as agreements
 from simpul.agreements.schemas import Service
 from simpul.errors import SimpulError
 from simpul.kit.masking import mask_nik
+from simpul.kit.proxies import PEER
 from simpul.portal import i18n, sessions
 from simpul.portal.models import PortalSession
 from simpul.portal.nav import PAGES, nav_for
@@ -105,6 +106,12 @@ def lang_of(request: Request) -> str:
 
 def client_ip(request: Request) -> str | None:
     return request.client.host if request.client else None
+
+
+def peer_ip(request: Request) -> str | None:
+    """The trusted proxy that forwarded this request, if any (simpul.kit.proxies)."""
+    peer = request.scope.get(PEER)
+    return peer if isinstance(peer, str) else None
 
 
 def need(request: Request, page_key: str) -> User:

@@ -22,6 +22,7 @@ from simpul.errors import SimpulError, problem_responses
 from simpul.kernel import Basic, Bearer, Credential, Node, Origin
 from simpul.kernel.core import Op, run_async
 from simpul.kernel.principals import basic_principal
+from simpul.kit.proxies import PEER
 from simpul.runtime import Runtime
 from simpul.services import batch, service
 from simpul.services.schemas import (
@@ -153,6 +154,7 @@ def origin(
         dataset=dataset,
         source_ip=request.client.host if request.client else None,
         request_id=request.headers.get("x-request-id") or None,
+        peer_ip=request.scope.get(PEER),
     )
 
 

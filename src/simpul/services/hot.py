@@ -37,6 +37,7 @@ from simpul.agreements.schemas import Mechanism
 from simpul.errors import AUTH_CHALLENGE, SimpulError
 from simpul.kernel import Origin, execute
 from simpul.kernel.core import new_call, write_apart_async
+from simpul.kit.proxies import PEER
 from simpul.registry.identifiers import parse_nik
 from simpul.runtime import Runtime
 from simpul.services import api, batch, service
@@ -250,6 +251,7 @@ class ServiceFastPath:
             dataset=dataset,
             source_ip=client[0] if client else None,
             request_id=headers.get(b"x-request-id", b"").decode("latin-1") or None,
+            peer_ip=scope.get(PEER),
         )
         call = new_call(api.node_of(state), principal, origin,
                         prefetched={(dataset, nik): record} if nik is not None else {})  # fmt: skip
