@@ -26,7 +26,6 @@ import threading
 from collections import deque
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -35,7 +34,11 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from simpul.audit import merkle
 from simpul.audit import repository as repo
-from simpul.audit.models import SUBJECT_GENERATION, AuditRecord
+
+# A person's history (and the subject hash it shares) lives in simpul.audit.history; this
+# module is the package's facade.
+from simpul.audit.history import SubjectAccess, subject_hash, subject_history
+from simpul.audit.models import SUBJECT_GENERATION
 from simpul.audit.repository import GENESIS, RECORD_FIELDS, LogReader, Row
 
 # Public for readers that compare against a record's `ts` (the obligations' usage reports
@@ -110,11 +113,6 @@ def entry_hash(prev_hash: bytes, row: Sequence[Any], subjects: Sequence[str]) ->
     """The chain hash of a record given as (seq, ts text, *RECORD_FIELDS)."""
     body = canonical_json((*row, *subjects)).encode()
     return _sha256(HASH_PREFIX + prev_hash + body).digest()
-
-
-def subject_hash(key: str, nik: str) -> str:
-    """HMAC-SHA256 (hex) of a subject NIK: the only form in which a NIK enters the log."""
-    return hmac.new(key.encode(), nik.strip().encode(), "sha256").hexdigest()
 
 
 class SubjectHasher:
@@ -746,61 +744,3 @@ def _check_roots(
                 out.append((1, previous + 1, "checkpoint_tidak_cocok", what, cut))
             checked, previous = checked + 1, cut
     return checked
-
-
-# --- subject history -------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class SubjectAccess:
-    seq: int
-    ts: datetime
-    action: str
-    decision: str
-    reason: str
-    actor: str | None
-    institution: str | None
-    agreement_id: str | None
-    agreement_version: int | None
-    grant_id: str | None
-    service: str | None
-    mechanism: str | None
-    dataset: str | None
-    elements: list[str]
-    request_id: str | None
-
-
-def subject_history(session: Session, settings: Settings, nik: str) -> list[SubjectAccess]:
-    """Every record about one person, oldest first (UU PDP Pasal 32), each with the
-    elements disclosed about that person: a record that names further subjects after its
-    main ones (the family on a KK) says in `detail` which elements those were shown."""
-    key = settings.require_secret("audit_hmac_key")
-    found = repo.AuditRepository(session).records_for_subject_at(subject_hash(key, nik))
-    return [
-        SubjectAccess(
-            seq=r.seq,
-            ts=r.ts.replace(tzinfo=UTC) if r.ts.tzinfo is None else r.ts.astimezone(UTC),
-            action=r.action,
-            decision=r.decision,
-            reason=r.reason,
-            actor=r.actor,
-            institution=r.institution,
-            agreement_id=r.agreement_id,
-            agreement_version=r.agreement_version,
-            grant_id=r.grant_id,
-            service=r.service,
-            mechanism=r.mechanism,
-            dataset=r.dataset,
-            elements=_elements_at(r, pos),
-            request_id=r.request_id,
-        )
-        for r, pos in found
-    ]
-
-
-def _elements_at(record: AuditRecord, pos: int) -> list[str]:
-    detail = json.loads(record.detail) if record.detail else {}
-    main = detail.get("subjek_utama")
-    if isinstance(main, int) and pos >= main and isinstance(detail.get("elemen_anggota"), list):
-        return [str(e) for e in detail["elemen_anggota"]]
-    return list(json.loads(record.elements))
