@@ -20,7 +20,7 @@ from simpul.agreements import service as agreements
 from simpul.agreements.schemas import Mechanism, Service
 from simpul.config import Settings
 from simpul.errors import SimpulError
-from simpul.governance import service as governance
+from simpul.governance import actions as governance
 from simpul.kit.clock import FixedClock
 from simpul.runtime import Runtime
 

@@ -16,7 +16,7 @@ from simpul.access.schemas import AccountCreate, Principal
 from simpul.agreements import service as agreements
 from simpul.config import Settings
 from simpul.errors import SimpulError
-from simpul.governance import service as governance
+from simpul.governance import actions as governance
 from simpul.kernel.principals import Basic, basic_principal
 from simpul.kit.clock import FixedClock
 from simpul.runtime import Runtime

@@ -23,7 +23,7 @@ from simpul.agreements.schemas import Mechanism
 from simpul.audit.schemas import AuditEvent
 from simpul.audit.service import record_in_session
 from simpul.errors import SimpulError
-from simpul.governance import service as governance
+from simpul.governance import actions as governance
 from simpul.obligations import enforcement, feedback, feedback_ops, outbox, reports, service
 from simpul.obligations.deadlines import Deadline, Status
 from simpul.registry.repository import RegistryRepository

@@ -22,7 +22,7 @@ from simpul import kernel
 from simpul.agreements.schemas import Mechanism
 from simpul.audit.models import AuditRecord
 from simpul.audit.service import subject_history
-from simpul.governance import service as governance
+from simpul.governance import actions as governance
 from simpul.kernel import AccountName, Node, Origin
 from simpul.kit.clock import FixedClock
 from simpul.matching.engine import match

@@ -19,7 +19,7 @@ from simpul.access.auth import principal_for_account
 from simpul.access.repository import AccountRepository
 from simpul.agreements.schemas import Mechanism
 from simpul.audit.models import AuditRecord
-from simpul.governance import service as governance
+from simpul.governance import actions as governance
 from simpul.kernel import AccountName, Node, Origin
 from simpul.matching.engine import match
 from simpul.pemadanan import runner, service

@@ -22,7 +22,7 @@ from simpul.access import passwords as pw
 from simpul.audit import service as audit
 from simpul.config import Settings
 from simpul.demo.service import build_governance, build_registries
-from simpul.governance import service as governance
+from simpul.governance import actions as governance
 from simpul.runtime import Runtime
 
 pytestmark = pytest.mark.xdist_group("serve")

@@ -32,7 +32,7 @@ from simpul.disclosure.schemas import TabelOut
 from simpul.disclosure.variables import DATASET, quote
 from simpul.errors import NotFound, SimpulError
 from simpul.kernel import Call
-from simpul.kit.clock import Clock
+from simpul.kit.clock import Clock, aware
 from simpul.registry.service import snapshot_path
 
 log = logging.getLogger("simpul.disclosure")
@@ -221,14 +221,14 @@ def purge_expired(session: Session, settings: Settings, clock: Clock) -> int:
 
     outputs = [
         row for row in session.scalars(select(ProcessingOutput))
-        if expired(row.agreement_id, _aware(row.created_at, now))
+        if expired(row.agreement_id, aware(row.created_at))
     ]  # fmt: skip
     for row in outputs:
         session.delete(row)
     extracts: list[str] = []
     for extract_id, meta, path in store.every(settings):
         if meta is not None:
-            old = expired(meta.agreement_id, _aware(meta.created_at, now))
+            old = expired(meta.agreement_id, aware(meta.created_at))
         else:
             made = datetime.fromtimestamp(path.stat().st_mtime, tz=now.tzinfo)
             old = expired(None, made)
@@ -259,8 +259,3 @@ def purge_expired(session: Session, settings: Settings, clock: Clock) -> int:
         except OSError as exc:
             log.error("extract %s could not be deleted: %s", extract_id, type(exc).__name__)
     return total
-
-
-def _aware(value: datetime, like: datetime) -> datetime:
-    """SQLite returns naive datetimes for timezone-aware columns: read them as UTC."""
-    return value if value.tzinfo is not None else value.replace(tzinfo=like.tzinfo)

@@ -6,6 +6,12 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Protocol
 
 
+def aware(value: datetime) -> datetime:
+    """A stored timestamp as an aware one: SQLite returns naive datetimes for timezone-aware
+    columns, and every timestamp the node stores is UTC."""
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value
+
+
 class Clock(Protocol):
     def now(self) -> datetime: ...
 

@@ -22,11 +22,10 @@ from simpul.agreements import service as agreements
 from simpul.agreements.lifecycle import TERMINAL, State, local_date
 from simpul.agreements.schemas import TriggerKind
 from simpul.config import Settings
-from simpul.governance import service as governance
+from simpul.governance import actions as governance
 from simpul.kit.clock import Clock
 from simpul.obligations import feedback, rollups
 from simpul.obligations.models import EnforcementRule
-from simpul.obligations.service import audit_action
 
 SYSTEM = "sistem:kewajiban"
 
@@ -69,24 +68,11 @@ def rename_institution(
 def _expire(
     session: Session, settings: Settings, clock: Clock, actor: str, report: EnforcementReport
 ) -> None:
-    for agreement_id in agreements.expire_due(session, clock, actor=actor):
-        row = agreements.get(session, agreement_id)
-        reason = f"Jangka waktu berakhir pada {row.ends_on.isoformat()}"
-        audit_action(
-            session,
-            settings,
-            clock,
-            "perjanjian.kedaluwarsa",
-            actor,
-            agreement_id,
-            {"alasan": reason, "status": State.BERAKHIR.value},
-        )
-        devices, tokens = governance.end_effects(
-            session, settings, clock, agreement_id, actor=actor, reason=reason
-        )
-        report.expired.append(agreement_id)
-        report.devices_deactivated += len(devices)
-        report.tokens_revoked += tokens
+    # The same governance action as `simpul agreement expire`: its record, its end effects.
+    done = governance.expire_due(session, settings, clock, actor=actor)
+    report.expired.extend(done.agreement_ids)
+    report.devices_deactivated += len(done.devices_deactivated)
+    report.tokens_revoked += done.tokens_revoked
 
 
 def nomenclature_changes(

@@ -30,7 +30,7 @@ from simpul.audit.schemas import AuditEvent
 from simpul.audit.service import SubjectHasher, record_in_session
 from simpul.config import Settings
 from simpul.errors import InvalidInput, NotFound
-from simpul.kit.clock import Clock
+from simpul.kit.clock import Clock, aware
 from simpul.kit.csvsafe import safe_cell
 from simpul.kit.ids import new_id
 from simpul.kit.masking import mask_nik
@@ -620,7 +620,7 @@ def purge_expired(session: Session, settings: Settings, clock: Clock) -> int:
             except NotFound:
                 keep[agreement_id] = None
         days = keep[agreement_id]
-        if days is not None and _as_utc(uploaded_at) <= now - timedelta(days=days):
+        if days is not None and aware(uploaded_at) <= now - timedelta(days=days):
             expired.append(upload_id)
     files = rows = 0
     for i in range(0, len(expired), 500):
@@ -649,7 +649,3 @@ def purge_expired(session: Session, settings: Settings, clock: Clock) -> int:
             clock,
         )  # fmt: skip
     return files + rows
-
-
-def _as_utc(at: datetime) -> datetime:
-    return at.replace(tzinfo=UTC) if at.tzinfo is None else at

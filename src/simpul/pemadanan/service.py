@@ -36,7 +36,7 @@ from simpul.config import Settings
 from simpul.errors import InvalidInput, NotFound, SimpulError
 from simpul.kernel.call import Call
 from simpul.kernel.core import writes
-from simpul.kit.clock import Clock
+from simpul.kit.clock import Clock, aware
 from simpul.kit.ids import new_id
 from simpul.matching.engine import COCOK, COCOK_ELEMEN_BERBEDA, KEMUNGKINAN_COCOK, STATUSES
 from simpul.pemadanan.models import MatchIssue, MatchJob, MatchResultRow
@@ -335,11 +335,7 @@ def needs_worker(session: Session, job_id: str, now: datetime) -> bool:
     beat = job.heartbeat_at
     if job.status != "berjalan" or beat is None:
         return False
-    return _aware(beat, now) < now - STALE
-
-
-def _aware(value: datetime, now: datetime) -> datetime:
-    return value.replace(tzinfo=now.tzinfo) if value.tzinfo is None else value  # SQLite: naive
+    return aware(beat) < now - STALE
 
 
 def job_detail(session: Session, principal: Principal, job_id: str) -> JobOut:
@@ -468,7 +464,7 @@ def purge_expired(session: Session, settings: Settings, clock: Clock) -> int:
             continue
         if agreement_id not in days:
             days[agreement_id] = agreements.retention_days(session, agreement_id)
-        if _aware(created, now) + timedelta(days=days[agreement_id]) < now:
+        if aware(created) + timedelta(days=days[agreement_id]) < now:
             expired.append(job_id)
     if not expired:
         return 0
