@@ -50,7 +50,6 @@ def build_settings(data_dir: Path, database_url: str | None = None) -> Settings:
         audit_hmac_key=SecretStr("test-audit-hmac-key"),
         pseudonym_key=SecretStr("test-pseudonym-key"),
         sqlite_synchronous="NORMAL",
-        job_sweep_seconds=0,  # tests start matching workers themselves
         rollup_refresh_seconds=0,  # reports refresh their rollups themselves
         retention_sweep_seconds=0,  # tests purge themselves
     )

@@ -7,7 +7,6 @@ import gc
 import inspect
 import logging
 import re
-import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -128,16 +127,6 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
     return app.openapi_schema
 
 
-async def _sweep_jobs(runtime: Runtime, every: float) -> None:
-    """Resume matching jobs left queued or abandoned (e.g. by a restart): claims are
-    compare-and-set, so every worker process may sweep and a job still runs once."""
-    thread: threading.Thread | None = None
-    while True:
-        if thread is None or not thread.is_alive():
-            thread = pemadanan_api.start_worker(runtime)
-        await asyncio.sleep(every)
-
-
 async def _refresh_rollups(runtime: Runtime, every: float) -> None:
     """Keep the usage-report rollups near the log's head. A refresh locks its state rows,
     so workers refreshing at once do not double count; a failure waits for the next turn."""
@@ -206,11 +195,6 @@ def create_app(settings: Settings, rt: Runtime | None = None) -> FastAPI:
             else None
         )
         app.state.hot_reader = reader
-        sweeper = (
-            asyncio.create_task(_sweep_jobs(runtime, settings.job_sweep_seconds))
-            if settings.job_sweep_seconds > 0
-            else None
-        )
         refresher = (
             asyncio.create_task(_refresh_rollups(runtime, settings.rollup_refresh_seconds))
             if settings.rollup_refresh_seconds > 0
@@ -228,8 +212,6 @@ def create_app(settings: Settings, rt: Runtime | None = None) -> FastAPI:
                 retention.cancel()
             if refresher is not None:
                 refresher.cancel()
-            if sweeper is not None:
-                sweeper.cancel()
             app.state.hot_reader = None
             if reader is not None:
                 reader.close()

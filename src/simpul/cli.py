@@ -68,7 +68,15 @@ LAZY_COMMANDS: dict[str, LazyCommand] = {
         "Padankan satu daftar dengan dataset (PKS: pemadanan / cek status massal).",
     ),
     "pemadanan": LazyCommand(
-        "simpul.commands.pemadanan", "app", "Pekerjaan pemadanan: pekerja latar, status."
+        "simpul.commands.pemadanan",
+        "app",
+        "Pekerjaan pemadanan: status (pekerjanya: simpul worker).",
+    ),
+    "worker": LazyCommand(
+        "simpul.commands.worker",
+        "worker",
+        "Pekerja pemadanan: ambil pekerjaan antri dari basis data dan jalankan masing-masing\n"
+        "di proses anaknya sendiri.",
     ),
     "face": LazyCommand(
         "simpul.commands.face",

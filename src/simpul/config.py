@@ -57,9 +57,17 @@ class Settings(BaseSettings):
     # metrics itself, and with it on FastAPI asks the providers on every request (~5 % of a
     # verification's CPU even with no exporter configured).
     opentelemetry: bool = False
-    # Every worker process looks for queued or abandoned matching jobs this often (seconds;
-    # 0 disables): a job interrupted by a restart resumes without anyone polling it.
-    job_sweep_seconds: float = 30.0
+    # `simpul worker` (simpul.pemadanan.worker; the web process never runs a job): jobs run
+    # at once per worker process, each in its own child process. The worker beats each job's
+    # heartbeat every `worker_heartbeat_seconds`, whatever phase the job is in; a job whose
+    # heartbeat is older than `worker_stale_seconds` has lost its lease and another worker
+    # may reclaim it, at most `worker_max_attempts` runs in all. `worker_job_memory_mb` caps
+    # the memory of each job's process (MB; 0: no cap): a job over it fails, the node stays.
+    worker_concurrency: int = Field(default=1, ge=1, le=32)
+    worker_heartbeat_seconds: float = Field(default=1.0, gt=0, le=10)
+    worker_stale_seconds: float = Field(default=60.0, gt=0)
+    worker_max_attempts: int = Field(default=3, ge=1, le=20)
+    worker_job_memory_mb: int = Field(default=0, ge=0)
     # Every worker process brings the usage-report rollups up to the log's head this often
     # (seconds; 0 disables), so a report never has to fold a long backlog of the log itself.
     rollup_refresh_seconds: float = 300.0

@@ -17,6 +17,7 @@ from simpul.access import passwords as pw
 from simpul.app import create_app
 from simpul.config import Settings
 from simpul.kit.clock import FixedClock
+from simpul.pemadanan import runner
 from simpul.registry.synth import generate_world
 from simpul.runtime import Runtime
 from tests.worlds import FAST_PASSWORDS, basic_header, governed_runtime
@@ -50,8 +51,11 @@ class Env:
             )
 
     def wait(self, username: str, job_id: str, timeout: float = 60) -> dict[str, Any]:
+        """Run the queue here (the web process never does: `simpul worker` does), then
+        read the job's state through the API until it ends."""
         deadline = time.monotonic() + timeout
         while True:
+            runner.run_pending(self.rt)
             got = self.client.get(f"/api/v1/pemadanan/{job_id}", headers=self.basic(username))
             assert got.status_code == 200, got.text
             body: dict[str, Any] = got.json()

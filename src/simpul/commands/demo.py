@@ -1,4 +1,5 @@
-"""`simpul demo`: build the synthetic demo world, then serve it (`simpul.serve`)."""
+"""`simpul demo`: build the synthetic demo world, then serve it (`simpul.serve`) with one
+matching worker (`simpul worker`) beside the server, stopped when the server stops."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import typer
 
 from simpul.config import load_settings, write_demo_secrets
 from simpul.demo.service import build_world, howto
+from simpul.pemadanan.worker import spawn_worker, stop_process
 from simpul.runtime import Runtime, runtime
 from simpul.serve import serve_folder
 
@@ -50,4 +52,9 @@ def demo(
         typer.echo(f"Dunia demo siap di {folder}. Kredensial: {creds} (mode 0600).")
     typer.echo(howto(folder, host, port))
     if not no_serve:
-        serve_folder(folder, host, port, workers=1)
+        typer.echo("Pekerja pemadanan dijalankan di samping server (simpul worker).")
+        worker = spawn_worker(folder)
+        try:
+            serve_folder(folder, host, port, workers=1)
+        finally:
+            stop_process(worker)

@@ -1,5 +1,5 @@
 """`simpul match …` (one list, start to finish, with a progress bar) and
-`simpul pemadanan …` (the background worker, job status, review)."""
+`simpul pemadanan …` (job status). The worker that runs queued jobs is `simpul worker`."""
 
 from __future__ import annotations
 
@@ -31,7 +31,9 @@ match_app = typer.Typer(
     help="Padankan satu daftar dengan dataset (PKS: pemadanan / cek status massal).",
     invoke_without_command=True,
 )
-app = typer.Typer(help="Pekerjaan pemadanan: pekerja latar, status.", no_args_is_help=True)
+app = typer.Typer(
+    help="Pekerjaan pemadanan: status (pekerjanya: simpul worker).", no_args_is_help=True
+)
 out = Console()
 err = Console(stderr=True)
 
@@ -189,29 +191,6 @@ def _summary(counts: dict[str, int], issues: int) -> None:
         table.add_row(status, f"{n:,}")
     table.add_row("baris bermasalah", f"{issues:,}")
     out.print(table)
-
-
-@app.command("worker")
-def worker(
-    ctx: typer.Context,
-    once: Annotated[bool, typer.Option(help="Jalankan yang antri lalu berhenti.")] = False,
-    stale_seconds: Annotated[
-        float, typer.Option(help="Detak jantung lebih tua dari ini = pekerja mati.")
-    ] = runner.STALE.total_seconds(),
-) -> None:
-    """Pekerja latar: ambil pekerjaan antri (atau yang ditinggal pekerja mati) dan jalankan."""
-    from datetime import timedelta
-
-    rt = runtime(ctx)
-    rt.migrate()
-    stale = timedelta(seconds=stale_seconds)
-    while True:
-        ran = runner.run_pending(rt, stale=stale)
-        if ran:
-            err.print(f"{ran} pekerjaan selesai diproses.")
-        if once:
-            return
-        time.sleep(1.0)
 
 
 @app.command("status")

@@ -213,7 +213,7 @@ ENTRIES: dict[str, Kind] = {
     "simpul audit checkpoint": G,
     "simpul match": D,
     # The worker is a process; each job step it runs is one kernel call (pemadanan.runner).
-    "simpul pemadanan worker": L,
+    "simpul worker": L,
     "simpul pemadanan status": M,
     "simpul face enrol": G,
     "simpul face remove": G,

@@ -9,7 +9,6 @@ one's jobs and cancelling reveal no result; they are the owner's only too."""
 from __future__ import annotations
 
 import tempfile
-import threading
 from dataclasses import replace
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
@@ -24,7 +23,6 @@ from simpul.errors import InvalidInput, problem_responses
 from simpul.kernel import Node
 from simpul.kernel.core import Op
 from simpul.pemadanan import reads, service
-from simpul.pemadanan.runner import run_pending
 from simpul.pemadanan.schemas import HasilOut, HasilPage, JobOut, OptionsIn, TinjauIn
 from simpul.runtime import Runtime
 from simpul.services.api import (
@@ -67,14 +65,6 @@ def _run(
     return kernel.run(node(request), credential(creds), where, op, *args, **kw)
 
 
-def start_worker(rt: Runtime) -> threading.Thread:
-    """Run queued jobs in the background of this process (claims are compare-and-set, so
-    several such threads, or a separate `simpul pemadanan worker`, never run a job twice)."""
-    thread = threading.Thread(target=run_pending, args=(rt,), daemon=True, name="pemadanan")
-    thread.start()
-    return thread
-
-
 async def _spool(upload: UploadFile, limit: int, folder: Path) -> Path:
     """The upload to a temporary file, refused as soon as it passes the size limit."""
     suffix = Path(upload.filename or "daftar.csv").suffix.lower()[:8]
@@ -99,7 +89,8 @@ async def _spool(upload: UploadFile, limit: int, folder: Path) -> Path:
         **PROBLEMS_BODY,
         **problem_responses(413, s413="Berkas atau jumlah baris melebihi batas."),
         202: {
-            "description": "Diterima; pekerjaan diproses di latar.",
+            "description": "Diterima; pekerjaan antri sampai pekerja (`simpul worker`) "
+            "mengambilnya.",
             "headers": {
                 "Location": {
                     "description": "Alamat status pekerjaan.",
@@ -119,7 +110,8 @@ async def submit(
     ambang: Annotated[float, Form(ge=0.05, le=0.999)] = 0.5,
     batas_baris: Annotated[int | None, Form(ge=1)] = None,
 ) -> JSONResponse:
-    """Unggah daftar untuk dipadankan; dijawab 202 dengan id pekerjaan (diproses di latar)."""
+    """Unggah daftar untuk dipadankan; dijawab 202 dengan id pekerjaan, yang antri sampai
+    pekerja (`simpul worker`) mengambilnya."""
     rt = _runtime(request)
     with tempfile.TemporaryDirectory(prefix="simpul-unggah-") as tmp:
         path = await _spool(berkas, rt.settings.max_upload_bytes, Path(tmp))
@@ -133,7 +125,6 @@ async def submit(
             )  # fmt: skip
 
         job = await run_in_threadpool(work)
-    start_worker(rt)
     return JSONResponse(
         job.model_dump(mode="json", exclude_none=True),
         status_code=202,
@@ -155,13 +146,8 @@ def list_jobs(request: Request, principal: Caller) -> list[JobOut]:
 )
 def detail(job_id: str, request: Request, principal: Caller) -> JobOut:
     """Status dan progres satu pekerjaan; jumlah per status setelah selesai."""
-    rt = _runtime(request)
-    out: JobOut = service.owner_step(rt, principal, "pemadanan.status", service.job_detail,
-                                     job_id)  # fmt: skip
-    with rt.read_transaction() as session:
-        waiting = service.needs_worker(session, job_id, rt.clock.now())
-    if waiting:  # queued, or its worker died (e.g. the server restarted): pick it up
-        start_worker(rt)
+    out: JobOut = service.owner_step(_runtime(request), principal, "pemadanan.status",
+                                     service.job_detail, job_id)  # fmt: skip
     return out
 
 

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, func, insert, or_, select, update
+from sqlalchemy import ColumnElement, delete, func, insert, or_, select, update
 
 from simpul.kit.repository import Repository
 from simpul.pemadanan.models import MatchIssue, MatchJob, MatchResultRow
@@ -62,31 +62,34 @@ class JobRepository(Repository):
             .values(status="dibatalkan")
         )
 
-    def claimable(self, stale_before: datetime, limit: int) -> list[str]:
+    @staticmethod
+    def _takeable(stale_before: datetime, max_attempts: int | None) -> ColumnElement[bool]:
+        """Queued, or running under a lease that has run out (its heartbeat older than
+        `stale_before`) and, with a bound, run fewer than `max_attempts` times."""
+        abandoned = (MatchJob.status == "berjalan") & (MatchJob.heartbeat_at < stale_before)
+        if max_attempts is not None:
+            abandoned = abandoned & (MatchJob.attempts < max_attempts)
+        return or_(MatchJob.status == "antri", abandoned)
+
+    def claimable(
+        self, stale_before: datetime, limit: int, max_attempts: int | None = None
+    ) -> list[str]:
         stmt = (
             select(MatchJob.id)
-            .where(
-                or_(
-                    MatchJob.status == "antri",
-                    (MatchJob.status == "berjalan") & (MatchJob.heartbeat_at < stale_before),
-                )
-            )
+            .where(self._takeable(stale_before, max_attempts))
             .order_by(MatchJob.created_at)
             .limit(limit)
         )
         return list(self.session.scalars(stmt))
 
-    def claim(self, job_id: str, worker: str, now: datetime, stale_before: datetime) -> bool:
+    def claim(
+        self, job_id: str, worker: str, now: datetime, stale_before: datetime,
+        max_attempts: int | None = None,
+    ) -> bool:  # fmt: skip
         """Compare-and-set: only one worker wins a queued (or abandoned) job."""
         result = self.session.execute(
             update(MatchJob)
-            .where(
-                MatchJob.id == job_id,
-                or_(
-                    MatchJob.status == "antri",
-                    (MatchJob.status == "berjalan") & (MatchJob.heartbeat_at < stale_before),
-                ),
-            )
+            .where(MatchJob.id == job_id, self._takeable(stale_before, max_attempts))
             .values(
                 status="berjalan",
                 worker=worker,
@@ -98,12 +101,49 @@ class JobRepository(Repository):
         )
         return bool(result.rowcount)  # type: ignore[attr-defined]
 
-    def beat(self, job_id: str, worker: str, now: datetime, progress: float) -> tuple[bool, bool]:
-        """Heartbeat and progress; returns (still ours, cancel requested)."""
+    def exhausted(self, stale_before: datetime, max_attempts: int) -> list[str]:
+        """Abandoned jobs that have been run `max_attempts` times already."""
+        stmt = select(MatchJob.id).where(
+            MatchJob.status == "berjalan",
+            MatchJob.heartbeat_at < stale_before,
+            MatchJob.attempts >= max_attempts,
+        )
+        return list(self.session.scalars(stmt))
+
+    def give_up(self, job_id: str, stale_before: datetime, values: dict[str, Any]) -> bool:
+        """End an abandoned job (compare-and-set on its lease having run out)."""
+        result = self.session.execute(
+            update(MatchJob)
+            .where(
+                MatchJob.id == job_id,
+                MatchJob.status == "berjalan",
+                MatchJob.heartbeat_at < stale_before,
+            )
+            .values(**values)
+        )
+        return bool(result.rowcount)  # type: ignore[attr-defined]
+
+    def release(self, job_id: str, worker: str) -> bool:
+        """Back to the queue, by the worker that holds it (it is stopping): the run that
+        was cut short does not count as an attempt."""
         result = self.session.execute(
             update(MatchJob)
             .where(MatchJob.id == job_id, MatchJob.worker == worker, MatchJob.status == "berjalan")
-            .values(heartbeat_at=now, progress=progress)
+            .values(status="antri", worker=None, progress=0.0, attempts=MatchJob.attempts - 1)
+        )
+        return bool(result.rowcount)  # type: ignore[attr-defined]
+
+    def beat(
+        self, job_id: str, worker: str, now: datetime, progress: float | None = None
+    ) -> tuple[bool, bool]:
+        """Heartbeat (and progress); returns (still ours, cancel requested)."""
+        values: dict[str, Any] = {"heartbeat_at": now}
+        if progress is not None:
+            values["progress"] = progress
+        result = self.session.execute(
+            update(MatchJob)
+            .where(MatchJob.id == job_id, MatchJob.worker == worker, MatchJob.status == "berjalan")
+            .values(**values)
         )
         mine = bool(result.rowcount)  # type: ignore[attr-defined]
         cancel = self.session.scalar(select(MatchJob.cancel_requested).where(MatchJob.id == job_id))

@@ -17,12 +17,15 @@ stores the results.
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
 import socket
+import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
@@ -61,6 +64,8 @@ BEAT_SECONDS = 0.5
 MATCH_COLUMNS = ("nik", "nama_lengkap", "tanggal_lahir", "jenis_kelamin", "alamat", "rt", "rw")
 # Fault injection for the crash test: seconds to sleep at each progress step.
 PAUSE_ENV = "SIMPUL_PEMADANAN_JEDA"
+# Fault injection for the memory cap: MB a job takes at its first progress step.
+BALLAST_ENV = "SIMPUL_PEMADANAN_BEBAN_MB"
 
 
 class Cancelled(Exception):
@@ -139,20 +144,48 @@ def _fail(rt: Runtime, job_id: str, worker: str, status: str, code: str, detail:
 
 
 def run_one(rt: Runtime, job_id: str, *, matcher: Matcher = match) -> bool:
-    """Claim this job and run it with `matcher` (the CLI's `--engine`); False when another
-    worker holds it or it has already ended."""
+    """Claim this job and run it here with `matcher` (`simpul match`, the CLI's `--engine`);
+    False when another worker holds it or it has already ended. The heartbeat is beaten
+    from a thread meanwhile, so that a long parse or registry load is not taken for a dead
+    worker by `simpul worker` (which beats its own jobs from its supervisor)."""
     worker = worker_name()
     now = rt.clock.now()
     with rt.transaction() as s:
         if not JobRepository(s).claim(job_id, worker, now, now - STALE):
             return False
-    run_claimed(rt, job_id, worker, matcher=matcher)
+    with beating(rt, job_id, worker, rt.settings.worker_heartbeat_seconds):
+        run_claimed(rt, job_id, worker, matcher=matcher)
     return True
 
 
+@contextmanager
+def beating(rt: Runtime, job_id: str, worker: str, every: float) -> Iterator[None]:
+    """Beat the job's heartbeat every `every` seconds while the body runs."""
+    stop = threading.Event()
+
+    def beat() -> None:
+        while not stop.wait(every):
+            try:
+                with rt.transaction() as s:
+                    JobRepository(s).beat(job_id, worker, rt.clock.now())
+            except Exception as exc:  # the next beat tries again; the lease says the rest
+                log.warning("pemadanan %s: detak gagal: %s", job_id, type(exc).__name__)
+
+    thread = threading.Thread(target=beat, daemon=True, name=f"detak-{job_id}")
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join(timeout=10)
+
+
 def run_claimed(rt: Runtime, job_id: str, worker: str, *, matcher: Matcher = match) -> None:
+    out_of_memory = False
     try:
         _execute(rt, job_id, worker, matcher)
+    except MemoryError:  # failed below: its traceback holds the job's data until then
+        out_of_memory = True
     except Cancelled:
         _fail(rt, job_id, worker, "dibatalkan", "dibatalkan", "Dibatalkan atas permintaan.")
     except Lost:
@@ -162,6 +195,23 @@ def run_claimed(rt: Runtime, job_id: str, worker: str, *, matcher: Matcher = mat
     except Exception:
         log.exception("pemadanan %s gagal", job_id)
         _fail(rt, job_id, worker, "gagal", "galat_internal", "Galat internal saat pemadanan.")
+    if out_of_memory:
+        gc.collect()
+        log.error("pemadanan %s: melebihi batas memori", job_id)
+        _fail(rt, job_id, worker, "gagal", *too_big(rt.settings.worker_job_memory_mb))
+
+
+def too_big(memory_mb: int) -> tuple[str, str]:
+    """The failure of a job that ran out of memory (its process's cap, or the machine's)."""
+    limit = f"batas {memory_mb:,} MB per pekerjaan".replace(",", ".") if memory_mb else "memori"
+    exc = SimpulError(
+        "pekerjaan_melebihi_memori",
+        f"Pekerjaan melebihi {limit} dan dihentikan; tidak ada hasil yang disimpan. Pecah "
+        "daftarnya menjadi beberapa unggahan, atau minta operator menaikkan "
+        "SIMPUL_WORKER_JOB_MEMORY_MB.",
+        status=500,
+    )
+    return exc.code, exc.detail
 
 
 def job_origin(job: MatchJob) -> Origin:
@@ -208,8 +258,12 @@ def _matched(
 def _progress(rt: Runtime, job_id: str, worker: str) -> Callable[[float], None]:
     last = [0.0]
     pause = float(os.environ.get(PAUSE_ENV, "0") or 0)
+    ballast = int(os.environ.get(BALLAST_ENV, "0") or 0)
+    held: list[bytearray] = []
 
     def report(fraction: float) -> None:
+        if ballast and not held:
+            held.append(bytearray(ballast << 20))
         if pause:
             time.sleep(pause)
         now = time.monotonic()

@@ -323,21 +323,6 @@ def refusal_record(principal: Principal, action: str, exc: SimpulError, job_id: 
     )
 
 
-def needs_worker(session: Session, job_id: str, now: datetime) -> bool:
-    """Queued, or running with a heartbeat older than the runner's staleness limit."""
-    from simpul.pemadanan.runner import STALE
-
-    job = JobRepository(session).get(job_id)
-    if job is None:
-        return False
-    if job.status == "antri":
-        return True
-    beat = job.heartbeat_at
-    if job.status != "berjalan" or beat is None:
-        return False
-    return aware(beat) < now - STALE
-
-
 def job_detail(session: Session, principal: Principal, job_id: str) -> JobOut:
     """Status, progress and counts of one of the caller's jobs (no result, no row)."""
     return job_out(owned_job(session, principal, job_id))

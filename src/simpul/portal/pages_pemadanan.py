@@ -22,7 +22,6 @@ from simpul.kernel import Known, Node, Origin
 from simpul.kernel.core import Op
 from simpul.kit.ids import new_id
 from simpul.pemadanan import reads, service
-from simpul.pemadanan.api import start_worker
 from simpul.pemadanan.schemas import TERMINAL, OptionsIn
 from simpul.portal import i18n
 from simpul.portal.web import (
@@ -144,7 +143,6 @@ def _submit(request: Request, form: dict[str, str], path: Path | None, name: str
         return _list_page(
             request, user, error=error_message(lang, exc), status=exc.status, given=form
         )
-    start_worker(rt)
     return redirect(f"/portal/pemadanan/{job.id}")
 
 
