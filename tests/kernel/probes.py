@@ -270,6 +270,7 @@ def _padan_job(w: World) -> str:
     if "padan" not in w.state:
         import time
 
+        from simpul.pemadanan import runner
         from simpul.pemadanan.repository import JobRepository
 
         resp = _padan_submit(w, PADAN_OWNER)
@@ -279,6 +280,7 @@ def _padan_job(w: World) -> str:
         while w.client.get(f"{PADAN}/{job_id}", headers=w.basic(PADAN_OWNER)).json()[
             "status"] != "selesai":  # fmt: skip
             assert time.monotonic() < deadline, "pemadanan job did not finish"
+            runner.run_pending(w.rt)  # the worker's part (the web process runs no job)
             time.sleep(0.1)
         with w.rt.transaction() as s:
             _, rows = JobRepository(s).results(job_id, status="kemungkinan_cocok", limit=1)

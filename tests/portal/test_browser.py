@@ -24,6 +24,7 @@ from simpul.app import create_app
 from simpul.demo.service import build_governance, build_registries, howto, write_credentials
 from simpul.face.demo import enrol_demo_photos
 from simpul.kit.clock import FixedClock
+from simpul.pemadanan.worker import Options, Supervisor
 from simpul.registry.synth.lists import sample_list
 from simpul.runtime import Runtime
 from tests.conftest import build_settings
@@ -90,8 +91,15 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     while not server.started:
         assert time.monotonic() < deadline, "uvicorn did not start"
         time.sleep(0.05)
+    # As `simpul demo` does, a matching worker beside the server (the web runs no job).
+    stop = threading.Event()
+    supervisor = Supervisor(rt, Options(heartbeat=0.5, poll=0.5))
+    worker = threading.Thread(target=supervisor.run, kwargs={"until": stop.is_set}, daemon=True)
+    worker.start()
     SHOTS.mkdir(parents=True, exist_ok=True)
     yield Site(f"http://127.0.0.1:{port}", creds, people, asn, data)
+    stop.set()
+    worker.join(timeout=30)
     server.should_exit = True
     thread.join(timeout=10)
     rt.close()
