@@ -123,10 +123,12 @@ def test_grant_limits_narrow_the_node_limits(settings: Settings) -> None:
     assert service.upload_limits(settings, grant) == (5 * 1024 * 1024, 1_000)
     wide = grant.model_copy(update={"max_rows": 10**9, "max_upload_mb": 10**6})
     assert service.upload_limits(settings, wide) == (
-        settings.max_upload_bytes, settings.max_upload_rows
+        settings.max_upload_bytes,
+        settings.max_upload_rows,
     )
     assert service.upload_limits(settings, None) == (
-        settings.max_upload_bytes, settings.max_upload_rows
+        settings.max_upload_bytes,
+        settings.max_upload_rows,
     )
 
 

@@ -31,7 +31,7 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.ipc  # noqa: F401  (pa.ipc)
+import pyarrow.ipc
 import pyarrow.parquet as pq
 from sqlalchemy.orm import Session
 
