@@ -11,6 +11,7 @@ separate governed read, not the job). Comparison in the same run: the same job o
 tenth as long.
 
     .venv/bin/python bench/memory.py                      # 1M people, 2M and 200k rows
+    PYTHONPATH=<older tree>/src .venv/bin/python bench/memory.py 200000   # an older path
     SIMPUL_BENCH_TOY=1 .venv/bin/python bench/memory.py   # 2,000 people, 20k and 2k rows
 """
 
@@ -94,8 +95,19 @@ def _status(pid: int) -> dict[str, int]:
     return out
 
 
-def _job_state(data: Path, since: float) -> tuple[str, str] | None:
-    """The newest job's (status, id), if submitted after `since` (read-only)."""
+def _job_ids(data: Path) -> set[str]:
+    """The jobs already in the database (earlier runs), read-only."""
+    db = sqlite3.connect(f"file:{data / 'simpul.db'}?mode=ro", uri=True, timeout=5)
+    try:
+        return {str(r[0]) for r in db.execute("SELECT id FROM pemadanan_job")}
+    except sqlite3.Error:
+        return set()
+    finally:
+        db.close()
+
+
+def _job_state(data: Path) -> tuple[str, str] | None:
+    """The newest job's (status, id) (read-only)."""
     try:
         db = sqlite3.connect(f"file:{data / 'simpul.db'}?mode=ro", uri=True, timeout=1)
         try:
@@ -123,7 +135,7 @@ def run_job(data: Path, listing: Path, known: set[str]) -> dict[str, object]:
     while True:
         seen = _status(proc.pid)
         peak = max(peak, seen.get("VmHWM", 0))
-        state = _job_state(data, started)
+        state = _job_state(data)
         if state is not None and state[1] not in known:
             status, job = state
             if status in ("selesai", "gagal", "dibatalkan"):
@@ -145,9 +157,9 @@ def run_job(data: Path, listing: Path, known: set[str]) -> dict[str, object]:
 def main() -> int:
     CACHE.mkdir(parents=True, exist_ok=True)
     data = world()
-    small_rows = ROWS // 10
-    lists = [(small_rows, make_list(data, small_rows)), (ROWS, make_list(data, ROWS))]
-    known: set[str] = set()
+    sizes = [int(a) for a in sys.argv[1:]] or [ROWS // 10, ROWS]  # e.g. `bench/memory.py 200000`
+    lists = [(rows, make_list(data, rows)) for rows in sizes]
+    known = _job_ids(data)
     print(f"registry {DATASET} {PEOPLE:,} people; worker = `simpul match` (peak = VmHWM)")
     ok = True
     for rows, listing in lists:

@@ -263,6 +263,7 @@ def _execute(rt: Runtime, job_id: str, worker: str, matcher: Matcher) -> None:
     with rt.transaction() as s:
         table = registry_table(s, settings, job.dataset, extra)
     index = RegistryIndex(table)
+    pa.default_memory_pool().release_unused()  # the Parquet decoder's buffers, given back
     opts = MatchOptions(threshold=float(job.options.get("ambang", 0.5)))
     size = max(settings.match_chunk_rows, 1)
     run: Matcher = matcher
@@ -365,7 +366,8 @@ def _store(
             del subjects
             repo = JobRepository(s)
             repo.clear_results(job.id)
-            with pa.memory_map(str(spool)) as source:
+            # Read, not memory-mapped: mapped pages of the whole spool would stay resident.
+            with pa.OSFile(str(spool)) as source:
                 results = pa.ipc.open_file(source)
                 for k in range(results.num_record_batches):
                     batch = results.get_batch(k)

@@ -182,10 +182,11 @@ def upload_limits(settings: Settings, grant: Grant | None) -> tuple[int, int]:
 # What a job's worker holds at its peak, measured by bench/memory.py (docs/performance.md):
 # the interpreter and libraries, the registry index per person, the chunk being matched
 # and, per list row, its registry position and (for the job's record) the people linked.
+# 1M people: 794 MB at 200k rows, 858 MB at 2M rows (chunks of 50k); estimated 793 / 964.
 BASE_MB = 250
-PERSON_BYTES = 250
-CHUNK_ROW_BYTES = 4_000
-LIST_ROW_BYTES = 400
+PERSON_BYTES = 450
+CHUNK_ROW_BYTES = 2_000
+LIST_ROW_BYTES = 100
 
 
 def estimated_peak_mb(people: int, rows: int, chunk_rows: int) -> int:
