@@ -77,6 +77,10 @@ class Settings(BaseSettings):
     # Upload limits keep a bad file from exhausting a worker.
     max_upload_bytes: int = 200 * 1024 * 1024
     max_upload_rows: int = 5_000_000
+    # A job matches its list this many good rows at a time (memory bounded by the chunk),
+    # and a list whose estimated peak exceeds the budget is refused at submission.
+    match_chunk_rows: int = 50_000
+    match_memory_mb: int = 1024
     # Auditor accounts (usernames) that read every agreement's records, not only those of
     # agreements their institution is party to (`SIMPUL_HUB_AUDITORS='["inspektorat.auditor"]'`).
     hub_auditors: list[str] = Field(default_factory=list)

@@ -110,3 +110,24 @@ def test_upgrade_keeps_older_subjects_searchable(empty_database: Settings) -> No
         assert [h.seq for h in history] == [1, 2, 3, 4]
     finally:
         engine.dispose()
+
+
+def test_a_record_naming_many_people_is_chained_and_verifies(
+    settings: Settings, engine: Engine, sessions: sessionmaker[Session]
+) -> None:
+    """A matching job's one record names everyone it linked (issue 17: tens of thousands
+    and more); its hash is taken without copying its text and its rows made as inserted."""
+    from dataclasses import replace
+
+    clock = FixedClock(T0)
+    many = tuple(f"3201{k:012d}" for k in range(service.BIG_RECORD + 2_500))
+    with transaction(sessions) as session:
+        service.record_in_session(session, settings, event(1, subjects=2), clock)
+        seq = service.record_in_session(session, settings, replace(event(2), subjects=many),
+                                        clock)  # fmt: skip
+        service.record_in_session(session, settings, event(3, subjects=1), clock)
+    stored = rows(engine, f"SELECT pos FROM audit_subject WHERE seq = {seq} ORDER BY pos")
+    assert [p for (p,) in stored] == list(range(len(many)))
+    with transaction(sessions) as session:
+        assert [h.seq for h in service.subject_history(session, settings, many[-1])] == [seq]
+    assert service.verify(engine).ok

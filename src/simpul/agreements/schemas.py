@@ -202,6 +202,10 @@ class Grant(_Model):
         default_factory=dict, alias="ambang_kemiripan"
     )
     return_score: bool = Field(default=False, alias="tampilkan_skor")
+    # Pemadanan lists under this grant: at most this many data rows / this many MB
+    # (the node's own limits apply where these are unset or higher).
+    max_rows: int | None = Field(default=None, alias="batas_baris", ge=1)
+    max_upload_mb: int | None = Field(default=None, alias="batas_ukuran_mb", ge=1)
     on_request: bool = Field(default=False, alias="atas_permohonan")
     notes: Text | None = Field(default=None, alias="catatan")
 

@@ -24,7 +24,7 @@ import subprocess
 import sys
 import threading
 from collections import deque
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -252,6 +252,50 @@ def prepare(event: AuditEvent, hasher: Callable[[str], str]) -> Prepared:
     return fields, subs, canonical_json((*fields, *subs))
 
 
+BIG_RECORD = 10_000  # subjects from which a record's hash input is not copied whole
+
+
+class _SubjectRows(Sequence[Row]):
+    """The subject rows (seq, position, hash, generation) of a batch of records, made as
+    they are read: a record naming a million people needs no million-tuple list."""
+
+    def __init__(self) -> None:
+        self._parts: list[tuple[int, tuple[str, ...], int, int]] = []  # seq, subs, ordinal, start
+        self._n = 0
+
+    def add(self, seq: int, subs: tuple[str, ...], ordinal: int) -> None:
+        self._parts.append((seq, subs, ordinal, self._n))
+        self._n += len(subs)
+
+    def __len__(self) -> int:
+        return self._n
+
+    def _rows(self, lo: int, hi: int) -> list[Row]:
+        out: list[Row] = []
+        for seq, subs, ordinal, start in self._parts:
+            a, b = max(lo - start, 0), min(hi - start, len(subs))
+            # Generation of each row by its ordinal in the log (ADR 0008).
+            gen = SUBJECT_GENERATION
+            out.extend([(seq, pos, subs[pos], (ordinal + pos) // gen) for pos in range(a, b)])
+        return out
+
+    def __getitem__(self, k: Any) -> Any:
+        if isinstance(k, slice):
+            lo, hi, step = k.indices(self._n)
+            rows = self._rows(lo, hi) if lo < hi else []
+            return rows if step == 1 else rows[::step]
+        if k < 0:
+            k += self._n
+        if not 0 <= k < self._n:
+            raise IndexError(k)
+        return self._rows(k, k + 1)[0]
+
+    def __iter__(self) -> Iterator[Row]:
+        for seq, subs, ordinal, _start in self._parts:
+            for pos, s in enumerate(subs):
+                yield (seq, pos, s, (ordinal + pos) // SUBJECT_GENERATION)
+
+
 def append_prepared(conn: Connection, items: Sequence[Prepared], clock: Clock) -> list[Receipt]:
     """Chain and insert records in the connection's transaction, under the head-row lock."""
     last_seq, prev, ordinal = repo.lock_head(conn)
@@ -260,19 +304,21 @@ def append_prepared(conn: Connection, items: Sequence[Prepared], clock: Clock) -
     ts_value = repo.ts_param(conn.dialect.name, stamp)
     lead = f',"{stamp}",'  # the stamp holds only digits and separators: no JSON escaping
     records: list[Row] = []
-    subjects: list[Row] = []
+    subjects = _SubjectRows()
     receipts: list[Receipt] = []
     seq = last_seq
     for fields, subs, tail in items:
         seq += 1
         # Same bytes as canonical_json((seq, stamp, *fields, *subs)), without re-encoding.
-        digest = _sha256(HASH_PREFIX + prev + f"[{seq}{lead}{tail[1:]}".encode()).digest()
+        if len(subs) < BIG_RECORD:
+            digest = _sha256(HASH_PREFIX + prev + f"[{seq}{lead}{tail[1:]}".encode()).digest()
+        else:  # one record naming many people (a matching job): no copy of its long text
+            h = _sha256(HASH_PREFIX + prev + f"[{seq}{lead}".encode())
+            h.update(memoryview(tail.encode())[1:])
+            digest = h.digest()
         records.append((seq, ts_value, *fields, prev, digest))
         if subs:
-            # Generation of each row by its ordinal in the log (ADR 0008).
-            subjects.extend(
-                [(seq, pos, s, (ordinal + pos) // SUBJECT_GENERATION) for pos, s in enumerate(subs)]
-            )
+            subjects.add(seq, subs, ordinal)
             ordinal += len(subs)
         receipts.append(Receipt(seq, digest.hex()))
         prev = digest

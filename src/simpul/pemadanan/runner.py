@@ -24,13 +24,17 @@ import socket
 import threading
 import time
 import uuid
+from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import date, timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
+import pyarrow.ipc
 import pyarrow.parquet as pq
 from sqlalchemy.orm import Session
 
@@ -43,15 +47,19 @@ from simpul.kernel.core import execute, new_call, write_apart, write_in_session
 from simpul.kernel.principals import resolve
 from simpul.matching.engine import (
     KEMUNGKINAN_COCOK,
+    STATUSES,
     TIDAK_DITEMUKAN,
+    Anchor,
+    ListModel,
     MatchOptions,
     MatchResult,
     RegistryIndex,
+    gather_anchors,
     match,
 )
 from simpul.pemadanan.models import MatchJob
 from simpul.pemadanan.repository import JobRepository
-from simpul.pemadanan.service import job_request, parsed_for
+from simpul.pemadanan.service import job_request, list_reader
 from simpul.registry import service as registry
 from simpul.registry.service import snapshot_path
 from simpul.runtime import Runtime
@@ -66,6 +74,8 @@ MATCH_COLUMNS = ("nik", "nama_lengkap", "tanggal_lahir", "jenis_kelamin", "alama
 PAUSE_ENV = "SIMPUL_PEMADANAN_JEDA"
 # Fault injection for the memory cap: MB a job takes at its first progress step.
 BALLAST_ENV = "SIMPUL_PEMADANAN_BEBAN_MB"
+# Result rows per INSERT batch in the final transaction.
+INSERT_ROWS = 5_000
 
 
 class Cancelled(Exception):
@@ -289,6 +299,9 @@ def _progress(rt: Runtime, job_id: str, worker: str) -> Callable[[float], None]:
 
 
 def _execute(rt: Runtime, job_id: str, worker: str, matcher: Matcher) -> None:
+    """Match the stored list chunk by chunk (memory bounded by the chunk, not the list),
+    spooling each chunk's results to a private Arrow file; then, in the one final
+    transaction, store them in batches with the counts, the status and the job's record."""
     settings = rt.settings
     with rt.transaction() as s:
         job = JobRepository(s).get(job_id)
@@ -300,50 +313,127 @@ def _execute(rt: Runtime, job_id: str, worker: str, matcher: Matcher) -> None:
     if isinstance(decided, SimpulError):
         raise decided
     scope = decided.region_scope
-    parsed = parsed_for(job, settings)
     extra = [*job.output_elements, *(["kode_wilayah"] if scope else [])]
     with rt.transaction() as s:
         table = registry_table(s, settings, job.dataset, extra)
     index = RegistryIndex(table)
+    pa.default_memory_pool().release_unused()  # the Parquet decoder's buffers, given back
     opts = MatchOptions(threshold=float(job.options.get("ambang", 0.5)))
-    result = matcher(index, parsed.query(), opts, progress=_progress(rt, job_id, worker))
-    if scope:
-        _limit_to_scope(result, table, index, scope)
-    outputs = [c for c in job.output_elements if c in table.column_names]
-    out_cols = {c: table.column(c) for c in outputs}
-    rows: list[dict[str, Any]] = []
-    subjects: list[str] = []
-    for k, line in enumerate(parsed.lines):
-        i = int(result.registry_index[k])
-        nik = str(index.nik[i]) if i >= 0 else None
-        if nik is not None:
-            subjects.append(nik)
-        data = {c: _jsonable(col[i].as_py()) for c, col in out_cols.items()} if i >= 0 else {}
-        rows.append(
-            {
-                "job_id": job_id, "line": line, "status": result.status[k], "nik_cocok": nik,
-                "probability": result.probability[k],
-                "differing": ",".join(result.differing[k]) or None,
-                "method": result.method[k] or None, "input": parsed.cells[k], "data": data,
-            }
-        )  # fmt: skip
-    counts = result.counts()
-    summary = {"pekerjaan": job_id, "baris": parsed.rows_total, **counts,
+    size = max(settings.match_chunk_rows, 1)
+    run: Matcher = matcher
+    if matcher is match:  # the list's model first, so every chunk scores as one run would
+        anchored: list[Anchor] = []
+        for part in list_reader(job, settings).chunks(size):
+            if gather_anchors(index, part.query(), opts, anchored):
+                break
+        run = partial(match, model=ListModel(anchored))
+    else:  # a stand-in engine (Spark) takes the list whole
+        size = settings.max_upload_rows + 1
+    report = _progress(rt, job_id, worker)
+    spool = input_path(job).with_name("hasil.arrow")
+    try:
+        found, counts = _match_to_spool(job, settings, index, table, opts, run, report, size,
+                                        scope, spool)  # fmt: skip
+        _store(rt, job, worker, index, table, spool, found, counts)
+    finally:
+        spool.unlink(missing_ok=True)
+    log.info("pemadanan %s selesai: %s", job_id, counts)
+    if counts.get(KEMUNGKINAN_COCOK):
+        log.info("pemadanan %s: %d baris menunggu tinjauan", job_id, counts[KEMUNGKINAN_COCOK])
+
+
+def _match_to_spool(
+    job: MatchJob, settings: Any, index: RegistryIndex, table: pa.Table, opts: MatchOptions,
+    run: Matcher, report: Callable[[float], None], size: int, scope: tuple[str, ...] | None,
+    spool: Path,
+) -> tuple[np.ndarray, dict[str, int]]:  # fmt: skip
+    """Each chunk matched and written to `spool`; returns every row's registry position
+    (-1: none) in list order, and the counts per status."""
+    reader = list_reader(job, settings)
+    elements = list(dict.fromkeys(reader.mapping.values()))
+    schema = pa.schema(
+        [("line", pa.int64()), ("status", pa.string()), ("index", pa.int64()),
+         ("probability", pa.float64()), ("differing", pa.string()), ("method", pa.string()),
+         *[(f"in_{e}", pa.string()) for e in elements]]
+    )  # fmt: skip
+    good = max(job.rows_total - job.rows_invalid, 1)
+    done = 0
+    counts: Counter[str] = Counter()
+    found: list[np.ndarray] = []
+    fd = os.open(spool, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)  # personal data
+    with os.fdopen(fd, "wb") as fh, pa.ipc.new_file(fh, schema) as out:
+        for part in reader.chunks(size):
+            if not part.lines:
+                continue
+            base, n = done, len(part.lines)
+
+            def step(fraction: float, base: int = base, n: int = n) -> None:
+                report(min((base + fraction * n) / good, 0.999))
+
+            result = run(index, part.query(), opts, progress=step)
+            if scope:
+                _limit_to_scope(result, table, index, scope)
+            counts.update(result.status)
+            found.append(np.asarray(result.registry_index, dtype=np.int64))
+            out.write_batch(pa.record_batch(
+                [pa.array(part.lines, pa.int64()), pa.array(result.status, pa.string()),
+                 pa.array(result.registry_index, pa.int64()),
+                 pa.array(result.probability, pa.float64()),
+                 pa.array([",".join(d) or None for d in result.differing], pa.string()),
+                 pa.array([m or None for m in result.method], pa.string()),
+                 *[pa.array([c.get(e, "") for c in part.cells], pa.string())
+                   for e in elements]],
+                schema=schema,
+            ))  # fmt: skip
+            index.forget()
+            done += n
+    report(1.0)
+    all_found = np.concatenate(found) if found else np.zeros(0, np.int64)
+    return all_found, {s: counts.get(s, 0) for s in STATUSES}
+
+
+def first_seen(found: np.ndarray) -> np.ndarray:
+    """The distinct registry positions in `found` (>= 0), in order of first appearance."""
+    linked = found[found >= 0]
+    values, first = np.unique(linked, return_index=True)
+    ordered: np.ndarray = values[np.argsort(first, kind="stable")]
+    return ordered
+
+
+def _store(
+    rt: Runtime, job: MatchJob, worker: str, index: RegistryIndex, table: pa.Table,
+    spool: Path, found: np.ndarray, counts: dict[str, int],
+) -> None:  # fmt: skip
+    """The final transaction: the job's record (every person linked), the results read
+    back from the spool in batches, the counts and the status — only while this worker
+    still holds the job."""
+    settings = rt.settings
+    subjects = tuple(index.nik.take(pa.array(first_seen(found))).to_pylist())
+    summary = {"pekerjaan": job.id, "baris": job.rows_total, **counts,
                "galat": job.rows_invalid}  # fmt: skip
+    outputs = [c for c in job.output_elements if c in table.column_names]
     call: Call | None = None
     try:
         with rt.transaction() as s:
             call = _call(rt, s, job)
-            execute(s, call, _matched, job, tuple(dict.fromkeys(subjects)), summary)
+            execute(s, call, _matched, job, subjects, summary)
+            del subjects
             repo = JobRepository(s)
-            repo.clear_results(job_id)
-            repo.insert_results(rows)
+            repo.clear_results(job.id)
+            # Read, not memory-mapped: mapped pages of the whole spool would stay resident.
+            with pa.OSFile(str(spool)) as source:
+                results = pa.ipc.open_file(source)
+                for k in range(results.num_record_batches):
+                    batch = results.get_batch(k)
+                    for start in range(0, batch.num_rows, INSERT_ROWS):
+                        rows = _rows(job.id, batch.slice(start, INSERT_ROWS), table, outputs)
+                        repo.insert_results(rows)
             seq = None
             for event in call.events:
                 seq = record_in_session(s, settings, event, rt.clock)
             call.events.clear()
             done = repo.finish(
-                job_id, worker,
+                job.id, worker,
                 {"status": "selesai", "progress": 1.0, "counts": counts, "audit_seq": seq,
                  "finished_at": rt.clock.now(), "heartbeat_at": rt.clock.now()},
             )  # fmt: skip
@@ -353,9 +443,41 @@ def _execute(rt: Runtime, job_id: str, worker: str, matcher: Matcher) -> None:
         if call is not None:  # the refusal, recorded apart from the rolled-back results
             write_apart(rt, call)
         raise
-    log.info("pemadanan %s selesai: %s", job_id, counts)
-    if counts.get(KEMUNGKINAN_COCOK):
-        log.info("pemadanan %s: %d baris menunggu tinjauan", job_id, counts[KEMUNGKINAN_COCOK])
+
+
+def _rows(
+    job_id: str, batch: pa.RecordBatch, table: pa.Table, outputs: list[str]
+) -> list[dict[str, Any]]:
+    """Result rows as stored, from a slice of the spool (the granted output read from the
+    registry for the matched rows only)."""
+    cols = {name: batch.column(name).to_pylist() for name in batch.schema.names}
+    inputs = [n for n in batch.schema.names if n.startswith("in_")]
+    idx = cols["index"]
+    hits = [i for i in idx if i >= 0]
+    taken = table.select(outputs).take(pa.array(hits, pa.int64())) if outputs else None
+    data_cols = {c: taken.column(c).to_pylist() for c in outputs} if taken is not None else {}
+    rows: list[dict[str, Any]] = []
+    h = 0
+    for k, i in enumerate(idx):
+        data: dict[str, Any] = {}
+        nik = None
+        if i >= 0:
+            data = {c: _jsonable(v[h]) for c, v in data_cols.items()}
+            h += 1
+        rows.append(
+            {
+                "job_id": job_id, "line": cols["line"][k], "status": cols["status"][k],
+                "nik_cocok": nik, "probability": cols["probability"][k],
+                "differing": cols["differing"][k], "method": cols["method"][k],
+                "input": {n[3:]: cols[n][k] for n in inputs}, "data": data,
+            }
+        )  # fmt: skip
+    if hits:
+        niks = iter(table.column("nik").take(pa.array(hits, pa.int64())).to_pylist())
+        for row, i in zip(rows, idx, strict=True):
+            if i >= 0:
+                row["nik_cocok"] = next(niks)
+    return rows
 
 
 def _limit_to_scope(
@@ -363,14 +485,16 @@ def _limit_to_scope(
 ) -> None:
     """A region-scoped grant (e.g. PKS 000 for Jawa Barat, "32") discloses no one outside
     its regions: a match there is reported as `tidak_ditemukan`."""
-    regions = (
-        table.column("kode_wilayah").to_pylist() if "kode_wilayah" in table.column_names else None
-    )
-    for k, i in enumerate(result.registry_index.tolist()):
-        if i < 0:
-            continue
-        region = str(regions[i] or "") if regions is not None else str(index.nik[i])[:6]
-        if not any(region.startswith(p) for p in scope):
+    rows = [k for k, i in enumerate(result.registry_index.tolist()) if i >= 0]
+    if not rows:
+        return
+    at = pa.array(result.registry_index[rows], pa.int64())
+    column = "kode_wilayah" if "kode_wilayah" in table.column_names else None
+    source = table.column(column) if column else index.nik
+    regions = source.take(at).to_pylist()
+    for k, region in zip(rows, regions, strict=True):
+        code = str(region or "") if column else str(region)[:6]
+        if not any(code.startswith(p) for p in scope):
             result.status[k] = TIDAK_DITEMUKAN
             result.registry_index[k] = -1
             result.probability[k] = None

@@ -28,7 +28,7 @@ from sqlalchemy.orm import Session
 from simpul.access.policy import AccessRequest, decide
 from simpul.access.schemas import Principal
 from simpul.agreements import service as agreements
-from simpul.agreements.schemas import Mechanism, Service
+from simpul.agreements.schemas import Grant, Mechanism, Service
 from simpul.audit.events import decision_event
 from simpul.audit.schemas import AuditEvent
 from simpul.audit.service import record_in_session
@@ -42,7 +42,7 @@ from simpul.matching.engine import COCOK, COCOK_ELEMEN_BERBEDA, KEMUNGKINAN_COCO
 from simpul.pemadanan.models import MatchIssue, MatchJob, MatchResultRow
 from simpul.pemadanan.repository import JobRepository
 from simpul.pemadanan.schemas import TERMINAL, HasilOut, JobOut, OptionsIn
-from simpul.pemadanan.upload import ParsedList, parse_list
+from simpul.pemadanan.upload import ListReader, ParsedList, RowIssue, parse_list
 from simpul.registry.datasets import get_dataset
 from simpul.runtime import Runtime
 
@@ -153,15 +153,61 @@ def job_request(job: MatchJob, call: Call, **kw: Any) -> AccessRequest:
     )
 
 
-def _mechanism(session: Session, call: Call, dataset: str, service: Service) -> Mechanism:
+def _mechanism(
+    session: Session, call: Call, dataset: str, service: Service
+) -> tuple[Mechanism, Grant | None]:
     """Batch first, the web service where only that is granted (the seed PKS grant one or
-    the other); batch when neither is, so that its refusal is the one recorded."""
+    the other); batch when neither is, so that its refusal is the one recorded. With the
+    grant that would allow it (for its list limits), None when none does."""
     for mechanism in (Mechanism.BATCH, Mechanism.WEB_SERVICE):
         req = AccessRequest(dataset, service, mechanism, source_ip=call.source_ip,
                             internal=call.internal)  # fmt: skip
-        if decide(session, call.principal, req, at=call.clock.now()).allowed:
-            return mechanism
-    return Mechanism.BATCH
+        decision = decide(session, call.principal, req, at=call.clock.now())
+        if decision.allowed:
+            return mechanism, decision.grant
+    return Mechanism.BATCH, None
+
+
+def upload_limits(settings: Settings, grant: Grant | None) -> tuple[int, int]:
+    """(bytes, rows) a list may have: the grant's `batas_ukuran_mb` / `batas_baris` where
+    it sets them, never above the node's own limits (settings)."""
+    max_bytes, max_rows = settings.max_upload_bytes, settings.max_upload_rows
+    if grant is not None and grant.max_upload_mb is not None:
+        max_bytes = min(max_bytes, grant.max_upload_mb * 1024 * 1024)
+    if grant is not None and grant.max_rows is not None:
+        max_rows = min(max_rows, grant.max_rows)
+    return max_bytes, max_rows
+
+
+# What a job's worker holds at its peak, measured by bench/memory.py (docs/performance.md):
+# the interpreter and libraries, the registry index per person, the chunk being matched
+# and, per list row, its registry position and (for the job's record) the people linked.
+# 1M people: 794 MB at 200k rows, 858 MB at 2M rows (chunks of 50k); estimated 793 / 964.
+BASE_MB = 250
+PERSON_BYTES = 450
+CHUNK_ROW_BYTES = 2_000
+LIST_ROW_BYTES = 100
+
+
+def estimated_peak_mb(people: int, rows: int, chunk_rows: int) -> int:
+    chunk = min(rows, chunk_rows)
+    total = people * PERSON_BYTES + chunk * CHUNK_ROW_BYTES + rows * LIST_ROW_BYTES
+    return BASE_MB + total // (1024 * 1024)
+
+
+def _within_budget(session: Session, settings: Settings, dataset: str, rows: int) -> None:
+    """Refuse up front a list the worker could not match within `match_memory_mb`."""
+    from simpul.registry import service as registry
+
+    need = estimated_peak_mb(registry.count(session, dataset), rows, settings.match_chunk_rows)
+    if need > settings.match_memory_mb:
+        raise InvalidInput(
+            "daftar_melebihi_anggaran_memori",
+            f"Pemadanan daftar ini diperkirakan memerlukan {need:,} MB memori, melebihi "
+            f"anggaran {settings.match_memory_mb:,} MB (SIMPUL_MATCH_MEMORY_MB); bagi "
+            "daftar menjadi beberapa berkas.",
+            status=413,
+        )
 
 
 # --- submit ------------------------------------------------------------------------------
@@ -196,21 +242,27 @@ def submit(
             status=403,
         )
     settings = call.settings
-    max_rows = min(settings.max_upload_rows, options.batas_baris or settings.max_upload_rows)
-    if upload.stat().st_size > settings.max_upload_bytes:
+    mechanism, grant = _mechanism(session, call, code, service)
+    max_bytes, max_rows = upload_limits(settings, grant)
+    if options.batas_baris:
+        max_rows = min(max_rows, options.batas_baris)
+    size = upload.stat().st_size
+    if size > max_bytes:
         raise InvalidInput(
-            "berkas_terlalu_besar",
-            f"Berkas lebih dari batas {settings.max_upload_bytes:,} bita.",
+            "berkas_terlalu_besar", f"Berkas {size:,} bita melebihi batas {max_bytes:,} bita.",
             status=413,
-        )
-    parsed = parse_list(upload, ds.alias_map(), max_rows)
-    mechanism = _mechanism(session, call, code, service)
+        )  # fmt: skip
+    reader = ListReader(upload, ds.alias_map(), max_rows)
+    issues: list[RowIssue] = []
+    for chunk in reader.chunks(settings.match_chunk_rows):  # counted and checked, not kept
+        issues.extend(chunk.issues)
+    _within_budget(session, settings, code, reader.good_rows)
     req = AccessRequest(code, service, mechanism, source_ip=call.source_ip,
-                        internal=call.internal, units=max(len(parsed.lines), 1))  # fmt: skip
+                        internal=call.internal, units=max(reader.good_rows, 1))  # fmt: skip
     decision = call.authorize(session, req)
     assert decision.grant is not None
     granted_in = set(decision.grant.input_elements)
-    used = sorted(e for e in parsed.elements if e in granted_in or not granted_in)
+    used = sorted(e for e in reader.elements if e in granted_in or not granted_in)
     if not ({"nik"} & set(used) or {"nama_lengkap", "tanggal_lahir"} <= set(used)):
         raise SimpulError(
             "elemen_di_luar_hibah",
@@ -244,10 +296,10 @@ def submit(
         input_name=Path(filename).name[:300],
         input_path=str(stored),
         input_sha256=_sha256(stored),
-        encoding=parsed.encoding,
-        delimiter=parsed.delimiter,
-        rows_total=parsed.rows_total,
-        rows_invalid=sum(1 for i in parsed.issues if i.severity == "galat"),
+        encoding=reader.encoding,
+        delimiter=reader.delimiter,
+        rows_total=reader.rows_total,
+        rows_invalid=reader.rows_invalid,
         counts={},
         created_at=at,
         attempts=0,
@@ -255,11 +307,11 @@ def submit(
     try:
         repo = JobRepository(session)
         repo.add(job)
-        repo.add_issues(job.id, parsed.issues)
+        repo.add_issues(job.id, issues)
     except Exception:
         shutil.rmtree(folder, ignore_errors=True)
         raise
-    call.disclose(req, decision, result={"pekerjaan": job.id, "baris": parsed.rows_total,
+    call.disclose(req, decision, result={"pekerjaan": job.id, "baris": reader.rows_total,
                                          "berkas": job.input_name})  # fmt: skip
     return job_out(job)
 
@@ -427,9 +479,15 @@ def review(
 
 
 def parsed_for(job: MatchJob, settings: Settings) -> ParsedList:
-    """Re-read the stored upload of a job (the runner does; the result is deterministic)."""
+    """Re-read the stored upload of a job whole (the result is deterministic)."""
     ds = get_dataset(job.dataset)
     return parse_list(Path(job.input_path), ds.alias_map(), settings.max_upload_rows)
+
+
+def list_reader(job: MatchJob, settings: Settings) -> ListReader:
+    """The stored upload of a job, to be read in chunks (the runner does)."""
+    ds = get_dataset(job.dataset)
+    return ListReader(Path(job.input_path), ds.alias_map(), settings.max_upload_rows)
 
 
 # --- retention ---------------------------------------------------------------------------

@@ -207,41 +207,103 @@ def _text(value: Any) -> str:
     return str(value).strip()
 
 
+class ListReader:
+    """A list read in chunks of good rows, for memory bounded by the chunk, not the list.
+    File-level problems of the header raise on opening; too many rows and zero rows raise
+    while reading (`baris_melebihi_batas`, 422; `tidak_ada_baris`)."""
+
+    def __init__(self, path: Path, aliases: dict[str, str], max_rows: int) -> None:
+        self._table = open_list(path)
+        self.mapping, self.ignored = map_columns(self._table.header, aliases)
+        self.max_rows = max_rows
+        self.rows_total = 0
+        self.rows_invalid = 0
+        self.good_rows = 0
+
+    @property
+    def encoding(self) -> str | None:  # as read so far: lines that were not UTF-8 change it
+        return self._table.encoding
+
+    @property
+    def delimiter(self) -> str | None:
+        return self._table.delimiter
+
+    @property
+    def elements(self) -> frozenset[str]:
+        return frozenset(self.mapping.values())
+
+    def _empty(self) -> ParsedList:
+        t = self._table
+        return ParsedList(t.header, self.mapping, self.ignored, t.encoding, t.delimiter)
+
+    def chunks(self, size: int) -> Iterator[ParsedList]:
+        """Consecutive chunks of at most `size` good rows each (with the issues of the
+        lines read for it); the last may be empty but for its issues."""
+        table = self._table
+        out = self._empty()
+        for line, cells in table.rows:
+            self.rows_total += 1
+            out.rows_total += 1
+            if self.rows_total > self.max_rows:
+                raise too_many_rows(self.max_rows)
+            _read_row(out, table, line, cells, self.mapping)
+            if len(out.lines) >= size:
+                self._count(out)
+                yield out
+                out = self._empty()
+        if self.rows_total == 0:
+            raise InvalidInput("tidak_ada_baris", "Daftar tidak memuat satu pun baris data.")
+        out.encoding = table.encoding
+        self._count(out)
+        yield out
+
+    def _count(self, chunk: ParsedList) -> None:
+        self.good_rows += len(chunk.lines)
+        self.rows_invalid += sum(1 for i in chunk.issues if i.severity == "galat")
+
+
+def too_many_rows(max_rows: int) -> InvalidInput:
+    return InvalidInput(
+        "baris_melebihi_batas",
+        f"Daftar memuat lebih dari {max_rows:,} baris data (batas yang berlaku).",
+        status=422,
+    )
+
+
 def parse_list(path: Path, aliases: dict[str, str], max_rows: int) -> ParsedList:
-    """Read and validate the whole list. Raises for file-level problems only."""
-    table = open_list(path)
-    mapping, ignored = map_columns(table.header, aliases)
-    out = ParsedList(table.header, mapping, ignored, table.encoding, table.delimiter)
-    for line, cells in table.rows:
-        out.rows_total += 1
-        if out.rows_total > max_rows:
-            raise InvalidInput(
-                "baris_melebihi_batas",
-                f"Daftar memuat lebih dari {max_rows:,} baris data (batas yang dikonfigurasi).",
-                status=413,
-            )
-        problem = row_problem(cells)
-        if problem is not None:
-            detail = (
-                problem.detail
-                if problem.code != "baris_tidak_terbaca"
-                else "Baris tidak terbaca (terlalu panjang atau rusak)."
-            )
-            out.issues.append(RowIssue(line, "galat", problem.code, detail))
-            continue
-        for note in table.warnings_for(line):
-            out.issues.append(RowIssue(line, "peringatan", note.code, note.detail))
-        values = {el: _text(cells[i]) if i < len(cells) else "" for i, el in mapping.items()}
-        if any(len(v) > MAX_CELL_CHARS for v in values.values()):
-            out.issues.append(
-                RowIssue(line, "galat", "sel_terlalu_panjang", "Isi sel melebihi 1.000 karakter.")
-            )
-            continue
-        _validate_row(out, line, values)
-    if out.rows_total == 0:
-        raise InvalidInput("tidak_ada_baris", "Daftar tidak memuat satu pun baris data.")
-    out.encoding = table.encoding  # as read: lines that were not UTF-8 change it
+    """Read and validate the whole list at once. Raises for file-level problems only."""
+    reader = ListReader(path, aliases, max_rows)
+    out = reader._empty()
+    for chunk in reader.chunks(max(max_rows, 1)):
+        out.rows_total += chunk.rows_total
+        out.issues.extend(chunk.issues)
+        for name in ("lines", "cells", "nik", "nama", "born", "sex", "alamat"):
+            getattr(out, name).extend(getattr(chunk, name))
+    out.encoding = reader.encoding
     return out
+
+
+def _read_row(
+    out: ParsedList, table: Table, line: int, cells: list[Any], mapping: dict[int, str]
+) -> None:
+    problem = row_problem(cells)
+    if problem is not None:
+        detail = (
+            problem.detail
+            if problem.code != "baris_tidak_terbaca"
+            else "Baris tidak terbaca (terlalu panjang atau rusak)."
+        )
+        out.issues.append(RowIssue(line, "galat", problem.code, detail))
+        return
+    for note in table.warnings_for(line):
+        out.issues.append(RowIssue(line, "peringatan", note.code, note.detail))
+    values = {el: _text(cells[i]) if i < len(cells) else "" for i, el in mapping.items()}
+    if any(len(v) > MAX_CELL_CHARS for v in values.values()):
+        out.issues.append(
+            RowIssue(line, "galat", "sel_terlalu_panjang", "Isi sel melebihi 1.000 karakter.")
+        )
+        return
+    _validate_row(out, line, values)
 
 
 def _plain_nik(text: str) -> bool:
