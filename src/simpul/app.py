@@ -33,6 +33,7 @@ from simpul.errors import (
     problem_responses,
 )
 from simpul.face import api as face_api
+from simpul.kit.bodylimit import BodyLimit
 from simpul.kit.proxies import TrustedProxies
 from simpul.obligations import api as obligations_api
 from simpul.obligations import rollups
@@ -74,6 +75,15 @@ def problem(
     )  # fmt: skip
 
 
+# The routes that take a file (upload limit); every other body gets the JSON limit.
+UPLOAD_PATHS = (
+    r"/api/v1/pemadanan",
+    r"/api/v1/perjanjian/[^/]+/data-balikan",
+    r"/api/v1/datasets/[^/]+/verifikasi-wajah",
+    r"/portal/pemadanan",
+    r"/portal/kewajiban/data-balikan",
+    r"/portal/layanan/verifikasi-wajah",
+)
 _NIK = re.compile(r"\d{16}")
 
 
@@ -254,6 +264,9 @@ def create_app(settings: Settings, rt: Runtime | None = None) -> FastAPI:
     app.add_middleware(ServiceFastPath)
     # Outermost: every address the app reads (access points, the log) is decided here.
     app.add_middleware(TrustedProxies, trusted=tuple(settings.trusted_proxies))
+    # Outside even that: a body over its limit is refused before anything reads it.
+    app.add_middleware(BodyLimit, json_bytes=settings.max_json_bytes,
+                       upload_bytes=settings.max_upload_bytes, upload_paths=UPLOAD_PATHS)  # fmt: skip
     install_portal(app, runtime)
     app.include_router(face_api.router)
     app.include_router(pemadanan_api.router)

@@ -69,6 +69,9 @@ class Settings(BaseSettings):
     # Upload limits keep a bad file from exhausting a worker.
     max_upload_bytes: int = 200 * 1024 * 1024
     max_upload_rows: int = 5_000_000
+    # Any other request body (JSON, forms), refused before it is read (simpul.kit.bodylimit).
+    # A 1,000-item batch with every element filled is well under 1 MiB.
+    max_json_bytes: int = 4 * 1024 * 1024
     # Auditor accounts (usernames) that read every agreement's records, not only those of
     # agreements their institution is party to (`SIMPUL_HUB_AUDITORS='["inspektorat.auditor"]'`).
     hub_auditors: list[str] = Field(default_factory=list)
