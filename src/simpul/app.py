@@ -6,6 +6,7 @@ import asyncio
 import gc
 import inspect
 import logging
+import os
 import re
 import threading
 from collections.abc import AsyncIterator
@@ -265,8 +266,10 @@ def create_app(settings: Settings, rt: Runtime | None = None) -> FastAPI:
     # Outermost: every address the app reads (access points, the log) is decided here.
     app.add_middleware(TrustedProxies, trusted=tuple(settings.trusted_proxies))
     # Outside even that: a body over its limit is refused before anything reads it.
-    app.add_middleware(BodyLimit, json_bytes=settings.max_json_bytes,
-                       upload_bytes=settings.max_upload_bytes, upload_paths=UPLOAD_PATHS)  # fmt: skip
+    app.add_middleware(
+        BodyLimit, json_bytes=settings.max_json_bytes, upload_bytes=settings.max_upload_bytes,
+        upload_paths=UPLOAD_PATHS,
+    )  # fmt: skip
     install_portal(app, runtime)
     app.include_router(face_api.router)
     app.include_router(pemadanan_api.router)
@@ -277,7 +280,7 @@ def create_app(settings: Settings, rt: Runtime | None = None) -> FastAPI:
     async def _simpul_error(request: Request, exc: SimpulError) -> JSONResponse:
         headers = {"WWW-Authenticate": AUTH_CHALLENGE} if exc.status == 401 else None
         return JSONResponse(
-            exc.to_problem(instance=request.url.path), exc.status, headers=headers,
+            exc.to_problem(instance=_masked(request.url.path)), exc.status, headers=headers,
             media_type=PROBLEM,
         )  # fmt: skip
 
@@ -300,9 +303,9 @@ def create_app(settings: Settings, rt: Runtime | None = None) -> FastAPI:
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
 
     @app.get("/healthz", tags=["operasional"])
-    async def healthz() -> dict[str, str]:
-        """Proses hidup."""
-        return {"status": "ok"}
+    async def healthz() -> dict[str, str | int]:
+        """Proses hidup; `pid` menyebut proses pekerja yang menjawab."""
+        return {"status": "ok", "pid": os.getpid()}
 
     @app.get(
         "/readyz",

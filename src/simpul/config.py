@@ -79,6 +79,10 @@ class Settings(BaseSettings):
     # (`SIMPUL_TRUSTED_PROXIES='["10.0.0.5"]'`). None by default: a caller's address is the
     # peer's, whatever headers it sends (simpul.kit.proxies).
     trusted_proxies: list[str] = Field(default_factory=list)
+    # `simpul serve --workers N`: how long a worker may take to answer the supervisor's
+    # health check before it is killed and replaced (uvicorn's default of 5 s killed
+    # workers still starting on a busy node).
+    worker_healthcheck_seconds: int = 60
 
     @property
     def effective_database_url(self) -> str:
