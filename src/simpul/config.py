@@ -38,10 +38,12 @@ class Settings(BaseSettings):
     audit_hmac_key: SecretStr | None = None
     pseudonym_key: SecretStr | None = None
     demo: bool = False
-    # A command in a brand-new data folder (no instance record, snapshots or credentials)
-    # may set up its database, as before instance ids; off, only `simpul init` / `simpul
-    # demo` create one. A folder that records its database is always checked against it.
-    implicit_init: bool = True
+    # Only `simpul init` / `simpul demo` create a database: any other command pointed at an
+    # empty folder refuses (`basis_data_belum_diinisialisasi`). On, a command in a brand-new
+    # folder (no instance record, snapshots or credentials) sets its database up as before
+    # instance ids (a throwaway folder only). A folder that records its database is always
+    # checked against it.
+    implicit_init: bool = False
     # Grant quotas (per minute/day) are enforced; load tests switch this off explicitly.
     quota_enabled: bool = True
     # Web requests append their audit records through the group-commit writer.
