@@ -10,7 +10,7 @@ from __future__ import annotations
 import itertools
 import os
 import shutil
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -53,6 +53,17 @@ def build_settings(data_dir: Path, database_url: str | None = None) -> Settings:
         rollup_refresh_seconds=0,  # reports refresh their rollups themselves
         retention_sweep_seconds=0,  # tests purge themselves
     )
+
+
+def init_instance(env: Mapping[str, str | None]) -> None:
+    """`simpul init` in the data folder `env` names: the only way a command-line instance
+    comes to be (no other command creates a database)."""
+    from typer.testing import CliRunner
+
+    from simpul.cli import app
+
+    result = CliRunner().invoke(app, ["init"], env=dict(env))
+    assert result.exit_code == 0, result.output
 
 
 @pytest.fixture(scope="session")

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -12,7 +13,7 @@ from tests.conftest import build_settings
 
 def test_health_ready_and_index(settings: Settings) -> None:
     with TestClient(create_app(settings)) as client:
-        assert client.get("/healthz").json() == {"status": "ok"}
+        assert client.get("/healthz").json() == {"status": "ok", "pid": os.getpid()}
         assert client.get("/readyz").json() == {"status": "siap"}
         page = client.get("/")
         assert page.status_code == 200

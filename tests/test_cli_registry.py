@@ -10,6 +10,7 @@ from typer.testing import CliRunner
 
 from simpul.cli import app
 from simpul.config import write_demo_secrets
+from tests.conftest import init_instance
 from tests.registry.builders import person, write_csv
 
 runner = CliRunner()
@@ -22,6 +23,7 @@ def test_load_stats_issues_and_export(tmp_path: Path) -> None:
     src = write_csv(tmp_path / "pend.csv", rows)
     env = {"SIMPUL_DATA_DIR": str(data_dir)}
     write_demo_secrets(data_dir)  # load, snapshot and export are audited: the log needs its key
+    init_instance(env)
     result = runner.invoke(
         app,
         ["registry", "load", "kependudukan", str(src), "--report", str(tmp_path / "r.csv")],
@@ -61,11 +63,10 @@ def test_load_stats_issues_and_export(tmp_path: Path) -> None:
 
 def test_unknown_dataset_is_a_clear_error(tmp_path: Path) -> None:
     src = write_csv(tmp_path / "x.csv", [person(0)])
-    result = runner.invoke(
-        app,
-        ["registry", "load", "penduduk", str(src)],
-        env={"SIMPUL_DATA_DIR": str(tmp_path / "d")},
-    )
+    env = {"SIMPUL_DATA_DIR": str(tmp_path / "d")}
+    write_demo_secrets(tmp_path / "d")
+    init_instance(env)
+    result = runner.invoke(app, ["registry", "load", "penduduk", str(src)], env=env)
     assert result.exit_code != 0
     assert isinstance(result.exception, Exception)
     assert getattr(result.exception, "code", None) == "dataset_tidak_dikenal"

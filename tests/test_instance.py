@@ -241,12 +241,27 @@ def test_readyz_checks_the_instance_id(settings: Settings) -> None:
         assert instance_id in resp.json()["detail"]
 
 
-def test_with_implicit_init_off_only_init_creates(tmp_path: Path) -> None:
+def test_only_init_creates_a_database(tmp_path: Path) -> None:
+    """Found by an outside test: any command without SIMPUL_DATABASE_URL silently made an
+    empty SQLite `simpul.db` in the folder and worked on it (`audit verify`: 0 records). By
+    default now nothing but `simpul init` / `simpul demo` creates one."""
     folder = tmp_path / "fresh"
-    env = {"SIMPUL_DATA_DIR": str(folder), "SIMPUL_DATABASE_URL": None,
-           "SIMPUL_IMPLICIT_INIT": "false"}  # fmt: skip
-    exc = refusal(runner.invoke(app, ["agreement", "list"], env=env))
-    assert exc.code == "basis_data_belum_diinisialisasi"
+    env: dict[str, str | None] = {"SIMPUL_DATA_DIR": str(folder), "SIMPUL_DATABASE_URL": None,
+                                  "SIMPUL_IMPLICIT_INIT": None}  # fmt: skip
+    for command in (["agreement", "list"], ["audit", "verify"], ["registry", "stats"]):
+        exc = refusal(runner.invoke(app, command, env=env))
+        assert exc.code == "basis_data_belum_diinisialisasi", command
+        assert "simpul init" in exc.detail
     assert not (folder / "simpul.db").exists()
+    write_demo_secrets(folder)
     assert runner.invoke(app, ["init"], env=env).exit_code == 0
     assert runner.invoke(app, ["agreement", "list"], env=env).exit_code == 0
+
+
+def test_implicit_init_is_only_an_explicit_opt_in(tmp_path: Path) -> None:
+    """The old behaviour, kept behind SIMPUL_IMPLICIT_INIT=true for a throwaway folder."""
+    folder = tmp_path / "fresh"
+    env = {"SIMPUL_DATA_DIR": str(folder), "SIMPUL_DATABASE_URL": None,
+           "SIMPUL_IMPLICIT_INIT": "true"}  # fmt: skip
+    assert runner.invoke(app, ["agreement", "list"], env=env).exit_code == 0
+    assert (folder / "simpul.db").exists()

@@ -6,6 +6,7 @@ import asyncio
 import gc
 import inspect
 import logging
+import os
 import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -32,6 +33,7 @@ from simpul.errors import (
     problem_responses,
 )
 from simpul.face import api as face_api
+from simpul.kit.bodylimit import BodyLimit
 from simpul.kit.proxies import TrustedProxies
 from simpul.obligations import api as obligations_api
 from simpul.obligations import rollups
@@ -73,6 +75,15 @@ def problem(
     )  # fmt: skip
 
 
+# The routes that take a file (upload limit); every other body gets the JSON limit.
+UPLOAD_PATHS = (
+    r"/api/v1/pemadanan",
+    r"/api/v1/perjanjian/[^/]+/data-balikan",
+    r"/api/v1/datasets/[^/]+/verifikasi-wajah",
+    r"/portal/pemadanan",
+    r"/portal/kewajiban/data-balikan",
+    r"/portal/layanan/verifikasi-wajah",
+)
 _NIK = re.compile(r"\d{16}")
 
 
@@ -236,6 +247,11 @@ def create_app(settings: Settings, rt: Runtime | None = None) -> FastAPI:
     app.add_middleware(ServiceFastPath)
     # Outermost: every address the app reads (access points, the log) is decided here.
     app.add_middleware(TrustedProxies, trusted=tuple(settings.trusted_proxies))
+    # Outside even that: a body over its limit is refused before anything reads it.
+    app.add_middleware(
+        BodyLimit, json_bytes=settings.max_json_bytes, upload_bytes=settings.max_upload_bytes,
+        upload_paths=UPLOAD_PATHS,
+    )  # fmt: skip
     install_portal(app, runtime)
     app.include_router(face_api.router)
     app.include_router(pemadanan_api.router)
@@ -246,7 +262,7 @@ def create_app(settings: Settings, rt: Runtime | None = None) -> FastAPI:
     async def _simpul_error(request: Request, exc: SimpulError) -> JSONResponse:
         headers = {"WWW-Authenticate": AUTH_CHALLENGE} if exc.status == 401 else None
         return JSONResponse(
-            exc.to_problem(instance=request.url.path), exc.status, headers=headers,
+            exc.to_problem(instance=_masked(request.url.path)), exc.status, headers=headers,
             media_type=PROBLEM,
         )  # fmt: skip
 
@@ -269,9 +285,9 @@ def create_app(settings: Settings, rt: Runtime | None = None) -> FastAPI:
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
 
     @app.get("/healthz", tags=["operasional"])
-    async def healthz() -> dict[str, str]:
-        """Proses hidup."""
-        return {"status": "ok"}
+    async def healthz() -> dict[str, str | int]:
+        """Proses hidup; `pid` menyebut proses pekerja yang menjawab."""
+        return {"status": "ok", "pid": os.getpid()}
 
     @app.get(
         "/readyz",

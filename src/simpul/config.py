@@ -38,10 +38,12 @@ class Settings(BaseSettings):
     audit_hmac_key: SecretStr | None = None
     pseudonym_key: SecretStr | None = None
     demo: bool = False
-    # A command in a brand-new data folder (no instance record, snapshots or credentials)
-    # may set up its database, as before instance ids; off, only `simpul init` / `simpul
-    # demo` create one. A folder that records its database is always checked against it.
-    implicit_init: bool = True
+    # Only `simpul init` / `simpul demo` create a database: any other command pointed at an
+    # empty folder refuses (`basis_data_belum_diinisialisasi`). On, a command in a brand-new
+    # folder (no instance record, snapshots or credentials) sets its database up as before
+    # instance ids (a throwaway folder only). A folder that records its database is always
+    # checked against it.
+    implicit_init: bool = False
     # Grant quotas (per minute/day) are enforced; load tests switch this off explicitly.
     quota_enabled: bool = True
     # Web requests append their audit records through the group-commit writer.
@@ -81,6 +83,9 @@ class Settings(BaseSettings):
     # and a list whose estimated peak exceeds the budget is refused at submission.
     match_chunk_rows: int = 50_000
     match_memory_mb: int = 1024
+    # Any other request body (JSON, forms), refused before it is read (simpul.kit.bodylimit).
+    # A 1,000-item batch with every element filled is well under 1 MiB.
+    max_json_bytes: int = 4 * 1024 * 1024
     # Auditor accounts (usernames) that read every agreement's records, not only those of
     # agreements their institution is party to (`SIMPUL_HUB_AUDITORS='["inspektorat.auditor"]'`).
     hub_auditors: list[str] = Field(default_factory=list)
@@ -88,6 +93,10 @@ class Settings(BaseSettings):
     # (`SIMPUL_TRUSTED_PROXIES='["10.0.0.5"]'`). None by default: a caller's address is the
     # peer's, whatever headers it sends (simpul.kit.proxies).
     trusted_proxies: list[str] = Field(default_factory=list)
+    # `simpul serve --workers N`: how long a worker may take to answer the supervisor's
+    # health check before it is killed and replaced (uvicorn's default of 5 s killed
+    # workers still starting on a busy node).
+    worker_healthcheck_seconds: int = 60
 
     @property
     def effective_database_url(self) -> str:

@@ -81,6 +81,7 @@ PROBLEM_DESCRIPTIONS: dict[int, str] = {
     403: "Ditolak oleh perjanjian atau oleh kebijakan akses (`code` menyebut pasalnya).",
     404: "Tidak ditemukan (dataset, pekerjaan, berkas atau data yang diminta).",
     409: "Bertentangan dengan keadaan saat ini (mis. pekerjaan sudah selesai).",
+    410: "Operasi usang yang tidak lagi dilayani (`metode_usang`); `pengganti` menyebut gantinya.",
     413: "Isi permintaan, berkas atau jumlah butir melebihi batas.",
     415: "Jenis isi tidak didukung.",
     422: "Permintaan tidak valid atau tidak terbaca (`permintaan_tidak_valid`).",

@@ -173,9 +173,9 @@ def check_instance(settings: Settings, state: DatabaseState) -> None:
     - The folder records none: a database carrying an instance id is another folder's; an
       initialised one without an id (made before instance ids existed) is used as it is.
     - An uninitialised database is refused: only `simpul init` / `simpul demo` create one.
-      The one exception (`SIMPUL_IMPLICIT_INIT`, on by default until every caller runs
-      `simpul init` first): a brand-new folder, holding no record, snapshots or
-      credentials, whose first command sets up its database as before."""
+      The one exception, off by default (`SIMPUL_IMPLICIT_INIT=true`): a brand-new folder,
+      holding no record, snapshots or credentials, whose first command sets up its
+      database as before."""
     record = read_instance_record(settings.data_dir)
     if not state.initialised:
         if record is None and settings.implicit_init and not _looks_like_instance(settings):

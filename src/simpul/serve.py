@@ -5,13 +5,17 @@ itself starts quickly (see `simpul.cli`)."""
 
 from __future__ import annotations
 
+import copy
+import logging
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
+from urllib.parse import unquote
 
 import typer
 
 from simpul.config import load_settings, private_umask
+from simpul.kit.masking import mask_niks_in_text
 from simpul.runtime import Runtime, runtime
 
 if TYPE_CHECKING:
@@ -51,7 +55,7 @@ def serve_folder(
     # Forwarded headers are the app's to judge (simpul.kit.proxies, SIMPUL_TRUSTED_PROXIES):
     # uvicorn's own trusts 127.0.0.1 by default and drops the peer the log should name.
     options: dict[str, object] = {"host": host, "port": port, "access_log": access_log,
-                                  "proxy_headers": False}  # fmt: skip
+                                  "proxy_headers": False, "log_config": log_config()}  # fmt: skip
     if workers == 1:
         from simpul.app import create_app
 
@@ -61,7 +65,45 @@ def serve_folder(
     # Several processes: each builds its own app (engine, audit writer) from the same data
     # dir; the audit chain serialises across processes (see simpul.audit).
     os.environ["SIMPUL_DATA_DIR"] = str(folder)
-    uvicorn.run("simpul.serve:app_from_env", factory=True, workers=workers, **options)  # type: ignore[arg-type]
+    # The supervisor pings every worker and kills one that does not answer in time. Its 5 s
+    # default killed workers still starting on a busy node over and over (11 kills, 75 s
+    # to ready, observed): a starting worker gets as long as the setting says.
+    uvicorn.run("simpul.serve:app_from_env", factory=True, workers=workers,
+                timeout_worker_healthcheck=checked.settings.worker_healthcheck_seconds,
+                **options)  # type: ignore[arg-type]  # fmt: skip
+
+
+class MaskNiks(logging.Filter):
+    """Masks every 16-digit run (a NIK) in a log record's message and arguments: uvicorn's
+    access log writes each request's path and query string, and a client may still put a
+    NIK there (the retired `GET …/nik/{nik}`, a query parameter)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.msg, str):
+            record.msg = _masked(record.msg)
+        if isinstance(record.args, tuple):
+            record.args = tuple(_masked(a) if isinstance(a, str) else a for a in record.args)
+        return True
+
+
+def _masked(text: str) -> str:
+    if "%" in text:  # a percent-encoded NIK is a NIK too
+        plain = unquote(text)
+        if mask_niks_in_text(plain) != plain:
+            return mask_niks_in_text(plain)
+    return mask_niks_in_text(text)
+
+
+def log_config() -> dict[str, Any]:
+    """uvicorn's logging, with every handler behind `MaskNiks` (workers rebuild it from
+    this dict, so the filter is named by its import path)."""
+    from uvicorn.config import LOGGING_CONFIG
+
+    config = copy.deepcopy(LOGGING_CONFIG)
+    config.setdefault("filters", {})["mask_nik"] = {"()": "simpul.serve.MaskNiks"}
+    for handler in config["handlers"].values():
+        handler.setdefault("filters", []).append("mask_nik")
+    return config
 
 
 def app_from_env() -> FastAPI:

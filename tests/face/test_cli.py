@@ -11,6 +11,7 @@ from typer.testing import CliRunner
 
 from simpul.cli import app
 from simpul.errors import SimpulError
+from tests.conftest import init_instance
 from tests.registry.builders import person, write_csv
 
 runner = CliRunner()
@@ -24,6 +25,7 @@ SECRETS = {
 @pytest.fixture
 def env(tmp_path: Path) -> dict[str, str]:
     env = {"SIMPUL_DATA_DIR": str(tmp_path / "inst"), **SECRETS}
+    init_instance(env)
     src = write_csv(tmp_path / "pend.csv", [person(i) for i in range(3)])
     loaded = runner.invoke(app, ["registry", "load", "kependudukan", str(src)], env=env)
     assert loaded.exit_code == 0, loaded.output

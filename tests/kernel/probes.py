@@ -174,7 +174,8 @@ def _check_batch(w: World, user: str, count: int = 3) -> Any:
 
 
 def _lookup(w: World, user: str, nik: str | None = None) -> Any:
-    return w.client.get(f"{KEP}/nik/{nik or w.people[4]['nik']}", headers=w.basic(user))
+    body = {"nik": nik or w.people[4]["nik"]}
+    return w.client.post(f"{KEP}/akses-nik", json=body, headers=w.basic(user))
 
 
 def _face(w: World, user: str, nik: str | None = None) -> Any:
@@ -197,7 +198,7 @@ SERVICE_PROBES = [
     Probe("POST /api/v1/datasets/{dataset}/cek-status/batch", "pks-kemenkop-bkn",
           "kemenkop.operator", "pemprov-jabar.operator", _check_batch,
           lambda w, u: _check_batch(w, u, 1_001), min_subjects=3),
-    Probe("GET /api/v1/datasets/{dataset}/nik/{nik}", "pks-dukcapil-bkn", "bkn.operator",
+    Probe("POST /api/v1/datasets/{dataset}/akses-nik", "pks-dukcapil-bkn", "bkn.operator",
           "kemenkop.operator", _lookup, lambda w, u: _lookup(w, u, SHORT_NIK)),
     Probe("POST /api/v1/datasets/{dataset}/verifikasi-wajah", "pks-dukcapil-bkn",
           "bkn.operator", "kemenkop.operator", _face, lambda w, u: _face(w, u, SHORT_NIK)),

@@ -151,10 +151,46 @@ def test_bkn_reads_dtks(env: Env) -> None:
     assert resp.json() == {"hasil": "TERDAFTAR DTKS", "data": {"id_dtks": member["id_dtks"]}}
 
 
+def test_the_retired_lookup_by_url_is_refused_without_a_lookup(env: Env) -> None:
+    """Issue 17: `GET …/nik/{NIK}` put the NIK in 2,154 access-log lines and in the
+    problem's `instance`. It is gone: 410 `metode_usang` for anyone, with or without a
+    credential, naming the POST; no look-up, no audit record, the NIK never echoed."""
+    nik = env.people[5]["nik"]
+    before = _audit_count(env)
+    for headers in ({}, env.bearer("bkn.klien"), env.basic("bkn.operator")):
+        resp = env.client.get(f"/api/v1/datasets/kependudukan/nik/{nik}", headers=headers)
+        assert resp.status_code == 410
+        assert resp.headers["content-type"] == "application/problem+json"
+        body = resp.json()
+        assert body["code"] == "metode_usang"
+        assert body["pengganti"] == "/api/v1/datasets/kependudukan/akses-nik"
+        assert "POST /api/v1/datasets/kependudukan/akses-nik" in body["detail"]
+        assert nik not in resp.text
+        assert body["instance"] == f"/api/v1/datasets/kependudukan/nik/{nik[:6]}**********"
+        assert set(body) <= {"type", "title", "status", "code", "detail", "instance",
+                             "pengganti"}  # fmt: skip
+    # A NIK in the dataset's place is not echoed either.
+    resp = env.client.get(f"/api/v1/datasets/{nik}/nik/{nik}")
+    assert resp.status_code == 410 and nik not in resp.text
+    assert _audit_count(env) == before
+
+
+def _audit_count(env: Env) -> int:
+    from sqlalchemy import func, select
+
+    from simpul.audit.models import AuditRecord
+
+    rt = env.client.app.state.runtime  # type: ignore[attr-defined]
+    with rt.transaction() as s:
+        return int(s.scalar(select(func.count()).select_from(AuditRecord)) or 0)
+
+
 def test_ikd_lookup_returns_nine_elements(env: Env) -> None:
     person = env.people[5]
-    resp = env.client.get(
-        f"/api/v1/datasets/kependudukan/nik/{person['nik']}", headers=env.bearer("bkn.klien")
+    resp = env.client.post(
+        "/api/v1/datasets/kependudukan/akses-nik",
+        json={"nik": person["nik"]},
+        headers=env.bearer("bkn.klien"),
     )
     assert resp.status_code == 200, resp.text
     data = resp.json()["data"]

@@ -133,9 +133,17 @@ def test_answers_and_refusals_match_the_routes(pair: Pair) -> None:
     }
     status = {"nik": civil["nik"], "nama_lengkap": civil["nama_lengkap"]}
     assert same(pair, "POST", "/api/v1/datasets/asn/cek-status", json=status, headers=kop)
-    profile = same(pair, "GET", f"/api/v1/datasets/kependudukan/nik/{p['nik']}",
-                   headers=pair.bearer("bkn.klien"))  # fmt: skip
+    lookup_token = pair.bearer("bkn.klien")
+    profile = same(pair, "POST", "/api/v1/datasets/kependudukan/akses-nik",
+                   json={"nik": p["nik"]}, headers=lookup_token)  # fmt: skip
     assert profile.json()["hasil"] == "ditemukan"
+    # The look-up by NIK is served on the fast path too (its NIK now in the body).
+    before = pair.fast.app.state.fast_path.served  # type: ignore[attr-defined]
+    pair.fast.post("/api/v1/datasets/kependudukan/akses-nik", json={"nik": p["nik"]},
+                   headers=lookup_token)  # fmt: skip
+    assert pair.fast.app.state.fast_path.served == before + 1  # type: ignore[attr-defined]
+    same(pair, "POST", "/api/v1/datasets/kependudukan/akses-nik", json={"nik": "12"},
+         headers=lookup_token)  # fmt: skip
     # Refusals answered on the fast path: outside the grant, wrong dataset, bad NIK.
     outside = {"nik": p["nik"], "elemen": {"nama_ibu": "SITI"}}
     assert same(pair, "POST", VERIFY, json=outside, headers=bkn).status_code in (403, 422)
@@ -337,8 +345,8 @@ def test_dependency_overrides_apply_to_the_fast_path_too(pair: Pair) -> None:
         for path in (VERIFY, "/api/v1/datasets/asn/cek-status"):
             resp = same(pair, "POST", path, json=body, headers=pair.basic("bkn.operator"))
             assert (resp.status_code, resp.json()["code"]) == (503, "layanan_ditutup")
-        resp = same(pair, "GET", f"/api/v1/datasets/kependudukan/nik/{p['nik']}",
-                    headers=pair.basic("bkn.operator"))  # fmt: skip
+        resp = same(pair, "POST", "/api/v1/datasets/kependudukan/akses-nik",
+                    json={"nik": p["nik"]}, headers=pair.basic("bkn.operator"))  # fmt: skip
         assert resp.status_code == 503
     finally:
         for app in (pair.fast.app, pair.route.app):

@@ -205,7 +205,8 @@ def howto(data_dir: Path, host: str, port: int) -> str:
             "  # BKN: token klien; profil IKD 9 elemen (PKS 003 Pasal 2(1)d) dan status DTKS "
             "(PKS 001):",
             token("TOKEN_BKN", creds["bkn.klien"]),
-            f"  {bearer('TOKEN_BKN')} {base}/api/v1/datasets/kependudukan/nik/{person['nik']}",
+            f"  {bearer('TOKEN_BKN')} {json_header} {base}/api/v1/datasets/kependudukan/akses-nik "
+            f"""-d '{{"nik": "{person["nik"]}"}}'""",
             f"  {bearer('TOKEN_BKN')} {json_header} {base}/api/v1/datasets/dtks/cek-status "
             f"""-d '{{"nik": "{poor["nik"]}"}}'""",
             "  # Kemenkop: cek status ASN satu per satu dan per daftar (PKS 004):",

@@ -89,7 +89,9 @@ ENTRIES: dict[str, Kind] = {
     "POST /api/v1/datasets/{dataset}/verifikasi/batch": D,
     "POST /api/v1/datasets/{dataset}/cek-status": D,
     "POST /api/v1/datasets/{dataset}/cek-status/batch": D,
-    "GET /api/v1/datasets/{dataset}/nik/{nik}": D,
+    "POST /api/v1/datasets/{dataset}/akses-nik": D,
+    # Retired look-up by URL (issue 17): always 410, reads nothing, needs no credential.
+    "GET /api/v1/datasets/{dataset}/nik/{nik}": P,
     "POST /api/v1/datasets/{dataset}/verifikasi-wajah": D,
     "GET /api/v1/perjanjian": M,
     # -- pemadanan (API)

@@ -22,10 +22,12 @@ from simpul.errors import SimpulError, problem_responses
 from simpul.kernel import Basic, Bearer, Credential, Node, Origin
 from simpul.kernel.core import Op, run_async
 from simpul.kernel.principals import basic_principal
+from simpul.kit.masking import mask_niks_in_text
 from simpul.kit.proxies import PEER
 from simpul.runtime import Runtime
 from simpul.services import batch, service
 from simpul.services.schemas import (
+    AksesNikIn,
     CekStatusBatchIn,
     CekStatusBatchOut,
     CekStatusIn,
@@ -287,17 +289,48 @@ async def cek_status(dataset: str, body: CekStatusIn, request: Request, creds: C
     )
 
 
-@router.get(
-    "/datasets/{dataset}/nik/{nik}",
+@router.post(
+    "/datasets/{dataset}/akses-nik",
     response_model=ProfilOut,
     response_model_exclude_none=True,
     tags=["layanan"],
-    responses=PROBLEMS,
+    responses=PROBLEMS_BODY,
 )
-async def akses_nik(dataset: str, nik: str, request: Request, creds: Creds) -> Response:
+async def akses_nik(dataset: str, body: AksesNikIn, request: Request, creds: Creds) -> Response:
     """Akses berdasarkan NIK: elemen sesuai hibah (profil IKD 9 elemen melalui web service,
-    PKS 003 Pasal 2 ayat (1) huruf d)."""
-    return await _run_inline(request, creds, "akses_nik", service.lookup, dataset, nik)
+    PKS 003 Pasal 2 ayat (1) huruf d). NIK dikirim di isi permintaan, tidak di alamat."""
+    return await _run_inline(request, creds, "akses_nik", service.lookup, dataset, body.nik)
+
+
+DEPRECATED_LOOKUP = "/api/v1/datasets/{dataset}/nik/{nik}"
+
+
+def lookup_moved(dataset: str) -> SimpulError:
+    """The answer of the retired look-up by URL: the NIK is neither read nor echoed."""
+    moved = f"/api/v1/datasets/{mask_niks_in_text(dataset)}/akses-nik"
+    return SimpulError(
+        "metode_usang",
+        "Akses NIK melalui alamat (GET …/nik/{nik}) tidak lagi dilayani, agar NIK tidak "
+        f'tercatat di log akses. Kirim POST {moved} dengan isi JSON {{"nik": "…"}}.',
+        status=410,
+        pengganti=moved,
+    )
+
+
+@router.get(
+    "/datasets/{dataset}/nik/{nik}",
+    tags=["layanan"],
+    deprecated=True,
+    status_code=410,
+    response_class=Response,
+    responses=problem_responses(
+        410, 422, s410="Selalu: pakai `POST …/akses-nik` (`metode_usang`). Tidak ada pencarian."
+    ),
+)
+async def akses_nik_usang(dataset: str, nik: str) -> Response:
+    """Usang: akses NIK lewat alamat. Selalu ditolak 410 tanpa pencarian apa pun; NIK di
+    alamat tidak dibaca dan tidak dikembalikan. Pakai `POST …/akses-nik`."""
+    raise lookup_moved(dataset)
 
 
 class PerjanjianOut(BaseModel):

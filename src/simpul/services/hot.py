@@ -1,4 +1,4 @@
-"""The single-item web services — verifikasi, cek-status, akses NIK — served ahead of
+"""The single-item web services — verifikasi, cek-status, akses-nik — served ahead of
 FastAPI's router.
 
 These three calls are most of a provider's traffic, and on them FastAPI's routing,
@@ -43,10 +43,15 @@ from simpul.runtime import Runtime
 from simpul.services import api, batch, service
 from simpul.services.api import Credentials, parse_credentials
 from simpul.services.repository import HotReader
-from simpul.services.schemas import CekStatusBatchIn, CekStatusIn, VerifikasiBatchIn, VerifikasiIn
+from simpul.services.schemas import (
+    AksesNikIn,
+    CekStatusBatchIn,
+    CekStatusIn,
+    VerifikasiBatchIn,
+    VerifikasiIn,
+)
 
-_POST = re.compile(r"/api/v1/datasets/([^/]+)/(verifikasi|cek-status)(/batch)?")
-_GET = re.compile(r"/api/v1/datasets/([^/]+)/nik/([^/]+)")
+_POST = re.compile(r"/api/v1/datasets/([^/]+)/(?:(verifikasi|cek-status)(/batch)?|(akses-nik))")
 # A single item is a few hundred bytes and 1,000 of them a few hundred kB; anything larger
 # goes the ordinary way (which answers 413 for too many items).
 MAX_BODY = 64 * 1024
@@ -115,27 +120,23 @@ class ServiceFastPath:
         root = scope.get("root_path", "")
         if root and path.startswith(root):
             path = path[len(root) :]
-        method = scope["method"]
-        post = _POST.fullmatch(path) if method == "POST" else None
-        get = _GET.fullmatch(path) if post is None and method == "GET" else None
+        post = _POST.fullmatch(path) if scope["method"] == "POST" else None
         state = scope["app"].state
         reader: HotReader | None = getattr(state, "hot_reader", None)
         # Dependency overrides (tests, an operator's maintenance switch) change what the
         # routes do; the fast path cannot honour them, so it steps aside.
-        if (post is None and get is None) or reader is None or scope["app"].dependency_overrides:
+        if post is None or reader is None or scope["app"].dependency_overrides:
             await self.app(scope, receive, send)
             return
-        body = b""
         stats: FastPathStats = state.fast_path
-        if post is not None:
-            limit = MAX_BATCH_BODY if post.group(3) else MAX_BODY
-            body, complete = await _read_body(receive, limit)
-            if not complete:
-                stats.handed_off += 1
-                await self.app(scope, _replay(body, receive, complete=False), send)
-                return
+        limit = MAX_BATCH_BODY if post.group(3) else MAX_BODY
+        body, complete = await _read_body(receive, limit)
+        if not complete:
+            stats.handed_off += 1
+            await self.app(scope, _replay(body, receive, complete=False), send)
+            return
         try:
-            await self._serve(scope, send, state, reader, post, get, body)
+            await self._serve(scope, send, state, reader, post, body)
         except _Handoff:
             stats.handed_off += 1
             await self.app(scope, _replay(body, receive, complete=True), send)
@@ -180,8 +181,7 @@ class ServiceFastPath:
         send: Send,
         state: Any,
         reader: HotReader,
-        post: re.Match[str] | None,
-        get: re.Match[str] | None,
+        post: re.Match[str],
         body: bytes,
     ) -> None:
         # The first of repeated headers, as Starlette's `Request.headers.get` reads them.
@@ -192,26 +192,24 @@ class ServiceFastPath:
             raise _Handoff from None
         fn: Callable[..., BaseModel]
         args: tuple[Any, ...]
+        kind = headers.get(b"content-type", b"application/json").split(b";")[0].strip()
+        if kind != b"application/json":
+            raise _Handoff
+        dataset, name = post.group(1), post.group(2)
         try:
-            if post is not None:
-                kind = headers.get(b"content-type", b"application/json").split(b";")[0].strip()
-                if kind != b"application/json":
-                    raise _Handoff
-                dataset, name = post.group(1), post.group(2)
-                if post.group(3):
-                    await self._batch(scope, send, dataset, name, body, bearer, basic)
-                    return
-                if name == "verifikasi":
-                    v = VerifikasiIn.model_validate_json(body)
-                    fn, args, nik_raw = service.verify_elements, (v.nik, v.elemen), v.nik
-                    action = "verifikasi"
-                else:
-                    c = CekStatusIn.model_validate_json(body)
-                    fn, nik_raw, action = service.check_status, c.nik, "cek_status"
-                    args = (c.nik, c.nama_lengkap, c.tanggal_lahir)
+            if post.group(3):
+                await self._batch(scope, send, dataset, name, body, bearer, basic)
+                return
+            if name == "verifikasi":
+                v = VerifikasiIn.model_validate_json(body)
+                fn, args, nik_raw = service.verify_elements, (v.nik, v.elemen), v.nik
+                action = "verifikasi"
+            elif name == "cek-status":
+                c = CekStatusIn.model_validate_json(body)
+                fn, nik_raw, action = service.check_status, c.nik, "cek_status"
+                args = (c.nik, c.nama_lengkap, c.tanggal_lahir)
             else:
-                assert get is not None
-                dataset, nik_raw = get.group(1), get.group(2)
+                nik_raw = AksesNikIn.model_validate_json(body).nik
                 fn, args, action = service.lookup, (nik_raw,), "akses_nik"
         except ValidationError:
             raise _Handoff from None

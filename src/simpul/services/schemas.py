@@ -59,6 +59,15 @@ class CekStatusOut(BaseModel):
     data: dict[str, Any] | None = None
 
 
+class AksesNikIn(BaseModel):
+    """The NIK travels in the body, never in the URL (access logs, proxies, `instance`)."""
+
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [{"nik": "3273015203900001"}]}
+    )
+    nik: str = Field(min_length=1, max_length=32)
+
+
 class ProfilOut(BaseModel):
     hasil: Literal["ditemukan", "data_tidak_ditemukan"]
     data: dict[str, Any] | None = None
