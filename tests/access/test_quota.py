@@ -8,13 +8,11 @@ from __future__ import annotations
 import itertools
 import shutil
 import time
-import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-import redis
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -28,9 +26,9 @@ from simpul.access.quota import (
     largest_call,
 )
 from simpul.agreements.schemas import Quota
+from tests.access.conftest import REDIS_URL
 from tests.conftest import build_settings, pg_database
 
-REDIS_URL = "redis://127.0.0.1:6379/0"
 # 08:00:17 UTC: 43 seconds left in the minute, 16 hours in the day.
 T0 = datetime(2026, 12, 7, 8, 0, 17, tzinfo=UTC)
 _ids = itertools.count()
@@ -40,22 +38,8 @@ def quota(per_minute: int | None = None, per_day: int | None = None) -> Quota:
     return Quota.model_validate({"per_menit": per_minute, "per_hari": per_day})
 
 
-@pytest.fixture
-def redis_prefix() -> Iterator[str]:
-    """A key prefix of this test's own; only its keys are deleted afterwards."""
-    prefix = f"simpul-test:{uuid.uuid4().hex}"
-    yield prefix
-    client = redis.Redis.from_url(REDIS_URL)
-    keys = list(client.scan_iter(f"{prefix}:*", count=1000))
-    if keys:
-        client.delete(*keys)
-    client.close()
-
-
 @pytest.fixture(params=["memory", "redis", "sqlite", "postgresql"])
-def counter(
-    request: pytest.FixtureRequest, tmp_path: Path, redis_prefix: str
-) -> Iterator[Counter]:
+def counter(request: pytest.FixtureRequest, tmp_path: Path, redis_prefix: str) -> Iterator[Counter]:
     kind = request.param
     if kind == "memory":
         yield MemoryCounter()
