@@ -20,7 +20,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from simpul import __version__
-from simpul.access.quota import QuotaLimiter
+from simpul.access.quota import limiter_for
 from simpul.audit.service import AuditWriter
 from simpul.config import Settings
 from simpul.disclosure import api as disclosure_api
@@ -229,6 +229,8 @@ def create_app(settings: Settings, rt: Runtime | None = None) -> FastAPI:
             app.state.audit_writer = None
             if writer is not None:
                 writer.close()
+            if app.state.quota is not None:
+                app.state.quota.close()
 
     app = FastAPI(
         lifespan=lifespan,
@@ -238,7 +240,8 @@ def create_app(settings: Settings, rt: Runtime | None = None) -> FastAPI:
         **_telemetry(settings.opentelemetry),
     )
     app.state.runtime = runtime
-    app.state.quota = QuotaLimiter() if settings.quota_enabled else None
+    # Counted across processes and nodes (Redis, or the database): docs/adr/0011.
+    app.state.quota = limiter_for(settings)
     app.include_router(services_api.router)
     app.state.fast_path = FastPathStats()
     # This app's own metrics, beside the process-wide default registry's.
@@ -260,9 +263,9 @@ def create_app(settings: Settings, rt: Runtime | None = None) -> FastAPI:
 
     @app.exception_handler(SimpulError)
     async def _simpul_error(request: Request, exc: SimpulError) -> JSONResponse:
-        headers = {"WWW-Authenticate": AUTH_CHALLENGE} if exc.status == 401 else None
         return JSONResponse(
-            exc.to_problem(instance=_masked(request.url.path)), exc.status, headers=headers,
+            exc.to_problem(instance=_masked(request.url.path)), exc.status,
+            headers=exc.headers() or None,
             media_type=PROBLEM,
         )  # fmt: skip
 
@@ -293,7 +296,9 @@ def create_app(settings: Settings, rt: Runtime | None = None) -> FastAPI:
         "/readyz",
         tags=["operasional"],
         responses=problem_responses(
-            503, s503="Basis data tidak terjangkau, atau bukan milik folder data ini."
+            503,
+            s503="Basis data atau penghitung kuota tidak terjangkau, atau basis data "
+            "bukan milik folder data ini.",
         ),
     )
     def readyz() -> JSONResponse:
@@ -308,6 +313,11 @@ def create_app(settings: Settings, rt: Runtime | None = None) -> FastAPI:
             return problem(503, exc.code, exc.detail)
         except Exception:
             return problem(503, "basis_data_tidak_siap", "Basis data tidak dapat dihubungi.")
+        quota = app.state.quota
+        if quota is not None and not quota.ready():
+            # Calls under a quota are refused while it cannot be counted (docs/adr/0011).
+            return problem(503, "kuota_tidak_dapat_diperiksa",
+                           "Penghitung kuota (Redis) tidak dapat dihubungi.")  # fmt: skip
         return JSONResponse({"status": "siap"})
 
     @app.get("/metrics", tags=["operasional"], include_in_schema=False)

@@ -46,6 +46,11 @@ class Settings(BaseSettings):
     implicit_init: bool = False
     # Grant quotas (per minute/day) are enforced; load tests switch this off explicitly.
     quota_enabled: bool = True
+    # Where quotas are counted for every process and node (docs/adr/0011): a Redis URL
+    # (`redis://127.0.0.1:6379/0`); unset, the database's quota_counter table. Several
+    # instances sharing one Redis need their own key prefix.
+    redis_url: str | None = None
+    redis_key_prefix: str = "simpul:kuota"
     # Web requests append their audit records through the group-commit writer.
     audit_group_commit: bool = True
     # How long the group-commit writer waits for more records once several are waiting

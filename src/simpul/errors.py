@@ -26,6 +26,17 @@ class SimpulError(Exception):
         self.title = title or code.replace("_", " ").capitalize()
         self.extra = extra
 
+    def headers(self) -> dict[str, str]:
+        """The answer's headers beside the problem: the 401 challenge, and `Retry-After`
+        for a refusal that says when to retry (`coba_lagi_detik`)."""
+        out: dict[str, str] = {}
+        if self.status == 401:
+            out["WWW-Authenticate"] = AUTH_CHALLENGE
+        retry = self.extra.get("coba_lagi_detik")
+        if isinstance(retry, int):
+            out["Retry-After"] = str(retry)
+        return out
+
     def to_problem(self, instance: str | None = None) -> dict[str, Any]:
         body: dict[str, Any] = {
             "type": f"https://simpul.go.id/problems/{self.code}",
@@ -106,6 +117,14 @@ def problem_responses(*statuses: int, **described: str) -> dict[int | str, dict[
                     "description": "Skema kredensial yang diterima (RFC 9110 §11.6.1).",
                     "required": True,
                     "schema": {"type": "string", "example": AUTH_CHALLENGE},
+                }
+            }
+        if status == 429:
+            response["headers"] = {
+                "Retry-After": {
+                    "description": "Detik sampai permintaan yang sama dapat lolos "
+                    "(sama dengan `coba_lagi_detik`).",
+                    "schema": {"type": "integer", "minimum": 1},
                 }
             }
         out[status] = response

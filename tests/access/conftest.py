@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import uuid
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+import redis
 from argon2 import PasswordHasher
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -20,6 +22,7 @@ from simpul.kit.clock import FixedClock
 FAST = pw.Passwords(PasswordHasher(time_cost=1, memory_cost=8 * 1024, parallelism=1))
 T0 = datetime(2025, 3, 3, 8, 0, tzinfo=UTC)
 ADMIN = "hub:uji"
+REDIS_URL = "redis://127.0.0.1:6379/0"
 
 MakeAccount = Callable[..., IssuedSecret]
 
@@ -63,3 +66,15 @@ def make_account(db: sessionmaker[Session], clock: FixedClock) -> MakeAccount:
             )
 
     return make
+
+
+@pytest.fixture
+def redis_prefix() -> Iterator[str]:
+    """A Redis key prefix of this test's own; only its keys are deleted afterwards."""
+    prefix = f"simpul-test:{uuid.uuid4().hex}"
+    yield prefix
+    client = redis.Redis.from_url(REDIS_URL)
+    keys = list(client.scan_iter(f"{prefix}:*", count=1000))
+    if keys:
+        client.delete(*keys)
+    client.close()

@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     DateTime,
     Dialect,
     ForeignKey,
@@ -154,3 +155,14 @@ class Device(Base):
     deactivated_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     deactivated_by: Mapped[str | None] = mapped_column(String(120))
     deactivation_reason: Mapped[str | None] = mapped_column(Text)
+
+
+class QuotaCounter(Base):
+    """Units taken in one quota window of one account's grant, when no Redis is configured
+    (simpul.access.quota.DatabaseCounter; docs/adr/0011). Rows of closed windows are pruned."""
+
+    __tablename__ = "quota_counter"
+
+    window_key: Mapped[str] = mapped_column(String(255), primary_key=True)
+    used: Mapped[int] = mapped_column(Integer)
+    window_end: Mapped[int] = mapped_column(BigInteger, index=True)  # epoch seconds

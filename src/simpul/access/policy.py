@@ -21,7 +21,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from simpul.access.quota import QuotaLimiter
+from simpul.access.quota import QuotaLimiter, QuotaUnavailable, largest_call
 from simpul.access.schemas import AccountStatus, DeviceStatus, Principal, Role
 from simpul.agreements import service as agreements
 from simpul.agreements.lifecycle import State
@@ -190,15 +190,10 @@ def decide(
         if refused is not None:
             return refused
     if quota is not None and grant.quota is not None:
-        wait = quota.consume(principal.account_id, f"{row.agreement_id}/{grant.id}", grant.quota,
-                             at, req.units)  # fmt: skip
-        if wait is not None:
-            return deny(
-                "kuota_terlampaui",
-                429,
-                "Kuota permintaan perjanjian terlampaui; coba lagi nanti.",
-                coba_lagi_detik=wait,
-            )
+        refused = _quota_refusal(quota, principal, f"{row.agreement_id}/{grant.id}", grant,
+                                 req.units, at)  # fmt: skip
+        if refused is not None:
+            return refused
     return Decision(
         True,
         "ok",
@@ -208,6 +203,48 @@ def decide(
         agreement_version=row.version,
         grant=grant,
         output_elements=granted_out,
+    )
+
+
+def _angka(n: int) -> str:
+    return f"{n:,}".replace(",", ".")
+
+
+def _quota_refusal(
+    quota: QuotaLimiter,
+    principal: Principal,
+    grant_key: str,
+    grant: Grant,
+    units: int,
+    at: datetime,
+) -> Decision | None:
+    """Take the call's units from the grant's quota (a batch counts its items). A call
+    larger than a window can never pass and is refused as such (413), not told to retry;
+    a refused call's `coba_lagi_detik` is when the same call can pass."""
+    assert grant.quota is not None
+    largest = largest_call(grant.quota)
+    if largest is not None and units > largest:
+        per = "menit" if largest == grant.quota.per_minute else "hari"
+        return deny(
+            "batch_melebihi_kuota",
+            413,
+            f"Satu panggilan memuat {_angka(units)} butir, sedangkan kuota hibah ini "
+            f"{_angka(largest)} butir per {per}: kirim paling banyak {_angka(largest)} butir "
+            "per panggilan.",
+            butir=units,
+            batas_butir=largest,
+        )
+    try:
+        wait = quota.consume(principal.account_id, grant_key, grant.quota, at, units)
+    except QuotaUnavailable as exc:
+        return deny(exc.code, exc.status, exc.detail)
+    if wait is None:
+        return None
+    return deny(
+        "kuota_terlampaui",
+        429,
+        f"Kuota permintaan perjanjian terlampaui; coba lagi dalam {_angka(wait)} detik.",
+        coba_lagi_detik=wait,
     )
 
 

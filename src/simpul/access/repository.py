@@ -8,7 +8,8 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Row, and_, case, delete, func, literal, select, update
-from sqlalchemy.orm import aliased
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session, aliased
 
 from simpul.access.models import (
     Account,
@@ -17,9 +18,12 @@ from simpul.access.models import (
     Device,
     Institution,
     InstitutionNameHistory,
+    QuotaCounter,
     UtcDateTime,
 )
-from simpul.kit.repository import Repository
+from simpul.config import Settings
+from simpul.db import make_engine
+from simpul.kit.repository import Repository, driver_fetchone
 
 _DataUser = aliased(Account, name="data_user")
 
@@ -314,3 +318,48 @@ class DeviceRepository(Repository):
             .scalars()
             .all()
         )
+
+
+# --- quota counters (simpul.access.quota.DatabaseCounter) -------------------------------
+
+# Adds the units only if the window stays within its limit; no row back means refused. On
+# SQLite the transaction holds the write lock (BEGIN IMMEDIATE); on PostgreSQL the conflict
+# row is locked and the condition re-read on its latest version: correct across processes.
+_TAKE_QUOTA = (
+    "INSERT INTO quota_counter (window_key, used, window_end) VALUES (?, ?, ?) "
+    "ON CONFLICT (window_key) DO UPDATE SET used = quota_counter.used + excluded.used "
+    "WHERE quota_counter.used + excluded.used <= ? RETURNING used"
+)
+
+
+def counter_engine(settings: Settings) -> Engine:
+    """The quota counters' own engine, whose commits do not wait for the disk (SQLite
+    synchronous NORMAL in WAL mode, PostgreSQL synchronous_commit off): a counter is not a
+    record, and a call must not wait for a flush to be counted."""
+    if settings.effective_database_url.startswith("sqlite"):
+        if settings.sqlite_synchronous in ("FULL", "EXTRA"):
+            settings = settings.model_copy(update={"sqlite_synchronous": "NORMAL"})
+        return make_engine(settings, pool_size=4, max_overflow=8)
+    return make_engine(settings, pool_size=4, max_overflow=8,
+                       connect_args={"options": "-c synchronous_commit=off"})  # fmt: skip
+
+
+def take_quota(session: Session, windows: Sequence[tuple[str, int, int]], units: int) -> bool:
+    """Add `units` to each (key, limit, window end) while each stays within its limit; False
+    at the first that would not (the caller rolls back: all windows or none)."""
+    for key, limit, ends in windows:
+        if driver_fetchone(session, _TAKE_QUOTA, (key, units, ends, limit)) is None:
+            return False
+    return True
+
+
+def quota_used(session: Session, keys: Sequence[str]) -> dict[str, int]:
+    rows = session.execute(
+        select(QuotaCounter.window_key, QuotaCounter.used).where(QuotaCounter.window_key.in_(keys))
+    )
+    return {k: int(n) for k, n in rows}
+
+
+def prune_quota(session: Session, now: int) -> None:
+    """Forget windows closed more than a minute ago."""
+    session.execute(delete(QuotaCounter).where(QuotaCounter.window_end < now - 60))

@@ -34,7 +34,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from simpul.access.auth import remembered_password, resolve_principal
 from simpul.access.schemas import Principal
 from simpul.agreements.schemas import Mechanism
-from simpul.errors import AUTH_CHALLENGE, SimpulError
+from simpul.errors import SimpulError
 from simpul.kernel import Origin, execute
 from simpul.kernel.core import new_call, write_apart_async
 from simpul.kit.proxies import PEER
@@ -303,8 +303,7 @@ def _replay(body: bytes, receive: Receive, *, complete: bool) -> Receive:
 
 async def _problem(send: Send, exc: SimpulError, *, path: str) -> None:
     headers = [(b"content-type", b"application/problem+json")]
-    if exc.status == 401:
-        headers.append((b"www-authenticate", AUTH_CHALLENGE.encode()))
+    headers += [(k.lower().encode(), v.encode()) for k, v in exc.headers().items()]
     payload = json.dumps(
         exc.to_problem(instance=path), ensure_ascii=False, separators=(",", ":")
     ).encode()
