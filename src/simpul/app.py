@@ -263,6 +263,8 @@ def create_app(settings: Settings, rt: Runtime | None = None) -> FastAPI:
     @app.exception_handler(SimpulError)
     async def _simpul_error(request: Request, exc: SimpulError) -> JSONResponse:
         headers = {"WWW-Authenticate": AUTH_CHALLENGE} if exc.status == 401 else None
+        if exc.status == 429 and "coba_lagi_detik" in exc.extra:
+            headers = {"Retry-After": str(exc.extra["coba_lagi_detik"])}
         return JSONResponse(
             exc.to_problem(instance=request.url.path), exc.status, headers=headers,
             media_type=PROBLEM,

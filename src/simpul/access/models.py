@@ -154,3 +154,20 @@ class Device(Base):
     deactivated_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     deactivated_by: Mapped[str | None] = mapped_column(String(120))
     deactivation_reason: Mapped[str | None] = mapped_column(Text)
+
+
+class LoginThrottle(Base):
+    """Failed sign-ins per (User ID as typed, source address), shared by every process.
+
+    Keyed by the name, not the account, so that an unknown name is throttled exactly as a
+    known one is (the answer never tells which exists). `source = '*'` is the account-wide
+    ceiling across all sources (simpul.access.throttle)."""
+
+    __tablename__ = "login_throttle"
+
+    username: Mapped[str] = mapped_column(String(64), primary_key=True)
+    source: Mapped[str] = mapped_column(String(64), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    last_failure_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    blocked_until: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    last_success_at: Mapped[datetime | None] = mapped_column(UtcDateTime())

@@ -232,7 +232,10 @@ class ServiceFastPath:
             rt.governance_cache.pin(session, epoch)
             principal: Principal | None
             if basic is not None:
-                principal = remembered_password(session, *basic, clock=rt.clock)
+                peer = scope.get("client")
+                principal = remembered_password(
+                    session, *basic, clock=rt.clock, source=peer[0] if peer else None
+                )
                 if principal is None:  # argon2 is for the thread pool, not the event loop
                     raise _Handoff
             else:
@@ -307,6 +310,8 @@ async def _problem(send: Send, exc: SimpulError, *, path: str) -> None:
     headers = [(b"content-type", b"application/problem+json")]
     if exc.status == 401:
         headers.append((b"www-authenticate", AUTH_CHALLENGE.encode()))
+    if exc.status == 429 and "coba_lagi_detik" in exc.extra:
+        headers.append((b"retry-after", str(exc.extra["coba_lagi_detik"]).encode()))
     payload = json.dumps(
         exc.to_problem(instance=path), ensure_ascii=False, separators=(",", ":")
     ).encode()
