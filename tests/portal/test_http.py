@@ -14,7 +14,6 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from simpul.access.models import Account
 from simpul.access.schemas import Role
 from simpul.audit.models import AuditRecord
 from simpul.portal.models import PortalSession

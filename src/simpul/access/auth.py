@@ -301,7 +301,8 @@ def resolve_principal(
     """Who is calling: exactly one of a bearer token or HTTP Basic (User ID, password).
 
     Raises 401 `kredensial_tidak_ada`, `kredensial_tidak_valid`, `akun_dicabut`,
-    `token_kedaluwarsa`, or 429 `percobaan_masuk_dibatasi`. See `authenticate_password` on committing.
+    `token_kedaluwarsa`, or 429 `percobaan_masuk_dibatasi`. See `verify_password` on
+    committing.
     """
     if bearer is not None and basic is not None:
         raise SimpulError(

@@ -75,7 +75,8 @@ def delay_for(failures: int, free: int) -> timedelta | None:
     if failures < free:
         return None
     step = min(failures - free, 20)  # 2^20 · 30 s is far past MAX_DELAY already
-    return min(BASE_DELAY * (2**step), MAX_DELAY)
+    delay: timedelta = BASE_DELAY * (2**step)
+    return min(delay, MAX_DELAY)
 
 
 def blocked_until(session: Session, username: str, source: str, now: datetime) -> datetime | None:
@@ -87,10 +88,9 @@ def blocked_until(session: Session, username: str, source: str, now: datetime) -
     ceiling = repo.get(username, ANY_SOURCE)
     if ceiling is None or ceiling.blocked_until is None or ceiling.blocked_until <= now:
         return None
-    known = pair is not None and pair.last_success_at is not None
-    if known and pair is not None and pair.last_success_at is not None:
-        if now - pair.last_success_at <= KNOWN_SOURCE_FOR:
-            return None
+    seen = pair.last_success_at if pair is not None else None
+    if seen is not None and now - seen <= KNOWN_SOURCE_FOR:
+        return None  # a source this name signed in from lately is spared the ceiling
     return ceiling.blocked_until
 
 

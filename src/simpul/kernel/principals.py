@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from sqlalchemy.orm import Session
 
 from simpul.access.auth import (
+    OnThrottled,
     account_principal,
     principal_for_account,
     remember_password,
@@ -19,7 +20,6 @@ from simpul.access.auth import (
     resolve_principal,
     verify_password,
 )
-from simpul.access.auth import OnThrottled
 from simpul.access.schemas import Principal
 from simpul.access.throttle import ANY_SOURCE, Throttled
 from simpul.audit.events import sign_in_throttled_event

@@ -117,9 +117,9 @@ def _login(request: Request, form: dict[str, str]) -> Response:
         session.close()
         # Worded the same for an unknown name, a wrong password and a throttled source.
         if exc.status == 429:
-            resp = _login_page(request, error=exc.detail, status=429, username=username[:64])
-            resp.headers["Retry-After"] = str(exc.extra.get("coba_lagi_detik", 60))
-            return resp
+            page = _login_page(request, error=exc.detail, status=429, username=username[:64])
+            page.headers["Retry-After"] = str(exc.extra.get("coba_lagi_detik", 60))
+            return page
         message = i18n.translate(lang, "login.failed")
         return _login_page(request, error=message, status=401, username=username[:64])
     try:
