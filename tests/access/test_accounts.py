@@ -1,4 +1,4 @@
-"""Accounts: creation rules, password login, lockout, revocation, secrets at rest."""
+"""Accounts: creation rules, password login, sign-in throttle, revocation, secrets at rest."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from pydantic import SecretStr
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from simpul.access import auth, service
+from simpul.access import auth, service, throttle
 from simpul.access import passwords as pw
 from simpul.access.models import Account
 from simpul.access.schemas import AccountCreate, Role
@@ -81,57 +81,99 @@ def test_secrets_are_never_stored_in_clear(
         assert user not in value and secret not in value
 
 
-def test_lockout_after_five_failures_and_unlock_after_the_window(
+def _attempt(
+    db: sessionmaker[Session], clock: FixedClock, username: str, password: str, source: str
+) -> SimpulError | None:
+    with transaction(db) as s:
+        try:
+            auth.authenticate_password(s, username, password, clock=clock, source=source)
+        except SimpulError as exc:
+            return exc
+    return None
+
+
+def _answer(exc: SimpulError | None) -> tuple[Any, ...] | None:
+    return None if exc is None else (exc.status, exc.code, exc.detail, exc.extra)
+
+
+def test_failures_throttle_only_their_source_and_the_user_elsewhere_gets_in(
     db: sessionmaker[Session], clock: FixedClock, make_account: MakeAccount
 ) -> None:
     password = make_account("andi.bkn").secret.get_secret_value()
-    for _ in range(auth.MAX_FAILED_LOGINS - 1):
-        assert _login(db, clock, "andi.bkn", "Salah-sandi-123") == "kredensial_tidak_valid"
-    assert _login(db, clock, "andi.bkn", password) is None  # success resets the count
-    for _ in range(auth.MAX_FAILED_LOGINS):
-        assert _login(db, clock, "andi.bkn", "Salah-sandi-123") == "kredensial_tidak_valid"
-    with transaction(db) as s:
-        acct = service.get_account(s, "andi.bkn")
-    assert acct.failed_logins == auth.MAX_FAILED_LOGINS
-    assert acct.locked_until == T0 + auth.LOCKOUT_WINDOW
-    # Locked: even the right password is refused, and guesses are not evaluated.
-    assert _login(db, clock, "andi.bkn", password) == "akun_terkunci"
-    clock.advance(auth.LOCKOUT_WINDOW - timedelta(seconds=1))
-    assert _login(db, clock, "andi.bkn", password) == "akun_terkunci"
-    clock.advance(timedelta(seconds=1))
-    assert _login(db, clock, "andi.bkn", password) is None
-    with transaction(db) as s:
-        acct = service.get_account(s, "andi.bkn")
-    assert (acct.failed_logins, acct.locked_until) == (0, None)
+    attacker, home = "203.0.113.9", "10.20.0.5"
+    for _ in range(throttle.FREE_FAILURES):
+        exc = _attempt(db, clock, "andi.bkn", "Salah-sandi-123", attacker)
+        assert exc is not None and exc.code == "kredensial_tidak_valid"
+    # Throttled from that source: even the right password is refused there, 30 s first.
+    exc = _attempt(db, clock, "andi.bkn", password, attacker)
+    assert exc is not None and (exc.status, exc.code) == (429, "percobaan_masuk_dibatasi")
+    assert exc.extra["coba_lagi_detik"] == 30
+    # The rightful user from their own address is not locked out.
+    assert _attempt(db, clock, "andi.bkn", password, home) is None
+    clock.advance(throttle.BASE_DELAY)
+    # The next failure from the attacker doubles the wait (exponential backoff).
+    _attempt(db, clock, "andi.bkn", "Salah-sandi-123", attacker)
+    exc = _attempt(db, clock, "andi.bkn", password, attacker)
+    assert exc is not None and exc.extra["coba_lagi_detik"] == 60
+    clock.advance(timedelta(seconds=60))
+    assert _attempt(db, clock, "andi.bkn", password, attacker) is None  # success clears it
+    assert _attempt(db, clock, "andi.bkn", "Salah-sandi-123", attacker).code == (  # type: ignore[union-attr]
+        "kredensial_tidak_valid"
+    )
 
 
-def test_an_expired_lock_restarts_the_count(
+def test_unknown_wrong_and_throttled_answer_alike(
     db: sessionmaker[Session], clock: FixedClock, make_account: MakeAccount
 ) -> None:
     make_account("rina.bkn")
-    for _ in range(auth.MAX_FAILED_LOGINS):
-        _login(db, clock, "rina.bkn", "Salah-sandi-123")
-    clock.advance(auth.LOCKOUT_WINDOW)
-    assert _login(db, clock, "rina.bkn", "Salah-sandi-123") == "kredensial_tidak_valid"
-    with transaction(db) as s:
-        acct = service.get_account(s, "rina.bkn")
-    assert (acct.failed_logins, acct.locked_until) == (1, None)
+    src = "198.51.100.7"
+    for name in ("rina.bkn", "tidak.ada"):
+        answers = [_answer(_attempt(db, clock, name, "Salah-sandi-123", src)) for _ in range(7)]
+        assert (
+            answers[: throttle.FREE_FAILURES]
+            == [
+                (401, "kredensial_tidak_valid", answers[0][2], {})  # type: ignore[index]
+            ]
+            * throttle.FREE_FAILURES
+        )
+        assert answers[-1] is not None and answers[-1][:2] == (429, "percobaan_masuk_dibatasi")
+    known = [_answer(_attempt(db, clock, "rina.bkn", "x", src)) for _ in range(2)]
+    unknown = [_answer(_attempt(db, clock, "tidak.ada", "x", src)) for _ in range(2)]
+    assert known == unknown
+
+
+def test_the_account_wide_ceiling_spares_a_known_source(
+    db: sessionmaker[Session], clock: FixedClock, make_account: MakeAccount,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    monkeypatch.setattr(throttle, "ACCOUNT_CEILING", 6)
+    password = make_account("tono.bkn").secret.get_secret_value()
+    assert _attempt(db, clock, "tono.bkn", password, "10.20.0.5") is None  # a known source
+    for i in range(6):  # a guessing attack spread over many sources
+        _attempt(db, clock, "tono.bkn", "Salah-sandi-123", f"203.0.113.{i}")
+    exc = _attempt(db, clock, "tono.bkn", password, "198.51.100.1")
+    assert exc is not None and exc.code == "percobaan_masuk_dibatasi"
+    assert _attempt(db, clock, "tono.bkn", password, "10.20.0.5") is None
 
 
 def test_reset_secret_and_unlock(
     db: sessionmaker[Session], clock: FixedClock, make_account: MakeAccount
 ) -> None:
     old = make_account("dewi.bkn").secret.get_secret_value()
-    for _ in range(auth.MAX_FAILED_LOGINS):
-        _login(db, clock, "dewi.bkn", "Salah-sandi-123")
     with transaction(db) as s:
         new = service._reset_secret(s, "dewi.bkn", actor=ADMIN, reason="lupa", clock=clock)
     assert _login(db, clock, "dewi.bkn", old) == "kredensial_tidak_valid"
     assert _login(db, clock, "dewi.bkn", new.secret.get_secret_value()) is None
-    for _ in range(auth.MAX_FAILED_LOGINS):
+    for _ in range(throttle.FREE_FAILURES):
         _login(db, clock, "dewi.bkn", "Salah-sandi-123")
+    assert _login(db, clock, "dewi.bkn", new.secret.get_secret_value()) == (
+        "percobaan_masuk_dibatasi"
+    )
     with transaction(db) as s:
-        service._unlock_account(s, "dewi.bkn", actor=ADMIN, reason="identitas diperiksa")
+        _, lifted = service._unlock_account(
+            s, "dewi.bkn", actor=ADMIN, reason="identitas diperiksa"
+        )
+    assert lifted == 2  # the source's pair and the account-wide count
     assert _login(db, clock, "dewi.bkn", new.secret.get_secret_value()) is None
 
 

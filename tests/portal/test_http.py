@@ -14,7 +14,6 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from simpul.access.models import Account
 from simpul.access.schemas import Role
 from simpul.audit.models import AuditRecord
 from simpul.pemadanan import runner
@@ -66,22 +65,42 @@ def test_cookie_is_secure_over_https(portal_env: PortalEnv) -> None:
     assert "; secure" in cookie.lower()
 
 
-def test_wrong_password_then_lockout_after_five_failures(portal_env: PortalEnv) -> None:
+def test_failed_sign_ins_throttle_one_source_and_never_tell_who_exists(
+    portal_env: PortalEnv,
+) -> None:
+    from fastapi.testclient import TestClient
+
     client = portal_env.client()
-    for _ in range(5):
-        resp = sign_in(client, "bkn.operator", "salah-sekali")
-        assert resp.status_code == 401
-        assert "User ID atau kata sandi tidak valid" in text_of(resp.text)
-    # The right password is now refused too, with the lock-out explained.
+    answers: dict[str, list[tuple[int, str, str | None]]] = {}
+    for name in ("bkn.operator", "tidak.ada"):
+        answers[name] = []
+        for _ in range(6):
+            resp = sign_in(client, name, "salah-sekali")
+            page = text_of(resp.text).replace(name, "<nama>")
+            answers[name].append((resp.status_code, page, resp.headers.get("retry-after")))
+    # An existing account and an unknown name answer alike, wrong or throttled.
+    assert answers["bkn.operator"] == answers["tidak.ada"]
+    assert [a[0] for a in answers["tidak.ada"]] == [401] * 5 + [429]
+    assert "User ID atau kata sandi tidak valid" in answers["tidak.ada"][0][1]
+    assert answers["tidak.ada"][5][2] == "30"
+    # Throttled from this address: the right password is refused here too ...
     resp = sign_in(client, "bkn.operator", portal_env.creds["bkn.operator"]["password"])
-    assert resp.status_code == 401
-    assert "terkunci" in text_of(resp.text)
+    assert resp.status_code == 429
     assert "simpul_sesi" not in client.cookies
+    # ... but the rightful user from another address signs in.
+    elsewhere = TestClient(portal_env.app, client=("127.0.0.2", 50001))
+    resp = sign_in(elsewhere, "bkn.operator", portal_env.creds["bkn.operator"]["password"])
+    assert resp.url.path == "/portal/beranda"
     with portal_env.rt.transaction() as s:
-        acct = s.execute(select(Account).where(Account.username == "bkn.operator")).scalar_one()
-        assert acct.locked_until is not None and acct.locked_until > portal_env.clock.now()
-    # After the window the account opens again.
-    portal_env.clock.advance(timedelta(minutes=16))
+        rows = s.execute(
+            select(AuditRecord).where(AuditRecord.action == "masuk.dibatasi")
+        ).scalars().all()  # fmt: skip
+        details = [json.loads(r.detail) for r in rows]
+        found = sorted((d["akun"], d["sumber"]) for d in details)
+        assert found == [("bkn.operator", "127.0.0.1"), ("tidak.ada", "127.0.0.1")]
+        assert all("salah-sekali" not in r.detail for r in rows)
+    # After the backoff this address may try again.
+    portal_env.clock.advance(timedelta(seconds=31))
     resp = sign_in(client, "bkn.operator", portal_env.creds["bkn.operator"]["password"])
     assert resp.url.path == "/portal/beranda"
 

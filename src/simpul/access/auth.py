@@ -8,7 +8,7 @@ HTTP Basic costs one argon2 verification for users.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -16,6 +16,7 @@ from pydantic import SecretStr
 from sqlalchemy.orm import Session
 
 from simpul.access import passwords as pw
+from simpul.access import throttle
 from simpul.access.models import ClientToken
 from simpul.access.repository import AccountRepository, TokenRepository
 from simpul.access.schemas import AccountKind, AccountStatus, IssuedToken, Principal
@@ -25,9 +26,6 @@ from simpul.kit.memo import current_memo, memoized
 
 SYSTEM_CLOCK: Clock = SystemClock()
 
-# Portal lockout (configurable here): 5 failures lock a user account for 15 minutes.
-MAX_FAILED_LOGINS = 5
-LOCKOUT_WINDOW = timedelta(minutes=15)
 # Short-lived bearer tokens: revocation is immediate anyway (every call is looked up), so
 # the lifetime only bounds how long a leaked token is useful.
 TOKEN_TTL = timedelta(minutes=15)
@@ -128,6 +126,9 @@ def authenticate_token(session: Session, token: str, *, clock: Clock = SYSTEM_CL
     )
 
 
+OnThrottled = Callable[[throttle.Throttled], None]
+
+
 def authenticate_password(
     session: Session,
     username: str,
@@ -135,9 +136,26 @@ def authenticate_password(
     *,
     clock: Clock = SYSTEM_CLOCK,
     passwords: pw.Passwords | None = None,
+    source: str | None = None,
+    on_throttled: OnThrottled | None = None,
 ) -> Principal:
     """See `verify_password`; returns only the principal."""
-    return verify_password(session, username, password, clock=clock, passwords=passwords)[0]
+    return verify_password(
+        session, username, password, clock=clock, passwords=passwords, source=source,
+        on_throttled=on_throttled,
+    )[0]  # fmt: skip
+
+
+def _throttled(until: datetime, now: datetime) -> SimpulError:
+    # The same for an unknown name: the throttle is keyed by the name as typed.
+    wait = max(1, int((until - now).total_seconds() + 0.999))
+    return SimpulError(
+        "percobaan_masuk_dibatasi",
+        "Terlalu banyak percobaan masuk yang gagal untuk User ID ini dari alamat ini; "
+        f"coba lagi dalam {wait} detik.",
+        status=429,
+        coba_lagi_detik=wait,
+    )
 
 
 def verify_password(
@@ -147,44 +165,56 @@ def verify_password(
     *,
     clock: Clock = SYSTEM_CLOCK,
     passwords: pw.Passwords | None = None,
+    source: str | None = None,
+    on_throttled: OnThrottled | None = None,
 ) -> tuple[Principal, str]:
     """User ID + password (portal, HTTP Basic on web services; PKS 003 Pasal 2(1)f).
 
-    Users: argon2, with the same cost for an unknown user; 5 failures lock the account for
-    15 minutes. Clients (client_id + secret): sha256, no lockout (a 256-bit secret cannot be
-    guessed, and a lockout would only let anyone block the client).
+    Users: argon2 on every attempt — unknown name, wrong password, throttled pair alike —
+    so neither the answer nor its timing tells whether the account exists. Failures are
+    throttled per (name, `source`) with backoff (simpul.access.throttle); a throttled
+    attempt answers 429 `percobaan_masuk_dibatasi` whatever the password, for an unknown
+    name too. `on_throttled` is told of each block that begins (the caller audits it in
+    this session). Clients (client_id + secret): sha256, no throttle (a 256-bit secret
+    cannot be guessed, and a block would only let anyone block the client).
 
-    On a wrong password the failure count is written to `session` before the error is
-    raised: the caller must still commit (as it does for the deny audit record), or the
-    lockout never engages.
+    A failure is counted in `session` before the error is raised: the caller must still
+    commit (as it does for the deny audit record), or the throttle never engages.
     """
     hasher = passwords or pw.default()
     now = clock.now()
     name = username.strip().lower()
     repo = AccountRepository(session)
     acct = repo.by_username(name) if len(name) <= 64 else None
-    if acct is None or len(password) > MAX_CREDENTIAL_LENGTH:
-        hasher.burn(password[:MAX_CREDENTIAL_LENGTH])
-        raise _invalid_credentials()
-    if acct.kind == AccountKind.CLIENT:
-        if not pw.verify_client_secret(acct.secret_hash, password):
+    if acct is not None and acct.kind == AccountKind.CLIENT:
+        if len(password) > MAX_CREDENTIAL_LENGTH or not pw.verify_client_secret(
+            acct.secret_hash, password
+        ):
             raise _invalid_credentials()
         return _principal(repo.principal_rows_for_account(acct.id)), acct.secret_hash
-    if acct.locked_until is not None and acct.locked_until > now:
-        raise SimpulError(
-            "akun_terkunci",
-            f"Akun terkunci karena {MAX_FAILED_LOGINS} kali gagal masuk; "
-            f"coba lagi setelah {acct.locked_until:%Y-%m-%d %H:%M} UTC "
-            "atau hubungi admin instansi.",
-            status=401,
-            terkunci_hingga=acct.locked_until.isoformat(),
-        )
-    if not hasher.verify(acct.secret_hash, password):
-        repo.record_failure(acct.id, now, MAX_FAILED_LOGINS, LOCKOUT_WINDOW)
+    who, src = throttle.key(name), throttle.source_key(source)
+    blocked = throttle.blocked_until(session, who, src, now)
+    if acct is None or len(password) > MAX_CREDENTIAL_LENGTH:
+        hasher.burn(password[:MAX_CREDENTIAL_LENGTH])
+        ok = False
+    else:
+        ok = hasher.verify(acct.secret_hash, password)
+    if blocked is not None:
+        raise _throttled(blocked, now)
+    if not ok or acct is None:
+        for started in throttle.record_failure(session, who, src, now):
+            if acct is not None:
+                # Moves the governance epoch (its trigger watches locked_until): every
+                # process forgets the passwords it remembers for this account, so a
+                # throttled source cannot test a guess against a remembered one.
+                repo.record_success(acct.id, {"locked_until": started.until})
+            if on_throttled is not None:
+                on_throttled(started)
         raise _invalid_credentials()
     if acct.status != AccountStatus.AKTIF:
         raise _revoked()
     principal = _principal(repo.principal_rows_for_account(acct.id))
+    throttle.record_success(session, who, src, now)
     updates: dict[str, Any] = {}
     if acct.failed_logins or acct.locked_until is not None:
         updates |= {"failed_logins": 0, "locked_until": None}
@@ -197,8 +227,19 @@ def verify_password(
     return principal, verified
 
 
+def _memo_name(name: str, source: str | None) -> str:
+    # Per source: a pair that is throttled never reaches a password remembered for another
+    # source (a correct guess would otherwise answer at memo speed past the throttle).
+    return f"{name}\n{throttle.source_key(source)}"
+
+
 def remembered_password(
-    session: Session, username: str, password: str, *, clock: Clock = SYSTEM_CLOCK
+    session: Session,
+    username: str,
+    password: str,
+    *,
+    clock: Clock = SYSTEM_CLOCK,
+    source: str | None = None,
 ) -> Principal | None:
     """A User ID and password this process verified earlier in the same governance epoch,
     or None (then `verify_password` must run). Only in cached read sessions.
@@ -212,7 +253,7 @@ def remembered_password(
     if found is None:
         return None
     cache, memo = found
-    rows = memo.get(cache.credential_key(username.strip().lower(), password))
+    rows = memo.get(cache.credential_key(_memo_name(username.strip().lower(), source), password))
     if rows is None:
         return None
     if rows[0].locked_until is not None and rows[0].locked_until > clock.now():
@@ -221,7 +262,13 @@ def remembered_password(
 
 
 def remember_password(
-    session: Session, username: str, password: str, verified_hash: str, *, clock: Clock
+    session: Session,
+    username: str,
+    password: str,
+    verified_hash: str,
+    *,
+    clock: Clock,
+    source: str | None = None,
 ) -> None:
     """After `verify_password` succeeded: remember it for this governance epoch, but only
     if the account still holds the very hash that was verified (read after the epoch, so a
@@ -238,7 +285,7 @@ def remember_password(
     if acct.locked_until is not None and acct.locked_until > clock.now():
         return
     rows = tuple(repo.principal_rows_for_account(acct.id, with_lock=True))
-    memo[cache.credential_key(name, password)] = rows
+    memo[cache.credential_key(_memo_name(name, source), password)] = rows
 
 
 def resolve_principal(
@@ -248,11 +295,14 @@ def resolve_principal(
     basic: tuple[str, str] | None = None,
     clock: Clock = SYSTEM_CLOCK,
     passwords: pw.Passwords | None = None,
+    source: str | None = None,
+    on_throttled: OnThrottled | None = None,
 ) -> Principal:
     """Who is calling: exactly one of a bearer token or HTTP Basic (User ID, password).
 
     Raises 401 `kredensial_tidak_ada`, `kredensial_tidak_valid`, `akun_dicabut`,
-    `token_kedaluwarsa` or `akun_terkunci`. See `authenticate_password` on committing.
+    `token_kedaluwarsa`, or 429 `percobaan_masuk_dibatasi`. See `verify_password` on
+    committing.
     """
     if bearer is not None and basic is not None:
         raise SimpulError(
@@ -261,10 +311,13 @@ def resolve_principal(
     if bearer is not None:
         return authenticate_token(session, bearer, clock=clock)
     if basic is not None:
-        remembered = remembered_password(session, basic[0], basic[1], clock=clock)
+        remembered = remembered_password(session, *basic, clock=clock, source=source)
         if remembered is not None:
             return remembered
-        return authenticate_password(session, basic[0], basic[1], clock=clock, passwords=passwords)
+        return authenticate_password(
+            session, *basic, clock=clock, passwords=passwords, source=source,
+            on_throttled=on_throttled,
+        )  # fmt: skip
     raise SimpulError(
         "kredensial_tidak_ada",
         "Kredensial wajib: token Bearer atau User ID dan kata sandi (HTTP Basic).",

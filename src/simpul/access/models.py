@@ -166,3 +166,20 @@ class QuotaCounter(Base):
     window_key: Mapped[str] = mapped_column(String(255), primary_key=True)
     used: Mapped[int] = mapped_column(Integer)
     window_end: Mapped[int] = mapped_column(BigInteger, index=True)  # epoch seconds
+
+
+class LoginThrottle(Base):
+    """Failed sign-ins per (User ID as typed, source address), shared by every process.
+
+    Keyed by the name, not the account, so that an unknown name is throttled exactly as a
+    known one is (the answer never tells which exists). `source = '*'` is the account-wide
+    ceiling across all sources (simpul.access.throttle)."""
+
+    __tablename__ = "login_throttle"
+
+    username: Mapped[str] = mapped_column(String(64), primary_key=True)
+    source: Mapped[str] = mapped_column(String(64), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    last_failure_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    blocked_until: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    last_success_at: Mapped[datetime | None] = mapped_column(UtcDateTime())

@@ -18,6 +18,7 @@ from simpul.access.models import (
     Device,
     Institution,
     InstitutionNameHistory,
+    LoginThrottle,
     QuotaCounter,
     UtcDateTime,
 )
@@ -363,3 +364,86 @@ def quota_used(session: Session, keys: Sequence[str]) -> dict[str, int]:
 def prune_quota(session: Session, now: int) -> None:
     """Forget windows closed more than a minute ago."""
     session.execute(delete(QuotaCounter).where(QuotaCounter.window_end < now - 60))
+
+
+class ThrottleRepository(Repository):
+    """Failed sign-ins per (name, source): one upsert per failure, atomic on both backends
+    (concurrent failures on PostgreSQL cannot lose a count)."""
+
+    def get(self, username: str, source: str) -> LoginThrottle | None:
+        return self.session.get(LoginThrottle, (username, source), populate_existing=True)
+
+    def _insert(self) -> Any:
+        dialect = self.session.get_bind().dialect.name
+        if dialect == "postgresql":
+            from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+            return pg_insert(LoginThrottle)
+        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+        return sqlite_insert(LoginThrottle)
+
+    def count_failure(
+        self, username: str, source: str, now: datetime, forget_before: datetime
+    ) -> tuple[int, datetime | None]:
+        """One more failure (the count starts again after a quiet `forget_before`); returns
+        the count and the block as it stood before."""
+        prior = self.get(username, source)
+        before = prior.blocked_until if prior is not None else None
+        now_p = literal(now, UtcDateTime())
+        stale = LoginThrottle.last_failure_at < literal(forget_before, UtcDateTime())
+        ins = self._insert().values(
+            username=username, source=source, failures=1, last_failure_at=now
+        )
+        stmt = ins.on_conflict_do_update(
+            index_elements=[LoginThrottle.username, LoginThrottle.source],
+            set_={
+                "failures": case((stale, 1), else_=LoginThrottle.failures + 1),
+                "last_failure_at": now_p,
+            },
+        ).returning(LoginThrottle.failures)
+        failures = int(self.session.execute(stmt).scalar_one())
+        return failures, before
+
+    def block(self, username: str, source: str, until: datetime) -> None:
+        self.session.execute(
+            update(LoginThrottle)
+            .where(LoginThrottle.username == username, LoginThrottle.source == source)
+            .values(blocked_until=until)
+            .execution_options(synchronize_session=False)
+        )
+
+    def record_success(self, username: str, source: str, now: datetime) -> None:
+        stmt = self._insert().values(
+            username=username, source=source, failures=0, last_success_at=now
+        )
+        self.session.execute(
+            stmt.on_conflict_do_update(
+                index_elements=[LoginThrottle.username, LoginThrottle.source],
+                set_={"failures": 0, "blocked_until": None, "last_success_at": now},
+            )
+        )
+
+    def clear(self, username: str, source: str | None = None) -> int:
+        """Lift every block on the name (or one source's); keeps the record of good sources."""
+        cond = [LoginThrottle.username == username, LoginThrottle.failures > 0]
+        if source is not None:
+            cond.append(LoginThrottle.source == source)
+        result = self.session.execute(
+            update(LoginThrottle)
+            .where(*cond)
+            .values(failures=0, blocked_until=None)
+            .execution_options(synchronize_session=False)
+        )
+        return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+    def purge(self, before: datetime) -> int:
+        """Rows with no failure and no success since `before` say nothing any more."""
+        b = literal(before, UtcDateTime())
+        result = self.session.execute(
+            delete(LoginThrottle).where(
+                func.coalesce(LoginThrottle.last_failure_at, b) <= b,
+                func.coalesce(LoginThrottle.last_success_at, b) <= b,
+            )
+        )
+        return int(result.rowcount or 0)  # type: ignore[attr-defined]

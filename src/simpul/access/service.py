@@ -20,6 +20,7 @@ from pydantic import SecretStr, ValidationError
 from sqlalchemy.orm import Session
 
 from simpul.access import passwords as pw
+from simpul.access import throttle
 from simpul.access.auth import authenticate_password
 from simpul.access.models import Account, Device, Institution, InstitutionNameHistory
 from simpul.access.repository import (
@@ -522,14 +523,17 @@ def _change_password(
     return _account_out(session, acct)
 
 
-def _unlock_account(session: Session, username: str, *, actor: str, reason: str) -> AccountOut:
-    """Lift a lockout before its window ends (e.g. after the user's identity was checked)."""
+def _unlock_account(
+    session: Session, username: str, *, actor: str, reason: str, source: str | None = None
+) -> tuple[AccountOut, int]:
+    """Lift the sign-in throttle on an account before it runs out (e.g. after the user's
+    identity was checked): every source, or only `source`. Returns how many were lifted."""
     _require_reason(reason)
     acct = _account(session, username)
     acct.failed_logins = 0
     acct.locked_until = None
     session.flush()
-    return _account_out(session, acct)
+    return _account_out(session, acct), throttle.clear(session, acct.username, source)
 
 
 def _bind_agreement(

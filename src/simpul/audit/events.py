@@ -119,3 +119,17 @@ def resource_event(
         request_id=request_id,
         latency_ms=latency_ms,
     )
+
+
+def sign_in_throttled_event(
+    username: str, source: str, failures: int, until: str, *, scope: str
+) -> AuditEvent:
+    """A (name, source) pair — or, `scope == 'akun'`, every unknown source of a name —
+    blocked after repeated failed sign-ins. Never the password tried."""
+    return AuditEvent(
+        action="masuk.dibatasi",
+        decision="tolak",
+        reason="percobaan_masuk_dibatasi",
+        detail={"akun": username, "sumber": source, "gagal": failures, "hingga": until,
+                "cakupan": scope},
+    )  # fmt: skip

@@ -231,7 +231,7 @@ def run(
     rt = node.runtime
     principal: Principal | None = None
     if isinstance(who, Basic):
-        principal = basic_principal(rt, who)
+        principal = basic_principal(rt, who, source=origin.source_ip)
     elif isinstance(who, AccountName):
         principal = _named_principal(rt, who, origin)
     in_session = node.writer is None or _writes(op)
@@ -241,7 +241,7 @@ def run(
     try:
         with unit() as session:
             if principal is None:
-                principal = resolve(session, rt, who)
+                principal = resolve(session, rt, who, source=origin.source_ip)
             call = new_call(node, principal, origin)
             try:
                 answer = execute(session, call, op, *args, **kw)
@@ -307,7 +307,7 @@ async def run_async(
         return await run_in_threadpool(lambda: run(node, who, origin, op, *args, **kw))
     call: Call | None = None
     with rt.read_transaction() as session:
-        principal = remembered(session, rt, who)
+        principal = remembered(session, rt, who, source=origin.source_ip)
         if principal is not None:
             call = new_call(node, principal, origin)
             try:

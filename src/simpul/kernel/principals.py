@@ -2,7 +2,8 @@
 
 HTTP Basic is resolved before the call's unit of work: argon2 runs only for a password not
 yet verified in this governance epoch, and a failed password is counted and committed in a
-transaction of its own (that is what makes lock-out work)."""
+transaction of its own, with the audit record of any throttle it starts (that is what makes
+the per-(account, source) throttle work: simpul.access.throttle)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from dataclasses import dataclass
 from sqlalchemy.orm import Session
 
 from simpul.access.auth import (
+    OnThrottled,
     account_principal,
     principal_for_account,
     remember_password,
@@ -19,6 +21,9 @@ from simpul.access.auth import (
     verify_password,
 )
 from simpul.access.schemas import Principal
+from simpul.access.throttle import ANY_SOURCE, Throttled
+from simpul.audit.events import sign_in_throttled_event
+from simpul.audit.service import record_in_session
 from simpul.errors import SimpulError
 from simpul.runtime import Runtime
 
@@ -58,39 +63,66 @@ class Known:
 Credential = Bearer | Basic | AccountName | AccountId | Known
 
 
-def resolve(session: Session, rt: Runtime, who: Credential) -> Principal:
+def audit_throttles(session: Session, rt: Runtime) -> OnThrottled:
+    """Each sign-in block that begins, recorded in the session that counts the failure (it
+    commits with the count, or not at all)."""
+
+    def record(t: Throttled) -> None:
+        scope = "akun" if t.source == ANY_SOURCE else "sumber"
+        ev = sign_in_throttled_event(
+            t.username, t.source, t.failures, t.until.isoformat(), scope=scope
+        )
+        record_in_session(session, rt.settings, ev, rt.clock)
+
+    return record
+
+
+def resolve(
+    session: Session, rt: Runtime, who: Credential, *, source: str | None = None
+) -> Principal:
     """The principal as the account stands now, inside the call's unit of work."""
     if isinstance(who, Known):
         return who.principal
     if isinstance(who, Bearer):
         return resolve_principal(session, bearer=who.token, clock=rt.clock)
     if isinstance(who, Basic):
-        return resolve_principal(session, basic=(who.username, who.password), clock=rt.clock)
+        return resolve_principal(
+            session, basic=(who.username, who.password), clock=rt.clock, source=source,
+            on_throttled=audit_throttles(session, rt),
+        )  # fmt: skip
     if isinstance(who, AccountId):
         return principal_for_account(session, who.account_id)
     return account_principal(session, who.username)
 
 
-def remembered(session: Session, rt: Runtime, who: Credential) -> Principal | None:
+def remembered(
+    session: Session, rt: Runtime, who: Credential, *, source: str | None = None
+) -> Principal | None:
     """The principal without argon2: None for an HTTP Basic password not yet verified in
-    this governance epoch (then `basic_principal` runs, off the event loop)."""
+    this governance epoch from this source (then `basic_principal` runs, off the loop)."""
     if isinstance(who, Basic):
-        return remembered_password(session, who.username, who.password, clock=rt.clock)
-    return resolve(session, rt, who)
+        return remembered_password(
+            session, who.username, who.password, clock=rt.clock, source=source
+        )
+    return resolve(session, rt, who, source=source)
 
 
-def basic_principal(rt: Runtime, who: Basic) -> Principal:
+def basic_principal(rt: Runtime, who: Basic, *, source: str | None = None) -> Principal:
     """HTTP Basic: a password this process verified in the current governance epoch is
     known at the cost of one keyed hash; otherwise argon2 runs, failures are counted (and
     committed) and a success is remembered."""
     with rt.read_transaction() as session:
-        known = remembered_password(session, who.username, who.password, clock=rt.clock)
+        known = remembered_password(
+            session, who.username, who.password, clock=rt.clock, source=source
+        )
     if known is not None:
         return known
     session = rt.sessions()
     try:
-        principal, verified = verify_password(session, who.username, who.password,
-                                              clock=rt.clock)  # fmt: skip
+        principal, verified = verify_password(
+            session, who.username, who.password, clock=rt.clock, source=source,
+            on_throttled=audit_throttles(session, rt),
+        )  # fmt: skip
         session.commit()
     except SimpulError:
         session.commit()
@@ -98,5 +130,7 @@ def basic_principal(rt: Runtime, who: Basic) -> Principal:
     finally:
         session.close()
     with rt.read_transaction() as session:
-        remember_password(session, who.username, who.password, verified, clock=rt.clock)
+        remember_password(
+            session, who.username, who.password, verified, clock=rt.clock, source=source
+        )
     return principal

@@ -11,6 +11,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from simpul.access.auth import authenticate_password
 from simpul.access.schemas import AccountKind
 from simpul.errors import SimpulError
+from simpul.kernel.principals import audit_throttles
 from simpul.portal import i18n, sessions
 from simpul.portal.web import (
     LoginRequired,
@@ -107,13 +108,19 @@ def _login(request: Request, form: dict[str, str]) -> Response:
     rt = p.runtime
     session = rt.sessions()
     try:
-        principal = authenticate_password(session, username, password, clock=rt.clock)
+        principal = authenticate_password(
+            session, username, password, clock=rt.clock, source=client_ip(request),
+            on_throttled=audit_throttles(session, rt),
+        )  # fmt: skip
     except SimpulError as exc:
-        session.commit()  # the failure count is what engages the lock-out
+        session.commit()  # the failure count (and a throttle's record) is what engages it
         session.close()
-        message = (
-            exc.detail if exc.code == "akun_terkunci" else i18n.translate(lang, "login.failed")
-        )
+        # Worded the same for an unknown name, a wrong password and a throttled source.
+        if exc.status == 429:
+            page = _login_page(request, error=exc.detail, status=429, username=username[:64])
+            page.headers["Retry-After"] = str(exc.extra.get("coba_lagi_detik", 60))
+            return page
+        message = i18n.translate(lang, "login.failed")
         return _login_page(request, error=message, status=401, username=username[:64])
     try:
         if principal.kind is not AccountKind.USER:

@@ -122,7 +122,8 @@ def caller(request: Request, creds: Creds) -> Principal:
     """Who is calling, for endpoints that need only the principal (not a service call)."""
     rt = _runtime(request)
     if creds.basic is not None:
-        return basic_principal(rt, Basic(*creds.basic))
+        source = request.client.host if request.client else None
+        return basic_principal(rt, Basic(*creds.basic), source=source)
     with rt.read_transaction() as session:
         return resolve_principal(session, bearer=creds.bearer, clock=rt.clock)
 

@@ -230,7 +230,10 @@ class ServiceFastPath:
             rt.governance_cache.pin(session, epoch)
             principal: Principal | None
             if basic is not None:
-                principal = remembered_password(session, *basic, clock=rt.clock)
+                peer = scope.get("client")
+                principal = remembered_password(
+                    session, *basic, clock=rt.clock, source=peer[0] if peer else None
+                )
                 if principal is None:  # argon2 is for the thread pool, not the event loop
                     raise _Handoff
             else:

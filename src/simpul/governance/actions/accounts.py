@@ -72,12 +72,16 @@ def change_password(
 
 def unlock_account(
     session: Session, settings: Settings, clock: Clock, username: str, *, actor: str,
-    reason: str,
+    reason: str, source: str | None = None,
 ) -> AccountOut:  # fmt: skip
-    acct = access._unlock_account(session, username, actor=actor, reason=reason)
+    """Lift the sign-in throttle of an account (every source, or one source address)."""
+    acct, lifted = access._unlock_account(
+        session, username, actor=actor, reason=reason, source=source
+    )
     audit(
         session, settings, clock, "akun.buka_kunci", actor, reason,
-        institution=acct.institution, detail={"akun": acct.username},
+        institution=acct.institution,
+        detail={"akun": acct.username, "sumber": source or "semua", "dibuka": lifted},
     )  # fmt: skip
     return acct
 
