@@ -267,7 +267,9 @@ def test_a_refused_request_does_not_break_the_next_one(env: Env) -> None:
 
 def _portal(env: Env, username: str) -> TestClient:
     client = TestClient(env.client.app, client=("127.0.0.1", 50000))
-    assert sign_in(client, username, env.creds[username]["password"]).status_code == 200
+    cred = env.creds[username]
+    resp = sign_in(client, username, cred["password"], cred, env.rt.clock.now())
+    assert resp.status_code == 200 and resp.url.path == "/portal/beranda", resp.text
     return client
 
 

@@ -29,6 +29,7 @@ from simpul.kit.clock import FixedClock
 from simpul.registry.service import snapshot_path
 from simpul.registry.synth import generate_world
 from simpul.runtime import Runtime
+from tests.portal.helpers import next_code
 from tests.worlds import FAST_PASSWORDS, governed_runtime
 
 NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
@@ -66,6 +67,12 @@ class World:
                 "csrf": _csrf(page.text)})  # fmt: skip
             if resp.status_code != 303:  # refused at sign-in (a revoked account)
                 return c
+            if resp.headers["location"].startswith("/portal/masuk/kode"):
+                page = c.get(resp.headers["location"])
+                resp = c.post("/portal/masuk/kode", data={
+                    "kode": next_code(self.creds[username], self.clock.now()),
+                    "csrf": _csrf(page.text)})  # fmt: skip
+                assert resp.status_code == 303, resp.text
             self.portals[username] = c
         return self.portals[username]
 

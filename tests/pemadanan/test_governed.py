@@ -195,7 +195,9 @@ def test_only_the_owner_reaches_a_job(env: Env, tmp_path: Path, other: str) -> N
 def _portal(env: Env, username: str) -> TestClient:
     env.client.app.state.portal.cfg = PortalSettings(cookie_secure="auto")  # type: ignore[attr-defined]
     client = TestClient(env.client.app, client=("127.0.0.1", 50000))
-    assert sign_in(client, username, env.creds[username]["password"]).status_code == 200
+    cred = env.creds[username]
+    resp = sign_in(client, username, cred["password"], cred, env.rt.clock.now())
+    assert resp.status_code == 200 and resp.url.path == "/portal/beranda", resp.text
     return client
 
 

@@ -45,10 +45,16 @@ class PortalEnv:
         """A browser-like client from the demo's access point, signed in if asked."""
         client = TestClient(self.app, client=("127.0.0.1", 50000), **kwargs)
         if username is not None:
-            resp = sign_in(client, username, self.creds[username]["password"])
+            cred = self.creds[username]
+            resp = sign_in(client, username, cred["password"], cred, self.clock.now())
             assert resp.status_code == 200, resp.text
             assert str(resp.url).endswith("/portal/beranda")
         return client
+
+    def sign_in(self, client: TestClient, username: str) -> Any:
+        """Password and second-factor code, as the account's user would."""
+        cred = self.creds[username]
+        return sign_in(client, username, cred["password"], cred, self.clock.now())
 
 
 @pytest.fixture

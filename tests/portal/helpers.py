@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 from fastapi.testclient import TestClient
 
+from simpul.access import totp
 from simpul.access.schemas import Role
 
 CSRF_RE = re.compile(r'name="csrf" value="([^"]+)"')
@@ -68,11 +70,43 @@ def csrf_of(html: str) -> str:
     return found.group(1)
 
 
-def sign_in(client: TestClient, username: str, password: str) -> Any:
+def next_code(cred: dict[str, Any], now: datetime) -> str:
+    """The second-factor code the user would type next at `now`, as a user with the demo's
+    enrolment could: the TOTP code of the next step (the world is built at the same frozen
+    instant, whose step its enrolment used, and a step is never accepted after a later one),
+    then the recovery codes, one by one. Kept in `cred`, which is per test."""
+    used: set[str] = cred.setdefault("_used_codes", set())
+    step = int(now.timestamp() // totp.INTERVAL) + 1
+    if f"totp:{step}" not in used:
+        used.add(f"totp:{step}")
+        return totp.current_code(cred["totp_secret"], step * totp.INTERVAL)
+    for code in cred["recovery_codes"]:
+        if code not in used:
+            used.add(code)
+            return str(code)
+    raise AssertionError(f"{cred['username']}: every code of the demo enrolment is used")
+
+
+def sign_in(
+    client: TestClient,
+    username: str,
+    password: str,
+    cred: dict[str, Any] | None = None,
+    now: datetime | None = None,
+) -> Any:
+    """Password, then (when the portal asks) the second-factor code from `cred`."""
     page = client.get("/portal/masuk")
-    return client.post(
+    resp = client.post(
         "/portal/masuk",
         data={"username": username, "password": password, "csrf": csrf_of(page.text)},
+    )
+    if resp.url.path != "/portal/masuk/kode":
+        return resp
+    assert cred is not None and now is not None, f"{username} needs a second-factor code"
+    nxt = resp.url.params.get("next", "")
+    return client.post(
+        "/portal/masuk/kode",
+        data={"kode": next_code(cred, now), "csrf": csrf_of(resp.text), "next": nxt},
     )
 
 

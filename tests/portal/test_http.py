@@ -20,7 +20,7 @@ from simpul.pemadanan import runner
 from simpul.portal.models import PortalSession
 from simpul.registry.synth.lists import sample_list
 from tests.portal.conftest import PortalEnv
-from tests.portal.helpers import PAGES, ROLE_ACCOUNTS, csrf_of, sign_in, text_of
+from tests.portal.helpers import PAGES, ROLE_ACCOUNTS, csrf_of, next_code, sign_in, text_of
 
 
 def _records(env: PortalEnv, **where: str) -> list[AuditRecord]:
@@ -35,7 +35,7 @@ def test_sign_in_sets_a_guarded_cookie_and_sign_out_ends_the_session(
     portal_env: PortalEnv,
 ) -> None:
     client = portal_env.client()
-    resp = sign_in(client, "bkn.operator", portal_env.creds["bkn.operator"]["password"])
+    resp = portal_env.sign_in(client, "bkn.operator")
     assert resp.status_code == 200
     assert "bkn.pengguna" in text_of(resp.text)  # acting for its data user
     cookie = next(
@@ -58,7 +58,7 @@ def test_sign_in_sets_a_guarded_cookie_and_sign_out_ends_the_session(
 
 def test_cookie_is_secure_over_https(portal_env: PortalEnv) -> None:
     client = portal_env.client(base_url="https://testserver")
-    resp = sign_in(client, "bkn.operator", portal_env.creds["bkn.operator"]["password"])
+    resp = portal_env.sign_in(client, "bkn.operator")
     cookie = next(
         h for h in resp.history[0].headers.get_list("set-cookie") if h.startswith("simpul_sesi=")
     )
@@ -84,12 +84,12 @@ def test_failed_sign_ins_throttle_one_source_and_never_tell_who_exists(
     assert "User ID atau kata sandi tidak valid" in answers["tidak.ada"][0][1]
     assert answers["tidak.ada"][5][2] == "30"
     # Throttled from this address: the right password is refused here too ...
-    resp = sign_in(client, "bkn.operator", portal_env.creds["bkn.operator"]["password"])
+    resp = portal_env.sign_in(client, "bkn.operator")
     assert resp.status_code == 429
     assert "simpul_sesi" not in client.cookies
     # ... but the rightful user from another address signs in.
     elsewhere = TestClient(portal_env.app, client=("127.0.0.2", 50001))
-    resp = sign_in(elsewhere, "bkn.operator", portal_env.creds["bkn.operator"]["password"])
+    resp = portal_env.sign_in(elsewhere, "bkn.operator")
     assert resp.url.path == "/portal/beranda"
     with portal_env.rt.transaction() as s:
         rows = s.execute(
@@ -101,7 +101,7 @@ def test_failed_sign_ins_throttle_one_source_and_never_tell_who_exists(
         assert all("salah-sekali" not in r.detail for r in rows)
     # After the backoff this address may try again.
     portal_env.clock.advance(timedelta(seconds=31))
-    resp = sign_in(client, "bkn.operator", portal_env.creds["bkn.operator"]["password"])
+    resp = portal_env.sign_in(client, "bkn.operator")
     assert resp.url.path == "/portal/beranda"
 
 
@@ -157,7 +157,8 @@ def test_idle_and_absolute_session_expiry(portal_env: PortalEnv) -> None:
     assert client.get("/portal/beranda").url.path == "/portal/masuk"
     with portal_env.rt.transaction() as s:
         rows = list(s.execute(select(PortalSession)).scalars())
-    assert len(rows) == 2 and all(r.ended_at is not None for r in rows)
+    opened = [r for r in rows if r.pending is None]  # each sign-in's code step is a row too
+    assert len(opened) == 2 and all(r.ended_at is not None for r in rows)
 
 
 @pytest.mark.parametrize("role", list(ROLE_ACCOUNTS))
@@ -182,6 +183,17 @@ def test_signed_out_visitor_is_sent_to_sign_in_and_back(portal_env: PortalEnv) -
             "next": "/portal/perjanjian",
         },
     )
+    # The password alone opens nothing: the code page carries the destination on.
+    assert resp.url.path == "/portal/masuk/kode"
+    assert client.get("/portal/perjanjian").url.path == "/portal/masuk"
+    page = client.post("/portal/masuk", data={
+        "username": "hub.admin", "password": portal_env.creds["hub.admin"]["password"],
+        "csrf": csrf_of(client.get("/portal/masuk").text), "next": "/portal/perjanjian"}).text
+    carried = re.search(r'name="next" value="([^"]*)"', page)
+    assert carried and carried.group(1) == "/portal/perjanjian"
+    resp = client.post("/portal/masuk/kode", data={
+        "kode": next_code(portal_env.creds["hub.admin"], portal_env.clock.now()),
+        "csrf": csrf_of(page), "next": carried.group(1)})  # fmt: skip
     assert resp.url.path == "/portal/perjanjian"
     # No open redirect.
     page = portal_env.client().get("/portal/masuk").text

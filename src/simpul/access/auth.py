@@ -16,10 +16,11 @@ from pydantic import SecretStr
 from sqlalchemy.orm import Session
 
 from simpul.access import passwords as pw
-from simpul.access import throttle
+from simpul.access import throttle, totp
 from simpul.access.models import ClientToken
 from simpul.access.repository import AccountRepository, TokenRepository
 from simpul.access.schemas import AccountKind, AccountStatus, IssuedToken, Principal
+from simpul.config import Settings
 from simpul.errors import InvalidInput, NotFound, SimpulError
 from simpul.kit.clock import Clock, SystemClock
 from simpul.kit.memo import current_memo, memoized
@@ -225,6 +226,37 @@ def verify_password(
         updates["secret_hash"] = verified = hasher.hash(password)
     repo.record_success(acct.id, updates)
     return principal, verified
+
+
+def verify_second_factor(
+    session: Session,
+    settings: Settings,
+    principal: Principal,
+    code: str,
+    *,
+    clock: Clock = SYSTEM_CLOCK,
+    source: str | None = None,
+    on_throttled: OnThrottled | None = None,
+) -> totp.Used:
+    """The second step of a portal sign-in: a TOTP code or a recovery code
+    (simpul.access.totp). A wrong code counts as a failed sign-in of the (name, source)
+    pair, so guessing codes is throttled like guessing passwords; a throttled pair answers
+    429 whatever the code. Commit on failure, as after `verify_password`."""
+    now = clock.now()
+    who, src = throttle.key(principal.username), throttle.source_key(source)
+    blocked = throttle.blocked_until(session, who, src, now)
+    if blocked is not None:
+        raise _throttled(blocked, now)
+    used = totp.check(session, settings, principal.account_id, code[:64], clock=clock)
+    if used is None:
+        for started in throttle.record_failure(session, who, src, now):
+            if on_throttled is not None:
+                on_throttled(started)
+        raise SimpulError(
+            "kode_faktor_kedua_salah", "Kode faktor kedua salah atau sudah dipakai.", status=401
+        )
+    throttle.record_success(session, who, src, now)
+    return used
 
 
 def _memo_name(name: str, source: str | None) -> str:

@@ -183,3 +183,34 @@ class LoginThrottle(Base):
     last_failure_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     blocked_until: Mapped[datetime | None] = mapped_column(UtcDateTime())
     last_success_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+
+
+class SecondFactor(Base):
+    """An account's TOTP second factor (RFC 6238; simpul.access.totp). The shared secret is
+    kept encrypted under a key derived from the instance secret (it must be recoverable to
+    check a code, so it cannot be hashed). `confirmed_at` is null while enrolment waits for
+    the first correct code; `last_step` refuses a code that was already used."""
+
+    __tablename__ = "second_factor"
+
+    account_id: Mapped[str] = mapped_column(
+        ForeignKey("account.id", ondelete="CASCADE"), primary_key=True
+    )
+    secret_enc: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    confirmed_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    last_step: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class RecoveryCode(Base):
+    """One-time recovery codes of a second factor, stored as their sha256 (50 random bits
+    each, like a generated token: argon2 would add nothing but cost)."""
+
+    __tablename__ = "recovery_code"
+
+    account_id: Mapped[str] = mapped_column(
+        ForeignKey("account.id", ondelete="CASCADE"), primary_key=True
+    )
+    code_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    used_at: Mapped[datetime | None] = mapped_column(UtcDateTime())

@@ -20,6 +20,8 @@ from simpul.access.models import (
     InstitutionNameHistory,
     LoginThrottle,
     QuotaCounter,
+    RecoveryCode,
+    SecondFactor,
     UtcDateTime,
 )
 from simpul.config import Settings
@@ -447,3 +449,71 @@ class ThrottleRepository(Repository):
             )
         )
         return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+class SecondFactorRepository(Repository):
+    def get(self, account_id: str) -> SecondFactor | None:
+        return self.session.get(SecondFactor, account_id)
+
+    def put(self, row: SecondFactor) -> None:
+        self.session.merge(row)
+        self.session.flush()
+
+    def delete(self, account_id: str) -> bool:
+        self.session.execute(delete(RecoveryCode).where(RecoveryCode.account_id == account_id))
+        result = self.session.execute(
+            delete(SecondFactor).where(SecondFactor.account_id == account_id)
+        )
+        self.session.expire_all()  # a SecondFactor loaded earlier in this session is gone
+        return bool(getattr(result, "rowcount", 0))
+
+    def use_step(self, account_id: str, step: int) -> bool:
+        """Record `step` as used, only if it is later than the last one used: one atomic
+        update, so two requests with the same code cannot both pass."""
+        result = self.session.execute(
+            update(SecondFactor)
+            .where(SecondFactor.account_id == account_id, SecondFactor.last_step < step)
+            .values(last_step=step)
+        )
+        return bool(getattr(result, "rowcount", 0))
+
+    def confirm(self, account_id: str, at: datetime) -> None:
+        self.session.execute(
+            update(SecondFactor)
+            .where(SecondFactor.account_id == account_id)
+            .values(confirmed_at=at)
+        )
+
+    def enrolled(self, account_ids: Iterable[str]) -> set[str]:
+        ids = sorted(set(account_ids))
+        if not ids:
+            return set()
+        stmt = select(SecondFactor.account_id).where(
+            SecondFactor.account_id.in_(ids), SecondFactor.confirmed_at.is_not(None)
+        )
+        return set(self.session.execute(stmt).scalars())
+
+    def replace_codes(self, account_id: str, hashes: Iterable[str], at: datetime) -> None:
+        self.session.execute(delete(RecoveryCode).where(RecoveryCode.account_id == account_id))
+        self.session.add_all(
+            RecoveryCode(account_id=account_id, code_hash=h, created_at=at) for h in hashes
+        )
+        self.session.flush()
+
+    def use_code(self, account_id: str, code_hash: str, at: datetime) -> bool:
+        result = self.session.execute(
+            update(RecoveryCode)
+            .where(
+                RecoveryCode.account_id == account_id,
+                RecoveryCode.code_hash == code_hash,
+                RecoveryCode.used_at.is_(None),
+            )
+            .values(used_at=at)
+        )
+        return bool(getattr(result, "rowcount", 0))
+
+    def codes_left(self, account_id: str) -> int:
+        stmt = select(func.count()).where(
+            RecoveryCode.account_id == account_id, RecoveryCode.used_at.is_(None)
+        )
+        return int(self.session.scalar(stmt) or 0)

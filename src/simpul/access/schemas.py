@@ -185,6 +185,8 @@ class AccountOut(BaseModel):
     created_at: datetime
     revoked_at: datetime | None
     revoke_reason: str | None
+    # Whether a TOTP second factor is active (simpul.access.totp).
+    second_factor: bool = False
 
 
 class IssuedSecret(BaseModel):

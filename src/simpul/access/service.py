@@ -27,6 +27,7 @@ from simpul.access.repository import (
     AccountRepository,
     DeviceRepository,
     InstitutionRepository,
+    SecondFactorRepository,
     TokenRepository,
 )
 from simpul.access.schemas import (
@@ -293,10 +294,13 @@ def _account_out(
     if agreements is None:
         agreements = repo.agreements([acct.id]).get(acct.id, [])
     data_user = repo.username_of(acct.operator_of) if acct.operator_of else None
-    return _account_row_out(acct, data_user, agreements)
+    enrolled = bool(SecondFactorRepository(session).enrolled([acct.id]))
+    return _account_row_out(acct, data_user, agreements, enrolled)
 
 
-def _account_row_out(acct: Account, data_user: str | None, agreements: list[str]) -> AccountOut:
+def _account_row_out(
+    acct: Account, data_user: str | None, agreements: list[str], second_factor: bool = False
+) -> AccountOut:
     return AccountOut(
         id=acct.id,
         username=acct.username,
@@ -313,6 +317,7 @@ def _account_row_out(acct: Account, data_user: str | None, agreements: list[str]
         created_at=acct.created_at,
         revoked_at=acct.revoked_at,
         revoke_reason=acct.revoke_reason,
+        second_factor=second_factor,
     )
 
 
@@ -446,7 +451,8 @@ def list_accounts(
     repo = AccountRepository(session)
     rows = repo.search(institution, role.value if role else None)
     agreements = repo.agreements(acct.id for acct, _ in rows)
-    return [_account_row_out(a, du, agreements.get(a.id, [])) for a, du in rows]
+    enrolled = SecondFactorRepository(session).enrolled(a.id for a, _ in rows)
+    return [_account_row_out(a, du, agreements.get(a.id, []), a.id in enrolled) for a, du in rows]
 
 
 def _revoke_account(

@@ -133,3 +133,16 @@ def sign_in_throttled_event(
         detail={"akun": username, "sumber": source, "gagal": failures, "hingga": until,
                 "cakupan": scope},
     )  # fmt: skip
+
+
+def recovery_code_used_event(username: str, institution: str, left: int) -> AuditEvent:
+    """A portal sign-in completed with a one-time recovery code instead of a TOTP code
+    (the phone may be lost: the account's administrator sees it). Never the code."""
+    return AuditEvent(
+        action="masuk.kode_pemulihan",
+        decision="tindakan",
+        reason="kode_pemulihan_dipakai",
+        actor=username,
+        institution=institution,
+        detail={"akun": username, "sisa_kode": left},
+    )

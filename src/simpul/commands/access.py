@@ -8,6 +8,7 @@ everything else goes to stderr, and no secret is ever logged.
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
@@ -16,7 +17,7 @@ from pydantic import BaseModel, ValidationError
 from rich.console import Console
 from rich.table import Table
 
-from simpul.access import service
+from simpul.access import service, totp
 from simpul.access.schemas import (
     AccountCreate,
     AccountKind,
@@ -24,7 +25,7 @@ from simpul.access.schemas import (
     IssuedSecret,
     Role,
 )
-from simpul.errors import InvalidInput
+from simpul.errors import InvalidInput, SimpulError
 from simpul.governance import actions
 from simpul.governance.actors import cli_actor
 from simpul.obligations import enforcement
@@ -217,7 +218,9 @@ def list_accounts(
     if as_json:
         typer.echo(json.dumps([i.model_dump(mode="json") for i in items], indent=2))
         return
-    table = Table("user ID", "jenis", "peran", "instansi", "operator untuk", "PKS", "status")
+    table = Table(
+        "user ID", "jenis", "peran", "instansi", "operator untuk", "PKS", "status", "faktor kedua"
+    )
     for a in items:
         table.add_row(
             a.username,
@@ -227,6 +230,7 @@ def list_accounts(
             a.operator_of or "-",
             ", ".join(a.agreement_ids) or "-",
             a.status.value,
+            "aktif" if a.second_factor else "-",
         )
     out.print(table)
 
@@ -257,6 +261,39 @@ def reset_secret(
             session, rt.settings, rt.clock, username, actor=cli_actor(), reason=reason
         )
     _print_secret(issued)
+
+
+@account_app.command("reset-second-factor")
+def reset_second_factor(ctx: typer.Context, username: str, reason: ReasonOpt) -> None:
+    """Atur ulang faktor kedua (TOTP) akun, mis. ponsel hilang; pengguna mendaftar lagi
+    saat masuk berikutnya."""
+    rt = runtime(ctx)
+    with rt.transaction() as session:
+        acct = actions.reset_second_factor(
+            session, rt.settings, rt.clock, username, actor=cli_actor(), reason=reason
+        )
+    out.print(f"Faktor kedua akun {acct.username} diatur ulang.")
+
+
+@account_app.command("demo-code")
+def demo_code(ctx: typer.Context, username: str) -> None:
+    """Kode TOTP saat ini untuk akun dunia demo (dari demo-credentials.json), pengganti
+    aplikasi autentikator saat mencoba demo."""
+    settings = runtime(ctx).settings
+    creds_file = settings.data_dir / "demo-credentials.json"
+    if not settings.demo or not creds_file.exists():
+        raise SimpulError(
+            "bukan_dunia_demo", "Perintah ini hanya untuk dunia demo (simpul demo).", status=404
+        )
+    creds = {c["username"]: c for c in json.loads(creds_file.read_text(encoding="utf-8"))}
+    secret = creds.get(username.strip().lower(), {}).get("totp_secret")
+    if not secret:
+        raise SimpulError(
+            "akun_tanpa_faktor_kedua",
+            f"Akun demo {username!r} tidak memiliki faktor kedua.",
+            status=404,
+        )
+    typer.echo(totp.current_code(secret, time.time()))
 
 
 # -- device -------------------------------------------------------------------------------

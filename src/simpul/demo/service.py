@@ -10,8 +10,11 @@ from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy.orm import Session
+
 from simpul.access import service as access
-from simpul.access.schemas import AccountCreate, InstitutionUpdate
+from simpul.access import totp
+from simpul.access.schemas import AccountCreate, AccountOut, InstitutionUpdate
 from simpul.agreements.lifecycle import local_date
 from simpul.config import write_private
 from simpul.demo.usage import demo_scale, simulate_usage
@@ -88,11 +91,14 @@ def build_governance(rt: Runtime, say: Callable[[str], None]) -> list[dict[str, 
         ]  # fmt: skip
     creds: list[dict[str, Any]] = []
     for spec in plan:
+        client = spec.get("kind") == "client"
+        otp: dict[str, Any] = {}
         with rt.transaction() as session:
             issued = actions.create_account(
                 session, settings, clock, AccountCreate.model_validate(spec), actor=ACTOR
             )
-        client = spec.get("kind") == "client"
+            if not client:
+                otp = _enrol_second_factor(rt, session, issued.account)
         secret = issued.secret.get_secret_value()
         creds.append(
             {
@@ -104,10 +110,24 @@ def build_governance(rt: Runtime, say: Callable[[str], None]) -> list[dict[str, 
                 "client_id": spec["username"] if client else None,
                 "client_secret": secret if client else None,
                 "agreements": spec.get("agreement_ids", []),
+                **otp,
             }
         )
-    say(f"{len(creds)} akun dibuat untuk setiap pihak dan peran.")
+    say(f"{len(creds)} akun dibuat untuk setiap pihak dan peran (pengguna dengan faktor kedua).")
     return creds
+
+
+def _enrol_second_factor(rt: Runtime, session: Session, account: AccountOut) -> dict[str, Any]:
+    """Every demo user is enrolled in TOTP as if from a phone, so that a newcomer signs in
+    as the node's users do; the secret goes to the credentials file (`simpul account
+    demo-code` prints the current code) with the recovery codes."""
+    enrolment = totp.begin(session, rt.settings, account.id, account.username,
+                           account.institution, clock=rt.clock)  # fmt: skip
+    code = totp.current_code(enrolment.secret, rt.clock.now().timestamp())
+    codes = actions.confirm_second_factor(
+        session, rt.settings, rt.clock, account.username, code, actor=ACTOR
+    )
+    return {"totp_secret": enrolment.secret, "recovery_codes": codes}
 
 
 def write_credentials(data_dir: Path, creds: list[dict[str, Any]]) -> Path:
@@ -221,5 +241,8 @@ def howto(data_dir: Path, host: str, port: int) -> str:
             f"Portal web: {base}/portal/ — masuk sebagai {bkn['username']} / {bkn['password']} "
             "(operator BKN); admin penyedia dukcapil.admin, auditor dukcapil.auditor, admin hub "
             "hub.admin (kata sandi di demo-credentials.json).",
+            "  # Setiap pengguna demo memakai faktor kedua (TOTP): kode saat ini untuk layar "
+            "'Kode faktor kedua' (atau pindai totp_secret ke aplikasi autentikator):",
+            f"  simpul --data-dir {shlex.quote(str(data_dir))} account demo-code {bkn['username']}",
         ]
     )

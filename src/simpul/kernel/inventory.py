@@ -126,6 +126,14 @@ ENTRIES: dict[str, Kind] = {
     "GET /portal/masuk": P,
     "POST /portal/masuk": A,
     "POST /portal/keluar": A,
+    # the second factor: a pending session gives its code or enrols (simpul.portal.second_factor)
+    "GET /portal/masuk/kode": A,
+    "POST /portal/masuk/kode": A,
+    "GET /portal/masuk/daftar-kode": A,
+    "POST /portal/masuk/daftar-kode": A,
+    "GET /portal/keamanan": M,
+    "POST /portal/keamanan/daftar": G,
+    "POST /portal/keamanan/kode-pemulihan": G,
     "GET /portal/bahasa/{lang}": P,
     "GET /portal/beranda": M,
     # -- portal: services (a GET is the empty form)
@@ -205,6 +213,8 @@ ENTRIES: dict[str, Kind] = {
     "simpul account list": M,
     "simpul account revoke": G,
     "simpul account reset-secret": G,
+    "simpul account reset-second-factor": G,
+    "simpul account demo-code": L,
     "simpul device register": G,
     "simpul device activate": G,
     "simpul device deactivate": G,

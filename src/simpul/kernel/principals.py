@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from sqlalchemy.orm import Session
 
+from simpul.access import totp
 from simpul.access.auth import (
     OnThrottled,
     account_principal,
@@ -19,10 +20,11 @@ from simpul.access.auth import (
     remembered_password,
     resolve_principal,
     verify_password,
+    verify_second_factor,
 )
 from simpul.access.schemas import Principal
 from simpul.access.throttle import ANY_SOURCE, Throttled
-from simpul.audit.events import sign_in_throttled_event
+from simpul.audit.events import recovery_code_used_event, sign_in_throttled_event
 from simpul.audit.service import record_in_session
 from simpul.errors import SimpulError
 from simpul.runtime import Runtime
@@ -75,6 +77,22 @@ def audit_throttles(session: Session, rt: Runtime) -> OnThrottled:
         record_in_session(session, rt.settings, ev, rt.clock)
 
     return record
+
+
+def second_factor(
+    session: Session, rt: Runtime, principal: Principal, code: str, *, source: str | None
+) -> totp.Used:
+    """The portal sign-in's second step (`verify_second_factor`), with the audit records of
+    a throttle it starts and of a recovery code spent, in the caller's session."""
+    used = verify_second_factor(
+        session, rt.settings, principal, code, clock=rt.clock, source=source,
+        on_throttled=audit_throttles(session, rt),
+    )  # fmt: skip
+    if used is totp.Used.PEMULIHAN:
+        left = totp.codes_left(session, principal.account_id)
+        ev = recovery_code_used_event(principal.username, principal.institution, left)
+        record_in_session(session, rt.settings, ev, rt.clock)
+    return used
 
 
 def resolve(

@@ -17,6 +17,7 @@ M: dict[str, tuple[str, str]] = {
     "nav.skip": ("Langsung ke isi", "Skip to content"),
     "nav.menu": ("Menu", "Menu"),
     "nav.beranda": ("Beranda", "Dashboard"),
+    "nav.keamanan": ("Keamanan akun", "Account security"),
     "nav.akses_nik": ("Akses NIK", "Look-up by NIK"),
     "nav.verifikasi": ("Verifikasi elemen", "Element verification"),
     "nav.verifikasi_wajah": ("Verifikasi wajah", "Face verification"),
@@ -435,6 +436,76 @@ M: dict[str, tuple[str, str]] = {
     "acct.status.dicabut": ("dicabut", "revoked"),
     "acct.locked": ("terkunci", "locked"),
     "acct.none": ("—", "—"),
+    "acct.second_factor": ("Faktor kedua", "Second factor"),
+    "acct.second_factor_on": ("aktif", "on"),
+    "acct.second_factor_reset": ("Atur ulang faktor kedua", "Reset second factor"),
+    "acct.second_factor_reset_ok": (
+        "Faktor kedua diatur ulang; pengguna mendaftar lagi saat masuk berikutnya.",
+        "Second factor reset; the user enrols again at the next sign-in.",
+    ),
+    # second factor (TOTP)
+    "mfa.title.kode": ("Kode faktor kedua", "Second-factor code"),
+    "mfa.title.daftar": ("Aktifkan faktor kedua", "Set up a second factor"),
+    "mfa.title.kode_pemulihan": ("Kode pemulihan", "Recovery codes"),
+    "mfa.title.keamanan": ("Keamanan akun", "Account security"),
+    "mfa.code_intro": (
+        "Kata sandi {username} benar. Masukkan kode 6 angka dari aplikasi autentikator Anda.",
+        "The password for {username} is correct. Enter the 6-digit code from your "
+        "authenticator app.",
+    ),
+    "mfa.code": ("Kode", "Code"),
+    "mfa.verify": ("Verifikasi", "Verify"),
+    "mfa.code_recovery_hint": (
+        "Ponsel hilang? Masukkan salah satu kode pemulihan Anda (sekali pakai).",
+        "Lost your phone? Enter one of your recovery codes (single use).",
+    ),
+    "mfa.enrol_intro": (
+        "Akun ini wajib memakai faktor kedua. Pindai kode QR dengan aplikasi autentikator "
+        "(mis. Google Authenticator, Aegis, FreeOTP), lalu masukkan kode yang tampil.",
+        "This account must use a second factor. Scan the QR code with an authenticator app "
+        "(e.g. Google Authenticator, Aegis, FreeOTP), then enter the code it shows.",
+    ),
+    "mfa.qr_alt": ("Kode QR untuk aplikasi autentikator", "QR code for the authenticator app"),
+    "mfa.manual": (
+        "Tidak dapat memindai? Masukkan kunci ini secara manual:",
+        "Cannot scan? Enter this key by hand:",
+    ),
+    "mfa.first_code": ("Kode dari aplikasi", "Code from the app"),
+    "mfa.activate": ("Aktifkan", "Activate"),
+    "mfa.enrolled_ok": ("Faktor kedua aktif.", "Second factor is on."),
+    "mfa.renewed_ok": (
+        "Kode pemulihan baru dibuat; kode lama tidak berlaku lagi.",
+        "New recovery codes made; the old ones no longer work.",
+    ),
+    "mfa.codes_intro": (
+        "Simpan kode pemulihan ini di tempat aman. Masing-masing hanya dapat dipakai sekali "
+        "bila ponsel Anda hilang. Kode ini tidak akan ditampilkan lagi.",
+        "Keep these recovery codes somewhere safe. Each works once if you lose your phone. "
+        "They will not be shown again.",
+    ),
+    "mfa.continue": ("Lanjut", "Continue"),
+    "mfa.state_on": (
+        "Faktor kedua (TOTP) aktif: setiap kali masuk, portal meminta kode dari aplikasi Anda.",
+        "Second factor (TOTP) is on: every sign-in asks for a code from your app.",
+    ),
+    "mfa.state_off": (
+        "Faktor kedua belum aktif untuk akun ini.",
+        "No second factor is set up for this account.",
+    ),
+    "mfa.codes_left": ("Sisa kode pemulihan: {left}.", "Recovery codes left: {left}."),
+    "mfa.renew": ("Buat kode pemulihan baru", "Make new recovery codes"),
+    "mfa.enrol": ("Aktifkan faktor kedua", "Set up a second factor"),
+    "mfa.lost_hint": (
+        "Ponsel dan kode pemulihan hilang? Minta administrator instansi Anda mengatur ulang "
+        "faktor kedua.",
+        "Lost both your phone and recovery codes? Ask your institution's administrator to "
+        "reset the second factor.",
+    ),
+    "user.security": ("Keamanan akun", "Account security"),
+    "reason.kode_faktor_kedua_salah": (
+        "Kode salah atau sudah dipakai. Tunggu kode berikutnya dari aplikasi Anda.",
+        "Wrong or already used code. Wait for the next code from your app.",
+    ),
     # devices
     "dev.title": ("Pembaca KTP-el", "KTP-el card readers"),
     "dev.register": ("Daftarkan pembaca", "Register a reader"),

@@ -22,5 +22,8 @@ class PortalSession(Base):
     expires_at: Mapped[datetime] = mapped_column(UtcDateTime())  # absolute limit
     ended_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
     source_ip: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    # "kode": the password was right and a second-factor code is due; "daftar": the account
+    # must enrol a second factor first. Such a session opens no page but those two.
+    pending: Mapped[str | None] = mapped_column(String(10), nullable=True)
 
     __table_args__ = (Index("ix_portal_session_account_id", "account_id"),)

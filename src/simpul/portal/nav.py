@@ -26,6 +26,7 @@ PAGES: dict[str, Page] = {
     p.key: p
     for p in [
         Page("beranda", "/portal/beranda", ALL),
+        Page("keamanan", "/portal/keamanan", ALL, nav=False),  # linked from the header
         Page("akses_nik", "/portal/layanan/akses-nik", SERVICE),
         Page("verifikasi", "/portal/layanan/verifikasi", SERVICE),
         Page("verifikasi_wajah", "/portal/layanan/verifikasi-wajah", SERVICE),

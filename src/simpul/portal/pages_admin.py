@@ -261,6 +261,7 @@ def _account_action(request: Request, username: str, verb: str, form: dict[str, 
     rt = portal_of(request).runtime
     lang = lang_of(request)
     issued = None
+    done = "acct.revoked_ok"
     try:
         with rt.transaction() as session:
             target = access.get_account(session, username)
@@ -276,6 +277,12 @@ def _account_action(request: Request, username: str, verb: str, form: dict[str, 
                     actor=user.actor,
                     reason=form.get("reason", ""),
                 )
+            elif verb == "atur-ulang-faktor-kedua":
+                actions.reset_second_factor(
+                    session, rt.settings, rt.clock, username, actor=user.actor,
+                    reason=form.get("reason", ""),
+                )  # fmt: skip
+                done = "acct.second_factor_reset_ok"
             elif verb == "atur-ulang":
                 issued = actions.reset_secret(
                     session,
@@ -293,7 +300,7 @@ def _account_action(request: Request, username: str, verb: str, form: dict[str, 
         ctx["error"] = error_message(lang, exc)
         return render(request, "akun.html", ctx, status=exc.status)
     if issued is None:
-        return redirect("/portal/akun", "acct.revoked_ok")
+        return redirect("/portal/akun", done)
     with rt.transaction() as session:
         ctx = _accounts_context(session, user, request)
     ctx["issued"] = {

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from urllib.parse import quote
 
 from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
@@ -12,7 +13,7 @@ from simpul.access.auth import authenticate_password
 from simpul.access.schemas import AccountKind
 from simpul.errors import SimpulError
 from simpul.kernel.principals import audit_throttles
-from simpul.portal import i18n, sessions
+from simpul.portal import i18n, second_factor, sessions
 from simpul.portal.web import (
     LoginRequired,
     client_ip,
@@ -131,13 +132,19 @@ def _login(request: Request, form: dict[str, str]) -> Response:
                 status=403,
                 username=username[:64],
             )
+        due = second_factor.due(session, principal, rt.clock.now(), p.cfg)
         started = sessions.start(
-            session, principal.account_id, rt.clock.now(), p.cfg, client_ip(request)
-        )
+            session, principal.account_id, rt.clock.now(), p.cfg, client_ip(request),
+            pending=due,
+        )  # fmt: skip
         session.commit()
     finally:
         session.close()
-    resp = RedirectResponse(safe_next(form.get("next")), 303)
+    target = safe_next(form.get("next"))
+    if due is not None:  # the password alone opens nothing: the code (or enrolment) next
+        step = "kode" if due == second_factor.CODE_DUE else "daftar-kode"
+        target = f"/portal/masuk/{step}?next={quote(target)}"
+    resp = RedirectResponse(target, 303)
     resp.set_cookie(
         sessions.SESSION_COOKIE,
         started.token,

@@ -44,8 +44,12 @@ def start(
     now: datetime,
     cfg: PortalSettings,
     source_ip: str | None,
+    *,
+    pending: str | None = None,
 ) -> Started:
-    """A fresh session (a new token at every sign-in: no fixation)."""
+    """A fresh session (a new token at every sign-in, and again once the second factor is
+    given: no fixation). A `pending` session ("kode", "daftar") opens only the second-factor
+    pages and lapses after `cfg.pending`."""
     token = secrets.token_urlsafe(32)
     row = PortalSession(
         id_hash=_digest(token),
@@ -53,8 +57,9 @@ def start(
         csrf_token=secrets.token_urlsafe(32),
         created_at=now,
         last_seen_at=now,
-        expires_at=now + cfg.absolute,
+        expires_at=now + (cfg.pending if pending else cfg.absolute),
         source_ip=(source_ip or "")[:64] or None,
+        pending=pending,
     )
     SessionRepository(session).add(row)
     return Started(token, row)
@@ -95,6 +100,14 @@ def end(session: Session, token: str | None, now: datetime) -> None:
     if not token or len(token) > 200:
         return
     row = SessionRepository(session).get(_digest(token))
+    if row is not None and row.ended_at is None:
+        row.ended_at = now
+
+
+def end_row(session: Session, id_hash: str, now: datetime) -> None:
+    """End the session whose token hashes to `id_hash` (a pending one, once its second
+    factor is given and a new session replaces it)."""
+    row = SessionRepository(session).get(id_hash)
     if row is not None and row.ended_at is None:
         row.ended_at = now
 

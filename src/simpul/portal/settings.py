@@ -24,10 +24,21 @@ class PortalSettings(BaseSettings):
     # last_seen is written at most this often per session (a write on every page is waste).
     touch_seconds: int = 15
     audit_page_size: int = 100
+    # Who must sign in with a second factor (TOTP, simpul.access.totp; docs/adr/0012): these
+    # roles, and any user whose agreements grant their institution one of these services
+    # (an operator: its data user's). An enrolled account is always asked for its code.
+    second_factor_roles: list[str] = ["hub_admin", "provider_admin", "recipient_admin", "auditor"]
+    second_factor_services: list[str] = ["akses_nik", "bnba", "mikro"]
+    # How long a signed-in password waits for its code (or enrolment) before it is void.
+    second_factor_minutes: int = 10
 
     @property
     def idle(self) -> timedelta:
         return timedelta(minutes=self.idle_minutes)
+
+    @property
+    def pending(self) -> timedelta:
+        return timedelta(minutes=self.second_factor_minutes)
 
     @property
     def absolute(self) -> timedelta:

@@ -119,7 +119,22 @@ def need(request: Request, page_key: str) -> User:
 
     The session and the account are read in a read-only transaction (on SQLite it does not
     queue for the write lock); a write follows only when the session expired, the account
-    was revoked, or last-seen is due (every `touch_seconds`)."""
+    was revoked, or last-seen is due (every `touch_seconds`). A session still waiting for
+    its second factor opens no page (simpul.portal.second_factor)."""
+    user = _signed_in(request, pending=None)
+    if user.role not in PAGES[page_key].roles:
+        raise Forbidden()
+    request.state.user = user
+    return user
+
+
+def need_pending(request: Request, state: str) -> User:
+    """The account of a session that passed its password and waits for `state` (a code,
+    or enrolment); else a redirect to sign-in."""
+    return _signed_in(request, pending=state)
+
+
+def _signed_in(request: Request, *, pending: str | None) -> User:
     p = portal_of(request)
     rt = p.runtime
     now = rt.clock.now()
@@ -143,11 +158,9 @@ def need(request: Request, page_key: str) -> User:
     if principal is None or row is None:
         reason = {"kedaluwarsa": "session.expired", "dicabut": "session.revoked"}
         raise LoginRequired(reason.get(verdict, "session.required"))
-    user = User(principal, row, full_name, idle)
-    if user.role not in PAGES[page_key].roles:
-        raise Forbidden()
-    request.state.user = user
-    return user
+    if row.pending != pending:
+        raise LoginRequired("session.required")
+    return User(principal, row, full_name, idle)
 
 
 def _idle_pages(session: Session, principal: Principal, at: datetime) -> frozenset[str]:
@@ -257,6 +270,7 @@ def install(app: FastAPI, runtime: Runtime, cfg: PortalSettings | None = None) -
         pages_obligations,
         pages_pemadanan,
         pages_regsosek,
+        pages_second_factor,
         pages_services,
     )
 
@@ -264,6 +278,7 @@ def install(app: FastAPI, runtime: Runtime, cfg: PortalSettings | None = None) -
     app.mount("/portal/static", StaticFiles(directory=HERE / "static"), name="portal-static")
     for module in (
         pages_auth,
+        pages_second_factor,
         pages_services,
         pages_pemadanan,
         pages_regsosek,

@@ -1,5 +1,6 @@
 """Account actions: create, revoke, reset a secret, change a password, unlock, bind and
-unbind an agreement. Each records who did it; no record ever holds a secret or password."""
+unbind an agreement, and a second factor's activation, recovery codes and reset. Each
+records who did it; no record ever holds a secret, password or code."""
 
 from __future__ import annotations
 
@@ -7,8 +8,10 @@ from sqlalchemy.orm import Session
 
 from simpul.access import passwords as pw
 from simpul.access import service as access
+from simpul.access import totp
 from simpul.access.schemas import AccountCreate, AccountOut, IssuedSecret
 from simpul.config import Settings
+from simpul.errors import Conflict, SimpulError
 from simpul.governance.actions._audit import audit
 from simpul.kit.clock import Clock
 
@@ -108,3 +111,56 @@ def unbind_agreement(
         agreement_id=agreement_id, detail={"akun": acct.username},
     )  # fmt: skip
     return acct
+
+
+def confirm_second_factor(
+    session: Session, settings: Settings, clock: Clock, username: str, code: str, *,
+    actor: str | None = None,
+) -> list[str]:  # fmt: skip
+    """Activate the account's begun TOTP enrolment with its first code (simpul.access.totp);
+    returns the recovery codes, shown once and never recorded."""
+    acct = access.get_account(session, username)
+    codes = totp.confirm(session, settings, acct.id, code, clock=clock)
+    audit(
+        session, settings, clock, "akun.faktor_kedua_aktif", actor or acct.username, None,
+        institution=acct.institution, detail={"akun": acct.username, "kode_pemulihan": len(codes)},
+    )  # fmt: skip
+    return codes
+
+
+def renew_recovery_codes(
+    session: Session, settings: Settings, clock: Clock, username: str, code: str, *,
+    actor: str | None = None,
+) -> list[str]:  # fmt: skip
+    """A new set of recovery codes for the user's own active second factor, against a
+    current code (a stolen session alone cannot mint codes); every earlier code stops."""
+    acct = access.get_account(session, username)
+    if totp.check(session, settings, acct.id, code, clock=clock, recovery=False) is None:
+        raise SimpulError(
+            "kode_faktor_kedua_salah", "Kode faktor kedua salah atau sudah dipakai.", status=401
+        )
+    codes = totp.new_recovery_codes(session, acct.id, clock=clock)
+    audit(
+        session, settings, clock, "akun.kode_pemulihan_baru", actor or acct.username, None,
+        institution=acct.institution, detail={"akun": acct.username, "kode_pemulihan": len(codes)},
+    )  # fmt: skip
+    return codes
+
+
+def reset_second_factor(
+    session: Session, settings: Settings, clock: Clock, username: str, *, actor: str,
+    reason: str,
+) -> AccountOut:  # fmt: skip
+    """An administrator removes a user's second factor (a lost phone, after the user's
+    identity was checked); the user enrols again at the next sign-in."""
+    access._require_reason(reason)
+    acct = access.get_account(session, username)
+    if not totp.reset(session, acct.id):
+        raise Conflict(
+            "faktor_kedua_tidak_ada", f"Akun {acct.username!r} tidak memiliki faktor kedua."
+        )
+    audit(
+        session, settings, clock, "akun.faktor_kedua_atur_ulang", actor, reason,
+        institution=acct.institution, detail={"akun": acct.username},
+    )  # fmt: skip
+    return access.get_account(session, username)

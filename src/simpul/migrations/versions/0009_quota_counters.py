@@ -9,7 +9,6 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0009"
-# TEMPORARY on branch i17-quota: 0008 is written on another branch; the merge sets "0008".
 down_revision = "0008"
 branch_labels = None
 depends_on = None
