@@ -27,6 +27,7 @@ ROLE_ACCOUNTS = {
 PAGES = {
     "/portal/": set(Role),  # the entry: to the dashboard
     "/portal/beranda": set(Role),
+    "/portal/keamanan": set(Role),  # the user's own second factor
     "/portal/layanan/akses-nik": {Role.OPERATOR, Role.DATA_USER},
     "/portal/layanan/verifikasi": {Role.OPERATOR, Role.DATA_USER},
     "/portal/layanan/verifikasi-wajah": {Role.OPERATOR, Role.DATA_USER},
