@@ -218,9 +218,7 @@ def list_accounts(
     if as_json:
         typer.echo(json.dumps([i.model_dump(mode="json") for i in items], indent=2))
         return
-    table = Table(
-        "user ID", "jenis", "peran", "instansi", "operator untuk", "PKS", "status", "faktor kedua"
-    )
+    table = Table("user ID", "jenis", "peran", "instansi", "operator untuk", "PKS", "status", "2FA")
     for a in items:
         table.add_row(
             a.username,
@@ -230,7 +228,7 @@ def list_accounts(
             a.operator_of or "-",
             ", ".join(a.agreement_ids) or "-",
             a.status.value,
-            "aktif" if a.second_factor else "-",
+            "ya" if a.second_factor else "-",
         )
     out.print(table)
 
