@@ -133,7 +133,7 @@ class Visitor:
             self.sign_in(username)
 
     def _console(self, message: Any) -> None:
-        # A refused request (a wrong code 401, 403, 422) is on purpose; a missing file (404) is a bug.
+        # A refused request (a wrong code 401, 403, 422) is on purpose; a 404 is a bug.
         expected = re.match(r"Failed to load resource: .* status of (401|403|422)", message.text)
         if message.type == "error" and not expected:
             self.errors.append(f"{self.page.url}: {message.text} {message.location}")
@@ -390,9 +390,7 @@ def test_the_demo_howto_names_a_portal_sign_in_that_works(browser: Any, site: Si
     v.close()
 
 
-def test_a_reset_second_factor_is_enrolled_again_from_the_qr_page(
-    browser: Any, site: Site
-) -> None:
+def test_a_reset_second_factor_is_enrolled_again_from_the_qr_page(browser: Any, site: Site) -> None:
     admin = Visitor(browser, site, "hub.admin")
     admin.goto("/portal/akun")
     row = admin.page.locator('tr[data-account="kemensos.auditor"]')

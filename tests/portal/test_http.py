@@ -186,9 +186,15 @@ def test_signed_out_visitor_is_sent_to_sign_in_and_back(portal_env: PortalEnv) -
     # The password alone opens nothing: the code page carries the destination on.
     assert resp.url.path == "/portal/masuk/kode"
     assert client.get("/portal/perjanjian").url.path == "/portal/masuk"
-    page = client.post("/portal/masuk", data={
-        "username": "hub.admin", "password": portal_env.creds["hub.admin"]["password"],
-        "csrf": csrf_of(client.get("/portal/masuk").text), "next": "/portal/perjanjian"}).text
+    page = client.post(
+        "/portal/masuk",
+        data={
+            "username": "hub.admin",
+            "password": portal_env.creds["hub.admin"]["password"],
+            "csrf": csrf_of(client.get("/portal/masuk").text),
+            "next": "/portal/perjanjian",
+        },
+    ).text
     carried = re.search(r'name="next" value="([^"]*)"', page)
     assert carried and carried.group(1) == "/portal/perjanjian"
     resp = client.post("/portal/masuk/kode", data={

@@ -29,8 +29,10 @@ def _records(env: PortalEnv, action: str) -> list[Any]:
 
 def _password(client: TestClient, username: str, password: str) -> Any:
     page = client.get("/portal/masuk")
-    return client.post("/portal/masuk", data={
-        "username": username, "password": password, "csrf": csrf_of(page.text)})  # fmt: skip
+    return client.post(
+        "/portal/masuk",
+        data={"username": username, "password": password, "csrf": csrf_of(page.text)},
+    )
 
 
 def _code(client: TestClient, page: str, code: str) -> Any:
@@ -43,7 +45,7 @@ def _new_account(env: PortalEnv, admin: str, **form: str) -> str:
     page = client.get("/portal/akun")
     resp = client.post("/portal/akun", data={"csrf": csrf_of(page.text), **form})
     assert resp.status_code == 200, text_of(resp.text)
-    return resp.text.split('id="rahasia">', 1)[1].split("<", 1)[0]
+    return str(resp.text.split('id="rahasia">', 1)[1].split("<", 1)[0])
 
 
 def _enrol(env: PortalEnv, client: TestClient, page: Any) -> tuple[str, list[str], Any]:
@@ -54,13 +56,15 @@ def _enrol(env: PortalEnv, client: TestClient, page: Any) -> tuple[str, list[str
     assert found, "the key for manual entry is on the page"
     secret = found.group(1).replace(" ", "")
     assert 'src="data:image/svg+xml' in page.text  # the QR code, inline
-    wrong = client.post("/portal/masuk/daftar-kode", data={"kode": "000000",
-                                                            "csrf": csrf_of(page.text)})  # fmt: skip
+    wrong = client.post(
+        "/portal/masuk/daftar-kode", data={"kode": "000000", "csrf": csrf_of(page.text)}
+    )
     assert wrong.status_code == 401 and "salah" in text_of(wrong.text)
     assert SECRET_RE.search(wrong.text).group(1).replace(" ", "") == secret  # type: ignore[union-attr]
     code = totp.current_code(secret, env.clock.now().timestamp())
-    done = client.post("/portal/masuk/daftar-kode", data={"kode": code,
-                                                           "csrf": csrf_of(wrong.text)})  # fmt: skip
+    done = client.post(
+        "/portal/masuk/daftar-kode", data={"kode": code, "csrf": csrf_of(wrong.text)}
+    )
     assert done.status_code == 200, text_of(done.text)
     codes = re.findall(r"<li><code>([a-z2-9]{5}-[a-z2-9]{5})</code></li>", done.text)
     return secret, codes, done
@@ -68,8 +72,14 @@ def _enrol(env: PortalEnv, client: TestClient, page: Any) -> tuple[str, list[str
 
 def test_an_administrator_must_enrol_before_any_page_opens(portal_env: PortalEnv) -> None:
     env = portal_env
-    password = _new_account(env, "hub.admin", username="bkn.admin2", role="provider_admin",
-                            institution="bkn", full_name="Admin Kedua")  # fmt: skip
+    password = _new_account(
+        env,
+        "hub.admin",
+        username="bkn.admin2",
+        role="provider_admin",
+        institution="bkn",
+        full_name="Admin Kedua",
+    )
     client = env.client()
     resp = _password(client, "bkn.admin2", password)
     assert resp.url.path == "/portal/masuk/daftar-kode"
@@ -106,10 +116,20 @@ def test_the_grant_decides_for_operators(portal_env: PortalEnv) -> None:
     """BKN's data user may look people up by NIK (PKS 003): its operators must have a second
     factor. Kemenkop's (PKS 004: ASN status and matching only) need not."""
     env = portal_env
-    bkn = _new_account(env, "bkn.admin-penerima", username="bkn.operator2", role="operator",
-                       operator_of="bkn.pengguna")  # fmt: skip
-    kop = _new_account(env, "kemenkop.admin-penerima", username="kemenkop.operator2",
-                       role="operator", operator_of="kemenkop.pengguna")  # fmt: skip
+    bkn = _new_account(
+        env,
+        "bkn.admin-penerima",
+        username="bkn.operator2",
+        role="operator",
+        operator_of="bkn.pengguna",
+    )
+    kop = _new_account(
+        env,
+        "kemenkop.admin-penerima",
+        username="kemenkop.operator2",
+        role="operator",
+        operator_of="kemenkop.pengguna",
+    )
     assert _password(env.client(), "bkn.operator2", bkn).url.path == "/portal/masuk/daftar-kode"
     assert _password(env.client(), "kemenkop.operator2", kop).url.path == "/portal/beranda"
 
@@ -173,11 +193,15 @@ def test_admin_resets_a_lost_second_factor_within_its_institution(portal_env: Po
     page = admin.get("/portal/akun")
     assert "Atur ulang faktor kedua" in page.text
     # Not across institutions.
-    resp = admin.post("/portal/akun/kemenkop.operator/atur-ulang-faktor-kedua",
-                      data={"csrf": csrf_of(page.text), "reason": "ponsel hilang"})  # fmt: skip
+    resp = admin.post(
+        "/portal/akun/kemenkop.operator/atur-ulang-faktor-kedua",
+        data={"csrf": csrf_of(page.text), "reason": "ponsel hilang"},
+    )
     assert resp.status_code == 403
-    resp = admin.post("/portal/akun/bkn.operator/atur-ulang-faktor-kedua",
-                      data={"csrf": csrf_of(page.text), "reason": "ponsel hilang"})  # fmt: skip
+    resp = admin.post(
+        "/portal/akun/bkn.operator/atur-ulang-faktor-kedua",
+        data={"csrf": csrf_of(page.text), "reason": "ponsel hilang"},
+    )
     assert resp.status_code == 200 and "diatur ulang" in text_of(resp.text)
     resets = _records(env, "akun.faktor_kedua_atur_ulang")
     assert [(r.actor, json.loads(r.detail)) for r in resets] == [
@@ -203,17 +227,21 @@ def test_new_recovery_codes_need_a_current_code(portal_env: PortalEnv) -> None:
     client = env.client("dukcapil.auditor")
     page = client.get("/portal/keamanan")
     assert "aktif" in text_of(page.text)
-    wrong = client.post("/portal/keamanan/kode-pemulihan", data={"kode": "123456",
-                                                                  "csrf": csrf_of(page.text)})  # fmt: skip
+    wrong = client.post(
+        "/portal/keamanan/kode-pemulihan", data={"kode": "123456", "csrf": csrf_of(page.text)}
+    )
     assert wrong.status_code == 401
     # A recovery code is not a current code: it cannot mint new ones.
-    spare = client.post("/portal/keamanan/kode-pemulihan",
-                        data={"kode": cred["recovery_codes"][0], "csrf": csrf_of(page.text)})  # fmt: skip
+    spare = client.post(
+        "/portal/keamanan/kode-pemulihan",
+        data={"kode": cred["recovery_codes"][0], "csrf": csrf_of(page.text)},
+    )
     assert spare.status_code == 401
     env.clock.advance(timedelta(seconds=90))
     code = totp.current_code(cred["totp_secret"], env.clock.now().timestamp())
-    resp = client.post("/portal/keamanan/kode-pemulihan",
-                       data={"kode": code, "csrf": csrf_of(page.text)})  # fmt: skip
+    resp = client.post(
+        "/portal/keamanan/kode-pemulihan", data={"kode": code, "csrf": csrf_of(page.text)}
+    )
     assert resp.status_code == 200
     fresh = re.findall(r"<li><code>([a-z2-9]{5}-[a-z2-9]{5})</code></li>", resp.text)
     assert len(fresh) == 10 and not set(fresh) & set(cred["recovery_codes"])
@@ -230,8 +258,13 @@ def test_new_recovery_codes_need_a_current_code(portal_env: PortalEnv) -> None:
 
 def test_a_user_not_required_may_enrol_from_the_security_page(portal_env: PortalEnv) -> None:
     env = portal_env
-    password = _new_account(env, "kemenkop.admin-penerima", username="kemenkop.operator3",
-                            role="operator", operator_of="kemenkop.pengguna")  # fmt: skip
+    password = _new_account(
+        env,
+        "kemenkop.admin-penerima",
+        username="kemenkop.operator3",
+        role="operator",
+        operator_of="kemenkop.pengguna",
+    )
     client = env.client()
     assert _password(client, "kemenkop.operator3", password).url.path == "/portal/beranda"
     page = client.get("/portal/keamanan")
