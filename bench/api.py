@@ -240,11 +240,22 @@ def measure(
         verif = drive(base, "/api/v1/datasets/kependudukan/verifikasi", "POST", bodies, auth,
                       args.connections, args.seconds, proc.pid,
                       "POST verifikasi (audited)")  # fmt: skip
+        # Look-up by NIK (the IKD profile, PKS 003 Pasal 2(1)d): the NIK in the body, never in
+        # the URL (issue 17); the fast path serves it as it serves verification.
+        lookups = [json.dumps({"nik": p["nik"]}) for p in people]
+        lookup = drive(base, "/api/v1/datasets/kependudukan/akses-nik", "POST", lookups, auth,
+                       args.connections, args.seconds, proc.pid,
+                       "POST akses-nik (audited)")  # fmt: skip
         bare.show()
         verif.show()
+        lookup.show()
         print(
             f"ratio verifikasi / bare: {verif.rps / bare.rps:.2f} throughput, "
             f"{bare.cpu_us / verif.cpu_us:.2f} by CPU per request (target ≥ 0.5)"
+        )
+        print(
+            f"ratio akses-nik / bare: {lookup.rps / bare.rps:.2f} throughput, "
+            f"{bare.cpu_us / lookup.cpu_us:.2f} by CPU per request"
         )
         verdict = "PASS" if verif.rps >= 3000 and verif.p99 <= 25 else "BELOW"
         print(f"verifikasi target ≥ 3,000 req/s with p99 ≤ 25 ms: {verdict}"
@@ -290,6 +301,10 @@ alasan: Uji beban bench/api.py; kuota dihitung tetapi tidak pernah tercapai.
 perubahan:
   hibah_ubah:
     - id: hibah-verifikasi-ws
+      kuota:
+        per_menit: 1000000000
+        per_hari: 1000000000
+    - id: hibah-ikd-ws
       kuota:
         per_menit: 1000000000
         per_hari: 1000000000
