@@ -68,9 +68,40 @@ def serve_folder(
     # The supervisor pings every worker and kills one that does not answer in time. Its 5 s
     # default killed workers still starting on a busy node over and over (11 kills, 75 s
     # to ready, observed): a starting worker gets as long as the setting says.
+    _ping_until_answer_or_exit()
     uvicorn.run("simpul.serve:app_from_env", factory=True, workers=workers,
                 timeout_worker_healthcheck=checked.settings.worker_healthcheck_seconds,
                 **options)  # type: ignore[arg-type]  # fmt: skip
+
+
+def _ping_until_answer_or_exit() -> None:
+    """Have uvicorn's supervisor replace a killed worker at once, not a healthcheck later.
+
+    Every half second the supervisor asks each worker whether it is alive (waitpid), then
+    pings it over a pipe and waits up to `timeout_worker_healthcheck` for the answer. A
+    worker killed with SIGKILL takes tens of milliseconds to become a zombie (its memory is
+    torn down first); a check landing in that window pings a process that will never
+    answer, and the pipe reports no EOF either (the supervisor holds both of its ends), so
+    the worker stayed dead and unreplaced for the whole timeout, 60 s here (observed with
+    kill -9 under load: tests/test_load_fault.py). The ping now waits for the answer or
+    the worker's exit (its sentinel), whichever comes first; a worker that does not
+    answer in time is still taken for hung, as before."""
+    import pickle
+    from multiprocessing.connection import wait
+
+    from uvicorn.supervisors import multiprocess
+
+    def ping(self: multiprocess.Process, timeout: float = 5) -> bool:
+        try:
+            self.parent_conn.send(b"ping")
+            if self.parent_conn not in wait([self.parent_conn, self.process.sentinel], timeout):
+                return False  # exited, or no answer in time
+            self.parent_conn.recv()  # b"pong", or (uvicorn 0.55) whether it has started
+            return True
+        except (OSError, EOFError, pickle.UnpicklingError):
+            return False
+
+    multiprocess.Process.ping = ping  # type: ignore[method-assign]
 
 
 class MaskNiks(logging.Filter):
