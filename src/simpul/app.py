@@ -21,6 +21,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from simpul import __version__
 from simpul.access.quota import limiter_for
+from simpul.audit.receipts import ReceiptSigner
 from simpul.audit.service import AuditWriter
 from simpul.config import Settings
 from simpul.disclosure import api as disclosure_api
@@ -33,10 +34,12 @@ from simpul.errors import (
     problem_responses,
 )
 from simpul.face import api as face_api
+from simpul.kernel.receipts import ReceiptStamp
 from simpul.kit.bodylimit import BodyLimit
 from simpul.kit.proxies import TrustedProxies
 from simpul.obligations import api as obligations_api
 from simpul.obligations import rollups
+from simpul.oversight import api as oversight_api
 from simpul.pemadanan import api as pemadanan_api
 from simpul.portal.web import install as install_portal
 from simpul.portal.web import render as render_portal
@@ -195,7 +198,14 @@ def create_app(settings: Settings, rt: Runtime | None = None) -> FastAPI:
         gc.set_threshold(10_000, 50, 100)
         # One group-commit writer per worker process: many requests share each fsync.
         writer = (
-            AuditWriter(runtime.engine, settings, runtime.clock, linger_ms=settings.audit_linger_ms)
+            AuditWriter(
+                runtime.engine,
+                settings,
+                runtime.clock,
+                linger_ms=settings.audit_linger_ms,
+                checkpoint_every=settings.audit_checkpoint_records,
+                checkpoint_seconds=settings.audit_checkpoint_seconds,
+            )
             if settings.audit_group_commit
             else None
         )
@@ -248,6 +258,9 @@ def create_app(settings: Settings, rt: Runtime | None = None) -> FastAPI:
     own_metrics = CollectorRegistry(auto_describe=True)
     own_metrics.register(FastPathCollector(app.state.fast_path))
     app.add_middleware(ServiceFastPath)
+    # Around the fast path and the routes: a 2xx answer of a governed call carries the
+    # signed receipt of its record (simpul.kernel.receipts, docs/receipts.md).
+    app.add_middleware(ReceiptStamp, signer=ReceiptSigner(settings))
     # Outermost: every address the app reads (access points, the log) is decided here.
     app.add_middleware(TrustedProxies, trusted=tuple(settings.trusted_proxies))
     # Outside even that: a body over its limit is refused before anything reads it.
@@ -260,6 +273,7 @@ def create_app(settings: Settings, rt: Runtime | None = None) -> FastAPI:
     app.include_router(pemadanan_api.router)
     app.include_router(obligations_api.router)
     app.include_router(disclosure_api.router)
+    app.include_router(oversight_api.router)
 
     @app.exception_handler(SimpulError)
     async def _simpul_error(request: Request, exc: SimpulError) -> JSONResponse:

@@ -51,6 +51,17 @@ class Settings(BaseSettings):
     # instances sharing one Redis need their own key prefix.
     redis_url: str | None = None
     redis_key_prefix: str = "simpul:kuota"
+    # The audit log's name in its signed checkpoints (C2SP tlog-checkpoint origin line): a
+    # schema-less URL naming the node and its institution, unique among logs
+    # (`simpul.dukcapil.go.id/dukcapil`). Unset: `simpul.local/<instance id>`.
+    audit_origin: str | None = None
+    # A checkpoint is signed at least this often while records arrive, and after every
+    # `audit_checkpoint_records` records, whichever comes first (docs/audit.md).
+    audit_checkpoint_seconds: float = Field(default=1.0, gt=0)
+    audit_checkpoint_records: int = Field(default=10_000, ge=1)
+    # `simpul audit verify` fails when records older than this are covered by no cosigned
+    # checkpoint (seconds): a node whose witnesses stopped cosigning is not vouched for.
+    audit_cosign_lag_seconds: float = Field(default=300.0, gt=0)
     # Web requests append their audit records through the group-commit writer.
     audit_group_commit: bool = True
     # How long the group-commit writer waits for more records once several are waiting

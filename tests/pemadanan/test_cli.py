@@ -51,6 +51,21 @@ def test_match_writes_results_and_berita_acara(env: Env, tmp_path: Path) -> None
     assert stat.S_IMODE(out.stat().st_mode) == 0o600
     assert stat.S_IMODE(pdf.stat().st_mode) == 0o600
     assert "tidak_ditemukan" in result.output
+    # The node's signed receipts beside each output (docs/receipts.md), 0600, each verified
+    # offline against the node's receipt key and the very bytes it covers.
+    key = CliRunner().invoke(app, ["audit", "receipt", "key"], env=_env(env)).stdout.strip()
+    kept = [(out, "pemadanan.unduh", out), (pdf, "pemadanan.berita_acara", pdf),
+            (out.with_name("hasil.csv.unggah"), "pemadanan.unggah", listing)]  # fmt: skip
+    for beside, action, covered in kept:
+        receipt = beside.with_name(beside.name + ".receipt")
+        assert stat.S_IMODE(receipt.stat().st_mode) == 0o600
+        check = ["audit", "receipt", "verify", "--receipt", f"@{receipt}", "--kunci", key,
+                 "--metode", "CLI", "--jalur", action, "--isi", f"@{covered}"]  # fmt: skip
+        verified = CliRunner().invoke(app, check, env=_env(env))
+        assert verified.exit_code == 0, (action, verified.output)
+    other = ["audit", "receipt", "verify", "--receipt", f"@{out}.receipt", "--kunci", key,
+             "--metode", "CLI", "--jalur", "pemadanan.unduh", "--isi", f"@{pdf}"]  # fmt: skip
+    assert CliRunner().invoke(app, other, env=_env(env)).exit_code == 1
 
 
 def test_match_refused_without_a_grant(env: Env, tmp_path: Path) -> None:

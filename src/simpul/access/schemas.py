@@ -32,6 +32,9 @@ class Role(StrEnum):
     OPERATOR = "operator"
     DATA_USER = "data_user"
     AUDITOR = "auditor"
+    # A machine client that witnesses this node's audit log: reads checkpoints and
+    # proofs, submits cosignatures (docs/audit.md). Nothing else.
+    WITNESS = "saksi"
 
 
 class AccountStatus(StrEnum):

@@ -4,12 +4,13 @@ Leaf hash = SHA-256(0x00 || entry), node hash = SHA-256(0x01 || left || right); 
 n leaves splits at the largest power of two below n (RFC 6962 §2.1). Pairing each level left
 to right and carrying an odd last node up unchanged builds exactly that tree, which lets the
 code hash whole levels with list comprehensions instead of recursing per node.
+Inclusion and consistency proofs follow RFC 9162 §2.1.3 and §2.1.4 step by step.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 _sha256 = hashlib.sha256
 LEAF_PREFIX = b"\x00"
@@ -97,6 +98,85 @@ def verify_inclusion(
 ) -> bool:
     """True when `leaf` (a leaf hash) sits at `index` of the size-`size` tree with that root."""
     return root_from_path(index, size, leaf, path) == expected_root
+
+
+def _split(n: int) -> int:
+    """The largest power of two smaller than n (n > 1): where RFC 6962 splits a tree."""
+    return 1 << ((n - 1).bit_length() - 1)
+
+
+def consistency_proof_from(m: int, n: int, subtree: Callable[[int, int], bytes]) -> list[bytes]:
+    """PROOF(m, D[0:n]) of RFC 9162 §2.1.4.1 over `subtree(start, end)` = MTH(D[start:end]).
+
+    SUBPROOF recurses into one half and emits the other half's hash after the deeper part,
+    so walking down and reversing gives the same list. The ranges asked for are disjoint:
+    hashing them from leaves costs O(n) in all, from a cache of perfect subtrees O(log² n).
+    The left ranges asked for are always perfect aligned subtrees; right ones may not be.
+    """
+    if not 0 < m <= n:
+        raise ValueError("consistency proof needs 0 < m <= n")
+    top_down: list[bytes] = []
+    lo, hi, whole = 0, n, True  # `whole`: SUBPROOF's b, "m is the full old tree so far"
+    while m != hi - lo:
+        k = _split(hi - lo)
+        if m <= k:
+            top_down.append(subtree(lo + k, hi))
+            hi = lo + k
+        else:
+            top_down.append(subtree(lo, lo + k))
+            lo, m, whole = lo + k, m - k, False
+    if not whole:
+        # SUBPROOF(m, D[m], false) = {MTH(D[m])}: the old tree is not a node the verifier
+        # already holds, so the proof starts with this subtree of it.
+        top_down.append(subtree(lo, hi))
+    return top_down[::-1]
+
+
+def consistency_proof(m: int, leaves: Sequence[bytes]) -> list[bytes]:
+    """RFC 9162 §2.1.4.1 proof that the first m leaf hashes are a prefix of `leaves`."""
+    return consistency_proof_from(m, len(leaves), lambda start, end: root(leaves[start:end]))
+
+
+def verify_consistency(
+    m: int, n: int, root_m: bytes, root_n: bytes, proof: Sequence[bytes]
+) -> bool:
+    """RFC 9162 §2.1.4.2: is the size-m tree with root_m a prefix of the size-n tree?
+
+    Equal sizes need an empty proof and equal roots. The RFC defines proofs only for
+    0 < m; the empty tree is a prefix of every tree, so m == 0 takes an empty proof
+    (as tlog-witness requires for old size 0) and root_m must be the empty tree's hash.
+    """
+    if not 0 <= m <= n:
+        return False
+    if m == 0:
+        return not proof and root_m == EMPTY_ROOT and (n > 0 or root_n == EMPTY_ROOT)
+    if m == n:
+        return not proof and root_m == root_n
+    if not proof:
+        return False
+    path = list(proof)
+    if m & (m - 1) == 0:
+        # The old tree is a complete subtree the verifier holds: the proof omits it.
+        path.insert(0, root_m)
+    fn, sn = m - 1, n - 1
+    while fn & 1:
+        fn >>= 1
+        sn >>= 1
+    fr = sr = path[0]
+    for c in path[1:]:
+        if sn == 0:
+            return False
+        if fn & 1 or fn == sn:
+            fr = node_hash(c, fr)
+            sr = node_hash(c, sr)
+            while not fn & 1 and fn != 0:
+                fn >>= 1
+                sn >>= 1
+        else:
+            sr = node_hash(sr, c)
+        fn >>= 1
+        sn >>= 1
+    return fr == root_m and sr == root_n and sn == 0
 
 
 class CompactRange:

@@ -101,3 +101,31 @@ class AuditCheckpoint(Base):
     public_key: Mapped[bytes] = mapped_column(LargeBinary(32))
     signature: Mapped[bytes] = mapped_column(LargeBinary(64))
     frontier: Mapped[str] = mapped_column(Text)  # JSON hex list: compact range at tree_size
+    # The C2SP checkpoint's origin line; null for a checkpoint signed before notes (v1).
+    origin: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+
+class AuditWitness(Base):
+    """A witness this node accepts cosignatures from (its cosignature/v1 verifier key)."""
+
+    __tablename__ = "audit_witness"
+
+    name: Mapped[str] = mapped_column(String(200), primary_key=True)
+    verifier_key: Mapped[str] = mapped_column(Text)
+    account: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    institution: Mapped[str | None] = mapped_column(String(50), nullable=True)
+    added_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    removed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+class AuditCosignature(Base):
+    """A witness's cosignature of the checkpoint at `tree_size`, kept beside it. Tampering
+    shows: the line verifies against the witness's key, or it does not."""
+
+    __tablename__ = "audit_cosignature"
+
+    tree_size: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    witness: Mapped[str] = mapped_column(String(200), primary_key=True)
+    timestamp: Mapped[int] = mapped_column(BigInteger)
+    line: Mapped[str] = mapped_column(Text)
+    received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

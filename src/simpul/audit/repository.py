@@ -32,9 +32,11 @@ from simpul.audit.models import (
     SUBJECT_GENERATION,
     SUBJECT_PREFIX,
     AuditCheckpoint,
+    AuditCosignature,
     AuditHead,
     AuditRecord,
     AuditSubject,
+    AuditWitness,
 )
 from simpul.kit.repository import Repository
 
@@ -69,6 +71,7 @@ CHECKPOINT_COLUMNS = (
     "public_key",
     "signature",
     "frontier",
+    "origin",
 )
 FETCH = 10_000
 _PG_TS = "to_char(r.ts AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US')"
@@ -207,6 +210,57 @@ class AuditRepository(Repository):
         insert = pg_insert if self.dialect == "postgresql" else sqlite_insert
         stmt = insert(AuditCheckpoint).values(**values).on_conflict_do_nothing()
         return bool(getattr(self.session.execute(stmt), "rowcount", 0) == 1)
+
+    def checkpoint_at(self, tree_size: int) -> AuditCheckpoint | None:
+        return self.session.get(AuditCheckpoint, tree_size)
+
+    def latest_cosigned(self) -> AuditCheckpoint | None:
+        """The largest checkpoint that at least one cosignature is stored beside."""
+        sizes = select(AuditCosignature.tree_size)
+        stmt = (
+            select(AuditCheckpoint)
+            .where(AuditCheckpoint.tree_size.in_(sizes))
+            .order_by(AuditCheckpoint.tree_size.desc())
+            .limit(1)
+        )
+        return self.session.execute(stmt).scalar_one_or_none()
+
+    def cosignatures(self, tree_size: int) -> list[AuditCosignature]:
+        stmt = select(AuditCosignature).where(AuditCosignature.tree_size == tree_size)
+        return list(self.session.execute(stmt.order_by(AuditCosignature.witness)).scalars())
+
+    def add_cosignature(self, values: dict[str, Any]) -> None:
+        """Keep a witness's newest cosignature of a checkpoint (a repeat replaces it)."""
+        found = self.session.get(AuditCosignature, (values["tree_size"], values["witness"]))
+        if found is None:
+            self.session.add(AuditCosignature(**values))
+        else:
+            for name, value in values.items():
+                setattr(found, name, value)
+        self.session.flush()
+
+    def witnesses(self, *, current: bool = True) -> list[AuditWitness]:
+        stmt = select(AuditWitness).order_by(AuditWitness.name)
+        if current:
+            stmt = stmt.where(AuditWitness.removed_at.is_(None))
+        return list(self.session.execute(stmt).scalars())
+
+    def witness(self, name: str) -> AuditWitness | None:
+        return self.session.get(AuditWitness, name)
+
+    def add_witness(self, witness: AuditWitness) -> None:
+        self.session.add(witness)
+        self.session.flush()
+
+    def hash_range(self, lo: int, hi: int) -> list[tuple[int, bytes]]:
+        """(seq, hash) for lo <= seq <= hi, in order."""
+        stmt = (
+            select(AuditRecord.seq, AuditRecord.hash)
+            .where(AuditRecord.seq >= lo, AuditRecord.seq <= hi)
+            .order_by(AuditRecord.seq)
+            .execution_options(yield_per=FETCH)
+        )
+        return [(int(seq), bytes(digest)) for seq, digest in self.session.execute(stmt)]
 
     def record(self, seq: int) -> AuditRecord | None:
         return self.session.get(AuditRecord, seq)
@@ -366,6 +420,30 @@ class LogReader:
         ts = "to_char(ts AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US')" if self._pg else "ts"
         cols = ", ".join(ts if c == "ts" else c for c in CHECKPOINT_COLUMNS)
         return self._all(f"SELECT {cols} FROM audit_checkpoint ORDER BY tree_size")
+
+    def cosignatures(self) -> list[Row]:
+        """(tree_size, witness, timestamp, line) of every stored cosignature."""
+        return self._all(
+            "SELECT tree_size, witness, timestamp, line FROM audit_cosignature "
+            "ORDER BY tree_size, witness"
+        )
+
+    def witnesses(self) -> list[Row]:
+        """(name, verifier_key, removed) of every witness the node has registered."""
+        return self._all(
+            "SELECT name, verifier_key, removed_at IS NOT NULL FROM audit_witness ORDER BY name"
+        )
+
+    def record_ts(self, seq: int) -> datetime | None:
+        """When record `seq` was appended (UTC), if it exists."""
+        row = self._one(f"SELECT ts FROM audit_record WHERE seq = {self._ph}", (seq,))
+        if row is None or row[0] is None:
+            return None
+        value = row[0]
+        if isinstance(value, str):
+            value = datetime.fromisoformat(value)
+        assert isinstance(value, datetime)
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
     def first_record_outside(self, last_seq: int) -> int | None:
         """The lowest seq of a record that lies outside 1..last_seq, if any."""

@@ -133,6 +133,7 @@ class SubjectHasher:
 class Receipt(NamedTuple):
     seq: int
     hash: str  # hex
+    ts: str = ""  # the record's time, UTC text as hashed (`ts_text`)
 
 
 class AuditWriteError(SimpulError):
@@ -320,20 +321,26 @@ def append_prepared(conn: Connection, items: Sequence[Prepared], clock: Clock) -
         if subs:
             subjects.add(seq, subs, ordinal)
             ordinal += len(subs)
-        receipts.append(Receipt(seq, digest.hex()))
+        receipts.append(Receipt(seq, digest.hex(), stamp))
         prev = digest
     repo.insert_entries(conn, records, subjects)
     repo.set_head(conn, seq, prev, ordinal)
     return receipts
 
 
-def record_in_session(session: Session, settings: Settings, event: AuditEvent, clock: Clock) -> int:
+def append_in_session(
+    session: Session, settings: Settings, event: AuditEvent, clock: Clock
+) -> Receipt:
     """Append one record inside the caller's transaction; it commits with the caller's work.
 
     This locks the log's head row until that transaction ends: call it last, just before
     commit, and never while waiting on an AuditWriter in the same thread."""
     item = prepare(event, SubjectHasher(settings.require_secret("audit_hmac_key")))
-    return append_prepared(session.connection(), [item], clock)[0].seq
+    return append_prepared(session.connection(), [item], clock)[0]
+
+
+def record_in_session(session: Session, settings: Settings, event: AuditEvent, clock: Clock) -> int:
+    return append_in_session(session, settings, event, clock).seq  # the record's seq
 
 
 # --- group commit ----------------------------------------------------------------------------
@@ -552,6 +559,9 @@ class VerifyResult:
     checkpoints_checked: int = 0
     bad_checkpoint: int | None = None  # tree size of the checkpoint at fault, if any
     problems: int = 0  # distinct problems found (only the first is described)
+    # Merkle roots (hex) of the log at the sizes asked for (`roots_at`), as re-hashed.
+    roots: dict[int, str] = field(default_factory=dict)
+    witness: str | None = None  # the witness whose checkpoint was the anchor, if any
 
 
 @dataclass
@@ -688,6 +698,7 @@ def verify(
     *,
     trusted_key_ids: Collection[str] | None = None,
     workers: int | None = None,
+    roots_at: Collection[int] = (),
 ) -> VerifyResult:
     """Check the whole log: every record's hash, seq contiguity from 1, prev_hash links, the
     head row, subject rows, and every checkpoint's key, signature, root and head hash.
@@ -697,16 +708,20 @@ def verify(
     records). With a Session it runs in that session's transaction and sees its changes.
     """
     if isinstance(source, Session):
-        return _verify(LogReader.of_session(source), None, trusted_key_ids, 1)
+        return _verify(LogReader.of_session(source), None, trusted_key_ids, 1, roots_at)
     with LogReader.snapshot(source) as reader:
-        return _verify(reader, source, trusted_key_ids, workers)
+        return _verify(reader, source, trusted_key_ids, workers, roots_at)
 
 
 Problem = tuple[int, int, str, str, int | None]  # (rank, seq, reason, detail, checkpoint)
 
 
 def _verify(
-    reader: LogReader, engine: Engine | None, trusted: Collection[str] | None, workers: int | None
+    reader: LogReader,
+    engine: Engine | None,
+    trusted: Collection[str] | None,
+    workers: int | None,
+    roots_at: Collection[int] = (),
 ) -> VerifyResult:
     head = reader.head()
     if head is None or reader.head_rows() != 1:
@@ -739,7 +754,8 @@ def _verify(
         parts = min(os.cpu_count() or 1, 4) if size >= PARALLEL_MIN else 1
     else:
         parts = workers
-    reports = _run_ranges(reader, engine, _split(size, parts), sorted(good))
+    wanted = {s for s in roots_at if 1 <= s <= size}
+    reports = _run_ranges(reader, engine, _split(size, parts), sorted(set(good) | wanted))
     for before, rep in zip([None, *reports], reports, strict=False):
         if rep.problem is not None:
             problems.append((0, *rep.problem, None))
@@ -750,12 +766,16 @@ def _verify(
     if outside is None and all(rep.problem is None for rep in reports) and tail != head_hash:
         stale = "Hash di kepala log tidak sama dengan rekaman terakhir."
         problems.append((0, size, "kepala_tidak_cocok", stale, None))
-    checked_cps = _check_roots(reader, reports, good, problems)
+    roots: dict[int, str] = dict.fromkeys(wanted, "")
+    checked_cps = _check_roots(reader, reports, good, problems, roots)
+    roots = {k: v for k, v in roots.items() if v}
     checked = sum(rep.checked for rep in reports)
     if not problems:
-        return VerifyResult(True, checked, checkpoints_checked=checked_cps)
+        return VerifyResult(True, checked, checkpoints_checked=checked_cps, roots=roots)
     _, seq, reason, detail, cp_size = min(problems, key=lambda p: (p[0], p[1]))
-    return VerifyResult(False, checked, seq, reason, detail, checked_cps, cp_size, len(problems))
+    return VerifyResult(
+        False, checked, seq, reason, detail, checked_cps, cp_size, len(problems), roots
+    )
 
 
 def _as_seq(value: object) -> int:
@@ -770,7 +790,11 @@ def _split(total: int, parts: int) -> list[tuple[int, int]]:
 
 
 def _check_roots(
-    reader: LogReader, reports: list[_RangeReport], good: dict[int, Checkpoint], out: list[Problem]
+    reader: LogReader,
+    reports: list[_RangeReport],
+    good: dict[int, Checkpoint],
+    out: list[Problem],
+    roots: dict[int, str],
 ) -> int:
     """Stitch the ranges' subtree roots in order and compare each checkpoint's signed root."""
     compact = merkle.CompactRange()
@@ -782,8 +806,10 @@ def _check_roots(
         for cut, blocks in rep.pieces:
             for height, node in blocks:
                 compact.push(node, height)
+            if cut in roots:
+                roots[cut] = compact.root().hex()
             cp = good.get(cut)
-            if cp is None:  # a range boundary, not a checkpoint
+            if cp is None:  # a range boundary or an asked-for size, not a checkpoint
                 continue
             if compact.root().hex() != cp.root or stored.get(cut, b"").hex() != cp.head_hash:
                 what = f"Rekaman #{previous + 1}–#{cut} berbeda dari yang ditandatangani."

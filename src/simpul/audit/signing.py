@@ -1,18 +1,21 @@
 """Signed checkpoints over the log's Merkle tree, and inclusion proofs against them.
 
-Ed25519: the private key is a PEM file in the data folder (0600), created on first use; each
-checkpoint stores the raw public key (key id = SHA-256 of it), so checking needs no secret.
-A checkpoint signs (tree size, Merkle root, hash of record #tree_size, time, key id) and keeps
-the compact range at that size, so the next one only hashes the records added since.
+Ed25519: the private key is a PEM file in the data folder (0600), created on first use, never
+in the database; each checkpoint stores the raw public key (key id = SHA-256 of it), so
+checking needs no secret. A checkpoint is a C2SP tlog-checkpoint (origin, tree size, root)
+signed as a C2SP signed note under the key named by the origin; witnesses cosign exactly that
+text (docs/audit.md). Checkpoints signed before notes (no origin) signed the v1 message. Each
+keeps the compact range at its size, so the next one only hashes the records added since.
 """
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import hashlib
 import json
 import os
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -24,14 +27,18 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
-from simpul.audit import merkle
+from simpul.audit import merkle, note
 from simpul.audit.repository import GENESIS, AuditRepository, LogReader, ts_text
-from simpul.config import Settings
+from simpul.audit.tree import TreeCache
+from simpul.config import Settings, read_instance_record
 from simpul.db import session_factory, transaction
 from simpul.errors import NotFound, SimpulError
 from simpul.kit.clock import Clock
 
 KEY_FILE = "audit-signing.key"
+# Public keys of rotated-out checkpoint keys, one verifier key per line: still trusted for
+# the checkpoints they signed.
+RETIRED_FILE = "audit-signing.retired"
 
 # --- keys ------------------------------------------------------------------------------------
 
@@ -87,10 +94,55 @@ def load_or_create(path: Path) -> Ed25519PrivateKey:
     return _read(path)
 
 
+def log_origin(settings: Settings) -> str:
+    """The origin line of this node's checkpoints (and the name of its checkpoint key)."""
+    if settings.audit_origin:
+        return settings.audit_origin
+    record = read_instance_record(settings.data_dir)
+    return f"simpul.local/{record['instance_id'] if record else 'node'}"
+
+
+def log_verifier_key(settings: Settings) -> str:
+    """The C2SP verifier key of this node's checkpoint key: what a witness pins."""
+    return note.verifier_key(log_origin(settings), public_bytes(load_or_create(key_path(settings))))
+
+
+def retired_keys(settings: Settings) -> list[note.Verifier]:
+    path = settings.data_dir / RETIRED_FILE
+    if not path.exists():
+        return []
+    lines = path.read_text(encoding="utf-8").splitlines()
+    return [note.parse_verifier_key(line.strip()) for line in lines if line.strip()]
+
+
 def trusted_key_ids(settings: Settings) -> set[str] | None:
-    """Key ids this instance trusts (its own key), or None when it has no key file yet."""
+    """Key ids this instance trusts (its own key and the keys it rotated out), or None when
+    it has no key file yet."""
     path = key_path(settings)
-    return {key_id(public_bytes(_read(path)))} if path.exists() else None
+    retired = {key_id(v.public) for v in retired_keys(settings)}
+    if not path.exists():
+        return retired or None
+    return {key_id(public_bytes(_read(path))), *retired}
+
+
+def rotate_key(settings: Settings) -> tuple[str, str]:
+    """Replace the checkpoint key with a new one; the old public key stays trusted (it is
+    kept in RETIRED_FILE as a verifier key) and its private key is destroyed. Returns the
+    (old, new) key ids. The next checkpoint, signed by the new key, starts a new compact
+    range from leaf one (its root is the same tree's)."""
+    path = key_path(settings)
+    old = load_or_create(path)
+    old_public = public_bytes(old)
+    retired = settings.data_dir / RETIRED_FILE
+    line = note.verifier_key(log_origin(settings), old_public) + "\n"
+    fd = os.open(retired, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    with os.fdopen(fd, "a", encoding="utf-8") as fh:
+        fh.write(line)
+        fh.flush()
+        os.fsync(fh.fileno())
+    path.unlink()
+    new = load_or_create(path)
+    return key_id(old_public), key_id(public_bytes(new))
 
 
 def signature_valid(public_key: bytes, signature: bytes, message: bytes) -> bool:
@@ -113,23 +165,58 @@ def checkpoint_message(size: int, root: bytes, head_hash: bytes, ts: str, kid: s
 @dataclass(frozen=True)
 class Checkpoint:
     tree_size: int
-    ts: str  # UTC text, as signed
+    ts: str  # UTC text (signed only by v1 checkpoints)
     root: str  # hex
     head_hash: str  # hex: hash of record #tree_size
     key_id: str
     public_key: str  # hex, raw Ed25519
     signature: str  # hex
+    origin: str | None = None  # None: a v1 checkpoint, signed before C2SP notes
 
     @classmethod
     def from_row(cls, row: tuple[Any, ...]) -> Checkpoint:
-        """From (tree_size, ts text, root, head_hash, key_id, public_key, signature, …)."""
+        """From (tree_size, ts text, root, head_hash, key_id, public_key, signature,
+        [frontier, origin])."""
         size, ts, root, head, kid, pub, sig = row[:7]
         root, head, pub, sig = (bytes(v).hex() for v in (root, head, pub, sig))
-        return cls(int(size), str(ts), root, head, str(kid), pub, sig)
+        origin = row[8] if len(row) > 8 and row[8] else None
+        return cls(int(size), str(ts), root, head, str(kid), pub, sig, origin)
+
+    @classmethod
+    def of(cls, row: Any) -> Checkpoint:
+        """From an AuditCheckpoint row."""
+        fields = (row.root, row.head_hash, row.key_id, row.public_key, row.signature)
+        return cls.from_row((row.tree_size, ts_text(row.ts), *fields, row.frontier, row.origin))
+
+    def text(self) -> str:
+        """The C2SP checkpoint body that the log key and every witness sign."""
+        if self.origin is None:
+            raise ValueError("a v1 checkpoint has no C2SP text")
+        return note.checkpoint_text(self.origin, self.tree_size, bytes.fromhex(self.root))
 
     def message(self) -> bytes:
+        if self.origin is not None:
+            return self.text().encode()
         root, head = bytes.fromhex(self.root), bytes.fromhex(self.head_hash)
         return checkpoint_message(self.tree_size, root, head, self.ts, self.key_id)
+
+    def verifier(self) -> note.Verifier:
+        if self.origin is None:
+            raise ValueError("a v1 checkpoint has no C2SP key name")
+        return note.parse_verifier_key(
+            note.verifier_key(self.origin, bytes.fromhex(self.public_key))
+        )
+
+    def signed_note(self, cosignatures: Sequence[str] = ()) -> str:
+        """The signed note a witness fetches: the log's signature line, then the stored
+        cosignature lines."""
+        assert self.origin is not None
+        kh = note.key_hash(self.origin, note.ALG_ED25519, bytes.fromhex(self.public_key))
+        sig = base64.b64encode(kh + bytes.fromhex(self.signature)).decode()
+        text = self.text() + "\n" + f"\u2014 {self.origin} {sig}\n"
+        for line in cosignatures:
+            text = note.add_signature(text, line)
+        return text
 
     def problem(self, trusted_key_ids: Collection[str] | None = None) -> str | None:
         """Why this checkpoint cannot be trusted, as a reason code; None when it can."""
@@ -203,6 +290,7 @@ def _checkpoint(
     key = load_or_create(key_path(settings))
     public = public_bytes(key)
     kid = key_id(public)
+    origin = log_origin(settings)
     at = clock.now()
     at = at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)
     # Read without the write lock; only the final insert takes it, briefly.
@@ -243,7 +331,7 @@ def _checkpoint(
             raise chain_broken(expect)
     compact.extend(merkle.leaf_hashes(entries))
     root, stamp = compact.root(), ts_text(at)
-    signature = key.sign(checkpoint_message(size, root, prev, stamp, kid))
+    signature = key.sign(note.checkpoint_text(origin, size, root).encode())
     frontier = json.dumps([node.hex() for node in compact.nodes])
     values = {
         "tree_size": size,
@@ -254,10 +342,12 @@ def _checkpoint(
         "public_key": public,
         "signature": signature,
         "frontier": frontier,
+        "origin": origin,
     }
     with transaction(session_factory(engine)) as session:
         AuditRepository(session).add_checkpoint(values)
-    return Checkpoint(size, stamp, root.hex(), prev.hex(), kid, public.hex(), signature.hex())
+    made = (size, stamp, root.hex(), prev.hex(), kid, public.hex(), signature.hex(), origin)
+    return Checkpoint(*made)
 
 
 # --- inclusion proofs ------------------------------------------------------------------------
@@ -278,36 +368,60 @@ class Proof:
         return asdict(self)
 
 
-def inclusion_proof(session: Session, seq: int) -> Proof:
-    """RFC 6962 audit path for record `seq` against the latest checkpoint."""
+def synced_tree(session: Session, cp: Checkpoint, cache: TreeCache | None = None) -> TreeCache:
+    """The tree cache brought up to the checkpoint's size from the log, and checked against
+    its signed root (a log that no longer matches what it signed gives no proofs)."""
+    cache = cache if cache is not None else TreeCache()
+    if cache.size > cp.tree_size and cache.root(cp.tree_size).hex() != cp.root:
+        cache.truncate()  # the cache is ahead and disagrees: it came from another log
+    if cache.size < cp.tree_size:
+        repo = AuditRepository(session)
+        expect = cache.size + 1
+        for lo in range(expect, cp.tree_size + 1, 50_000):
+            rows = repo.hash_range(lo, min(lo + 49_999, cp.tree_size))
+            for found, _ in rows:
+                if found != expect:
+                    raise chain_broken(expect)
+                expect += 1
+            cache.extend(merkle.leaf_hashes([digest for _, digest in rows]))
+        if expect != cp.tree_size + 1:
+            raise chain_broken(expect)
+    if cache.root(cp.tree_size).hex() != cp.root:
+        cache.truncate()
+        raise chain_broken(1)
+    return cache
+
+
+def inclusion_proof(
+    session: Session,
+    seq: int,
+    *,
+    cache: TreeCache | None = None,
+    checkpoint: Checkpoint | None = None,
+) -> Proof:
+    """RFC 6962 audit path for record `seq` against `checkpoint` (default: the latest)."""
     repo = AuditRepository(session)
-    row = repo.latest_checkpoint()
-    if row is None or not 1 <= seq <= row.tree_size:
+    if checkpoint is None:
+        row = repo.latest_checkpoint()
+        checkpoint = Checkpoint.of(row) if row is not None else None
+    if checkpoint is None or not 1 <= seq <= checkpoint.tree_size:
         raise NotFound(
             "bukti_audit_tidak_tersedia",
             f"Rekaman #{seq} belum tercakup checkpoint; jalankan `simpul audit checkpoint`.",
         )
-    fields = (row.root, row.head_hash, row.key_id, row.public_key, row.signature)
-    cp = Checkpoint.from_row((row.tree_size, ts_text(row.ts), *fields))
-    entries: list[bytes] = []
-    for expect, (found, digest) in enumerate(repo.hashes(row.tree_size), start=1):
-        if found != expect:
-            raise chain_broken(expect)
-        entries.append(digest)
-    if len(entries) != row.tree_size:
-        raise chain_broken(len(entries) + 1)
-    leaves = merkle.leaf_hashes(entries)
-    if merkle.root(leaves).hex() != cp.root:
-        raise chain_broken(1)
+    tree = synced_tree(session, checkpoint, cache)
+    record = repo.record(seq)
+    if record is None or merkle.leaf_hash(bytes(record.hash)) != tree.leaf(seq - 1):
+        raise chain_broken(seq)
     return Proof(
         seq=seq,
         leaf_index=seq - 1,
-        tree_size=row.tree_size,
-        entry_hash=entries[seq - 1].hex(),
-        leaf_hash=leaves[seq - 1].hex(),
-        audit_path=[node.hex() for node in merkle.audit_path(seq - 1, leaves)],
-        root=cp.root,
-        checkpoint=cp,
+        tree_size=checkpoint.tree_size,
+        entry_hash=bytes(record.hash).hex(),
+        leaf_hash=tree.leaf(seq - 1).hex(),
+        audit_path=[node.hex() for node in tree.inclusion(seq - 1, checkpoint.tree_size)],
+        root=checkpoint.root,
+        checkpoint=checkpoint,
     )
 
 

@@ -1,17 +1,20 @@
 """`simpul demo`: build the synthetic demo world, then serve it (`simpul.serve`) with one
-matching worker (`simpul worker`) beside the server, stopped when the server stops."""
+matching worker (`simpul worker`) and one audit-log witness per recipient institution
+(`simpul audit witness run`) beside the server, stopped when the server stops."""
 
 from __future__ import annotations
 
+import os
 import shutil
+import subprocess
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from simpul.config import load_settings, write_demo_secrets
-from simpul.demo.service import build_world, howto
-from simpul.pemadanan.worker import spawn_worker, stop_process
+from simpul.demo.service import build_world, demo_witnesses, howto
+from simpul.pemadanan.worker import spawn_beside, spawn_worker, stop_process
 from simpul.runtime import Runtime, runtime
 from simpul.serve import serve_folder
 
@@ -53,8 +56,28 @@ def demo(
     typer.echo(howto(folder, host, port))
     if not no_serve:
         typer.echo("Pekerja pemadanan dijalankan di samping server (simpul worker).")
-        worker = spawn_worker(folder)
+        children = [spawn_worker(folder)]
         try:
+            children += _witnesses(folder, host, port)
             serve_folder(folder, host, port, workers=1)
         finally:
-            stop_process(worker)
+            for child in children:
+                stop_process(child)
+
+
+def _witnesses(folder: Path, host: str, port: int) -> list[subprocess.Popen[bytes]]:
+    """One `simpul audit witness run` per recipient institution (docs/audit.md)."""
+    from simpul.commands.witness import SECRET_ENV
+
+    rt = Runtime(load_settings(folder))
+    try:
+        found = demo_witnesses(rt, f"http://{host}:{port}")
+    finally:
+        rt.close()
+    procs = []
+    for state_dir, client_id, secret in found:
+        args = ["audit", "witness", "run", str(state_dir), "--client-id", client_id]
+        procs.append(spawn_beside(args, env={**os.environ, SECRET_ENV: secret}))
+    if procs:
+        typer.echo(f"{len(procs)} saksi log audit dijalankan (satu per instansi penerima).")
+    return procs

@@ -20,7 +20,10 @@ from simpul import kernel
 from simpul.access.auth import account_principal
 from simpul.access.schemas import Principal
 from simpul.agreements.schemas import Mechanism
+from simpul.audit.receipts import ReceiptSigner, request_digest
+from simpul.audit.service import Receipt
 from simpul.kernel import AccountName, Node, Origin
+from simpul.kernel.receipts import collecting
 from simpul.kit.ids import new_id
 from simpul.matching.engine import match as in_process
 from simpul.pemadanan import reads, runner, service
@@ -131,11 +134,12 @@ def match(
     rt = runtime(ctx)
     rt.migrate()
     node, who = Node(rt), AccountName(akun)
-    job = kernel.run(
-        node, who, _origin("pemadanan.unggah", service.workflow_dataset(alur, dataset)),
-        service.submit, upload=input, filename=input.name, dataset=dataset, workflow=alur,
-        options=OptionsIn(ambang=ambang),
-    )  # fmt: skip
+    with collecting() as uploaded:
+        job = kernel.run(
+            node, who, _origin("pemadanan.unggah", service.workflow_dataset(alur, dataset)),
+            service.submit, upload=input, filename=input.name, dataset=dataset, workflow=alur,
+            options=OptionsIn(ambang=ambang),
+        )  # fmt: skip
     principal = _principal(rt, akun)
     with _engine(engine, spark_master, conf) as matcher:
         state = _run(rt, principal, job.id, matcher)
@@ -143,21 +147,52 @@ def match(
         err.print(f"[red]Pekerjaan {state.status}[/red]: {state.galat} — {state.keterangan}")
         raise typer.Exit(1)
     # Each file is its own governed download: decided now, recorded with the people in it.
-    hasil = kernel.run(node, who, _origin("pemadanan.unduh", job.dataset), reads.results_csv,
-                       job.id)  # fmt: skip
-    pdf = None
+    with collecting() as downloaded:
+        hasil = kernel.run(node, who, _origin("pemadanan.unduh", job.dataset),
+                           reads.results_csv, job.id)  # fmt: skip
+    pdf, minuted = None, []
     if berita_acara_pdf is not None:
-        pdf = kernel.run(node, who, _origin("pemadanan.berita_acara", job.dataset),
-                         reads.minutes, job.id)  # fmt: skip
+        with collecting() as minuted:
+            pdf = kernel.run(node, who, _origin("pemadanan.berita_acara", job.dataset),
+                             reads.minutes, job.id)  # fmt: skip
     with rt.read_transaction() as session:
         issues = service.issue_count(session, principal, job.id)
     output.parent.mkdir(parents=True, exist_ok=True)
     service.write_private(output, hasil.content)
+    # The node's signed receipts of the calls, beside what they gave (docs/receipts.md).
+    signer = ReceiptSigner(rt.settings)
+    kept = [_keep(signer, downloaded, "pemadanan.unduh", hasil.content, output, output)]
+    kept.append(_keep(signer, uploaded, "pemadanan.unggah", input.read_bytes(), input,
+                      output.with_name(output.name + ".unggah")))  # fmt: skip
     if pdf is not None and berita_acara_pdf is not None:
         berita_acara_pdf.parent.mkdir(parents=True, exist_ok=True)
         service.write_private(berita_acara_pdf, pdf.content)
+        kept.append(_keep(signer, minuted, "pemadanan.berita_acara", pdf.content,
+                          berita_acara_pdf, berita_acara_pdf))  # fmt: skip
     _summary(state.jumlah or {}, issues)
     err.print(f"Hasil: {output}" + (f"; berita acara: {berita_acara_pdf}" if pdf else ""))
+    err.print("Tanda terima: " + ", ".join(str(k) for k in kept if k is not None))
+
+
+def _keep(
+    signer: ReceiptSigner,
+    got: list[Receipt],
+    action: str,
+    data: bytes | str,
+    covered: Path,
+    beside: Path,
+) -> Path | None:
+    """`<beside>.receipt` (0600): the signed receipt of the call's last allowed record, its
+    digest over the bytes of `covered` as for a request `CLI <action>` with them as body."""
+    if not got:
+        return None
+    raw = data.encode("utf-8") if isinstance(data, str) else data
+    header = signer.sign(got[-1], request_digest("CLI", action, raw))
+    path = beside.with_name(beside.name + ".receipt")
+    check = (f"# simpul audit receipt verify --receipt @{path.name} --kunci KUNCI "
+             f"--metode CLI --jalur {action} --isi @{covered.name}")  # fmt: skip
+    service.write_private(path, f"{check}\n{header}\n")
+    return path
 
 
 def _run(rt: Runtime, principal: Principal, job_id: str, matcher: runner.Matcher) -> JobOut:

@@ -88,6 +88,9 @@ def build_governance(rt: Runtime, say: Callable[[str], None]) -> list[dict[str, 
              "operator_of": f"{inst}.pengguna"},
             {"institution": inst, "role": "data_user", "username": f"{inst}.klien",
              "kind": "client", "agreement_ids": ids},
+            # Each recipient witnesses its provider's log (docs/audit.md).
+            {"institution": inst, "role": "saksi", "username": f"{inst}.saksi",
+             "kind": "client"},
         ]  # fmt: skip
     creds: list[dict[str, Any]] = []
     for spec in plan:
@@ -128,6 +131,35 @@ def _enrol_second_factor(rt: Runtime, session: Session, account: AccountOut) -> 
         session, rt.settings, rt.clock, account.username, code, actor=ACTOR
     )
     return {"totp_secret": enrolment.secret, "recovery_codes": codes}
+
+
+def demo_witnesses(rt: Runtime, url: str) -> list[tuple[Path, str, str]]:
+    """One witness per recipient institution, in `DATA_DIR/saksi/<institution>`, following
+    this node's log at `url` and registered with it (once): (folder, client_id, secret) each.
+    Done when the demo is served, so a world built with --no-serve has no witnesses whose
+    silence `audit verify` would report."""
+    from simpul.audit import signing, witnessed
+    from simpul.audit.witness import WitnessState
+
+    creds = json.loads((rt.settings.data_dir / "demo-credentials.json").read_text("utf-8"))
+    origin, log_key = signing.log_origin(rt.settings), signing.log_verifier_key(rt.settings)
+    out: list[tuple[Path, str, str]] = []
+    for inst in RECIPIENTS:
+        cred = next((c for c in creds if c["username"] == f"{inst}.saksi"), None)
+        if cred is None:  # a world built before witnesses
+            continue
+        folder = rt.settings.data_dir / "saksi" / inst
+        state = (WitnessState(folder) if (folder / "saksi.nama").exists()
+                 else WitnessState.create(folder, f"saksi.{inst}.demo"))  # fmt: skip
+        state.follow(origin, log_key, url)
+        with rt.transaction() as session:
+            if state.name not in {w.name for w in witnessed.witnesses(session)}:
+                actions.register_witness(
+                    session, rt.settings, rt.clock, state.name, state.verifier_key,
+                    cred["client_id"], actor=ACTOR,
+                )  # fmt: skip
+        out.append((folder, cred["client_id"], cred["client_secret"]))
+    return out
 
 
 def write_credentials(data_dir: Path, creds: list[dict[str, Any]]) -> Path:

@@ -2,7 +2,7 @@
 inventory that classifies every entry point (see docs/adr/0009-kernel.md)."""
 
 from simpul.kernel.call import Call, Refused
-from simpul.kernel.core import Node, Origin, execute, run
+from simpul.kernel.core import Node, Origin, execute, publishes, run, writes
 from simpul.kernel.principals import AccountId, AccountName, Basic, Bearer, Credential, Known
 
 __all__ = [
@@ -17,5 +17,7 @@ __all__ = [
     "Origin",
     "Refused",
     "execute",
+    "publishes",
     "run",
+    "writes",
 ]

@@ -31,7 +31,7 @@ from simpul.access.schemas import Principal
 from simpul.agreements.schemas import Mechanism
 from simpul.audit.events import decision_event, resource_event
 from simpul.audit.schemas import AuditEvent
-from simpul.audit.service import AuditWriter
+from simpul.audit.service import AuditWriter, Receipt
 from simpul.config import Settings
 from simpul.errors import SimpulError
 from simpul.kit.clock import Clock
@@ -76,6 +76,10 @@ class Call:
     started: float = field(default_factory=time.perf_counter)
     # The last decision taken, for a refusal raised after it (its agreement is recorded).
     last_decision: Decision | None = None
+    # The receipts of the allowed records written for the call (simpul.kernel.receipts),
+    # and how many of them the kernel has handed on once durable.
+    receipts: list[Receipt] = field(default_factory=list)
+    published: int = 0
 
     def stored(self, session: Session, dataset: str, nik: str) -> dict[str, Any] | None:
         """The registry record of `nik`, as prefetched or read now."""

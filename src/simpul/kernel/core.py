@@ -29,7 +29,7 @@ from simpul.access.quota import QuotaLimiter
 from simpul.access.schemas import Principal
 from simpul.agreements.schemas import Mechanism
 from simpul.audit.schemas import AuditEvent
-from simpul.audit.service import AuditWriter, record_in_session
+from simpul.audit.service import AuditWriter, Receipt, append_in_session, record_in_session
 from simpul.errors import SimpulError
 from simpul.kernel.call import Call, Refused
 from simpul.kernel.principals import (
@@ -40,6 +40,7 @@ from simpul.kernel.principals import (
     remembered,
     resolve,
 )
+from simpul.kernel.receipts import publish
 from simpul.kit.ids import new_id
 from simpul.runtime import Runtime
 
@@ -124,7 +125,7 @@ def execute(session: Session, call: Call, op: Op[P, T], *args: P.args, **kw: P.k
         settle_refusal(call, SimpulError("galat_internal", "Galat internal.", status=500))
         log.error("operation %s failed: %s", call.action, type(exc).__name__)
         raise
-    if not any(e.decision == "izin" for e in call.events):
+    if not _publishes(op) and not any(e.decision == "izin" for e in call.events):
         unaccounted = Unaccounted(call.action)
         settle_refusal(call, unaccounted)
         raise unaccounted
@@ -144,6 +145,23 @@ def writes(fn: F) -> F:
 
 def _writes(op: object) -> bool:
     return bool(getattr(op, WRITES, False))
+
+
+PUBLISHES = "__simpul_publishes__"
+
+
+def publishes(fn: F) -> F:
+    """Mark an operation that answers only what the node publishes about its own log
+    (signed checkpoints, proofs, cosignatures: no registry-derived data). It is decided as
+    any other, and its refusals are recorded; its allowed answers are not, because the log
+    would then feed itself: each witness read a record, each record a checkpoint, each
+    checkpoint another read (docs/adr/0014). Prometheus counts them instead."""
+    setattr(fn, PUBLISHES, True)
+    return fn
+
+
+def _publishes(op: object) -> bool:
+    return bool(getattr(op, PUBLISHES, False))
 
 
 def settle_refusal(call: Call, exc: SimpulError) -> None:
@@ -188,10 +206,18 @@ def _stamped(call: Call, event: AuditEvent) -> AuditEvent:
     return replace(event, detail={**event.detail, **via})
 
 
+def _kept(call: Call, event: AuditEvent, receipt: Receipt) -> None:
+    """The receipt of an allowed record is the call's to hand on (simpul.kernel.receipts)."""
+    if event.decision == "izin":
+        call.receipts.append(receipt)
+
+
 def write_in_session(session: Session, call: Call) -> None:
-    """The call's records inside its own (write) transaction: they commit with it."""
+    """The call's records inside its own (write) transaction: they commit with it. Their
+    receipts are handed on (`publish`) only once that transaction has committed."""
     for event in call.events:
-        record_in_session(session, call.settings, _stamped(call, event), call.clock)
+        _kept(call, event, append_in_session(session, call.settings, _stamped(call, event),
+                                             call.clock))  # fmt: skip
     call.events.clear()
 
 
@@ -203,17 +229,21 @@ def write_apart(rt: Runtime, call: Call) -> None:
         return
     if call.writer is not None:
         while call.events:
-            call.writer.append(_stamped(call, call.events.pop(0)))
-        return
-    with rt.transaction() as session:
-        write_in_session(session, call)
+            event = call.events.pop(0)
+            _kept(call, event, call.writer.append(_stamped(call, event)))
+    else:
+        with rt.transaction() as session:
+            write_in_session(session, call)
+    publish(call)
 
 
 async def write_apart_async(call: Call) -> None:
     """`write_apart` for the event loop (group-commit writer only)."""
     assert call.writer is not None
     while call.events:
-        await call.writer.append_async(_stamped(call, call.events.pop(0)))
+        event = call.events.pop(0)
+        _kept(call, event, await call.writer.append_async(_stamped(call, event)))
+    publish(call)
 
 
 def run(
@@ -256,9 +286,11 @@ def run(
                     write_in_session(session, call)
     except Exception:
         if call is not None:  # a credential refused before a call existed is not a call
+            del call.receipts[call.published :]  # rolled back: nothing to vouch for
             write_apart(rt, call)
         raise
     write_apart(rt, call)
+    publish(call)  # the records written in the call's transaction, now committed
     if refused is not None:
         raise refused
     return answer

@@ -94,6 +94,12 @@ ENTRIES: dict[str, Kind] = {
     "GET /api/v1/datasets/{dataset}/nik/{nik}": P,
     "POST /api/v1/datasets/{dataset}/verifikasi-wajah": D,
     "GET /api/v1/perjanjian": M,
+    # The log as the node publishes it (kernel calls marked `publishes`, ADR 0014).
+    "GET /api/v1/audit/checkpoint": M,
+    "GET /api/v1/audit/bukti-konsistensi": M,
+    "GET /api/v1/audit/bukti-inklusi": M,
+    "POST /api/v1/audit/kosignatur": M,
+    "POST /api/v1/audit/riwayat-subjek": D,
     # -- pemadanan (API)
     "POST /api/v1/pemadanan": D,
     "GET /api/v1/pemadanan": M,
@@ -223,6 +229,20 @@ ENTRIES: dict[str, Kind] = {
     "simpul audit subject": D,
     "simpul audit proof": M,
     "simpul audit checkpoint": G,
+    # The witness's own side works on its folder; the node's side governs who may cosign.
+    "simpul audit witness init": L,
+    "simpul audit witness follow": L,
+    "simpul audit witness run": L,
+    "simpul audit witness show": L,
+    "simpul audit witness add": G,
+    "simpul audit witness remove": G,
+    "simpul audit witness list": M,
+    "simpul audit key show": L,
+    "simpul audit key rotate": G,
+    # Receipts (docs/receipts.md): the node's public receipt key, and an offline check of a
+    # receipt against a key, a request and a body given to it — no registry data read.
+    "simpul audit receipt key": L,
+    "simpul audit receipt verify": L,
     "simpul match": D,
     # The worker is a process; each job step it runs is one kernel call (pemadanan.runner).
     "simpul worker": L,

@@ -22,7 +22,10 @@ from simpul.access.policy import deny
 from simpul.access.schemas import Principal, Role
 from simpul.agreements import service as agreements
 from simpul.audit import service as audit
+from simpul.audit import signing, witnessed
 from simpul.audit.schemas import AuditEvent
+from simpul.audit.tree import TreeCache
+from simpul.audit.witnessed import EntryProof
 from simpul.config import Settings
 from simpul.errors import InvalidInput
 from simpul.kernel import Call, Refused
@@ -137,3 +140,14 @@ def _event(
         latency_ms=call._elapsed(),
         detail=detail or {},
     )
+
+
+def subject_history_proven(
+    session: Session, call: Call, nik: str, cache: TreeCache
+) -> tuple[list[audit.SubjectAccess], dict[int, EntryProof]]:
+    """Kernel operation: `subject_history`, each entry with its inclusion proof against the
+    latest checkpoint a witness cosigned (or, for entries newer than that, the latest one),
+    verified here (docs/audit.md)."""
+    shown = subject_history(session, call, nik)
+    trusted = signing.trusted_key_ids(call.settings)
+    return shown, witnessed.prove_entries(session, cache, [h.seq for h in shown], trusted)

@@ -357,10 +357,14 @@ def spawn_job(
 
 def spawn_worker(folder: Path, concurrency: int = 1) -> subprocess.Popen[bytes]:
     """`simpul worker` beside this process (`simpul demo`'s server): it dies with it."""
+    return spawn_beside(["--data-dir", str(folder), "worker", "--concurrency", str(concurrency)])
+
+
+def spawn_beside(args: list[str], env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
+    """`simpul ARGS…` as a child process that dies with this one (the demo's server)."""
     _load_libc()
-    cmd = [sys.executable, "-m", "simpul", "--data-dir", str(folder), "worker",
-           "--concurrency", str(concurrency)]  # fmt: skip
-    return subprocess.Popen(cmd, preexec_fn=_die_with_parent, start_new_session=True)  # noqa: S603
+    cmd = [sys.executable, "-m", "simpul", *args]
+    return subprocess.Popen(cmd, preexec_fn=_die_with_parent, start_new_session=True, env=env)  # noqa: S603
 
 
 def stop_process(proc: subprocess.Popen[bytes], grace: float = 2 * GRACE) -> None:

@@ -42,6 +42,7 @@ M: dict[str, tuple[str, str]] = {
     "role.operator": ("Operator", "Operator"),
     "role.data_user": ("Pengguna Data", "Data user"),
     "role.auditor": ("Auditor", "Auditor"),
+    "role.saksi": ("Saksi log audit", "Audit log witness"),
     "footer.note": (
         "Setiap akses diputuskan terhadap perjanjian dan dicatat di log audit.",
         "Every access is decided against the agreement and written to the audit log.",

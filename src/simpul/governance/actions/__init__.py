@@ -33,6 +33,11 @@ from simpul.governance.actions.agreements import (
     suspend_agreement,
     terminate_agreement,
 )
+from simpul.governance.actions.audit_log import (
+    register_witness,
+    remove_witness,
+    rotate_checkpoint_key,
+)
 from simpul.governance.actions.devices import activate_device, deactivate_device, register_device
 from simpul.governance.actions.institutions import (
     create_institution,
@@ -68,12 +73,15 @@ __all__ = [
     "load_registry",
     "load_seed",
     "register_device",
+    "register_witness",
+    "remove_witness",
     "rename_institution",
     "renew_recovery_codes",
     "reset_second_factor",
     "reset_secret",
     "resume_agreement",
     "revoke_account",
+    "rotate_checkpoint_key",
     "sign_agreement",
     "suspend_agreement",
     "terminate_agreement",
