@@ -228,7 +228,7 @@ def rechain(session: Session, start: int) -> None:
     session.execute(update(AuditHead).values(last_seq=last, last_hash=prev, subjects=subjects))
 
 
-def resign(world: World, session: Session) -> None:
+def resign(session: Session) -> None:
     """Drop every checkpoint and cosignature; the node signs the rewritten log afresh."""
     session.execute(delete(AuditCosignature))
     session.execute(delete(AuditCheckpoint))
@@ -243,7 +243,7 @@ def test_the_witness_refuses_a_shrunk_or_forked_log(world: World) -> None:
     with forged(world) as s:
         s.execute(update(AuditRecord).where(AuditRecord.seq == 2).values(actor="pemalsu"))
         rechain(s, 2)
-        resign(world, s)
+        resign(s)
     signing.checkpoint(world.rt.engine, world.rt.settings, world.clock)
     _refused(world, "log_bercabang")
     # Longer, but not an extension of what was cosigned: no consistency proof holds.
@@ -255,7 +255,7 @@ def test_the_witness_refuses_a_shrunk_or_forked_log(world: World) -> None:
         s.execute(delete(AuditSubject).where(AuditSubject.seq > cut))
         s.execute(delete(AuditRecord).where(AuditRecord.seq > cut))
         rechain(s, cut)
-        resign(world, s)
+        resign(s)
     signing.checkpoint(world.rt.engine, world.rt.settings, world.clock)
     _refused(world, "log_menyusut")
     assert world.state.followed(world.origin) == cosigned  # nothing cosigned meanwhile
@@ -268,7 +268,7 @@ def _edit(world: World, s: Session) -> None:
 def _edit_rechained(world: World, s: Session) -> None:
     _edit(world, s)
     rechain(s, 4)
-    resign(world, s)
+    resign(s)
 
 
 def _delete(world: World, s: Session) -> None:
@@ -279,7 +279,7 @@ def _delete(world: World, s: Session) -> None:
         s.execute(update(AuditSubject).where(AuditSubject.seq == seq).values(seq=seq - 1))
         s.execute(update(AuditRecord).where(AuditRecord.seq == seq).values(seq=seq - 1))
     rechain(s, 5)
-    resign(world, s)
+    resign(s)
 
 
 def _insert(world: World, s: Session) -> None:
@@ -292,19 +292,19 @@ def _insert(world: World, s: Session) -> None:
     )
     s.execute(insert(AuditRecord.__table__).values({**template, "seq": 4, "subject_count": 0}))
     rechain(s, 4)
-    resign(world, s)
+    resign(s)
 
 
 def _reorder(world: World, s: Session) -> None:
-    a, b = (dict(s.execute(select(AuditRecord.__table__).where(AuditRecord.seq == n)).one()._mapping)
-            for n in (3, 4))  # fmt: skip
+    table = AuditRecord.__table__
+    a, b = (dict(s.execute(select(table).where(table.c.seq == n)).one()._mapping) for n in (3, 4))
     keep = ("seq", "prev_hash", "hash")
     s.execute(delete(AuditSubject).where(AuditSubject.seq.in_((3, 4))))
     for target, source in ((3, b), (4, a)):
         values = {k: v for k, v in source.items() if k not in keep} | {"subject_count": 0}
         s.execute(update(AuditRecord).where(AuditRecord.seq == target).values(values))
     rechain(s, 3)
-    resign(world, s)
+    resign(s)
 
 
 def _cut_tail(world: World, s: Session) -> None:
@@ -315,7 +315,7 @@ def _cut_tail(world: World, s: Session) -> None:
 def _cut_tail_rewrite_head(world: World, s: Session) -> None:
     _cut_tail(world, s)
     rechain(s, 6)
-    resign(world, s)
+    resign(s)
 
 
 def _delete_cosigned_checkpoint(world: World, s: Session) -> None:
@@ -334,7 +334,7 @@ def _replace_log(world: World, s: Session) -> None:
     """A different log of the same length, consistent in itself, signed afresh."""
     s.execute(update(AuditRecord).values(reason="ganti"))
     rechain(s, 1)
-    resign(world, s)
+    resign(s)
 
 
 TAMPERING = {
@@ -450,9 +450,9 @@ def test_a_persons_history_comes_with_proofs_against_the_cosigned_checkpoint(
     assert len(entries) >= 2
     cosigned = world.state.followed(world.origin)
     assert cosigned is not None
-    for entry in entries:
-        proof = entry["bukti"]
-        if entry["seq"] > cosigned.size:
+    for item in entries:
+        proof = item["bukti"]
+        if item["seq"] > cosigned.size:
             assert proof is None or proof["saksi"] == []
             continue
         assert proof["terverifikasi"] and proof["saksi"] == [world.state.name]
@@ -460,8 +460,8 @@ def test_a_persons_history_comes_with_proofs_against_the_cosigned_checkpoint(
         assert (body.size, body.root) == (cosigned.size, cosigned.root)
         path = [base64.b64decode(h) for h in proof["jalur"]]
         leaf = bytes.fromhex(proof["hash_daun"])
-        assert merkle.verify_inclusion(entry["seq"] - 1, body.size, leaf, path, body.root)
-        assert not merkle.verify_inclusion(entry["seq"], body.size, leaf, path, body.root)
+        assert merkle.verify_inclusion(item["seq"] - 1, body.size, leaf, path, body.root)
+        assert not merkle.verify_inclusion(item["seq"], body.size, leaf, path, body.root)
     # The look-up itself is in the person's history from now on.
     again = world.client.post("/api/v1/audit/riwayat-subjek", auth=auth, json={"nik": NIKS[1]})
     assert again.json()[-1]["tindakan"] == "audit.riwayat_subjek"

@@ -21,6 +21,7 @@ from pydantic import (
     PlainSerializer,
     PlainValidator,
     StringConstraints,
+    field_validator,
 )
 
 from simpul.agreements.lifecycle import Term, end_of_term
@@ -149,6 +150,24 @@ class Party(_Model):
     signatory: Text | None = Field(default=None, alias="penandatangan")
     position: Text | None = Field(default=None, alias="jabatan")
     address: Text | None = Field(default=None, alias="alamat")
+    # The C2SP verifier key of this party's node's audit-log checkpoint key
+    # (`simpul audit key show`): the key the other party's witness pins (docs/audit.md).
+    log_key: Text | None = Field(default=None, alias="kunci_log")
+
+    @field_validator("log_key")
+    @classmethod
+    def _log_key(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        from simpul.audit.note import ALG_ED25519, parse_verifier_key
+
+        try:
+            verifier = parse_verifier_key(value.strip())
+        except ValueError as exc:
+            raise ValueError(f"kunci_log bukan kunci verifikasi C2SP yang sah: {exc}") from None
+        if verifier.alg != ALG_ED25519:
+            raise ValueError("kunci_log harus kunci Ed25519 log (jenis 0x01)")
+        return value.strip()
 
 
 class ClauseText(_Model):

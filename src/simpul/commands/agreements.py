@@ -257,6 +257,8 @@ def _print_document(doc: AgreementDocument, version: int, s: service.AgreementSu
     out.print(f"[bold]{doc.id}[/bold] versi {version} — {doc.title}")
     for p in doc.parties:
         out.print(f"  {p.designation}: {p.name} ({p.code}) nomor {p.number or '-'}")
+        if p.log_key:  # the key the other party's witness pins (docs/audit.md)
+            out.print(f"    kunci log audit: {p.log_key}")
     out.print(
         f"  Ditandatangani {doc.signed_on or '-'}; berlaku {doc.starts_on} s.d. "
         f"{doc.ends_on} ({doc.term.clause})"

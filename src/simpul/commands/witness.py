@@ -56,13 +56,25 @@ def init(
 def follow(
     folder: Folder,
     url: Annotated[str, typer.Option(help="Alamat simpul yang disaksikan.")],
-    kunci_log: Annotated[str, typer.Option(help="Kunci verifikasi log (`simpul audit key show`).")],
+    kunci_log: Annotated[
+        str | None, typer.Option(help="Kunci verifikasi log (`simpul audit key show`).")
+    ] = None,
+    perjanjian: Annotated[
+        Path | None,
+        typer.Option(help="Berkas YAML PKS: ambil kunci dari `kunci_log` pihak --pihak."),
+    ] = None,
+    pihak: Annotated[str | None, typer.Option(help="Kode instansi penyedia di PKS itu.")] = None,
     ganti_kunci: Annotated[
         bool, typer.Option(help="Terima kunci log baru setelah rotasi yang diumumkan simpul.")
     ] = False,
 ) -> None:
     """Ikuti log satu simpul; kuncinya disematkan dan tidak berubah sesudahnya."""
     state = w.WitnessState(folder)
+    if perjanjian is not None:
+        kunci_log = _key_from_agreement(perjanjian, pihak)
+    if not kunci_log:
+        err.print("Perlu --kunci-log, atau --perjanjian dan --pihak.")
+        raise typer.Exit(2)
     origin = kunci_log.split("+", 1)[0]
     try:
         state.follow(origin, kunci_log, url, replace_key=ganti_kunci)
@@ -70,6 +82,21 @@ def follow(
         raise _fail(exc if isinstance(exc, w.WitnessError) else
                     w.WitnessError("kunci_log_tidak_valid", str(exc))) from None  # fmt: skip
     out.print(f"Saksi {escape(state.name)} mengikuti log {escape(origin)} di {escape(url)}.")
+
+
+def _key_from_agreement(path: Path, party: str | None) -> str:
+    """The log key a party recorded in the agreement: what both sides signed, not what the
+    network says."""
+    import yaml
+
+    from simpul.agreements.schemas import AgreementDocument
+
+    doc = AgreementDocument.model_validate(yaml.safe_load(path.read_text(encoding="utf-8")))
+    found = next((p for p in doc.parties if p.code == party), None)
+    if found is None or not found.log_key:
+        err.print(f"PKS {doc.id} tidak mencatat kunci_log untuk pihak {party!r}.")
+        raise typer.Exit(2)
+    return found.log_key
 
 
 @app.command("run")
