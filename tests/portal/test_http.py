@@ -364,6 +364,9 @@ def test_auditor_sees_one_persons_history_within_scope(portal_env: PortalEnv) ->
     op = portal_env.client("bkn.operator")
     csrf = csrf_of(op.get("/portal/layanan/akses-nik").text)
     op.post("/portal/layanan/akses-nik", data={"nik": person["nik"], "csrf": csrf})
+    from simpul.audit import signing
+
+    signing.checkpoint(portal_env.rt.engine, portal_env.rt.settings, portal_env.rt.clock)
     auditor = portal_env.client("dukcapil.auditor")
     page = auditor.get("/portal/audit/subjek")
     resp = auditor.post(
@@ -371,6 +374,8 @@ def test_auditor_sees_one_persons_history_within_scope(portal_env: PortalEnv) ->
     )
     shown = text_of(resp.text)
     assert "bkn.operator" in shown and "pks-dukcapil-bkn" in shown
+    # Each entry with its proof: included in a signed checkpoint (no witness in this world).
+    assert "Tercakup checkpoint #" in shown and "TIDAK sah" not in shown
     assert person["nik"] not in shown and person["nik"][:6] + "******" in shown  # masked
     # Kemensos is no party to PKS 003: its administrator sees none of these records.
     other = portal_env.client("kemensos.admin")

@@ -556,6 +556,17 @@ M: dict[str, tuple[str, str]] = {
     ),
     "audit.subject_for": ("Riwayat untuk NIK {nik}", "History for NIK {nik}"),
     "audit.subject_none": ("Tidak ada akses tercatat.", "No recorded access."),
+    "col.proof": ("Bukti", "Proof"),
+    "audit.proof_witnessed": (
+        "Terverifikasi: checkpoint #{size}, dikosignatur {n} saksi ({names})",
+        "Verified: checkpoint #{size}, cosigned by {n} witness(es) ({names})",
+    ),
+    "audit.proof_unwitnessed": (
+        "Tercakup checkpoint #{size}; belum dikosignatur saksi",
+        "In checkpoint #{size}; not yet cosigned by a witness",
+    ),
+    "audit.proof_pending": ("Belum tercakup checkpoint", "Not yet in a checkpoint"),
+    "audit.proof_invalid": ("Bukti TIDAK sah", "Proof INVALID"),
     "decision.izin": ("izin", "allowed"),
     "decision.tolak": ("tolak", "denied"),
     "decision.tindakan": ("tindakan", "action"),

@@ -20,6 +20,7 @@ from simpul.kernel import Known, Origin
 from simpul.kit.ids import new_id
 from simpul.kit.masking import mask_nik
 from simpul.oversight import reading
+from simpul.oversight.api import tree_of
 from simpul.portal.repository import AuditQuery, AuditSearchRepository
 from simpul.portal.web import (
     check_csrf,
@@ -158,11 +159,12 @@ def _audit_subject(request: Request, form: dict[str, str]) -> HTMLResponse:
                     source_ip=client_ip(request), peer_ip=peer_ip(request),
                     request_id=new_id("portal-"))  # fmt: skip
     try:
-        history = kernel.run(node_of(request.app.state), Known(user.principal), origin,
-                             reading.subject_history, raw)  # fmt: skip
+        history, proofs = kernel.run(node_of(request.app.state), Known(user.principal), origin,
+                                     reading.subject_history_proven, raw,
+                                     tree_of(request.app.state))  # fmt: skip
     except SimpulError as exc:
         ctx["error"] = error_message(lang_of(request), exc)
         return render(request, "audit_subjek.html", ctx, status=exc.status)
-    ctx["history"] = history
+    ctx["history"], ctx["proofs"] = history, proofs
     ctx["masked"] = mask_nik(parse_nik(raw).nik)
     return render(request, "audit_subjek.html", ctx)
