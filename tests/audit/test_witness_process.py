@@ -91,14 +91,14 @@ def test_a_witness_process_cosigns_then_alerts_on_a_rewritten_log(
         [sys.executable, "-m", "simpul", "serve", "--port", str(port)],
         env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
-    metrics_port = _free_port()
+    metrics_port, listen_port = _free_port(), _free_port()
     log_file = tmp_path / "saksi.log"
     witness_env = {**env, "SIMPUL_SAKSI_CLIENT_SECRET": secret.get_secret_value()}
     with log_file.open("wb") as sink:
         proc = subprocess.Popen(
             [sys.executable, "-m", "simpul", "audit", "witness", "run", str(folder),
              "--client-id", "bkn.saksi", "--interval", "0.2",
-             "--metrics-port", str(metrics_port)],
+             "--metrics-port", str(metrics_port), "--listen-port", str(listen_port)],
             env=witness_env, stdout=sink, stderr=subprocess.STDOUT,
         )  # fmt: skip
     try:
@@ -115,6 +115,12 @@ def test_a_witness_process_cosigns_then_alerts_on_a_rewritten_log(
         until(lambda: cosigned() >= 27, 30, about=lambda: log_file.read_text())
         ok = runner.invoke(app, ["audit", "verify", "--saksi", str(folder)])
         assert ok.exit_code == 0, ok.output
+        # The same anchor, from the witness's own HTTP view: trusted by its key alone.
+        by_url = ["audit", "verify", "--saksi-url", f"http://127.0.0.1:{listen_port}",
+                  "--kunci-saksi", witness_key]  # fmt: skip
+        ok = runner.invoke(app, by_url)
+        assert ok.exit_code == 0, ok.output
+        assert "saksi.bkn.uji" in ok.output
 
         # The operator rewrites record 3 and re-signs: a fork of what the witness saw.
         before = cosigned()
@@ -142,10 +148,11 @@ def test_a_witness_process_cosigns_then_alerts_on_a_rewritten_log(
         assert 'origin="simpul.uji/dukcapil"' in labels
         assert "witness ALERT" in log_file.read_text()
         assert cosigned() == before  # it cosigns nothing of the rewritten log
-        bad = runner.invoke(app, ["audit", "verify", "--saksi", str(folder)])
-        assert bad.exit_code == 1
-        assert "log_tidak_konsisten_dengan_saksi" in bad.output
-        assert "saksi.bkn.uji" in bad.output
+        for how in (["--saksi", str(folder)], by_url[2:]):
+            bad = runner.invoke(app, ["audit", "verify", *how])
+            assert bad.exit_code == 1
+            assert "log_tidak_konsisten_dengan_saksi" in bad.output
+            assert "saksi.bkn.uji" in bad.output
         shown = runner.invoke(app, ["audit", "witness", "show", str(folder)])
         assert "PERINGATAN" in shown.output
     finally:

@@ -465,3 +465,30 @@ def test_a_persons_history_comes_with_proofs_against_the_cosigned_checkpoint(
     # The look-up itself is in the person's history from now on.
     again = world.client.post("/api/v1/audit/riwayat-subjek", auth=auth, json={"nik": NIKS[1]})
     assert again.json()[-1]["tindakan"] == "audit.riwayat_subjek"
+
+
+def test_a_rotated_checkpoint_key_is_announced_repinned_and_old_checkpoints_still_verify(
+    world: World,
+) -> None:
+    assert world.round() is not None
+    settings = world.rt.settings
+    old_key = signing.log_verifier_key(settings)
+    with world.rt.transaction() as s:
+        old, new = actions.rotate_checkpoint_key(s, settings, world.clock, actor="uji",
+                                                 reason="Rotasi tahunan")  # fmt: skip
+    assert old != new and signing.log_verifier_key(settings) != old_key
+    retired = settings.data_dir / signing.RETIRED_FILE
+    assert retired.stat().st_mode & 0o777 == 0o600
+    assert old_key in retired.read_text()
+    world.append(4)  # signed by the new key
+    # The witness pinned the old key: it refuses until its operator accepts the new one.
+    _refused(world, "tanda_tangan_log_tidak_sah")
+    world.state.follow(world.origin, signing.log_verifier_key(settings), "http://testserver",
+                       replace_key=True)  # fmt: skip
+    assert world.round() is not None  # still consistent with what it cosigned before
+    result = world.verify()
+    assert result.ok and result.checkpoints_checked >= 2, result
+    with world.rt.read_transaction() as s:
+        rotated = s.scalars(select(AuditRecord).where(
+            AuditRecord.action == "audit.kunci_checkpoint_diganti")).one()  # fmt: skip
+    assert old in rotated.detail and new in rotated.detail

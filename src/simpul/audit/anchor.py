@@ -72,6 +72,24 @@ def from_note(text: str, witness_keys: Sequence[str]) -> Anchor:
     )
 
 
+def from_url(url: str, origin: str, witness_keys: Sequence[str]) -> Anchor:
+    """The checkpoint a witness serves (`simpul audit witness run --listen-port`); it is
+    trusted only through the cosignature of one of `witness_keys`."""
+    from urllib.parse import quote
+
+    import httpx
+
+    try:
+        got = httpx.get(f"{url.rstrip('/')}/checkpoint/{quote(origin, safe='')}", timeout=10)
+    except httpx.HTTPError as exc:
+        raise InvalidInput(
+            "saksi_tidak_terjangkau", f"Saksi di {url} tidak terjangkau ({type(exc).__name__})."
+        ) from None
+    if got.status_code != 200:
+        raise InvalidInput("saksi_tanpa_checkpoint", f"Saksi di {url} belum menyaksikan {origin}.")
+    return from_note(got.text, witness_keys)
+
+
 Problem = tuple[int, str, str, int | None]  # (seq, reason, detail, checkpoint size)
 
 

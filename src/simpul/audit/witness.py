@@ -20,10 +20,12 @@ import contextlib
 import logging
 import os
 import sqlite3
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -349,3 +351,42 @@ def run(
             run_round(state, origin, client, metrics)
         done += 1
         time.sleep(max(0.0, interval - (time.monotonic() - started)))
+
+
+def cosigned_note(state: WitnessState, origin: str) -> str | None:
+    """The last checkpoint the witness cosigned for `origin`, with its cosignature: what
+    `simpul audit verify --checkpoint` (or `--saksi-url`) takes as its anchor."""
+    found = state.followed(origin)
+    if found is None or found.note is None or found.cosignature is None:
+        return None
+    if found.cosignature in found.note:
+        return found.note
+    return note.add_signature(found.note, found.cosignature)
+
+
+def serve_state(state: WitnessState, port: int, host: str = "127.0.0.1") -> Any:
+    """A read-only HTTP view of the witness's state: `GET /checkpoint/<origin>` answers the
+    cosigned checkpoint note (text/plain), 404 for a log it does not follow. Nothing secret
+    is in it; it lets anyone check a node against this witness without its files."""
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+    from urllib.parse import unquote
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            prefix = "/checkpoint/"
+            text = None
+            if self.path.startswith(prefix):
+                text = cosigned_note(state, unquote(self.path[len(prefix) :]))
+            body = (text or "tidak ada checkpoint untuk log itu\n").encode()
+            self.send_response(200 if text else 404)
+            self.send_header("Content-Type", "text/plain; charset=utf-8")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, format: str, *args: Any) -> None:
+            return  # no access log: the origins asked for are not worth one
+
+    server = ThreadingHTTPServer((host, port), Handler)
+    threading.Thread(target=server.serve_forever, name="saksi-http", daemon=True).start()
+    return server

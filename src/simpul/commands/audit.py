@@ -45,9 +45,15 @@ def verify(
         Path | None,
         typer.Option("--checkpoint", help="Berkas checkpoint berkosignatur (catatan C2SP)."),
     ] = None,
+    saksi_url: Annotated[
+        str | None,
+        typer.Option(help="Alamat saksi (`witness run --listen-port`): checkpoint terakhirnya."),
+    ] = None,
     kunci_saksi: Annotated[
         list[str] | None,
-        typer.Option(help="Kunci verifikasi saksi (cosignature/v1) untuk --checkpoint."),
+        typer.Option(
+            help="Kunci verifikasi saksi (cosignature/v1) untuk --checkpoint/--saksi-url."
+        ),
     ] = None,
 ) -> None:
     """Periksa seluruh rantai hash, baris subjek, kepala log dan checkpoint bertanda tangan;
@@ -64,6 +70,8 @@ def verify(
         held = anchors.from_witness(saksi, log_origin(rt.settings))
     elif checkpoint_file is not None:
         held = anchors.from_note(checkpoint_file.read_text(encoding="utf-8"), kunci_saksi or [])
+    elif saksi_url is not None:
+        held = anchors.from_url(saksi_url, log_origin(rt.settings), kunci_saksi or [])
     result = anchors.verify(
         rt.engine, trusted_key_ids=trusted, anchor=held, workers=workers,
         lag_seconds=rt.settings.audit_cosign_lag_seconds, now=rt.clock.now(),

@@ -111,6 +111,10 @@ def run(
     metrics_port: Annotated[
         int | None, typer.Option(help="Layani metrik Prometheus di 127.0.0.1:PORT.")
     ] = None,
+    listen_port: Annotated[
+        int | None,
+        typer.Option(help="Layani checkpoint berkosignatur di 127.0.0.1:PORT/checkpoint/<origin>."),
+    ] = None,
 ) -> None:
     """Jalankan saksi: ambil checkpoint, periksa bukti konsistensi, kosignatur, serahkan.
     Rahasia klien dibaca dari variabel lingkungan SIMPUL_SAKSI_CLIENT_SECRET."""
@@ -130,6 +134,8 @@ def run(
     metrics = w.Metrics()
     if metrics_port is not None:
         start_http_server(metrics_port, addr="127.0.0.1", registry=metrics.registry)
+    if listen_port is not None:
+        w.serve_state(state, listen_port)
     client = w.NodeClient(chosen[0].url, client_id, secret)
     stop = threading.Event()
     try:
