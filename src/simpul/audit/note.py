@@ -275,9 +275,7 @@ def check_note_signature(note: str | Note, verifier: Verifier) -> bool | None:
         raise ValueError("not an Ed25519 note verifier")
     parsed = parse_note(note) if isinstance(note, str) else note
     mine = [
-        s
-        for s in parsed.signatures
-        if s.name == verifier.name and s.key_hash == verifier.key_hash
+        s for s in parsed.signatures if s.name == verifier.name and s.key_hash == verifier.key_hash
     ]
     if not mine:
         return None
