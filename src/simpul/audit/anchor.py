@@ -56,6 +56,8 @@ def from_note(text: str, witness_keys: Sequence[str]) -> Anchor:
         parsed = note.parse_note(text)
         body = note.parse_checkpoint(parsed.text)
         verifiers = [note.parse_verifier_key(k.strip()) for k in witness_keys]
+        if any(v.alg != note.ALG_COSIGNATURE_V1 for v in verifiers):
+            raise ValueError("a witness key is a cosignature/v1 key (type 0x04)")
     except ValueError as exc:
         raise InvalidInput(
             "jangkar_tidak_terbaca", f"Checkpoint saksi tak terbaca: {exc}."
