@@ -10,8 +10,19 @@ call writes) with the subject look-up index led by generation (ADR 0008) and, on
 database after swapping the index, keyed by the hash prefix alone (the layout before),
 printing CPU per subject for both; and times a person's history look-up.
 
+The witnessed log (issue 18, bench/audit_witness.py), on the verified log: durable appends
+with a checkpoint every second, with no witness and with one witness cosigning (a real
+`simpul serve` over the bench's database and a real `simpul audit witness run` following
+it); the time from an append to the checkpoint that covers it, signed and cosigned; receipts
+signed as the server signs them and verified offline; and verify against the witness's state
+next to the plain verify of the same log. Targets: >= 20,000 appends/s with the witness,
+p99 append -> cosigned <= 2 s, <= 1 ms per receipt, verify 1,000,000 records against the
+witness <= 10 s.
+
     python bench/audit.py [--backend sqlite|postgresql|both] [--records N] [--writers N]
                           [--tasks N] [--processes N] [--verify-records N]
+                          [--witness-records N] [--witness-interval S]
+                          [--sample-every N] [--receipt-every N]
 
 Writers are threads calling AuditWriter.append (each blocks until its record is durable),
 and, in a second series, asyncio tasks awaiting AuditWriter.append_async; each series runs
@@ -19,7 +30,8 @@ in one process and in --processes processes sharing the database.
 
 SIMPUL_BENCH_TOY=1 runs tiny sizes in seconds. SQLite runs with synchronous=FULL (the
 default: durable against power loss); PostgreSQL with its defaults (fsync on, synchronous
-commit on) in a database `simpul_bench_audit` on 127.0.0.1:5432 created and dropped here.
+commit on) in databases `simpul_bench_audit` (the append runs) and `simpul_bench_audit_log`
+(the verified log) on 127.0.0.1:5432, created and dropped here.
 """
 
 from __future__ import annotations
@@ -31,12 +43,13 @@ import itertools
 import multiprocessing as mp
 import os
 import secrets
+import signal
 import sys
 import tempfile
 import threading
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import SecretStr
 from sqlalchemy import create_engine, text
@@ -47,6 +60,10 @@ from simpul.audit.schemas import AuditEvent
 from simpul.config import Settings
 from simpul.db import make_engine, run_migrations
 from simpul.kit.clock import SystemClock
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # for audit_witness, beside it
+if TYPE_CHECKING:  # imported where used: the append workers' processes need none of it
+    import audit_witness as aw
 
 TOY = os.environ.get("SIMPUL_BENCH_TOY") == "1"
 PG_ADMIN = os.environ.get(
@@ -81,10 +98,15 @@ def make_event(i: int) -> AuditEvent:
 
 
 def settings_for(data_dir: Path, url: str | None) -> Settings:
+    import audit_witness as aw
+
     return Settings(
         data_dir=data_dir,
         database_url=url,
         audit_hmac_key=SecretStr(secrets.token_urlsafe(32)),
+        secret_key=SecretStr(secrets.token_urlsafe(32)),  # for `simpul serve` (the witness)
+        pseudonym_key=SecretStr(secrets.token_urlsafe(32)),
+        audit_origin=aw.ORIGIN,
         sqlite_synchronous="FULL",
     )
 
@@ -121,7 +143,8 @@ def _append_worker(
         await asyncio.gather(*(work_async(k) for k in range(callers)))
 
     pool = [threading.Thread(target=work, args=(k,)) for k in range(callers)]
-    start.wait()
+    if not start.wait(600):  # the parent is gone (killed): do not wait for ever
+        raise RuntimeError("append worker: no start signal in 600 s")
     began = time.perf_counter()
     if mode == "asyncio":
         asyncio.run(run_async())
@@ -249,6 +272,9 @@ def measure_batch_appends(engine: Engine, settings: Settings, records: int) -> t
 
 
 HASH_KEYED = "CREATE INDEX ix_audit_subject_prefix ON audit_subject (substr(subject_hash, 1, 12))"
+GENERATION_LED = (
+    "CREATE INDEX ix_audit_subject_gen_prefix ON audit_subject (gen, substr(subject_hash, 1, 12))"
+)
 
 
 def use_hash_keyed_index(engine: Engine) -> None:
@@ -256,6 +282,13 @@ def use_hash_keyed_index(engine: Engine) -> None:
     with engine.begin() as conn:
         conn.execute(text("DROP INDEX ix_audit_subject_gen_prefix"))
         conn.execute(text(HASH_KEYED))
+
+
+def use_generation_index(engine: Engine) -> None:
+    """Back to the product's index (migration 0006) for what runs after."""
+    with engine.begin() as conn:
+        conn.execute(text("DROP INDEX ix_audit_subject_prefix"))
+        conn.execute(text(GENERATION_LED))
 
 
 def measure_history(engine: Engine, settings: Settings, lookups: int) -> tuple[float, int]:
@@ -292,22 +325,36 @@ def verdict(ok: bool) -> str:
 
 
 def run_backend(backend: str, args: argparse.Namespace) -> None:
+    import audit_witness as aw
+
     print(
         f"\n== {backend}: {args.records:,} appends, {args.writers} writers; "
         f"verify {args.verify_records:,} records",
         flush=True,
     )
+    # Two databases: the append runs', dropped once they are done, and the verified log's.
+    names = (PG_DB, PG_DB + "_log")
     with tempfile.TemporaryDirectory(prefix="simpul-bench-audit-") as tmp:
-        url = None
+        urls: tuple[str | None, str | None] = (None, None)
         admin = None
         if backend == "postgresql":
             admin = create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
             with admin.connect() as conn:
-                conn.execute(text(f'DROP DATABASE IF EXISTS "{PG_DB}" WITH (FORCE)'))
-                conn.execute(text(f'CREATE DATABASE "{PG_DB}"'))
-            url = PG_ADMIN.rsplit("/", 1)[0] + f"/{PG_DB}"
+                for name in names:
+                    conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+                    conn.execute(text(f'CREATE DATABASE "{name}"'))
+            base = PG_ADMIN.rsplit("/", 1)[0]
+            urls = (f"{base}/{names[0]}", f"{base}/{names[1]}")
+        (Path(tmp) / "log").mkdir()
+        log_settings = settings_for(Path(tmp) / "log", urls[1])
+        node = aw.WitnessedNode(log_settings, Path(tmp) / "saksi", args.witness_interval)
         try:
-            settings = settings_for(Path(tmp), url)
+            log_engine = make_engine(log_settings)
+            run_migrations(log_engine)
+            if TOY:  # its seconds of start-up overlap the toy append runs (not compared)
+                node.prepare()
+                node.start()
+            settings = settings_for(Path(tmp), urls[0])
             engine = make_engine(settings)
             run_migrations(engine)
             procs = [1, args.processes] if args.processes > 1 else [1]
@@ -336,51 +383,133 @@ def run_backend(backend: str, args: argparse.Namespace) -> None:
             )
             engine.dispose()
             if backend == "sqlite":
-                (Path(tmp) / "simpul.db").unlink()
-                for extra in ("-wal", "-shm"):
+                for extra in ("", "-wal", "-shm"):
                     Path(tmp, f"simpul.db{extra}").unlink(missing_ok=True)
             else:
                 with admin.connect() as conn:  # type: ignore[union-attr]
                     conn.execute(text(f'DROP DATABASE "{PG_DB}" WITH (FORCE)'))
-                    conn.execute(text(f'CREATE DATABASE "{PG_DB}"'))
-            engine = make_engine(settings)
-            run_migrations(engine)
-            began = time.perf_counter()
-            build_log(engine, settings, args.verify_records, args.checkpoint_every)
-            print(
-                f"built a {args.verify_records:,}-record log in "
-                f"{time.perf_counter() - began:.1f} s",
-                flush=True,
-            )
-            for workers in (None, 1):
-                seconds, result = measure_verify(engine, settings, workers)
-                label = "auto workers" if workers is None else "1 process"
-                ok = result.ok and seconds <= VERIFY_TARGET_S
-                print(
-                    f"verify {result.records_checked:,} records, "
-                    f"{result.checkpoints_checked} checkpoints ({label}): {seconds:.2f} s "
-                    f"(target <= {VERIFY_TARGET_S:.0f} s: {verdict(ok)}; "
-                    f"log ok: {result.ok})",
-                    flush=True,
-                )
-            per_ms, gens = measure_history(engine, settings, 20 if TOY else 200)
-            print(f"subject history look-up: {per_ms:.2f} ms each ({gens} generations)")
-            batches = 5 if TOY else 50
-            for label in ("generation-led index (ADR 0008)", "hash-keyed index (before)"):
-                if label.startswith("hash"):
-                    use_hash_keyed_index(engine)
-                rate, cpu_us = measure_batch_appends(engine, settings, batches)
-                print(
-                    f"batch-shaped appends ({batches} records x 1,000 subjects, a commit each), "
-                    f"{label}: {rate:,.0f} subject rows/s, {cpu_us:.1f} µs CPU per subject",
-                    flush=True,
-                )
-            engine.dispose()
+            on_verified_log(log_engine, log_settings, node, args)
+            log_engine.dispose()
         finally:
+            node.close()
             if admin is not None:
                 with admin.connect() as conn:
-                    conn.execute(text(f'DROP DATABASE IF EXISTS "{PG_DB}" WITH (FORCE)'))
+                    for name in names:
+                        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
                 admin.dispose()
+
+
+def on_verified_log(
+    engine: Engine, settings: Settings, node: aw.WitnessedNode, args: argparse.Namespace
+) -> None:
+    """The million-record log: verify (plain and against a witness that cosigned it), the
+    history look-up, batch-shaped appends, then the witnessed appends and receipts."""
+    import audit_witness as aw
+
+    if not node.started:
+        node.prepare()  # the witness's account and key at the node: three governance records
+        node.start()  # the node's server and the witness start as the log is built
+    began = time.perf_counter()
+    build_log(engine, settings, args.verify_records, args.checkpoint_every)
+    print(
+        f"built a {args.verify_records:,}-record log in {time.perf_counter() - began:.1f} s "
+        f"(simpul serve up after {node.wait_up():.1f} s)",
+        flush=True,
+    )
+    waited = node.wait_cosigned(aw.head_size(engine), aw.START_TIMEOUT_S)
+    print(
+        f"simpul audit witness run (interval {args.witness_interval} s) cosigned the "
+        f"{node.cosigned():,}-record log {waited:.1f} s after; it and the server are frozen "
+        "(SIGSTOP) while the log is verified",
+        flush=True,
+    )
+    node.pause()
+    plain: dict[int | None, float] = {}
+    for workers in (None, 1):
+        seconds, result = measure_verify(engine, settings, workers)
+        plain[workers] = seconds
+        label = "auto workers" if workers is None else "1 process"
+        ok = result.ok and seconds <= VERIFY_TARGET_S
+        print(
+            f"verify {result.records_checked:,} records, "
+            f"{result.checkpoints_checked} checkpoints ({label}): {seconds:.2f} s "
+            f"(target <= {VERIFY_TARGET_S:.0f} s: {verdict(ok)}; "
+            f"log ok: {result.ok})",
+            flush=True,
+        )
+    for workers in (None, 1):
+        seconds, result, size = aw.verify_against_witness(engine, settings, node.folder, workers)
+        label = "auto workers" if workers is None else "1 process"
+        ok = result.ok and seconds <= VERIFY_TARGET_S
+        print(
+            f"verify {result.records_checked:,} records against the witness's checkpoint "
+            f"#{size:,} ({label}): {seconds:.2f} s, plain verify {plain[workers]:.2f} s "
+            f"(target <= {VERIFY_TARGET_S:.0f} s: {verdict(ok)}; log ok: {result.ok}, "
+            f"witness {result.witness})",
+            flush=True,
+        )
+    per_ms, gens = measure_history(engine, settings, 20 if TOY else 200)
+    print(f"subject history look-up: {per_ms:.2f} ms each ({gens} generations)")
+    batches = 5 if TOY else 50
+    for label in ("generation-led index (ADR 0008)", "hash-keyed index (before)"):
+        if label.startswith("hash"):
+            use_hash_keyed_index(engine)
+        rate, cpu_us = measure_batch_appends(engine, settings, batches)
+        print(
+            f"batch-shaped appends ({batches} records x 1,000 subjects, a commit each), "
+            f"{label}: {rate:,.0f} subject rows/s, {cpu_us:.1f} µs CPU per subject",
+            flush=True,
+        )
+    use_generation_index(engine)
+    node.resume()
+    witnessed_appends(engine, settings, node, args)
+
+
+def witnessed_appends(
+    engine: Engine, settings: Settings, node: aw.WitnessedNode, args: argparse.Namespace
+) -> None:
+    import audit_witness as aw
+
+    events = [make_event(i) for i in range(1_000)]
+    records, tasks = args.witness_records, args.tasks
+    alone, witnessed = aw.append_series(node, engine, settings, events, records, tasks,
+                                        args.sample_every, args.receipt_every)  # fmt: skip
+    print(
+        f"witnessed log: {records:,} appends, 1 process x {tasks:,} asyncio tasks, a checkpoint "
+        "every 1 s or 10,000 records (the witness run first, then its processes ended)",
+        flush=True,
+    )
+    for run in (alone, witnessed):
+        print(
+            f"  {run.label + ':':12} {run.rate:,.0f} durable appends/s "
+            f"(target {APPEND_TARGET:,}/s: {verdict(run.rate >= APPEND_TARGET)})",
+            flush=True,
+        )
+    print(f"  one witness / no witness: {witnessed.rate / alone.rate:.0%}")
+    for run, what, target in ((alone, "checkpoint signed", False),
+                              (witnessed, "checkpoint cosigned by the witness", True)):  # fmt: skip
+        p50, p99, top = aw.quantiles(run.latencies)
+        judged = (
+            f"target p99 <= {aw.LATENCY_TARGET_S:.0f} s: "
+            f"{verdict(p99 <= aw.LATENCY_TARGET_S and not run.uncovered)}; "
+            if target
+            else ""
+        )
+        print(
+            f"  append -> {what} ({run.label}): p50 {p50:.2f} s, p99 {p99:.2f} s, "
+            f"max {top:.2f} s ({judged}{len(run.latencies)} samples, every "
+            f"{args.sample_every:,}th seq, {run.uncovered} uncovered; {run.polls:,} polls, "
+            f"longest gap {run.max_gap * 1000:.0f} ms)",
+            flush=True,
+        )
+    kept = alone.kept + witnessed.kept
+    sign_us, verify_us = aw.measure_receipts(settings, kept)
+    print(
+        f"receipts: {len(kept):,} signed as the server signs them, {sign_us:.0f} µs each; "
+        f"verified offline (key, signature, request digest): {verify_us:.0f} µs each "
+        f"(target <= {aw.RECEIPT_TARGET_US:,.0f} µs: {verdict(verify_us <= aw.RECEIPT_TARGET_US)})",
+        flush=True,
+    )
 
 
 def main() -> int:
@@ -393,7 +522,13 @@ def main() -> int:
     parser.add_argument("--verify-records", type=int, default=5_000 if TOY else 1_000_000)
     parser.add_argument("--checkpoint-every", type=int, default=1_000 if TOY else 10_000)
     parser.add_argument("--baseline-records", type=int, default=200 if TOY else 5_000)
+    parser.add_argument("--witness-records", type=int, default=2_000 if TOY else 200_000)
+    parser.add_argument("--witness-interval", type=float, default=0.25, help="seconds")
+    parser.add_argument("--sample-every", type=int, default=100 if TOY else 1_000)
+    parser.add_argument("--receipt-every", type=int, default=10 if TOY else 40)
     args = parser.parse_args()
+    # SIGTERM unwinds like Ctrl-C: child processes ended, the bench database dropped.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     print(f"cpu count: {os.cpu_count()}; python {sys.version.split()[0]}; toy: {TOY}")
     for backend in ("sqlite", "postgresql") if args.backend == "both" else (args.backend,):
         run_backend(backend, args)
