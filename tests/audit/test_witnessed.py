@@ -158,6 +158,10 @@ def test_consistency_and_inclusion_proofs_verify_over_http(world: World) -> None
                                params={"lama": new.size + 1})  # fmt: skip
     assert too_big.status_code == 422
     assert too_big.json()["code"] == "ukuran_pohon_tidak_valid"
+    # Neither the reads nor a size out of range left a record: nothing was decided about
+    # anyone, and a witness's polling must not feed the log (ADR 0014).
+    with world.rt.read_transaction() as s:
+        assert s.scalar(select(func.max(AuditRecord.seq))) == new.size
 
 
 def test_only_witnesses_auditors_and_admins_read_it_and_refusals_are_recorded(world: World) -> None:

@@ -28,7 +28,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from simpul.audit import merkle, note
-from simpul.audit.repository import GENESIS, AuditRepository, LogReader, ts_text
+from simpul.audit.repository import GENESIS, AuditRepository, LogReader, WriterTurn, ts_text
 from simpul.audit.tree import TreeCache
 from simpul.config import Settings, read_instance_record
 from simpul.db import session_factory, transaction
@@ -344,8 +344,15 @@ def _checkpoint(
         "frontier": frontier,
         "origin": origin,
     }
-    with transaction(session_factory(engine)) as session:
-        AuditRepository(session).add_checkpoint(values)
+    # Queue with the appenders for SQLite's write lock (an OS file lock hands it over at
+    # once; SQLite's busy handler slept up to 100 ms a try and delayed checkpoints by
+    # seconds under a steady append load: bench/audit.py).
+    turn = WriterTurn(engine)
+    try:
+        with turn, transaction(session_factory(engine)) as session:
+            AuditRepository(session).add_checkpoint(values)
+    finally:
+        turn.close()
     made = (size, stamp, root.hex(), prev.hex(), kid, public.hex(), signature.hex(), origin)
     return Checkpoint(*made)
 

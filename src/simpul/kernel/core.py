@@ -119,6 +119,11 @@ def execute(session: Session, call: Call, op: Op[P, T], *args: P.args, **kw: P.k
     try:
         answer = op(session, call, *args, **kw)
     except SimpulError as exc:
+        if _publishes(op) and not isinstance(exc, Refused):
+            # Nothing was decided about anyone (no checkpoint yet, a size out of range):
+            # recorded, a witness polling a fresh node would feed the log (ADR 0014).
+            call.events.clear()
+            raise
         settle_refusal(call, exc)
         raise
     except Exception as exc:
