@@ -181,6 +181,10 @@ def _telemetry(enabled: bool) -> dict[str, Any]:
 
 def create_app(settings: Settings, rt: Runtime | None = None) -> FastAPI:
     runtime = rt or Runtime(settings)
+    if settings.federation_member:  # other nodes' datasets are forwarded to them
+        from simpul.federation.node import attach
+
+        attach(runtime)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

@@ -83,6 +83,11 @@ LAZY_COMMANDS: dict[str, LazyCommand] = {
         "app",
         "Verifikasi wajah: penyimpanan foto wajah penyedia dan pemeriksaan mesin.",
     ),
+    "federation": LazyCommand(
+        "simpul.commands.federation",
+        "app",
+        "Federasi: otoritas, direktori anggota, listener antarnode.",
+    ),
     "retensi": LazyCommand(
         "simpul.commands.retention",
         "app",
@@ -183,6 +188,10 @@ def root(
     # the data folder's own (simpul.runtime.check_instance).
     creates = ctx.invoked_subcommand in ("init", "demo")
     ctx.obj = Runtime(load_settings(data_dir), guard=not creates)
+    if ctx.obj.settings.federation_member:  # a member node: other nodes' datasets forwarded
+        from simpul.federation.node import attach
+
+        attach(ctx.obj)
     ctx.call_on_close(ctx.obj.close)
 
 

@@ -113,6 +113,36 @@ class Settings(BaseSettings):
     # health check before it is killed and replaced (uvicorn's default of 5 s killed
     # workers still starting on a busy node).
     worker_healthcheck_seconds: int = 60
+    # Federation (docs/federation.md): this node's member code in the federation directory
+    # (its institution's code); unset, the node is not federated and holds every dataset it
+    # serves (the embedded, single-node mode).
+    federation_member: str | None = None
+    # Institutions without a node of their own that this node hosts as tenants: datasets
+    # they provide are served here too.
+    federation_tenants: list[str] = Field(default_factory=list)
+    # Where the signed directory is read: a file path or an https:// URL (another node's
+    # /federasi/v1/direktori, or the authority's publication point).
+    federation_directory: str | None = None
+    # The federation authority's verifier keys (C2SP vkey); a directory must be signed by
+    # one of them. Several during a key rotation.
+    federation_authority_keys: list[str] = Field(default_factory=list)
+    # The node's TLS key, its certificate and the federation's CA (PEM files); default
+    # DATA_DIR/federasi/{node.key,node.pem,ca.pem}.
+    federation_tls_dir: Path | None = None
+    # The federation listener (`simpul serve --federation-port`): mutual TLS, node-to-node.
+    federation_host: str = "127.0.0.1"
+    federation_port: int | None = None
+    # A node-to-node request older or newer than this (seconds) is refused, and its id is
+    # remembered for twice as long to refuse a replay (MOSIP uses 30 s).
+    federation_window_seconds: float = Field(default=30.0, gt=0, le=3600)
+    # How often the directory is read again (seconds), and how long a call to another node
+    # may take (seconds).
+    federation_refresh_seconds: float = Field(default=300.0, gt=0)
+    federation_timeout_seconds: float = Field(default=30.0, gt=0)
+
+    @property
+    def federation_folder(self) -> Path:
+        return self.federation_tls_dir or self.data_dir / "federasi"
 
     @property
     def effective_database_url(self) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import Any
 
 import typer
 from sqlalchemy.engine import Engine
@@ -35,6 +36,9 @@ class Runtime:
     # Entry points other than `simpul init` / `simpul demo` set this: the first use of the
     # database checks that it is the data folder's own (`check_instance`), never creating one.
     guard: bool = False
+    # The federation (simpul.federation.node.Federation) when the node is a member: set by
+    # the entry points (`attach`), read by the kernel for every call.
+    peers: Any = None
     _engine: Engine | None = None
     _sessions: sessionmaker[Session] | None = None
     _read_engine: Engine | None = None
@@ -113,6 +117,8 @@ class Runtime:
         return instance_id
 
     def close(self) -> None:
+        if self.peers is not None:
+            self.peers.close()  # its kept-alive connections to other nodes
         if self._read_engine is not None:
             self._read_engine.dispose()
             self._read_engine = None

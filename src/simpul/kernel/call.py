@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy.orm import Session
 
@@ -45,6 +45,27 @@ class Refused(SimpulError):
     def __init__(self, decision: Decision) -> None:
         super().__init__(decision.reason, decision.detail, status=decision.status, **decision.extra)
         self.decision = decision
+
+
+@dataclass(frozen=True)
+class RemoteAnswer:
+    """A provider node's answer to a forwarded call: its JSON body, and what the recipient's
+    record keeps of the exchange (the provider, its request id and its signed receipt)."""
+
+    answer: Any
+    detail: dict[str, Any]
+
+
+class Remote(Protocol):
+    """A provider's node, for a dataset this node does not hold (simpul.federation)."""
+
+    def ask(self, call: Call, path: str, body: dict[str, Any]) -> RemoteAnswer: ...
+
+
+class Peers(Protocol):
+    """The federation as the kernel sees it: which datasets are served by another node."""
+
+    def remote(self, dataset: str) -> Remote | None: ...
 
 
 @dataclass
@@ -80,6 +101,15 @@ class Call:
     # and how many of them the kernel has handed on once durable.
     receipts: list[Receipt] = field(default_factory=list)
     published: int = 0
+    # The federation: a dataset of another node is answered by that node (`remote`).
+    peers: Peers | None = None
+    # Facts recorded in the detail of each of the call's records: for a call from another
+    # node, who asked there and why (simpul.federation.server).
+    context: dict[str, Any] = field(default_factory=dict)
+
+    def remote(self, dataset: str) -> Remote | None:
+        """The provider node that answers for `dataset`, or None when this node holds it."""
+        return self.peers.remote(dataset) if self.peers is not None else None
 
     def stored(self, session: Session, dataset: str, nik: str) -> dict[str, Any] | None:
         """The registry record of `nik`, as prefetched or read now."""

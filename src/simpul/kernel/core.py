@@ -31,7 +31,7 @@ from simpul.agreements.schemas import Mechanism
 from simpul.audit.schemas import AuditEvent
 from simpul.audit.service import AuditWriter, Receipt, append_in_session, record_in_session
 from simpul.errors import SimpulError
-from simpul.kernel.call import Call, Refused
+from simpul.kernel.call import Call, Peers, Refused
 from simpul.kernel.principals import (
     AccountName,
     Basic,
@@ -71,6 +71,7 @@ class Node:
     runtime: Runtime
     writer: AuditWriter | None = None
     quota: QuotaLimiter | None = None
+    peers: Peers | None = None  # the federation (simpul.federation), if this node is in one
 
 
 @dataclass(frozen=True)
@@ -85,6 +86,8 @@ class Origin:
     request_id: str | None = None
     internal: bool = False  # a command or job on the node itself: no access point
     peer_ip: str | None = None  # the trusted proxy that forwarded `source_ip`, if any
+    # Recorded in each record's detail (a federated call: the calling node, its user, why).
+    context: dict[str, Any] | None = None
 
 
 def new_call(
@@ -109,6 +112,8 @@ def new_call(
         action=origin.action,
         dataset=origin.dataset,
         prefetched=prefetched or {},
+        peers=node.peers if node.peers is not None else rt.peers,
+        context=dict(origin.context or {}),
     )
 
 
@@ -205,10 +210,10 @@ def refusal_event(call: Call, exc: SimpulError, subjects: tuple[str, ...] = ()) 
 def _stamped(call: Call, event: AuditEvent) -> AuditEvent:
     """A call forwarded by a trusted proxy is recorded with both addresses: the client's,
     which the access point was checked against, and the proxy's, which the node saw."""
-    if call.peer_ip is None:
+    if call.peer_ip is None and not call.context:
         return event
-    via = {"alamat_asal": call.source_ip, "perantara": call.peer_ip}
-    return replace(event, detail={**event.detail, **via})
+    via = {"alamat_asal": call.source_ip, "perantara": call.peer_ip} if call.peer_ip else {}
+    return replace(event, detail={**event.detail, **call.context, **via})
 
 
 def _kept(call: Call, event: AuditEvent, receipt: Receipt) -> None:
@@ -340,7 +345,12 @@ async def run_async(
     password not yet verified in this governance epoch, and the whole call when there is
     no group-commit writer (the records are then written in the call's transaction)."""
     rt = node.runtime
-    if node.writer is None or _writes(op):
+    remote = (
+        node.peers is not None
+        and origin.dataset is not None
+        and (node.peers.remote(origin.dataset) is not None)
+    )  # a call another node answers waits on the network: not on the event loop
+    if node.writer is None or _writes(op) or remote:
         return await run_in_threadpool(lambda: run(node, who, origin, op, *args, **kw))
     call: Call | None = None
     with rt.read_transaction() as session:

@@ -414,6 +414,10 @@ def child_main(argv: Sequence[str]) -> None:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     settings = Settings(**json.loads(sys.stdin.read()))
     rt = Runtime(settings)
+    if settings.federation_member:
+        from simpul.federation.node import attach
+
+        attach(rt)
     try:
         runner.run_claimed(rt, job_id, worker)
     except MemoryError:

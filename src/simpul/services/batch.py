@@ -9,12 +9,13 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, TypeVar
 
+from pydantic import BaseModel
 from sqlalchemy.orm import Session
 
-from simpul.access.policy import AccessRequest
+from simpul.access.policy import AccessRequest, Decision
 from simpul.agreements.schemas import Grant, Service
 from simpul.errors import InvalidInput, SimpulError
-from simpul.kernel.call import Call
+from simpul.kernel.call import Call, Remote
 from simpul.registry import service as registry
 from simpul.registry.datasets import Dataset, get_dataset
 from simpul.services.compare import compare_elements
@@ -31,6 +32,7 @@ from simpul.services.service import NOT_FOUND, _canonical_nik, _element_names
 
 MAX_ITEMS = 1_000
 T = TypeVar("T")
+M = TypeVar("M", bound=BaseModel)
 
 
 def _check_size(count: int) -> None:
@@ -59,6 +61,8 @@ def _run(
     parsed: _Parsed,
     answer: Callable[[int, dict[str, Any] | None, dict[str, Any], Grant], T],
     failed: Callable[[int, ItemGalat], T],
+    wire: Callable[[str, dict[str, Any]], dict[str, Any]],
+    from_wire: Callable[[int, dict[str, Any]], T],
 ) -> list[T]:
     """One decision and one audit record for the whole call; an answer per item."""
     names = {"nik"}
@@ -73,6 +77,9 @@ def _run(
     subjects = tuple(n for n, _ in parsed.good.values())
     decision = call.authorize(session, req, subjects)
     assert decision.grant is not None
+    if (remote := call.remote(dataset.code)) is not None:
+        return _forward(call, remote, req, decision, dataset, service, total, parsed, failed,
+                        wire, from_wire)  # fmt: skip
     stored_by_nik = registry.get_many(session, dataset.code, subjects)
     out: list[T] = []
     for i in range(total):
@@ -85,6 +92,44 @@ def _run(
     summary = {"butir": total, "ditemukan": found, "galat": len(parsed.errors)}
     call.disclose(req, decision, subjects=subjects, result=summary)
     return out
+
+
+def _forward(
+    call: Call,
+    remote: Remote,
+    req: AccessRequest,
+    decision: Decision,
+    dataset: Dataset,
+    service: Service,
+    total: int,
+    parsed: _Parsed,
+    failed: Callable[[int, ItemGalat], T],
+    wire: Callable[[str, dict[str, Any]], dict[str, Any]],
+    from_wire: Callable[[int, dict[str, Any]], T],
+) -> list[T]:
+    """The good items, in one call, to the provider's node; its answers back in place."""
+    order = sorted(parsed.good)
+    name = "verifikasi" if service is Service.VERIFIKASI else "cek-status"
+    body = {"item": [wire(*parsed.good[i]) for i in order]}
+    got = remote.ask(call, f"datasets/{dataset.code}/{name}/batch", body)
+    items = got.answer.get("item") if isinstance(got.answer, dict) else None
+    if not isinstance(items, list) or len(items) != len(order):
+        raise SimpulError("jawaban_penyedia_tidak_sah", "Jawaban node penyedia tidak lengkap.", 502)
+    answers = {i: item for i, item in zip(order, items, strict=True)}
+    out = [failed(i, parsed.errors[i]) if i in parsed.errors else from_wire(i, answers[i])
+           for i in range(total)]  # fmt: skip
+    found = sum(1 for item in items if item.get("hasil") not in (NOT_FOUND, "galat"))
+    summary = {"butir": total, "ditemukan": found, "galat": total - len(order)}
+    subjects = tuple(parsed.good[i][0] for i in order)
+    call.disclose(req, decision, subjects=subjects, result=summary, detail=got.detail)
+    return out
+
+
+def _from_wire(model: type[M]) -> Callable[[int, dict[str, Any]], M]:
+    def read(i: int, item: dict[str, Any]) -> M:
+        return model.model_validate({**item, "indeks": i})
+
+    return read
 
 
 def verify_batch(
@@ -119,6 +164,7 @@ def verify_batch(
     out = _run(
         session, call, dataset, Service.VERIFIKASI, len(items), parsed, answer,
         lambda i, e: VerifikasiBatchItemOut(indeks=i, hasil="galat", galat=e),
+        lambda nik, given: {"nik": nik, "elemen": given}, _from_wire(VerifikasiBatchItemOut),
     )  # fmt: skip
     return VerifikasiBatchOut(jumlah=len(items), item=out)
 
@@ -165,5 +211,6 @@ def check_status_batch(
     out = _run(
         session, call, dataset, Service.CEK_STATUS, len(items), parsed, answer,
         lambda i, e: CekStatusBatchItemOut(indeks=i, hasil="galat", galat=e),
+        lambda nik, given: {"nik": nik, **given}, _from_wire(CekStatusBatchItemOut),
     )  # fmt: skip
     return CekStatusBatchOut(jumlah=len(items), item=out)

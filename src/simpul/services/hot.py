@@ -196,6 +196,9 @@ class ServiceFastPath:
         if kind != b"application/json":
             raise _Handoff
         dataset, name = post.group(1), post.group(2)
+        peers = state.runtime.peers
+        if peers is not None and peers.remote(dataset) is not None:
+            raise _Handoff  # another node answers: the route waits on it off the event loop
         try:
             if post.group(3):
                 await self._batch(scope, send, dataset, name, body, bearer, basic)

@@ -58,6 +58,13 @@ def verify_elements(
     )
     decision = call.authorize(session, req, (nik,))
     assert decision.grant is not None
+    if (remote := call.remote(dataset.code)) is not None:
+        got = remote.ask(
+            call, f"datasets/{dataset.code}/verifikasi", {"nik": nik, "elemen": elements}
+        )
+        out = VerifikasiOut.model_validate(got.answer)
+        call.disclose(req, decision, subjects=(nik,), result=verify_summary(out), detail=got.detail)
+        return out
     stored = call.stored(session, dataset.code, nik)
     if stored is None:
         out = VerifikasiOut(hasil=NOT_FOUND)
@@ -69,13 +76,18 @@ def verify_elements(
             elemen={k: r.outcome for k, r in results.items()},
             skor={k: r.score for k, r in results.items()} if decision.grant.return_score else None,
         )
-        summary = {
-            "hasil": "ditemukan",
-            "sesuai": sum(r.outcome == "sesuai" for r in results.values()),
-            "tidak_sesuai": sum(r.outcome == "tidak_sesuai" for r in results.values()),
-        }
+        summary = verify_summary(out)
     call.disclose(req, decision, subjects=(nik,), result=summary)
     return out
+
+
+def verify_summary(out: VerifikasiOut) -> dict[str, Any]:
+    """What a verification's record says of its answer: found or not, and how many match."""
+    if out.hasil != "ditemukan":
+        return {"hasil": out.hasil}
+    outcomes = list((out.elemen or {}).values())
+    return {"hasil": "ditemukan", "sesuai": outcomes.count("sesuai"),
+            "tidak_sesuai": outcomes.count("tidak_sesuai")}  # fmt: skip
 
 
 def check_status(
@@ -112,6 +124,12 @@ def check_status(
     )
     decision = call.authorize(session, req, (nik,))
     assert decision.grant is not None
+    if (remote := call.remote(dataset.code)) is not None:
+        got = remote.ask(call, f"datasets/{dataset.code}/cek-status", {"nik": nik, **given})
+        out = CekStatusOut.model_validate(got.answer)
+        summary = {"hasil": out.hasil, "biodata_berbeda": bool(out.elemen_berbeda)}
+        call.disclose(req, decision, subjects=(nik,), result=summary, detail=got.detail)
+        return out
     stored = call.stored(session, dataset.code, nik)
     if stored is None:
         out = CekStatusOut(hasil=NOT_FOUND)
@@ -149,6 +167,14 @@ def lookup(session: Session, call: Call, dataset_code: str, nik_raw: str) -> Pro
         internal=call.internal,
     )
     decision = call.authorize(session, req, (nik,))
+    if (remote := call.remote(dataset.code)) is not None:
+        got = remote.ask(call, f"datasets/{dataset.code}/akses-nik", {"nik": nik})
+        out = ProfilOut.model_validate(got.answer)
+        # The family's NIKs as the provider showed them; its own record names each member.
+        kin = [m["nik"] for m in out.anggota_keluarga or () if isinstance(m.get("nik"), str)]
+        call.disclose(req, decision, subjects=(nik, *kin), result={"hasil": out.hasil},
+                      detail=got.detail)  # fmt: skip
+        return out
     stored = call.stored(session, dataset.code, nik)
     subjects: tuple[str, ...] = (nik,)
     detail: dict[str, Any] | None = None
