@@ -249,7 +249,7 @@ class Federation:
 def _peer_pin(response: httpx.Response) -> str | None:
     stream = response.extensions.get("network_stream")
     ssl_object = stream.get_extra_info("ssl_object") if stream is not None else None
-    der = ssl_object.getpeercert(binary_form=True) if ssl_object is not None else None
+    der = ssl_object.getpeercert(True) if ssl_object is not None else None
     return pki.fingerprint(der) if der else None
 
 

@@ -345,11 +345,11 @@ async def run_async(
     password not yet verified in this governance epoch, and the whole call when there is
     no group-commit writer (the records are then written in the call's transaction)."""
     rt = node.runtime
-    remote = (
-        node.peers is not None
-        and origin.dataset is not None
-        and (node.peers.remote(origin.dataset) is not None)
-    )  # a call another node answers waits on the network: not on the event loop
+    peers = node.peers if node.peers is not None else rt.peers
+    # A call another node answers waits on the network: not on the event loop.
+    remote = peers is not None and origin.dataset is not None and (
+        peers.remote(origin.dataset) is not None
+    )
     if node.writer is None or _writes(op) or remote:
         return await run_in_threadpool(lambda: run(node, who, origin, op, *args, **kw))
     call: Call | None = None

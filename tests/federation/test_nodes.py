@@ -1,0 +1,217 @@
+"""Federation end to end (issue 19): three nodes on loopback — Dukcapil (population
+registry), BKN (ASN data; a recipient of Dukcapil's) and Kemenkop (a recipient of BKN's) —
+each with its own database, API process and mutual-TLS listener process."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import select
+
+from simpul.audit import receipts
+from simpul.audit import service as audit
+from simpul.audit.models import AuditRecord
+from simpul.federation import pki
+from simpul.governance import actions
+from tests.federation.world import World, federated_world
+
+pytestmark = pytest.mark.xdist_group("serve")
+VERIFY = "/api/v1/datasets/kependudukan/verifikasi"
+
+
+@pytest.fixture
+def world(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[World]:
+    template = request.getfixturevalue("pg_template") if backend == "postgresql" else None
+    with federated_world(
+        backend, tmp_path, ("dukcapil", "bkn", "kemenkop"), pg_template=template
+    ) as w:
+        yield w
+
+
+def _records(world: World, member: str) -> list[AuditRecord]:
+    rt = world.nodes[member].runtime()
+    try:
+        with rt.transaction() as s:
+            rows = list(s.scalars(select(AuditRecord).order_by(AuditRecord.seq)))
+            for r in rows:
+                s.expunge(r)
+            return rows
+    finally:
+        rt.close()
+
+
+def _detail(record: AuditRecord) -> dict[str, Any]:
+    return (
+        json.loads(record.detail) if isinstance(record.detail, str) else dict(record.detail or {})
+    )
+
+
+def test_bkn_verifies_at_dukcapil_through_its_own_node_both_logs_hold_it(world: World) -> None:
+    bkn = world.nodes["bkn"]
+    person = world.people[3]
+    token = bkn.token("bkn.klien")
+    got = httpx.post(
+        bkn.api + VERIFY,
+        headers={"Authorization": f"Bearer {token}"},
+        json={"nik": person["nik"], "elemen": {"nama_lengkap": person["nama_lengkap"]}},
+    )
+    assert got.status_code == 200, got.text
+    assert got.json() == {"hasil": "ditemukan", "elemen": {"nama_lengkap": "sesuai"}}
+    wrong = httpx.post(
+        bkn.api + VERIFY,
+        headers={"Authorization": f"Bearer {token}"},
+        json={"nik": person["nik"], "elemen": {"nama_lengkap": "BUKAN NAMANYA SAMA SEKALI"}},
+    )
+    assert wrong.json()["elemen"] == {"nama_lengkap": "tidak_sesuai"}
+    # The recipient's answer carries its own node's receipt.
+    assert receipts.parse(got.headers["simpul-receipt"]) is not None
+
+    # BKN's record: its user's call, with Dukcapil's receipt, which verifies for the
+    # request BKN's node sent and names Dukcapil's record.
+    mine = [r for r in _records(world, "bkn") if r.action == "verifikasi" and r.decision == "izin"]
+    assert len(mine) == 2
+    detail = _detail(mine[0])
+    assert detail["penyedia"] == "dukcapil"
+    receipt = receipts.parse(detail["tanda_terima"])
+    assert receipt is not None and receipt.origin == "simpul.uji/dukcapil"
+    key = receipts.receipt_key(world.nodes["dukcapil"].settings).public
+    assert receipts.verify_receipt(detail["tanda_terima"], key) is None
+
+    # Dukcapil's record of the same exchange: the BKN node's account, its pseudonymous
+    # user, the request id BKN's record names, and the receipt's seq.
+    theirs = [r for r in _records(world, "dukcapil") if r.action == "verifikasi"]
+    assert len(theirs) == 2
+    inbound = next(
+        r for r in theirs if _detail(r)["permintaan_asal"] == detail["permintaan_penyedia"]
+    )
+    assert inbound.actor == "bkn.node" and inbound.institution == "bkn"
+    assert inbound.seq == receipt.seq
+    assert _detail(inbound)["node_asal"] == "bkn"
+    assert _detail(inbound)["pengguna_asal"].startswith("bkn:")
+    assert "bkn.klien" not in json.dumps(_detail(inbound))  # pseudonymous, never the name
+    assert inbound.subject_count == mine[0].subject_count == 1
+    for member in ("dukcapil", "bkn"):
+        rt = world.nodes[member].runtime()
+        assert audit.verify(rt.engine, workers=1).ok
+        rt.close()
+
+
+def test_kemenkop_screens_bpum_candidates_at_bkn(world: World) -> None:
+    kemenkop = world.nodes["kemenkop"]
+    token = kemenkop.token("kemenkop.klien")
+    asn = [a["nik"] for a in world.asn[:5]]
+    others = [p["nik"] for p in world.people if p["nik"] not in set(a["nik"] for a in world.asn)][
+        :5
+    ]
+    items = [{"nik": n} for n in [*asn, *others]] + [{"nik": "123"}]
+    got = httpx.post(
+        kemenkop.api + "/api/v1/datasets/asn/cek-status/batch",
+        headers={"Authorization": f"Bearer {token}"},
+        json={"item": items},
+    )
+    assert got.status_code == 200, got.text
+    out = got.json()["item"]
+    assert [o["hasil"] for o in out[:5]] == ["ASN"] * 5
+    assert [o["hasil"] for o in out[5:10]] == ["data_tidak_ditemukan"] * 5
+    assert out[10]["hasil"] == "galat" and out[10]["indeks"] == 10
+    inbound = [r for r in _records(world, "bkn") if r.actor == "kemenkop.node"]
+    assert len(inbound) == 1 and inbound[0].subject_count == 10
+
+
+def test_a_suspension_on_the_provider_refuses_the_recipients_next_call(world: World) -> None:
+    bkn, dukcapil = world.nodes["bkn"], world.nodes["dukcapil"]
+    token = bkn.token("bkn.klien")
+    person = world.people[5]
+    body = {"nik": person["nik"], "elemen": {"nama_lengkap": person["nama_lengkap"]}}
+    headers = {"Authorization": f"Bearer {token}"}
+    assert httpx.post(bkn.api + VERIFY, headers=headers, json=body).status_code == 200
+    rt = dukcapil.runtime()
+    with rt.transaction() as s:
+        actions.suspend_agreement(
+            s,
+            rt.settings,
+            rt.clock,
+            "pks-dukcapil-bkn",
+            actor="dukcapil.admin",
+            reason="uji penangguhan",
+        )
+    rt.close()
+    refused = httpx.post(bkn.api + VERIFY, headers=headers, json=body)
+    assert refused.status_code == 403, refused.text
+    problem = refused.json()
+    assert refused.headers["content-type"].startswith("application/problem+json")
+    assert problem["penyedia"] == "dukcapil" and "Node penyedia dukcapil" in problem["detail"]
+    last_bkn = [r for r in _records(world, "bkn") if r.action == "verifikasi"][-1]
+    last_duk = [r for r in _records(world, "dukcapil") if r.action == "verifikasi"][-1]
+    assert last_bkn.decision == last_duk.decision == "tolak"
+    assert last_bkn.reason == last_duk.reason == problem["code"]
+
+
+def _raw(
+    world: World, client: httpx.Client, *, rid: str | None = None, at: datetime | None = None
+) -> httpx.Response:
+    person = world.people[7]
+    headers = {
+        "Simpul-Perjanjian": "pks-dukcapil-bkn",
+        "Simpul-Pengguna": "bkn:uji",
+        "Simpul-Tujuan": "uji",
+        "Simpul-Mekanisme": "web_service",
+        "Simpul-Permintaan": rid or uuid.uuid4().hex,
+        "Simpul-Waktu": (at or datetime.now(UTC)).isoformat(),
+    }
+    return client.post(
+        world.nodes["dukcapil"].listener + "/federasi/v1/datasets/kependudukan/verifikasi",
+        headers=headers,
+        json={"nik": person["nik"], "elemen": {"nama_lengkap": person["nama_lengkap"]}},
+    )
+
+
+def test_unlisted_certificate_replay_and_stale_requests_are_refused(world: World) -> None:
+    bkn = world.nodes["bkn"]
+    with bkn.tls_client() as client:
+        rid = uuid.uuid4().hex
+        first = _raw(world, client, rid=rid)
+        assert first.status_code == 200, first.text
+        again = _raw(world, client, rid=rid)
+        assert again.status_code == 409 and again.json()["code"] == "permintaan_berulang"
+        stale = _raw(world, client, at=datetime.now(UTC) - timedelta(minutes=10))
+        assert stale.status_code == 403
+        assert stale.json()["code"] == "permintaan_di_luar_jendela_waktu"
+    refused = [r for r in _records(world, "dukcapil") if r.decision == "tolak"]
+    assert {r.reason for r in refused} >= {
+        "permintaan_berulang",
+        "permintaan_di_luar_jendela_waktu",
+    }
+
+    # A certificate from the federation's CA that the directory does not list.
+    stranger = world.root / "penyusup"
+    pki.issue_node(world.authority.ca_folder, stranger, "penyusup", "Penyusup", ["127.0.0.1"])
+    import ssl
+
+    ctx = ssl.create_default_context(cafile=str(world.authority.ca_folder / pki.CA_CERT))
+    ctx.load_cert_chain(str(stranger / pki.NODE_CERT), str(stranger / pki.NODE_KEY))
+    with httpx.Client(verify=ctx) as client:
+        got = _raw(world, client)
+    assert got.status_code == 403 and got.json()["code"] == "sertifikat_tidak_terdaftar"
+    assert got.headers["content-type"].startswith("application/problem+json")
+
+
+def test_a_removed_member_is_cut_off_once_the_new_directory_is_taken(world: World) -> None:
+    bkn = world.nodes["bkn"]
+    with bkn.tls_client() as client:
+        assert _raw(world, client).status_code == 200
+        world.authority.remove_member("bkn")
+        world.sign()
+        import time
+
+        deadline = time.monotonic() + 15  # nodes read the directory again every second
+        while (got := _raw(world, client)).status_code == 200 and time.monotonic() < deadline:
+            time.sleep(0.3)
+        assert got.status_code == 403 and got.json()["code"] == "sertifikat_tidak_terdaftar"
