@@ -5,10 +5,10 @@ each with its own database, API process and mutual-TLS listener process."""
 from __future__ import annotations
 
 import json
+import time
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -20,18 +20,23 @@ from simpul.audit import service as audit
 from simpul.audit.models import AuditRecord
 from simpul.federation import pki
 from simpul.governance import actions
+from tests.conftest import BACKENDS
 from tests.federation.world import World, federated_world
 
 pytestmark = pytest.mark.xdist_group("serve")
 VERIFY = "/api/v1/datasets/kependudukan/verifikasi"
 
 
-@pytest.fixture
-def world(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[World]:
+@pytest.fixture(scope="module", params=BACKENDS)
+def world(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[World]:
+    """One federated world per backend for the whole module: the tests that change it for
+    good (a removed member, a suspension) run last and say so."""
+    backend = str(request.param)
     template = request.getfixturevalue("pg_template") if backend == "postgresql" else None
-    with federated_world(
-        backend, tmp_path, ("dukcapil", "bkn", "kemenkop"), pg_template=template
-    ) as w:
+    tmp = tmp_path_factory.mktemp(f"federasi-{backend}")
+    with federated_world(backend, tmp, ("dukcapil", "bkn", "kemenkop"), pg_template=template) as w:
         yield w
 
 
@@ -125,35 +130,6 @@ def test_kemenkop_screens_bpum_candidates_at_bkn(world: World) -> None:
     assert len(inbound) == 1 and inbound[0].subject_count == 10
 
 
-def test_a_suspension_on_the_provider_refuses_the_recipients_next_call(world: World) -> None:
-    bkn, dukcapil = world.nodes["bkn"], world.nodes["dukcapil"]
-    token = bkn.token("bkn.klien")
-    person = world.people[5]
-    body = {"nik": person["nik"], "elemen": {"nama_lengkap": person["nama_lengkap"]}}
-    headers = {"Authorization": f"Bearer {token}"}
-    assert httpx.post(bkn.api + VERIFY, headers=headers, json=body).status_code == 200
-    rt = dukcapil.runtime()
-    with rt.transaction() as s:
-        actions.suspend_agreement(
-            s,
-            rt.settings,
-            rt.clock,
-            "pks-dukcapil-bkn",
-            actor="dukcapil.admin",
-            reason="uji penangguhan",
-        )
-    rt.close()
-    refused = httpx.post(bkn.api + VERIFY, headers=headers, json=body)
-    assert refused.status_code == 403, refused.text
-    problem = refused.json()
-    assert refused.headers["content-type"].startswith("application/problem+json")
-    assert problem["penyedia"] == "dukcapil" and "Node penyedia dukcapil" in problem["detail"]
-    last_bkn = [r for r in _records(world, "bkn") if r.action == "verifikasi"][-1]
-    last_duk = [r for r in _records(world, "dukcapil") if r.action == "verifikasi"][-1]
-    assert last_bkn.decision == last_duk.decision == "tolak"
-    assert last_bkn.reason == last_duk.reason == problem["code"]
-
-
 def _raw(
     world: World, client: httpx.Client, *, rid: str | None = None, at: datetime | None = None
 ) -> httpx.Response:
@@ -205,13 +181,49 @@ def test_unlisted_certificate_replay_and_stale_requests_are_refused(world: World
 
 def test_a_removed_member_is_cut_off_once_the_new_directory_is_taken(world: World) -> None:
     bkn = world.nodes["bkn"]
+    entry = next(m for m in world.authority.members() if m.kode == "bkn")
     with bkn.tls_client() as client:
         assert _raw(world, client).status_code == 200
         world.authority.remove_member("bkn")
         world.sign()
-        import time
-
         deadline = time.monotonic() + 15  # nodes read the directory again every second
         while (got := _raw(world, client)).status_code == 200 and time.monotonic() < deadline:
             time.sleep(0.3)
         assert got.status_code == 403 and got.json()["code"] == "sertifikat_tidak_terdaftar"
+        # Listed again (a new directory): served again.
+        world.authority.put_member(entry)
+        world.sign()
+        deadline = time.monotonic() + 15
+        while (got := _raw(world, client)).status_code != 200 and time.monotonic() < deadline:
+            time.sleep(0.3)
+        assert got.status_code == 200, got.text
+
+
+def test_a_suspension_on_the_provider_refuses_the_recipients_next_call(world: World) -> None:
+    """Last: the agreement stays suspended."""
+    bkn, dukcapil = world.nodes["bkn"], world.nodes["dukcapil"]
+    token = bkn.token("bkn.klien")
+    person = world.people[5]
+    body = {"nik": person["nik"], "elemen": {"nama_lengkap": person["nama_lengkap"]}}
+    headers = {"Authorization": f"Bearer {token}"}
+    assert httpx.post(bkn.api + VERIFY, headers=headers, json=body).status_code == 200
+    rt = dukcapil.runtime()
+    with rt.transaction() as s:
+        actions.suspend_agreement(
+            s,
+            rt.settings,
+            rt.clock,
+            "pks-dukcapil-bkn",
+            actor="dukcapil.admin",
+            reason="uji penangguhan",
+        )
+    rt.close()
+    refused = httpx.post(bkn.api + VERIFY, headers=headers, json=body)
+    assert refused.status_code == 403, refused.text
+    problem = refused.json()
+    assert refused.headers["content-type"].startswith("application/problem+json")
+    assert problem["penyedia"] == "dukcapil" and "Node penyedia dukcapil" in problem["detail"]
+    last_bkn = [r for r in _records(world, "bkn") if r.action == "verifikasi"][-1]
+    last_duk = [r for r in _records(world, "dukcapil") if r.action == "verifikasi"][-1]
+    assert last_bkn.decision == last_duk.decision == "tolak"
+    assert last_bkn.reason == last_duk.reason == problem["code"]

@@ -80,6 +80,15 @@ class PeerCertProtocol(H11Protocol):
 
         self.app = pinned
 
+    def shutdown(self) -> None:
+        # An idle kept-alive connection is dropped, not closed with a TLS close_notify: the
+        # peer's pool does not read it, and asyncio would wait 30 s for its answer before
+        # the listener could exit.
+        if self.cycle is None or self.cycle.response_complete:
+            self.transport.abort()
+        else:
+            super().shutdown()
+
 
 def _problem(exc: SimpulError, path: str) -> JSONResponse:
     return JSONResponse(
