@@ -1,10 +1,12 @@
-"""Federation end to end (issue 19): three nodes on loopback — Dukcapil (population
-registry), BKN (ASN data; a recipient of Dukcapil's) and Kemenkop (a recipient of BKN's) —
-each with its own database, API process and mutual-TLS listener process."""
+"""Federation end to end (issue 19): four nodes on loopback — Dukcapil (population
+registry), BKN (ASN data; a recipient of Dukcapil's and of Kemensos'), Kemensos (DTKS; a
+recipient of BKN's) and Kemenkop (a recipient of BKN's) — each with its own database, API
+process and mutual-TLS listener process."""
 
 from __future__ import annotations
 
 import json
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -21,7 +23,7 @@ from simpul.audit.models import AuditRecord
 from simpul.federation import pki
 from simpul.governance import actions
 from tests.conftest import BACKENDS
-from tests.federation.world import World, federated_world
+from tests.federation.world import World, federated_world, until
 
 pytestmark = pytest.mark.xdist_group("serve")
 VERIFY = "/api/v1/datasets/kependudukan/verifikasi"
@@ -36,7 +38,9 @@ def world(
     backend = str(request.param)
     template = request.getfixturevalue("pg_template") if backend == "postgresql" else None
     tmp = tmp_path_factory.mktemp(f"federasi-{backend}")
-    with federated_world(backend, tmp, ("dukcapil", "bkn", "kemenkop"), pg_template=template) as w:
+    with federated_world(
+        backend, tmp, ("dukcapil", "bkn", "kemenkop", "kemensos"), pg_template=template
+    ) as w:
         yield w
 
 
@@ -128,6 +132,32 @@ def test_kemenkop_screens_bpum_candidates_at_bkn(world: World) -> None:
     assert out[10]["hasil"] == "galat" and out[10]["indeks"] == 10
     inbound = [r for r in _records(world, "bkn") if r.actor == "kemenkop.node"]
     assert len(inbound) == 1 and inbound[0].subject_count == 10
+
+
+def test_kemensos_and_bkn_each_provide_and_receive_under_pks_001(world: World) -> None:
+    kemensos, bkn = world.nodes["kemensos"], world.nodes["bkn"]
+    asn = world.asn[0]["nik"]
+    got = httpx.post(
+        kemensos.api + "/api/v1/datasets/asn/cek-status",
+        headers={"Authorization": f"Bearer {kemensos.token('kemensos.klien')}"},
+        json={"nik": asn},
+    )
+    assert got.status_code == 200, got.text
+    assert got.json()["hasil"] == "ASN"
+    dtks = world.dtks[0]["nik"]
+    back = httpx.post(
+        bkn.api + "/api/v1/datasets/dtks/cek-status",
+        headers={"Authorization": f"Bearer {bkn.token('bkn.klien')}"},
+        json={"nik": dtks},
+    )
+    assert back.status_code == 200, back.text
+    assert back.json()["hasil"] == "TERDAFTAR DTKS" and back.json()["data"]["id_dtks"]
+    at_bkn = [r for r in _records(world, "bkn") if r.actor == "kemensos.node"]
+    at_kemensos = [r for r in _records(world, "kemensos") if r.actor == "bkn.node"]
+    assert [r.decision for r in at_bkn] == ["izin"] and [r.decision for r in at_kemensos] == [
+        "izin"
+    ]
+    assert at_bkn[0].agreement_id == at_kemensos[0].agreement_id == "pks-kemensos-bkn"
 
 
 def _raw(
@@ -227,3 +257,58 @@ def test_a_suspension_on_the_provider_refuses_the_recipients_next_call(world: Wo
     last_duk = [r for r in _records(world, "dukcapil") if r.action == "verifikasi"][-1]
     assert last_bkn.decision == last_duk.decision == "tolak"
     assert last_bkn.reason == last_duk.reason == problem["code"]
+
+
+def test_killing_the_provider_mid_batch_acknowledges_nothing_unlogged(world: World) -> None:
+    """Last: BKN's listener is killed. Every batch Kemenkop's node acknowledged has its
+    record there and, through its receipt, its record at BKN; the rest are refused with a
+    clear problem, and recorded as refused at Kemenkop."""
+    kemenkop, bkn = world.nodes["kemenkop"], world.nodes["bkn"]
+    token = kemenkop.token("kemenkop.klien")
+    items = [{"nik": p["nik"]} for p in world.people[:200]]
+    answers: list[tuple[str, int, dict[str, Any]]] = []
+    stop = threading.Event()
+
+    def send() -> None:
+        deadline = time.monotonic() + 60
+        while not stop.is_set() and time.monotonic() < deadline:
+            rid = f"uji-{uuid.uuid4().hex}"
+            try:
+                r = httpx.post(
+                    kemenkop.api + "/api/v1/datasets/asn/cek-status/batch",
+                    headers={"Authorization": f"Bearer {token}", "X-Request-Id": rid},
+                    json={"item": items},
+                    timeout=30,
+                )
+            except httpx.HTTPError:
+                continue
+            answers.append((rid, r.status_code, r.json()))
+
+    sender = threading.Thread(target=send)
+    sender.start()
+    until(lambda: sum(code == 200 for _, code, _ in answers) >= 3, 30)
+    listener = bkn.procs[-1]
+    listener.kill()
+    listener.wait(timeout=10)
+    until(lambda: sum(code >= 500 for _, code, _ in answers) >= 3, 30)
+    stop.set()
+    sender.join(timeout=60)
+    assert not sender.is_alive()
+    refused = [a for a in answers if a[1] != 200]
+    assert refused and all(
+        code == 503 and body["code"] == "penyedia_tidak_terjangkau" for _, code, body in refused
+    )
+    mine = {r.request_id: r for r in _records(world, "kemenkop") if r.action == "cek_status_batch"}
+    theirs = {
+        _detail(r).get("permintaan_asal"): r
+        for r in _records(world, "bkn")
+        if r.actor == "kemenkop.node" and r.action == "cek_status_batch"
+    }
+    for rid, code, _ in answers:
+        record = mine[rid]  # every answer, given or refused, is in the recipient's log
+        if code == 200:
+            assert record.decision == "izin"
+            provider = theirs[_detail(record)["permintaan_penyedia"]]
+            assert provider.decision == "izin" and provider.subject_count == 200
+        else:
+            assert record.decision == "tolak" and record.reason == "penyedia_tidak_terjangkau"

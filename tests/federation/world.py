@@ -30,7 +30,7 @@ from simpul.registry.synth.world import generate_world
 from simpul.runtime import Runtime
 from tests.conftest import build_settings, pg_database
 
-DATASETS = ("kependudukan", "asn")
+DATASETS = ("kependudukan", "asn", "dtks")
 ACCOUNTS = [
     {
         "institution": "bkn",
@@ -143,6 +143,7 @@ class World:
     nodes: dict[str, Node]
     people: list[dict[str, Any]]
     asn: list[dict[str, Any]]
+    dtks: list[dict[str, Any]]
 
     def sign(self, days: float = 7.0, **kw: Any) -> str:
         signed = self.authority.sign_directory(days=days, **kw)
@@ -228,7 +229,8 @@ def federated_world(
             nodes[member] = node
         people = pq.read_table(synth["kependudukan"], columns=["nik", "nama_lengkap"]).to_pylist()
         asn = pq.read_table(synth["asn"], columns=["nik"]).to_pylist()
-        world = World(tmp, auth, directory_file, nodes, people, asn)
+        dtks = pq.read_table(synth["dtks"], columns=["nik"]).to_pylist()
+        world = World(tmp, auth, directory_file, nodes, people, asn, dtks)
         world.sign()
         try:
             for node in nodes.values():

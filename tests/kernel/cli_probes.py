@@ -16,6 +16,7 @@ from simpul.cli import LAZY_COMMANDS
 from simpul.errors import SimpulError
 from simpul.face import samples
 from simpul.runtime import Runtime
+from tests.kernel.federation_probes import FEDERATION_PROBES
 from tests.kernel.probes import (
     JABAR,
     P3,
@@ -171,4 +172,4 @@ CLI_PROBES = [
           min_subjects=0, prepare=lambda w: _held_output(w, take=False)),
 ]  # fmt: skip
 
-PROBES: list[Probe] = [*HTTP_PROBES, *CLI_PROBES]
+PROBES: list[Probe] = [*HTTP_PROBES, *CLI_PROBES, *FEDERATION_PROBES]

@@ -577,6 +577,8 @@ def world(
     with TestClient(app, client=("127.0.0.1", 50000)) as client:
         made = World(rt, clock, creds, client, people, asn, photo_nik, app)
         yield made
+    for close in made.state.get("closers", []):  # the federation listener's, if started
+        close()
     for extra in (made.state.get("cli_runtime"), rt):  # the CLI probes' runtime too
         if extra is not None:
             extra.close()

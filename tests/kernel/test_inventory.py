@@ -15,10 +15,12 @@ from datetime import timedelta
 
 import pytest
 import typer.main
+from pydantic import SecretStr
 
 from simpul.app import create_app
 from simpul.cli import app as cli_app
 from simpul.config import Settings
+from simpul.federation.server import create_federation_app
 from simpul.kernel.inventory import ENTRIES, Kind, cli_entries, http_entries
 from tests.kernel.cli_probes import PROBES
 from tests.kernel.probes import World, new_records
@@ -28,7 +30,11 @@ pytestmark = pytest.mark.xdist_group("inventory")
 
 def found_entries(tmp_settings: Settings) -> set[str]:
     app = create_app(tmp_settings)
-    return set(http_entries(app)) | set(cli_entries(typer.main.get_command(cli_app)))
+    # The federation listener is the node's other HTTP surface (simpul federation serve).
+    fed = create_federation_app(tmp_settings.model_copy(update={
+        "federation_member": "uji", "pseudonym_key": SecretStr("uji")}))  # fmt: skip
+    return (set(http_entries(app)) | set(http_entries(fed))
+            | set(cli_entries(typer.main.get_command(cli_app))))  # fmt: skip
 
 
 def test_every_entry_point_is_classified(tmp_path) -> None:  # type: ignore[no-untyped-def]

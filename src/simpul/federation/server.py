@@ -200,6 +200,17 @@ class Replays:
         self._engine.dispose()
 
 
+class _LocalOnly:
+    """The listener's view of the federation: a forwarded call is answered here or not at
+    all, never forwarded again."""
+
+    def remote(self, dataset: str) -> None:
+        return None
+
+
+LOCAL_ONLY = _LocalOnly()
+
+
 def _refuse(_session: Any, _call: Any, exc: SimpulError) -> None:
     raise exc
 
@@ -252,7 +263,7 @@ def create_federation_app(settings: Settings, rt: Runtime | None = None) -> Fast
     )
 
     def node() -> Node:
-        return Node(runtime, writer=app.state.audit_writer, quota=app.state.quota, peers=None)
+        return Node(runtime, writer=app.state.audit_writer, quota=app.state.quota, peers=LOCAL_ONLY)
 
     def governed(
         request: Request, dataset: str, action: str, op: Callable[..., BaseModel], *args: Any
@@ -268,7 +279,7 @@ def create_federation_app(settings: Settings, rt: Runtime | None = None) -> Fast
             context=asked.context(),
         )
         who = AccountName(NODE_ACCOUNT.format(asked.member.kode))
-        refused = replays.check(asked, dt.datetime.now(dt.UTC))
+        refused = replays.check(asked, runtime.clock.now())
         if refused is not None:
             kernel.run(node(), who, origin, _refuse, refused)
         # This node's own datasets only: its kernel never forwards a forwarded call.

@@ -347,8 +347,10 @@ async def run_async(
     rt = node.runtime
     peers = node.peers if node.peers is not None else rt.peers
     # A call another node answers waits on the network: not on the event loop.
-    remote = peers is not None and origin.dataset is not None and (
-        peers.remote(origin.dataset) is not None
+    remote = (
+        peers is not None
+        and origin.dataset is not None
+        and (peers.remote(origin.dataset) is not None)
     )
     if node.writer is None or _writes(op) or remote:
         return await run_in_threadpool(lambda: run(node, who, origin, op, *args, **kw))

@@ -278,4 +278,24 @@ ENTRIES: dict[str, Kind] = {
     "simpul regsosek tinjau": D,
     "simpul regsosek aturan": G,
     "simpul retensi jalankan": G,
+    # Federation (docs/federation.md). The authority's commands work on its own folder (its
+    # key, its CA, its member list, the signed file); the node's listener is a process whose
+    # every data call is one kernel call (its routes below).
+    "simpul federation authority init": L,
+    "simpul federation authority key": L,
+    "simpul federation authority issue": L,
+    "simpul federation authority member-add": L,
+    "simpul federation authority member-remove": L,
+    "simpul federation authority members": L,
+    "simpul federation authority sign": L,
+    "simpul federation show": L,
+    "simpul federation serve": L,
+    "simpul federation directory": L,
+    # -- the federation listener (mutual TLS; the caller is a member node's account)
+    "POST /federasi/v1/datasets/{dataset}/verifikasi": D,
+    "POST /federasi/v1/datasets/{dataset}/verifikasi/batch": D,
+    "POST /federasi/v1/datasets/{dataset}/cek-status": D,
+    "POST /federasi/v1/datasets/{dataset}/cek-status/batch": D,
+    "POST /federasi/v1/datasets/{dataset}/akses-nik": D,
+    "GET /federasi/v1/direktori": M,
 }
