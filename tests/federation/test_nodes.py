@@ -265,7 +265,9 @@ def test_killing_the_provider_mid_batch_acknowledges_nothing_unlogged(world: Wor
     clear problem, and recorded as refused at Kemenkop."""
     kemenkop, bkn = world.nodes["kemenkop"], world.nodes["bkn"]
     token = kemenkop.token("kemenkop.klien")
-    items = [{"nik": p["nik"]} for p in world.people[:200]]
+    # Small batches, paced: the grant allows 600 items a minute, and a quota refusal is
+    # the recipient's own decision, not what this test is about.
+    items = [{"nik": p["nik"]} for p in world.people[:10]]
     answers: list[tuple[str, int, dict[str, Any]]] = []
     stop = threading.Event()
 
@@ -283,10 +285,11 @@ def test_killing_the_provider_mid_batch_acknowledges_nothing_unlogged(world: Wor
             except httpx.HTTPError:
                 continue
             answers.append((rid, r.status_code, r.json()))
+            time.sleep(0.25)
 
     sender = threading.Thread(target=send)
     sender.start()
-    until(lambda: sum(code == 200 for _, code, _ in answers) >= 3, 30)
+    until(lambda: sum(code == 200 for _, code, _ in answers) >= 3, 30, about=repr(answers[:3]))
     listener = bkn.procs[-1]
     listener.kill()
     listener.wait(timeout=10)
@@ -297,18 +300,18 @@ def test_killing_the_provider_mid_batch_acknowledges_nothing_unlogged(world: Wor
     refused = [a for a in answers if a[1] != 200]
     assert refused and all(
         code == 503 and body["code"] == "penyedia_tidak_terjangkau" for _, code, body in refused
-    )
-    mine = {r.request_id: r for r in _records(world, "kemenkop") if r.action == "cek_status_batch"}
+    ), [(code, body.get("code")) for _, code, body in refused]
+    mine = {r.request_id: r for r in _records(world, "kemenkop") if r.action == "cek_status"}
     theirs = {
         _detail(r).get("permintaan_asal"): r
         for r in _records(world, "bkn")
-        if r.actor == "kemenkop.node" and r.action == "cek_status_batch"
+        if r.actor == "kemenkop.node" and r.action == "cek_status"
     }
     for rid, code, _ in answers:
         record = mine[rid]  # every answer, given or refused, is in the recipient's log
         if code == 200:
             assert record.decision == "izin"
             provider = theirs[_detail(record)["permintaan_penyedia"]]
-            assert provider.decision == "izin" and provider.subject_count == 200
+            assert provider.decision == "izin" and provider.subject_count == len(items)
         else:
             assert record.decision == "tolak" and record.reason == "penyedia_tidak_terjangkau"
