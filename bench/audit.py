@@ -22,6 +22,7 @@ witness <= 10 s.
     python bench/audit.py [--backend sqlite|postgresql|both] [--records N] [--writers N]
                           [--tasks N] [--processes N] [--verify-records N]
                           [--witness-records N] [--witness-interval S]
+                          [--witness-processes N]
                           [--sample-every N] [--receipt-every N]
 
 Writers are threads calling AuditWriter.append (each blocks until its record is durable),
@@ -472,11 +473,15 @@ def witnessed_appends(
 
     events = [make_event(i) for i in range(1_000)]
     records, tasks = args.witness_records, args.tasks
+    each = tasks // args.witness_processes
+    shape = f"{args.witness_processes} process(es) x {each:,} asyncio tasks"
     alone, witnessed = aw.append_series(node, engine, settings, events, records, tasks,
-                                        args.sample_every, args.receipt_every)  # fmt: skip
+                                        args.sample_every, args.receipt_every,
+                                        args.witness_processes)  # fmt: skip
     print(
-        f"witnessed log: {records:,} appends, 1 process x {tasks:,} asyncio tasks, a checkpoint "
-        "every 1 s or 10,000 records (the witness run first, then its processes ended)",
+        f"witnessed log: {records:,} appends, {shape}, each process's writer signing a "
+        "checkpoint every 1 s or 10,000 records (the witness run first, then its processes "
+        "ended)",
         flush=True,
     )
     for run in (alone, witnessed):
@@ -502,6 +507,11 @@ def witnessed_appends(
             f"longest gap {run.max_gap * 1000:.0f} ms)",
             flush=True,
         )
+    steps = ", ".join(
+        f"{step} {mean * 1000:.0f} ms mean ({slow} of {count:,} over 0.5 s)"
+        for step, (count, mean, slow) in sorted(witnessed.steps.items())
+    )
+    print(f"  the witness's rounds, from its metrics (whole life): {steps}", flush=True)
     kept = alone.kept + witnessed.kept
     sign_us, verify_us = aw.measure_receipts(settings, kept)
     print(
@@ -523,6 +533,10 @@ def main() -> int:
     parser.add_argument("--checkpoint-every", type=int, default=1_000 if TOY else 10_000)
     parser.add_argument("--baseline-records", type=int, default=200 if TOY else 5_000)
     parser.add_argument("--witness-records", type=int, default=2_000 if TOY else 200_000)
+    parser.add_argument(
+        "--witness-processes", type=int, default=2,
+        help="appending processes in the witnessed runs (a `simpul serve --workers 2` node)",
+    )  # fmt: skip
     parser.add_argument("--witness-interval", type=float, default=0.25, help="seconds")
     parser.add_argument("--sample-every", type=int, default=100 if TOY else 1_000)
     parser.add_argument("--receipt-every", type=int, default=10 if TOY else 40)

@@ -136,6 +136,7 @@ class WitnessedNode:
         self.url = ""
         self._started = 0.0
         self.poller: Poller | None = None
+        self.metrics_port = 0
         self.state: w.WitnessState | None = None
 
     @property
@@ -165,8 +166,10 @@ class WitnessedNode:
         self._started = time.monotonic()
         self._spawn("serve", ["serve", "--port", str(port)], node_env(self.settings))
         env = {**_base_env(), "SIMPUL_SAKSI_CLIENT_SECRET": self._secret}
+        self.metrics_port = free_port()
         args = ["audit", "witness", "run", str(self.folder), "--client-id", WITNESS_ACCOUNT,
-                "--interval", str(self.interval)]  # fmt: skip
+                "--interval", str(self.interval),
+                "--metrics-port", str(self.metrics_port)]  # fmt: skip
         self._spawn("saksi", args, env)
         self.poller = Poller(self.folder, self.settings, 3_600)
 
@@ -208,6 +211,33 @@ class WitnessedNode:
                 )
             time.sleep(POLL_S)
         return time.monotonic() - began
+
+    def round_steps(self) -> dict[str, tuple[int, float, int]]:
+        """From the witness's own metrics: step → (rounds, mean seconds, rounds over 0.5 s)."""
+        text_ = httpx.get(f"http://127.0.0.1:{self.metrics_port}/metrics", timeout=5).text
+        found: dict[str, dict[str, float]] = {}
+        for line in text_.splitlines():
+            for counted in ("simpul_witness_fetch_failures_total", "simpul_witness_refusals_total"):
+                if line.startswith(counted):
+                    slot = found.setdefault(counted.split("_")[2], {"count": 0.0})
+                    slot["count"] += float(line.rsplit(" ", 1)[1])
+                    slot["fast"] = slot["count"]
+            if not line.startswith("simpul_witness_round_step_seconds"):
+                continue
+            name, value = line.rsplit(" ", 1)
+            step = name.split('step="', 1)[1].split('"', 1)[0]
+            slot = found.setdefault(step, {})
+            if name.startswith("simpul_witness_round_step_seconds_count"):
+                slot["count"] = float(value)
+            elif name.startswith("simpul_witness_round_step_seconds_sum"):
+                slot["sum"] = float(value)
+            elif 'le="0.5"' in name:
+                slot["fast"] = float(value)
+        return {
+            step: (int(v.get("count", 0)), v.get("sum", 0.0) / max(1.0, v.get("count", 0)),
+                   int(v.get("count", 0) - v.get("fast", 0)))
+            for step, v in found.items()
+        }  # fmt: skip
 
     def pause(self) -> None:
         """Freeze the witness, then (its last call answered) the server: they cost nothing
@@ -346,6 +376,53 @@ class Run:
     polls: int = 0
     max_gap: float = 0.0
     kept: list[service.Receipt] = field(default_factory=list)
+    steps: dict[str, tuple[int, float, int]] = field(default_factory=dict)
+
+
+def _timed_worker(
+    settings: Settings,
+    events: Sequence[AuditEvent],
+    per_task: int,
+    tasks: int,
+    offset: int,
+    sample_every: int,
+    keep_every: int,
+    gate: Any,
+    results: Any,
+) -> None:
+    """One appending process (a server worker's shape): `tasks` asyncio tasks awaiting
+    AuditWriter.append_async, its writer signing checkpoints every second and every 10,000
+    records as each `simpul serve` worker's does. Reports (began, ended, appended, samples,
+    kept receipts), then waits for `gate` again before closing its writer (the others may
+    still be appending, and the covering checkpoint is waited for with the writers open)."""
+    engine = make_engine(settings)
+    writer = service.AuditWriter(engine, settings, SystemClock(), checkpoint_every=10_000,
+                                 checkpoint_seconds=1.0)  # fmt: skip
+    samples: list[tuple[int, float]] = []
+    kept: list[service.Receipt] = []
+
+    async def work(k: int) -> None:
+        append, mono, n = writer.append_async, time.monotonic, len(events)
+        for i in range(offset + k * per_task, offset + (k + 1) * per_task):
+            got = await append(events[i % n])
+            if got.seq % sample_every == 0:
+                samples.append((got.seq, mono()))
+            if got.seq % keep_every == 0:
+                kept.append(got)
+
+    async def main() -> None:
+        await asyncio.gather(*(work(k) for k in range(tasks)))
+
+    try:
+        if not gate[0].wait(START_TIMEOUT_S * 4):
+            raise RuntimeError("timed appends: no start signal")
+        began = time.perf_counter()
+        asyncio.run(main())
+        results.put((began, time.perf_counter(), per_task * tasks, samples, kept))
+        gate[1].wait(COVER_TIMEOUT_S * 4)
+    finally:
+        writer.close()
+        engine.dispose()
 
 
 def timed_appends(
@@ -353,6 +430,7 @@ def timed_appends(
     events: Sequence[AuditEvent],
     records: int,
     tasks: int,
+    processes: int,
     sample_every: int,
     keep_every: int,
     poller: Poller,
@@ -360,41 +438,55 @@ def timed_appends(
     covered: Callable[[int], Any],
     label: str,
 ) -> Run:
-    """`tasks` asyncio tasks awaiting AuditWriter.append_async (checkpoints every second and
-    every 10,000 records), the acknowledgement time of every `sample_every`-th seq kept; then,
-    the writer still running, wait (`covered`) until the last sample is covered and match
-    each sample against the poller's timeline of `kind` ("witness" or "checkpoint")."""
-    engine = make_engine(settings)
-    writer = service.AuditWriter(engine, settings, SystemClock(), checkpoint_every=10_000,
-                                 checkpoint_seconds=1.0)  # fmt: skip
+    """`processes` processes of `tasks / processes` asyncio tasks each (`_timed_worker`),
+    the acknowledgement time of every `sample_every`-th seq kept; then, the writers still
+    running, wait (`covered`) until the last sample is covered and match each sample
+    against the poller's timeline of `kind` ("witness" or "checkpoint")."""
+    ctx = mp.get_context("spawn")
+    per_process = max(1, tasks // processes)
+    per_task = max(1, records // (processes * per_process))
+    gate, results = (ctx.Event(), ctx.Event()), ctx.Queue()
+    share = per_process * per_task
+    shape = (settings, events, per_task, per_process)
+    procs = [
+        ctx.Process(
+            target=_timed_worker, args=(*shape, k * share, sample_every, keep_every, gate, results)
+        )
+        for k in range(processes)
+    ]
+    for proc in procs:
+        proc.start()
     run = Run(label)
     samples: list[tuple[int, float]] = []
-    per_task = max(1, records // tasks)
-
-    async def work(k: int) -> None:
-        append, mono, n = writer.append_async, time.monotonic, len(events)
-        for i in range(k * per_task, (k + 1) * per_task):
-            got = await append(events[i % n])
-            if got.seq % sample_every == 0:
-                samples.append((got.seq, mono()))
-            if got.seq % keep_every == 0:
-                run.kept.append(got)
-
-    async def main() -> None:
-        await asyncio.gather(*(work(k) for k in range(tasks)))
-
-    poller.begin(kind)
     try:
-        began = time.perf_counter()
-        asyncio.run(main())
-        run.rate = per_task * tasks / (time.perf_counter() - began)
+        time.sleep(2.0 if processes > 1 else 1.0)  # let each child import and connect first
+        poller.begin(kind)
+        gate[0].set()
+        reports = [results.get(timeout=COVER_TIMEOUT_S * 20) for _ in procs]
+        began, ended = min(r[0] for r in reports), max(r[1] for r in reports)
+        run.rate = sum(r[2] for r in reports) / (ended - began)
+        for report in reports:
+            samples += report[3]
+            run.kept += report[4]
         if samples:
             covered(max(seq for seq, _ in samples))
         timeline, run.polls, run.max_gap = poller.end()
     finally:
-        writer.close()
-        engine.dispose()
-    run.latencies, run.uncovered = covering_delays(samples, timeline)
+        gate[1].set()
+        for proc in procs:
+            proc.join(timeout=60)
+            if proc.is_alive():
+                proc.kill()
+                proc.join(timeout=10)
+    for proc in procs:
+        if proc.exitcode != 0:
+            raise RuntimeError(f"appending process exited with {proc.exitcode}")
+    run.latencies, run.uncovered = covering_delays(sorted(samples), timeline)
+    if os.environ.get("SIMPUL_BENCH_DEBUG"):
+        worst = sorted(zip(run.latencies, sorted(samples), strict=False), reverse=True)[:5]
+        t0 = min(t for _, t in samples)
+        print("  slowest:", [(round(d, 2), seq, round(t - t0, 2)) for d, (seq, t) in worst])
+        print("  timeline:", [(round(t - t0, 2), size) for t, size in timeline])
     return run
 
 
@@ -463,6 +555,7 @@ def append_series(
     tasks: int,
     sample_every: int,
     keep_every: int,
+    processes: int = 1,
 ) -> tuple[Run, Run]:
     """With the witness cosigning (the node running), then with no witness (both of its
     processes ended): (no witness, one witness)."""
@@ -471,9 +564,10 @@ def append_series(
     # starts with nothing pending.
     signing.checkpoint(engine, settings, SystemClock())
     node.wait_cosigned(head_size(engine), START_TIMEOUT_S)
-    shape = (settings, events, records, tasks, sample_every, keep_every)
+    shape = (settings, events, records, tasks, processes, sample_every, keep_every)
     assert node.poller is not None
     witnessed = timed_appends(*shape, node.poller, "witness", node.wait_cosigned, "one witness")
+    witnessed.steps = node.round_steps()
     node.stop()
     vacuum(engine)
     alone = timed_appends(*shape, node.poller, "checkpoint", wait_checkpoint(engine), "no witness")
