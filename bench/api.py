@@ -19,6 +19,15 @@ a bench addendum that raises the verification grant's quota so that none is refu
     .venv/bin/python bench/api.py --database-url postgresql://127.0.0.1/bench_api
     .venv/bin/python bench/api.py --no-fast-path   # also without the shortcut, compared
     .venv/bin/python bench/api.py --quota redis    # quotas counted in Redis (or: database)
+    .venv/bin/python bench/api.py --federated      # + BKN's node verifying at Dukcapil's
+
+With --federated the same run then builds the federated demo (`simpul demo --federated
+--no-serve`, the same people) and serves two of its nodes as a user would — Dukcapil's and
+BKN's, each `simpul serve --workers N` and `simpul federation serve` — and drives BKN's
+own node: every verification is decided and logged there, forwarded over mutual TLS to
+Dukcapil's listener, decided and logged again, and answered with Dukcapil's receipt, which
+BKN's node checks. Printed beside the single-node figures (target: >= 0.5x). Both nodes
+share this machine's cores with the load generator, as the single node does.
 """
 
 from __future__ import annotations
@@ -29,6 +38,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -78,11 +88,15 @@ def wait_ready(base: str, proc: subprocess.Popen[bytes], timeout: float = 120.0)
 
 
 def server_cpu(root_pid: int) -> float:
-    """User + system CPU seconds of the server and its worker processes."""
-    pids = [root_pid]
-    children = Path(f"/proc/{root_pid}/task/{root_pid}/children")
-    if children.exists():
-        pids += [int(p) for p in children.read_text().split()]
+    """User + system CPU seconds of the server and every process under it (its workers;
+    with --federated, both nodes' servers, workers and listeners)."""
+    pids, queue = [], [root_pid]
+    while queue:
+        pid = queue.pop()
+        pids.append(pid)
+        children = Path(f"/proc/{pid}/task/{pid}/children")
+        if children.exists():
+            queue += [int(p) for p in children.read_text().split()]
     ticks = os.sysconf("SC_CLK_TCK")
     total = 0.0
     for pid in pids:
@@ -290,6 +304,111 @@ def measure(
     return verif
 
 
+def measure_federated(
+    args: argparse.Namespace, tmp: Path, use_wrk: bool, drive: Callable[..., Result],
+    single: Result,
+) -> None:  # fmt: skip
+    """BKN's node verifying at Dukcapil's node (see the module's docstring)."""
+    root = tmp / "federasi"
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("SIMPUL_")}
+    base_port = free_port_block()
+    subprocess.run(
+        [*SIMPUL, "demo", "--federated", "--no-serve", "--people", str(args.people),
+         "--data-dir", str(root), "--base-port", str(base_port)],
+        env=clean, check=True, stdout=subprocess.DEVNULL,
+    )  # fmt: skip
+    manifest = json.loads((root / "federasi.json").read_text())
+    nodes = {n["member"]: n for n in manifest["nodes"]}
+    duk, bkn = nodes["dukcapil"], nodes["bkn"]
+    cmds = []
+    for node in (duk, bkn):
+        at = f"{shlex_join(SIMPUL)} --data-dir {node['folder']}"
+        cmds += [f"exec {at} serve --port {node['api_port']} --workers {args.workers} &",
+                 f"exec {at} federation serve &"]  # fmt: skip
+    # One parent for the four processes, so that server_cpu counts them all.
+    env = {**clean, "SIMPUL_QUOTA_ENABLED": "false"}
+    group = subprocess.Popen(
+        ["bash", "-c", "\n".join([*cmds, "wait"])], env=env,
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+    )  # fmt: skip
+    base = f"http://127.0.0.1:{bkn['api_port']}"
+    try:
+        wait_ready(f"http://127.0.0.1:{duk['api_port']}", group)
+        wait_ready(base, group)
+        listed = json.loads((Path(bkn["folder"]) / "demo-credentials.json").read_text())
+        client = next(c for c in listed if c["username"] == "bkn.klien")
+        token = httpx.post(
+            f"{base}/api/v1/token",
+            data={"client_id": client["client_id"], "client_secret": client["client_secret"]},
+        ).json()["access_token"]
+        auth = f"Bearer {token}"
+        people = pq.read_table(
+            root / "synth" / "kependudukan.parquet",
+            columns=["nik", "nama_lengkap", "tanggal_lahir", "tempat_lahir"],
+        ).to_pylist()[:5000]
+        bodies = [
+            json.dumps({"nik": p["nik"], "elemen": {
+                "nama_lengkap": p["nama_lengkap"], "tanggal_lahir": str(p["tanggal_lahir"]),
+                "tempat_lahir": p["tempat_lahir"]}})
+            for p in people
+        ]  # fmt: skip
+        path = "/api/v1/datasets/kependudukan/verifikasi"
+        headers = {"Authorization": auth, "Content-Type": "application/json"}
+        for k in range(20):  # warm: tokens, the directory, the kept-alive TLS connections
+            r = httpx.post(base + path, content=bodies[k], headers=headers, timeout=30)
+            if r.status_code != 200 or "simpul-receipt" not in r.headers:
+                raise RuntimeError(f"federated verification: HTTP {r.status_code} {r.text[:200]}")
+        print(f"federated: BKN's node -> Dukcapil's node, {args.workers} worker(s) each, "
+              f"SQLite per node, {args.connections} connections; machine load "
+              f"{os.getloadavg()[0]:.1f}")  # fmt: skip
+        fed = drive(base, path, "POST", bodies, auth, args.connections, args.seconds,
+                    group.pid, "POST verifikasi, federated")  # fmt: skip
+        single.show()
+        fed.show()
+        ratio = fed.rps / single.rps if single.rps else 0.0
+        verdict = "PASS" if ratio >= 0.5 else "BELOW"
+        print(f"federated / single node, same run: {ratio:.2f} throughput, "
+              f"{single.cpu_us / fed.cpu_us:.2f} by CPU per request (both nodes' processes) "
+              f"(target >= 0.5: {verdict}{', toy size, not compared' if TOY else ''})")  # fmt: skip
+        batch = "/api/v1/datasets/kependudukan/verifikasi/batch"
+        payloads = [("{\"item\": [" + ",".join(bodies[k : k + 1000]) + "]}").encode()
+                    for k in range(0, len(bodies), 1000)]  # fmt: skip
+        per_call = sum(p.count(b'"nik"') for p in payloads) / len(payloads)
+        for clients in sorted({1, 2 * args.workers}):
+            per_s = run_batches(base + batch, payloads, auth, clients, 2 if TOY else 10)
+            print(f"batch verifikasi, federated ({per_call:,.0f} per call, {clients} "
+                  f"client(s)): {per_s:,.0f} verifications/s")  # fmt: skip
+    finally:
+        os.killpg(group.pid, signal.SIGTERM)
+        try:
+            group.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(group.pid, signal.SIGKILL)
+            group.wait(timeout=10)
+
+
+def free_port_block() -> int:
+    """A base port with base..base+5 and base+100..base+105 free (the federated demo's)."""
+    for _ in range(50):
+        base = free_port()
+        if base + 110 > 65_000:
+            continue
+        try:
+            for port in [base + k for k in range(6)] + [base + 100 + k for k in range(6)]:
+                with socket.socket() as s:
+                    s.bind(("127.0.0.1", port))
+        except OSError:
+            continue
+        return base
+    raise RuntimeError("no free block of ports on loopback")
+
+
+def shlex_join(parts: list[str]) -> str:
+    import shlex
+
+    return " ".join(shlex.quote(p) for p in parts)
+
+
 BENCH_ADDENDUM = """\
 adendum: adendum-bench-kuota
 perjanjian: pks-dukcapil-bkn
@@ -338,6 +457,11 @@ def main() -> int:
         action="store_true",
         help="also serve with the fast path off and compare, same run",
     )
+    parser.add_argument(
+        "--federated",
+        action="store_true",
+        help="then BKN's node verifying at Dukcapil's node, compared with the single node",
+    )
     args = parser.parse_args()
     use_wrk = shutil.which("wrk") is not None
     drive = run_wrk if use_wrk else run_httpx
@@ -364,6 +488,8 @@ def main() -> int:
         configs = [True, False] if compare else [True]
         results = {fast: measure(args, env, creds, people, use_wrk, drive, fast_path=fast)
                    for fast in configs}  # fmt: skip
+        if args.federated or TOY:  # CI's toy run exercises the federated path too
+            measure_federated(args, Path(tmp), use_wrk, drive, results[True])
         if compare:
             on, off = results[True], results[False]
             print(f"fast path on / off, same run: verification {on.rps:,.0f} / {off.rps:,.0f} "

@@ -41,7 +41,8 @@ LAZY_COMMANDS: dict[str, LazyCommand] = {
         "simpul.commands.demo",
         "demo",
         "Bangun dunia demo (registri sintetis, instansi, PKS, akun, riwayat pemakaian) lalu\n"
-        "layani API dan portal.",
+        "layani API dan portal. Tanpa --federated: satu node tertanam memegang semuanya (untuk\n"
+        "satu instansi atau untuk mencoba); dengan --federated: satu node per instansi.",
     ),
     "serve": LazyCommand(
         "simpul.serve", "serve", "Layani instans yang sudah ada (API dan portal)."

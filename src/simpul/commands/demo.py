@@ -36,9 +36,27 @@ def demo(
         int,
         typer.Option(min=0, max=26, help="Minggu riwayat pemakaian yang disimulasikan."),
     ] = 5,
+    federated: Annotated[
+        bool,
+        typer.Option(
+            "--federated",
+            help="Satu node per instansi (federasi di mesin ini), bukan satu node tertanam.",
+        ),
+    ] = False,
+    base_port: Annotated[
+        int,
+        typer.Option(help="--federated: port API node pertama; listener federasi +100."),
+    ] = 8100,
 ) -> None:
     """Bangun dunia demo (registri sintetis, instansi, PKS, akun, riwayat pemakaian) lalu
-    layani API dan portal."""
+    layani API dan portal. Tanpa --federated: satu node tertanam memegang semuanya (untuk
+    satu instansi atau untuk mencoba); dengan --federated: satu node per instansi."""
+    if federated:
+        from simpul.commands.demo_federated import federated_demo
+
+        root = data_dir or Path(f"{runtime(ctx).settings.data_dir}-federasi")
+        federated_demo(root, people, seed, base_port, serve=not no_serve, fresh=fresh)
+        return
     folder = data_dir or runtime(ctx).settings.data_dir
     creds = folder / "demo-credentials.json"
     if creds.exists() and not fresh:

@@ -21,7 +21,6 @@ from typing import Any
 
 import yaml
 
-from simpul.access.schemas import AccountCreate
 from simpul.agreements.loader import seed_dir
 from simpul.governance import actions
 from simpul.registry.datasets import get_dataset
@@ -81,11 +80,15 @@ def build_node_governance(
     node: NodePlan,
     accounts: list[dict[str, Any]],
     say: Callable[[str], None],
+    *,
+    witnesses: bool = False,
 ) -> list[dict[str, Any]]:
     """Institutions, this node's agreements, its own accounts (`accounts`: the demo's
-    account plans of this institution) and the peer nodes' accounts; the credentials."""
+    account plans of this institution) and the peer nodes' accounts (with `witnesses`, a
+    witness account for each recipient too); the credentials."""
     from simpul.access import service as access
     from simpul.access.schemas import InstitutionUpdate
+    from simpul.demo.service import create_demo_account
 
     settings, clock = rt.settings, rt.clock
     files = agreement_files()
@@ -101,25 +104,19 @@ def build_node_governance(
         if paths:
             actions.load_agreements(session, settings, clock, paths, actor=ACTOR)
     say(f"  {node.member}: {len(node.agreements)} PKS ({', '.join(node.agreements) or '-'}).")
-    plans = [dict(a) for a in accounts if a["institution"] == node.member]
+    # A witness account here for its own log would witness nothing: witnesses are the
+    # other parties, given accounts below.
+    plans = [dict(a) for a in accounts if a["institution"] == node.member and a["role"] != "saksi"]
     for recipient, ids in sorted(node.peers.items()):
         plans.append({"institution": recipient, "role": "data_user", "kind": "client",
                       "username": f"{recipient}.node", "agreement_ids": sorted(ids)})  # fmt: skip
+        if witnesses:  # each recipient witnesses this provider's log (docs/audit.md)
+            plans.append({"institution": recipient, "role": "saksi", "kind": "client",
+                          "username": f"{recipient}.saksi"})  # fmt: skip
     creds: list[dict[str, Any]] = []
     for spec in plans:
         spec["agreement_ids"] = [a for a in spec.get("agreement_ids", []) if a in node.agreements]
-        with rt.transaction() as session:
-            issued = actions.create_account(
-                session, settings, clock, AccountCreate.model_validate(spec), actor=ACTOR
-            )
-        client = spec.get("kind") == "client"
-        secret = issued.secret.get_secret_value()
-        creds.append({"institution": spec["institution"], "role": spec["role"],
-                      "username": spec["username"], "kind": "client" if client else "user",
-                      "password": None if client else secret,
-                      "client_id": spec["username"] if client else None,
-                      "client_secret": secret if client else None,
-                      "agreements": spec["agreement_ids"]})  # fmt: skip
+        creds.append(create_demo_account(rt, spec))
     return creds
 
 

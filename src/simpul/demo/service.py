@@ -73,6 +73,14 @@ def build_governance(rt: Runtime, say: Callable[[str], None]) -> list[dict[str, 
             )  # fmt: skip
         actions.load_seed(session, settings, clock, actor=ACTOR, demo=True)
     say("Instansi dan empat PKS dimuat (dengan ADENDUM DEMO perpanjangan).")
+    creds = [create_demo_account(rt, spec) for spec in account_plans()]
+    say(f"{len(creds)} akun dibuat untuk setiap pihak dan peran (pengguna dengan faktor kedua).")
+    return creds
+
+
+def account_plans() -> list[dict[str, Any]]:
+    """The demo's accounts: every party and role (the federated demo takes each
+    institution's own on its node)."""
     plan: list[dict[str, Any]] = [
         {"institution": HUB_INSTITUTION, "role": "hub_admin", "username": "hub.admin"}
     ]
@@ -92,32 +100,32 @@ def build_governance(rt: Runtime, say: Callable[[str], None]) -> list[dict[str, 
             {"institution": inst, "role": "saksi", "username": f"{inst}.saksi",
              "kind": "client"},
         ]  # fmt: skip
-    creds: list[dict[str, Any]] = []
-    for spec in plan:
-        client = spec.get("kind") == "client"
-        otp: dict[str, Any] = {}
-        with rt.transaction() as session:
-            issued = actions.create_account(
-                session, settings, clock, AccountCreate.model_validate(spec), actor=ACTOR
-            )
-            if not client:
-                otp = _enrol_second_factor(rt, session, issued.account)
-        secret = issued.secret.get_secret_value()
-        creds.append(
-            {
-                "institution": spec["institution"],
-                "role": spec["role"],
-                "kind": "client" if client else "user",
-                "username": spec["username"],
-                "password": None if client else secret,
-                "client_id": spec["username"] if client else None,
-                "client_secret": secret if client else None,
-                "agreements": spec.get("agreement_ids", []),
-                **otp,
-            }
+    return plan
+
+
+def create_demo_account(rt: Runtime, spec: dict[str, Any]) -> dict[str, Any]:
+    """One account (a governance action); users are enrolled in the second factor. Its
+    entry in the credentials file."""
+    client = spec.get("kind") == "client"
+    otp: dict[str, Any] = {}
+    with rt.transaction() as session:
+        issued = actions.create_account(
+            session, rt.settings, rt.clock, AccountCreate.model_validate(spec), actor=ACTOR
         )
-    say(f"{len(creds)} akun dibuat untuk setiap pihak dan peran (pengguna dengan faktor kedua).")
-    return creds
+        if not client:
+            otp = _enrol_second_factor(rt, session, issued.account)
+    secret = issued.secret.get_secret_value()
+    return {
+        "institution": spec["institution"],
+        "role": spec["role"],
+        "kind": "client" if client else "user",
+        "username": spec["username"],
+        "password": None if client else secret,
+        "client_id": spec["username"] if client else None,
+        "client_secret": secret if client else None,
+        "agreements": spec.get("agreement_ids", []),
+        **otp,
+    }
 
 
 def _enrol_second_factor(rt: Runtime, session: Session, account: AccountOut) -> dict[str, Any]:

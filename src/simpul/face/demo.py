@@ -34,7 +34,8 @@ def enrol_demo_photos(rt: Runtime, say: Callable[[str], None]) -> dict[str, str]
     (folder / "penugasan.json").write_text(json.dumps(assigned, indent=2), encoding="utf-8")
     say(f"Foto wajah contoh direkam untuk {len(assigned)} NIK sintetis; foto uji di {folder}.")
     first = next(iter(assigned))
-    creds = json.loads((rt.settings.data_dir / "demo-credentials.json").read_text("utf-8"))
+    creds_file = rt.settings.data_dir / "demo-credentials.json"
+    creds = json.loads(creds_file.read_text("utf-8")) if creds_file.exists() else []
     op = next((c for c in creds if c["username"] == "bkn.operator"), None)
     if op is not None:
         say(
