@@ -139,6 +139,9 @@ class Settings(BaseSettings):
     # may take (seconds).
     federation_refresh_seconds: float = Field(default=300.0, gt=0)
     federation_timeout_seconds: float = Field(default=30.0, gt=0)
+    # The listener tells recipients of agreement changes and asks providers for theirs
+    # (simpul.federation.agreements); off only for tests that drive a round by hand.
+    federation_sync_agreements: bool = True
 
     @property
     def federation_folder(self) -> Path:

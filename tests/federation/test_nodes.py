@@ -23,7 +23,7 @@ from simpul.audit.models import AuditRecord
 from simpul.federation import pki
 from simpul.governance import actions
 from tests.conftest import BACKENDS
-from tests.federation.world import World, federated_world, until
+from tests.federation.world import World, federated_world, start, until, up
 
 pytestmark = pytest.mark.xdist_group("serve")
 VERIFY = "/api/v1/datasets/kependudukan/verifikasi"
@@ -152,8 +152,11 @@ def test_kemensos_and_bkn_each_provide_and_receive_under_pks_001(world: World) -
     )
     assert back.status_code == 200, back.text
     assert back.json()["hasil"] == "TERDAFTAR DTKS" and back.json()["data"]["id_dtks"]
-    at_bkn = [r for r in _records(world, "bkn") if r.actor == "kemensos.node"]
-    at_kemensos = [r for r in _records(world, "kemensos") if r.actor == "bkn.node"]
+    # (records of what the other node told of the agreement's state are governance ones)
+    at_bkn = [r for r in _records(world, "bkn") if r.actor == "kemensos.node"
+              and r.decision != "tindakan"]  # fmt: skip
+    at_kemensos = [r for r in _records(world, "kemensos") if r.actor == "bkn.node"
+                   and r.decision != "tindakan"]  # fmt: skip
     assert [r.decision for r in at_bkn] == ["izin"] and [r.decision for r in at_kemensos] == [
         "izin"
     ]
@@ -209,6 +212,108 @@ def test_unlisted_certificate_replay_and_stale_requests_are_refused(world: World
     assert got.headers["content-type"].startswith("application/problem+json")
 
 
+def test_an_expired_directory_refuses_every_federated_call_until_a_new_one(
+    world: World,
+) -> None:
+    bkn = world.nodes["bkn"]
+    headers = {"Authorization": f"Bearer {bkn.token('bkn.klien')}"}
+    person = world.people[7]
+    body = {"nik": person["nik"], "elemen": {"nama_lengkap": person["nama_lengkap"]}}
+    world.sign(days=6 / 86_400)  # valid for six seconds; nodes read it within one
+    time.sleep(2.0)
+    # Past its validity (and no newer one): refused, on the recipient's node first.
+    got = until(
+        lambda: (
+            (r := httpx.post(bkn.api + VERIFY, headers=headers, json=body)).status_code != 200 and r
+        ),
+        20,
+        "still served on an expired directory",
+    )
+    assert got.headers["content-type"].startswith("application/problem+json")
+    assert got.json()["code"] == "direktori_kedaluwarsa", got.text
+    with bkn.tls_client() as client:  # and on the provider's listener
+        raw = _raw(world, client)
+    assert raw.status_code >= 400 and raw.json()["code"] == "direktori_kedaluwarsa"
+    world.sign()
+    until(
+        lambda: httpx.post(bkn.api + VERIFY, headers=headers, json=body).status_code == 200,
+        20,
+        "not served again after a new directory",
+    )
+
+
+def _at_provider(node: Any, token: str, agreement_id: str) -> dict[str, Any] | None:
+    listed = httpx.get(node.api + "/api/v1/perjanjian",
+                       headers={"Authorization": f"Bearer {token}"}).json()  # fmt: skip
+    held = next(a for a in listed if a["id"] == agreement_id)
+    return held["status_di_penyedia"]  # type: ignore[no-any-return]
+
+
+def _suspend(node: Any, agreement_id: str, resume: bool = False) -> None:
+    rt = node.runtime()
+    try:
+        with rt.transaction() as s:
+            act = actions.resume_agreement if resume else actions.suspend_agreement
+            act(s, rt.settings, rt.clock, agreement_id, actor=f"{node.member}.admin",
+                reason="uji status di penyedia")  # fmt: skip
+    finally:
+        rt.close()
+
+
+def test_the_recipient_learns_the_providers_state_even_across_its_own_restart(
+    world: World,
+) -> None:
+    """Kemenkop's node shows what BKN's node holds of PKS 004; a suspension made while
+    Kemenkop's listener is down reaches it once it is back (BKN's notifier retries, and
+    Kemenkop's listener asks BKN's itself), and so does the resumption."""
+    kemenkop, bkn = world.nodes["kemenkop"], world.nodes["bkn"]
+    token = kemenkop.token("kemenkop.klien")
+    pks = "pks-kemenkop-bkn"
+    first = until(lambda: _at_provider(kemenkop, token, pks), 20, "never told")
+    assert first["penyedia"] == "bkn" and first["status"] == "berlaku"
+    listener = next(p for p in kemenkop.procs if "federation" in p.args)  # type: ignore[operator]
+    listener.terminate()
+    listener.wait(timeout=30)
+    kemenkop.procs.remove(listener)
+    _suspend(bkn, pks)
+    time.sleep(1.5)  # BKN's notifier finds no one listening
+    restarted = start(kemenkop, ["federation", "serve"])
+    with kemenkop.tls_client() as c:
+        until(lambda: up(f"{kemenkop.listener}/healthz", restarted, c), 60, "listener not up")
+    held = until(
+        lambda: (h := _at_provider(kemenkop, token, pks)) and h["status"] == "ditangguhkan" and h,
+        20,
+        "the suspension never reached the recipient",
+    )
+    assert held["lewat"] in {"pemberitahuan", "tanya"}
+    learned = [r for r in _records(world, "kemenkop") if r.action == "perjanjian.status_penyedia"]
+    assert learned[-1].actor == "bkn.node" and learned[-1].agreement_id == pks
+    assert _detail(learned[-1])["status"] == "ditangguhkan"
+    # What Kemenkop's users are told matches the provider's refusal.
+    refused = httpx.post(kemenkop.api + "/api/v1/datasets/asn/cek-status",
+                         headers={"Authorization": f"Bearer {token}"},
+                         json={"nik": world.asn[0]["nik"]})  # fmt: skip
+    assert refused.status_code == 403, refused.text
+    _suspend(bkn, pks, resume=True)
+    until(
+        lambda: (h := _at_provider(kemenkop, token, pks)) and h["status"] == "berlaku",
+        20,
+        "the resumption never reached the recipient",
+    )
+
+
+def test_a_state_notice_from_a_node_that_is_not_the_provider_is_refused(world: World) -> None:
+    """BKN's node may not tell Dukcapil's what Dukcapil's own agreement's state is."""
+    bkn = world.nodes["bkn"]
+    notice = {"perjanjian": [{"perjanjian": "pks-dukcapil-bkn", "versi": 1,
+                              "status": "diakhiri", "berakhir": "2030-01-01"}]}  # fmt: skip
+    with bkn.tls_client() as client:
+        url = world.nodes["dukcapil"].listener + "/federasi/v1/perjanjian/pemberitahuan"
+        got = client.post(url, json=notice)
+    assert got.status_code == 403 and got.json()["code"] == "perjanjian_bukan_dari_penyedia"
+    assert got.headers["content-type"].startswith("application/problem+json")
+
+
 def test_a_removed_member_is_cut_off_once_the_new_directory_is_taken(world: World) -> None:
     bkn = world.nodes["bkn"]
     entry = next(m for m in world.authority.members() if m.kode == "bkn")
@@ -253,6 +358,17 @@ def test_a_suspension_on_the_provider_refuses_the_recipients_next_call(world: Wo
     problem = refused.json()
     assert refused.headers["content-type"].startswith("application/problem+json")
     assert problem["penyedia"] == "dukcapil" and "Node penyedia dukcapil" in problem["detail"]
+    # BKN's node is told, and shows its users, that Dukcapil's node holds it suspended.
+    told = until(
+        lambda: (
+            (h := _at_provider(bkn, token, "pks-dukcapil-bkn"))
+            and h["status"] == "ditangguhkan"
+            and h
+        ),
+        20,
+        "BKN's node was not told of the suspension",
+    )
+    assert told["penyedia"] == "dukcapil"
     last_bkn = [r for r in _records(world, "bkn") if r.action == "verifikasi"][-1]
     last_duk = [r for r in _records(world, "dukcapil") if r.action == "verifikasi"][-1]
     assert last_bkn.decision == last_duk.decision == "tolak"

@@ -153,7 +153,7 @@ class World:
         return signed
 
 
-def _start(node: Node, args: list[str]) -> subprocess.Popen[bytes]:
+def start(node: Node, args: list[str]) -> subprocess.Popen[bytes]:
     proc = subprocess.Popen(
         [sys.executable, "-m", "simpul", *args],
         env=node.env(),
@@ -164,7 +164,7 @@ def _start(node: Node, args: list[str]) -> subprocess.Popen[bytes]:
     return proc
 
 
-def _up(url: str, proc: subprocess.Popen[bytes], client: httpx.Client | None = None) -> bool:
+def up(url: str, proc: subprocess.Popen[bytes], client: httpx.Client | None = None) -> bool:
     if proc.poll() is not None:
         raise AssertionError(proc.stderr.read().decode() if proc.stderr else "exited")
     try:
@@ -234,14 +234,14 @@ def federated_world(
         world.sign()
         try:
             for node in nodes.values():
-                _start(node, ["serve", "--port", str(node.api_port)])
-                _start(node, ["federation", "serve"])
+                start(node, ["serve", "--port", str(node.api_port)])
+                start(node, ["federation", "serve"])
             for node in nodes.values():
                 api, fed = node.procs[-2], node.procs[-1]
-                until(lambda n=node, p=api: _up(f"{n.api}/readyz", p), 120, "API not ready")
+                until(lambda n=node, p=api: up(f"{n.api}/readyz", p), 120, "API not ready")
                 with node.tls_client() as c:
                     until(
-                        lambda n=node, p=fed, c=c: _up(f"{n.listener}/healthz", p, c),
+                        lambda n=node, p=fed, c=c: up(f"{n.listener}/healthz", p, c),
                         120,
                         "listener not ready",
                     )

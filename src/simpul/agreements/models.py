@@ -95,3 +95,19 @@ class AgreementGrant(Base):
         ),
         Index("ix_agreement_grant_lookup", "recipient", "dataset", "service", "mechanism"),
     )
+
+
+class AgreementProviderState(Base):
+    """What a provider's node last said of an agreement this node receives under, when the
+    provider runs a node of its own (simpul.federation.agreements): shown beside this
+    node's copy, never widening it."""
+
+    __tablename__ = "agreement_provider_state"
+
+    agreement_id: Mapped[str] = mapped_column(String(80), primary_key=True)
+    provider: Mapped[str] = mapped_column(String(40), primary_key=True)
+    status: Mapped[str] = mapped_column(String(20))
+    version: Mapped[int] = mapped_column(Integer)
+    ends_on: Mapped[str] = mapped_column(String(10))
+    learned_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    via: Mapped[str] = mapped_column(String(20))  # pemberitahuan | tanya

@@ -6,7 +6,13 @@ from collections.abc import Sequence
 
 from sqlalchemy import delete, insert, select
 
-from simpul.agreements.models import Agreement, AgreementEvent, AgreementGrant, AgreementVersion
+from simpul.agreements.models import (
+    Agreement,
+    AgreementEvent,
+    AgreementGrant,
+    AgreementProviderState,
+    AgreementVersion,
+)
 from simpul.agreements.schemas import AgreementDocument
 from simpul.kit.repository import Repository
 
@@ -125,3 +131,14 @@ class AgreementRepository(Repository):
             .order_by(AgreementGrant.agreement_id, AgreementGrant.version)
         )
         return [(a, v, g) for a, v, g in self.session.execute(stmt)]
+
+    def provider_state(self, agreement_id: str, provider: str) -> AgreementProviderState | None:
+        return self.session.get(AgreementProviderState, (agreement_id, provider))
+
+    def add_provider_state(self, row: AgreementProviderState) -> None:
+        self.session.add(row)
+        self.session.flush()
+
+    def provider_states(self, ids: Sequence[str]) -> Sequence[AgreementProviderState]:
+        stmt = select(AgreementProviderState).where(AgreementProviderState.agreement_id.in_(ids))
+        return self.session.scalars(stmt.order_by(AgreementProviderState.agreement_id)).all()

@@ -36,7 +36,12 @@ from simpul.agreements.loader import (
     read_yaml,
     seed_dir,
 )
-from simpul.agreements.models import Agreement, AgreementEvent, AgreementVersion
+from simpul.agreements.models import (
+    Agreement,
+    AgreementEvent,
+    AgreementProviderState,
+    AgreementVersion,
+)
 from simpul.agreements.repository import AgreementRepository
 from simpul.agreements.schemas import (
     DEFAULT_RETENTION_DAYS,
@@ -587,3 +592,36 @@ def expire_due(session: Session, clock: Clock, *, actor: str = SYSTEM_ACTOR) -> 
             _act(session, agreement.id, Action.EXPIRE, actor, reason, clock)
             expired.append(agreement.id)
     return expired
+
+
+# ---------------------------------------------------------------- the provider's own node
+
+
+def put_provider_state(
+    session: Session, agreement_id: str, provider: str, status: str, version: int,
+    ends_on: str, at: datetime, via: str,
+) -> bool:  # fmt: skip
+    """Keep what `provider`'s node says of the agreement; True when it differs from the
+    last it said (simpul.federation.agreements)."""
+    repo = AgreementRepository(session)
+    found = repo.provider_state(agreement_id, provider)
+    if found is not None and (found.status, found.version, found.ends_on) == (
+        status, version, ends_on,
+    ):  # fmt: skip
+        return False
+    if found is None:
+        repo.add_provider_state(AgreementProviderState(
+            agreement_id=agreement_id, provider=provider, status=status, version=version,
+            ends_on=ends_on, learned_at=at, via=via,
+        ))  # fmt: skip
+        return True
+    found.status, found.version, found.ends_on = status, version, ends_on
+    found.learned_at, found.via = at, via
+    session.flush()
+    return True
+
+
+def provider_states(session: Session, ids: Sequence[str]) -> dict[str, AgreementProviderState]:
+    """Agreement id → what its provider's node last said of it (agreements with one
+    provider node; the demo's and the seed's all have one)."""
+    return {row.agreement_id: row for row in AgreementRepository(session).provider_states(ids)}

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import json
 import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -41,6 +42,13 @@ from simpul.config import Settings
 from simpul.errors import PROBLEM_MEDIA_TYPE, SimpulError
 from simpul.federation import pki
 from simpul.federation import repository as repo
+from simpul.federation.agreements import (
+    AgreementState,
+    AgreementStates,
+    StateSync,
+    record_provider_states,
+    states_for,
+)
 from simpul.federation.directory import Member
 from simpul.federation.node import Federation, attach
 from simpul.kernel import AccountName, Node, Origin
@@ -134,7 +142,8 @@ def _header(request: Request, name: str, limit: int = 200) -> str:
     return value
 
 
-def _asked(request: Request, fed: Federation) -> Asked:
+def _pinned(request: Request, fed: Federation) -> Member:
+    """The member the connection's client certificate names through the directory."""
     pin = request.scope.get(PIN)
     member = fed.peer_by_pin(pin) if pin else None
     if member is None:
@@ -143,6 +152,11 @@ def _asked(request: Request, fed: Federation) -> Asked:
             "Sertifikat klien tidak terdaftar di direktori federasi.",
             403,
         )
+    return member
+
+
+def _asked(request: Request, fed: Federation) -> Asked:
+    member = _pinned(request, fed)
     mechanism = MECHANISMS.get(_header(request, "Simpul-Mekanisme"))
     if mechanism is None:
         raise SimpulError("mekanisme_tidak_dikenal", "Mekanisme tidak dikenal.", 422)
@@ -238,9 +252,13 @@ def create_federation_app(settings: Settings, rt: Runtime | None = None) -> Fast
             else None
         )
         app.state.audit_writer = writer
+        sync = StateSync(runtime.transaction, settings, runtime.clock, fed)
+        if settings.federation_sync_agreements:
+            sync.start()
         try:
             yield
         finally:
+            sync.close()
             app.state.audit_writer = None
             if writer is not None:
                 writer.close()
@@ -338,6 +356,38 @@ def create_federation_app(settings: Settings, rt: Runtime | None = None) -> Fast
         return await run_in_threadpool(
             governed, request, dataset, "akses_nik", service.lookup, a.nik
         )
+
+    @app.get("/federasi/v1/perjanjian")
+    async def perjanjian(request: Request) -> Response:
+        """What this node, as provider, holds of the agreements it provides the caller under."""
+        member = await asyncio.to_thread(_pinned, request, fed)
+
+        def read() -> list[AgreementState]:
+            with runtime.transaction() as session:
+                return states_for(session, fed.local, member.kode, runtime.clock.now())
+
+        states = await asyncio.to_thread(read)
+        return Response(AgreementStates(perjanjian=states).model_dump_json(), 200,
+                        media_type="application/json")  # fmt: skip
+
+    @app.post("/federasi/v1/perjanjian/pemberitahuan")
+    async def pemberitahuan(request: Request) -> Response:
+        """A provider's node tells this node the state of agreements it provides under."""
+        member = await asyncio.to_thread(_pinned, request, fed)
+        notice = body(AgreementStates, await request.body())
+
+        def apply() -> list[str]:
+            with runtime.transaction() as session:
+                return record_provider_states(
+                    session, settings, runtime.clock, member.kode, notice.perjanjian,
+                    fed.local, via="pemberitahuan",
+                )  # fmt: skip
+
+        changed = await asyncio.to_thread(apply)
+        return Response(
+            json.dumps({"diterima": len(notice.perjanjian), "berubah": changed}), 200,
+            media_type="application/json",
+        )  # fmt: skip
 
     @app.get("/federasi/v1/direktori")
     async def direktori(request: Request) -> Response:

@@ -298,4 +298,8 @@ ENTRIES: dict[str, Kind] = {
     "POST /federasi/v1/datasets/{dataset}/cek-status/batch": D,
     "POST /federasi/v1/datasets/{dataset}/akses-nik": D,
     "GET /federasi/v1/direktori": M,
+    # Agreement state between nodes (simpul.federation.agreements): the provider's states
+    # for the calling member; a provider's notice, one governance action.
+    "GET /federasi/v1/perjanjian": M,
+    "POST /federasi/v1/perjanjian/pemberitahuan": G,
 }

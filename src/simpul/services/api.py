@@ -10,7 +10,7 @@ from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Depends, Form, Request, Response, Security
 from fastapi.security import HTTPBasic, HTTPBearer
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from simpul import kernel
 from simpul.access.auth import issue_token, resolve_principal
@@ -334,12 +334,26 @@ async def akses_nik_usang(dataset: str, nik: str) -> Response:
     raise lookup_moved(dataset)
 
 
+class StatusPenyediaOut(BaseModel):
+    penyedia: str
+    status: str
+    versi: int
+    berakhir: str
+    diketahui: str = Field(description="Kapan node ini mengetahuinya (UTC, ISO 8601).")
+    lewat: str = Field(description="`pemberitahuan` dari node penyedia, atau `tanya`.")
+
+
 class PerjanjianOut(BaseModel):
     id: str
     judul: str
     versi: int
     status: str
     berakhir: str
+    status_di_penyedia: StatusPenyediaOut | None = Field(
+        default=None,
+        description="Status perjanjian di node penyedia (federasi): penyedia memutus setiap "
+        "panggilan dengan salinannya sendiri; salinan node ini tidak pernah diperluas olehnya.",
+    )
 
 
 @router.get("/perjanjian", response_model=list[PerjanjianOut], tags=["perjanjian"],
@@ -350,8 +364,11 @@ def perjanjian(request: Request, principal: Caller) -> list[PerjanjianOut]:
     now = rt.clock.now()
     out: list[PerjanjianOut] = []
     with rt.transaction() as session:
-        for agreement_id in sorted(principal.agreement_ids):
+        ids = sorted(principal.agreement_ids)
+        at_provider = agreements.provider_states(session, ids)
+        for agreement_id in ids:
             s = agreements.summary(session, agreement_id, now)
+            held = at_provider.get(agreement_id)
             out.append(
                 PerjanjianOut(
                     id=s.id,
@@ -359,6 +376,16 @@ def perjanjian(request: Request, principal: Caller) -> list[PerjanjianOut]:
                     versi=s.version_in_force,
                     status=s.effective_state.value,
                     berakhir=s.ends_on.isoformat(),
+                    status_di_penyedia=None
+                    if held is None
+                    else StatusPenyediaOut(
+                        penyedia=held.provider,
+                        status=held.status,
+                        versi=held.version,
+                        berakhir=held.ends_on,
+                        diketahui=held.learned_at.isoformat(),
+                        lewat=held.via,
+                    ),
                 )
             )
     return out
