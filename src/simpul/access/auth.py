@@ -79,11 +79,18 @@ def principal_for_account(session: Session, account_id: str) -> Principal:
 
 def account_principal(session: Session, username: str) -> Principal:
     """The principal of an account named by username, for commands run on its behalf on the
-    hub (CLI). Raises 404 for an unknown account, 401 for a revoked one."""
-    acct = AccountRepository(session).by_username(username.strip().lower())
-    if acct is None:
-        raise NotFound("akun_tidak_ditemukan", f"Akun {username!r} tidak ditemukan.")
-    return principal_for_account(session, acct.id)
+    hub (CLI), or of the account a node keeps for a peer node (every call of the federation
+    listener: memoised per governance epoch, as a revocation or a binding starts a new
+    one). Raises 404 for an unknown account, 401 for a revoked one."""
+    name = username.strip().lower()
+
+    def load() -> Principal:
+        acct = AccountRepository(session).by_username(name)
+        if acct is None:
+            raise NotFound("akun_tidak_ditemukan", f"Akun {username!r} tidak ditemukan.")
+        return principal_for_account(session, acct.id)
+
+    return memoized(session, ("account_principal", name), load)
 
 
 def session_principal(session: Session, account_id: str) -> tuple[Principal, str | None] | None:

@@ -32,6 +32,7 @@ from sqlalchemy.orm import Session
 from simpul.agreements import service as agreements
 from simpul.config import Settings
 from simpul.errors import SimpulError
+from simpul.federation.node import exchange
 from simpul.kit.clock import Clock
 
 log = logging.getLogger("simpul.federation")
@@ -225,8 +226,11 @@ class StateSync:
             if peer is None:
                 continue
             try:
-                answer = self._fed.client(peer).get(STATE_PATH)
+                answer, pin = exchange(self._fed.client(peer), "GET", STATE_PATH)
                 answer.raise_for_status()
+                if pin not in peer.sertifikat:  # only the provider's own node is believed
+                    log.warning("states of %s came over another certificate", provider)
+                    continue
                 states = AgreementStates.model_validate_json(answer.content).perjanjian
             except (httpx.HTTPError, ValueError) as exc:
                 log.info("states of %s not read: %s", provider, type(exc).__name__)

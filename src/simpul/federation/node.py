@@ -246,6 +246,19 @@ class Federation:
             self._clients_drop()
 
 
+def exchange(
+    client: httpx.Client, method: str, url: str, payload: bytes | None = None,
+    headers: dict[str, str] | None = None,
+) -> tuple[httpx.Response, str | None]:  # fmt: skip
+    """The answer and the pin of the certificate it came over, read while the connection
+    is still this request's: once the body is read the pool may hand the connection to
+    another request, or close it, and its TLS object is gone."""
+    with client.stream(method, url, content=payload, headers=headers) as response:
+        pin = _peer_pin(response)
+        response.read()
+    return response, pin
+
+
 def _peer_pin(response: httpx.Response) -> str | None:
     stream = response.extensions.get("network_stream")
     ssl_object = stream.get_extra_info("ssl_object") if stream is not None else None
@@ -288,7 +301,7 @@ class RemoteProvider:
         payload = json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
         url = PREFIX + path
         try:
-            response = fed.client(member).post(url, content=payload, headers=headers)
+            response, pin = exchange(fed.client(member), "POST", url, payload, headers)
         except httpx.TimeoutException:
             raise _refused(
                 "penyedia_tidak_menjawab",
@@ -302,7 +315,6 @@ class RemoteProvider:
                 f"Node penyedia {member.kode} tidak dapat dihubungi.",
                 penyedia=member.kode,
             ) from None
-        pin = _peer_pin(response)
         if pin is None or pin not in member.sertifikat:
             raise _refused(
                 "sertifikat_penyedia_tidak_cocok",

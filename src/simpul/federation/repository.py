@@ -6,9 +6,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from simpul.config import Settings
@@ -37,19 +38,16 @@ def session_on(engine: Engine) -> Iterator[Session]:
 
 
 def remember(session: Session, member: str, request_id: str, at: datetime) -> bool:
-    """Note the request id; False when the member already sent it (a replay)."""
-    if session.scalar(
-        select(FederationRequest.request_id).where(
-            FederationRequest.member == member, FederationRequest.request_id == request_id
-        )
-    ):
-        return False
-    try:
-        with session.begin_nested():
-            session.add(FederationRequest(member=member, request_id=request_id, received_at=at))
-    except IntegrityError:  # the same id in a concurrent request
-        return False
-    return True
+    """Note the request id; False when the member already sent it (a replay). One
+    statement: the primary key decides, also between concurrent requests."""
+    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    stmt = (
+        insert(FederationRequest)
+        .values(member=member, request_id=request_id, received_at=at)
+        .on_conflict_do_nothing()
+        .returning(FederationRequest.request_id)  # rowcount is -1 through psycopg here
+    )
+    return session.execute(stmt).first() is not None
 
 
 def forget_before(session: Session, before: datetime) -> int:
