@@ -7,17 +7,19 @@
 2. **NIK repair**: a NIK not found is mended one slip at a time (a wrong digit, two digits
    swapped); a mended NIK is a candidate only if it exists and its date part agrees with the
    birth date (and sex) the list gives.
-3. **Probabilistic stage** (Fellegi–Sunter): candidates from the repair and from blocks on
-   the birth date (and on day and month swapped) are scored on name, birth date, NIK
+3. **Probabilistic stage** (Fellegi–Sunter): candidates from the repair and from the
+   blocking passes of `simpul.matching.blocking` (name key alone, with birth year, with
+   kabupaten; birth date within one typo or a day/month swap with a name token's sound;
+   sound codes with kabupaten), found by index, are scored on name, birth date, NIK
    closeness and address. u-probabilities come from random registry pairs, m-probabilities
    from the NIK-anchored pairs of stage 1 of the same run (the list's own noise), the exact
    name agreement is adjusted by the name's frequency in the registry (SITI, MUHAMMAD …).
    The posterior that candidate k is the person is
-   ``p·BF_k/N / ((1-p) + p·Σ_j BF_j/N)``; the best candidate above the threshold is
-   `kemungkinan_cocok` with that probability, for clerical review.
+   ``p·BF_k/N / ((1-p) + p·Σ_j BF_j/N)``; the best candidate at or above the acceptance
+   threshold is `cocok`, between the thresholds `kemungkinan_cocok`, for clerical review.
 
 Pure computation over Arrow/numpy: no database, no I/O. See docs/adr/0003-matching-engine.md.
-The per-row steps (`nik_stage_row`, `repair_candidates`, `prefilter`, `score_row`) and the
+The per-row steps (`nik_stage_row`, `repair_candidates`, `query_keys`, `score_row`) and the
 model fit (`u_pairs`, `u_counts`, `fit_model`) are shared with `simpul.matching.spark`, which
 runs the same pipeline on Spark and must give the same results.
 """
@@ -34,10 +36,12 @@ from datetime import date
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-from rapidfuzz import fuzz, process
+from rapidfuzz import fuzz
 
+from simpul.matching.blocking import BlockIndex, list_keys, row_regions, with_name_columns
 from simpul.matching.normalize import (
     address_key,
+    name_columns,
     name_key,
     name_similarity,
     nik_date_consistent,
@@ -63,9 +67,9 @@ def _days(value: date | None) -> int:
 class MatchOptions:
     name_agree: float = 85.0  # name similarity at or above which the name is `sesuai`
     threshold: float = 0.5  # posterior at or above which a candidate is kemungkinan_cocok
+    accept: float = 0.95  # posterior at or above which it is cocok without review
     prior_in_registry: float = 0.6  # share of stage-3 rows expected to be in the registry
     compare_sex: bool = True
-    prefilter: float = 55.0  # token-set ratio a block candidate needs to be scored at all
 
 
 @dataclass
@@ -77,6 +81,7 @@ class Query:
     tanggal_lahir: Sequence[date | None]
     jenis_kelamin: Sequence[str | None] | None = None
     alamat: Sequence[str] | None = None
+    wilayah: Sequence[str] | None = None  # region codes (kabupaten or finer), when given
 
     def __len__(self) -> int:
         return len(self.nik)
@@ -90,6 +95,7 @@ class MatchResult:
     differing: list[tuple[str, ...]]
     method: list[str]  # nik | perbaikan_nik | probabilistik | ""
     weights: dict[str, dict[str, float]] = field(default_factory=dict)
+    blocking: dict[str, int] = field(default_factory=dict)  # candidate pairs per pass
 
     def counts(self) -> dict[str, int]:
         c = Counter(self.status)
@@ -140,11 +146,12 @@ def _nik_numbers(nik: pa.Array) -> np.ndarray:
 class RegistryIndex:
     """What the engine needs of a registry, built once per run from an Arrow table with at
     least `nik`, `nama_lengkap`, `tanggal_lahir` (and optionally `jenis_kelamin`, `alamat`,
-    `rt`, `rw`).
+    `rt`, `rw`, `kode_wilayah`, and the stored name key `nama_kunci` and sound codes
+    `nama_fonetik`, computed here when the table lacks them).
 
     The Spark engine builds one over a slice of the registry (the candidates of a batch of
-    rows): `population` and `name_counts` then carry the whole registry's size and name
-    counts, which the priors and the name frequencies are relative to."""
+    rows): `population` and `name_counts` (by name key) then carry the whole registry's
+    size and name counts, which the priors and the name frequencies are relative to."""
 
     def __init__(
         self,
@@ -153,6 +160,7 @@ class RegistryIndex:
         population: int | None = None,
         name_counts: Mapping[str, int] | None = None,
     ) -> None:
+        table = with_name_columns(table)
         self.table = table
         self.n = table.num_rows
         self.population = self.n if population is None else population
@@ -161,11 +169,11 @@ class RegistryIndex:
         # list of a million str objects costs ~80 MB, this ~25 MB.
         names = pc.fill_null(table.column("nama_lengkap").combine_chunks(), "")
         self.names = _Names(names)
+        keys = pc.fill_null(table.column("nama_kunci").combine_chunks(), "")
+        self._key_names = _Names(keys)
         born = pc.cast(table.column("tanggal_lahir"), pa.date32())
         days = pc.fill_null(pc.cast(born, pa.int32()), _NO_DAY).to_numpy(zero_copy_only=False)
         self.days = days.astype(np.int64)
-        self.order = np.argsort(self.days, kind="stable")
-        self.sorted_days = self.days[self.order]
         columns = set(table.column_names)
         self.sex: _Names | None = (
             _Names(table.column("jenis_kelamin").combine_chunks())
@@ -175,8 +183,9 @@ class RegistryIndex:
         self._alamat = table.column("alamat") if "alamat" in columns else None
         self._rt = table.column("rt") if "rt" in columns else None
         self._rw = table.column("rw") if "rw" in columns else None
-        # Name frequencies: one count per distinct name, one code per person.
-        encoded = pc.dictionary_encode(names)
+        # Name frequencies by name key (SITI and Siti are one name): one count per distinct
+        # key, one code per person.
+        encoded = pc.dictionary_encode(keys)
         self._name_code = encoded.indices.to_numpy(zero_copy_only=False)
         self._given_counts = name_counts
         self._code_counts = (
@@ -184,19 +193,14 @@ class RegistryIndex:
             if name_counts is None
             else None
         )
-        self._distinct_names = encoded.dictionary
-        self._keys: dict[int, str] = {}
         self._sorted_nik: np.ndarray | None = None
         self._nik_order: np.ndarray | None = None
-        self._by_code: np.ndarray | None = None
-        self._code_start: np.ndarray | None = None
-        self._distinct: list[str] = []
+        self._blocks: BlockIndex | None = None
         self._addr: dict[int, str] = {}
 
     def forget(self) -> None:
-        """Drop the per-position caches (name and address keys) between chunks of a list,
-        so that they stay bounded however long the list is."""
-        self._keys.clear()
+        """Drop the per-position caches (address keys) between chunks of a list, so that
+        they stay bounded however long the list is."""
         self._addr.clear()
 
     def lookup(self, niks: Sequence[str]) -> np.ndarray:
@@ -222,41 +226,22 @@ class RegistryIndex:
         out: np.ndarray = np.where(hit, self._nik_order[clipped], -1).astype(np.int64)
         return out
 
-    def born_on(self, day: int) -> np.ndarray:
-        lo = np.searchsorted(self.sorted_days, day, side="left")
-        hi = np.searchsorted(self.sorted_days, day, side="right")
-        return self.order[lo:hi]
-
     def key(self, i: int) -> str:
-        k = self._keys.get(i)
-        if k is None:
-            k = self._keys[i] = name_key(self.names[i])
-        return k
+        """The stored name key of record `i` (normalised once, not per job)."""
+        return self._key_names[i]
 
-    def named_like(self, key: str, limit: int = 20) -> list[int]:
-        """Registry rows whose name is close to `key` (for rows without a birth date to
-        block on). Slow-ish per call (a scan of the distinct names), built on first use."""
-        if self._by_code is None:
-            self._by_code = np.argsort(self._name_code, kind="stable")
-            counts = np.bincount(self._name_code, minlength=len(self._distinct_names))
-            self._code_start = np.concatenate([[0], np.cumsum(counts)])
-            self._distinct = self._distinct_names.to_pylist()
-        assert self._code_start is not None
-        found = process.extract(
-            key, self._distinct, scorer=fuzz.token_sort_ratio, score_cutoff=85, limit=limit
-        )
-        out: list[int] = []
-        for _name, _score, code in found:
-            lo, hi = int(self._code_start[code]), int(self._code_start[code + 1])
-            out.extend(self._by_code[lo:hi].tolist())
-        return out
+    def blocks(self) -> BlockIndex:
+        """The blocking index, built on first need (a list settled by NIK needs none)."""
+        if self._blocks is None:
+            self._blocks = BlockIndex(self.table)
+        return self._blocks
 
     def name_frequency(self, i: int) -> float:
         if self._code_counts is not None:
             count = int(self._code_counts[self._name_code[i]])
         else:
             assert self._given_counts is not None
-            count = self._given_counts.get(self.names[i], 1)
+            count = self._given_counts.get(self.key(i), 1)
         return float(max(count, 1) / max(self.population, 1))
 
     def address(self, i: int) -> str | None:
@@ -533,14 +518,20 @@ def repair_candidates(nik: str, born: date | None, sex: str | None) -> list[str]
     return out
 
 
-def prefilter(reg: RegistryIndex, qkey: str, pool: np.ndarray, cutoff: float) -> list[int]:
-    """The block candidates (registry positions `pool`) worth scoring: a token-set ratio of
-    the list's name key against the registered name of at least `cutoff`."""
-    if not pool.size:
-        return []
-    names = [reg.names[i] for i in pool.tolist()]
-    scores = process.cdist([qkey], names, scorer=fuzz.token_set_ratio, score_cutoff=cutoff)[0]
-    return [int(pool[k]) for k in np.nonzero(scores)[0].tolist()]
+def query_keys(q: Query, rows: Sequence[int]) -> dict[str, tuple[list[int], list[str]]]:
+    """The blocking keys of list rows `rows` (`blocking.list_keys`), the name normalised
+    exactly as the registry's is."""
+    keys, sounds = name_columns([q.nama[r] for r in rows])
+    born = [q.tanggal_lahir[r] for r in rows]
+    region = q.wilayah
+    regions = [row_regions(q.nik[r], region[r] if region is not None else None) for r in rows]
+    return list_keys(rows, keys, sounds, born, regions)
+
+
+def status_of(probability: float, opts: MatchOptions) -> str:
+    """A stage-3 candidate's status: `cocok` at or above the acceptance threshold,
+    `kemungkinan_cocok` (for review) between the thresholds."""
+    return COCOK if probability >= opts.accept else KEMUNGKINAN_COCOK
 
 
 @dataclass(frozen=True)
@@ -578,10 +569,6 @@ class Verdict:
     index: int = -1
     method: str = ""
     differing: tuple[str, ...] = ()
-
-    @property
-    def status(self) -> str:
-        return KEMUNGKINAN_COCOK if self.index >= 0 else TIDAK_DITEMUKAN
 
 
 def score_row(
@@ -720,9 +707,10 @@ def match(
             anchored.append(anchor)
 
     report(0.3)
+    nik_pairs = int((hit >= 0).sum())
     if not rest:
         report(1.0)
-        return MatchResult(status, found, prob, differing, method)
+        return MatchResult(status, found, prob, differing, method, blocking={"nik": nik_pairs})
     fitted = model.get(reg) if model is not None else _fit(reg, anchored, seed)
 
     # Stage 2: repair candidates, looked up in one go.
@@ -738,33 +726,26 @@ def match(
         if i >= 0:
             repaired.setdefault(row, set()).add(int(i))
 
-    # Stage 3: score repair and block candidates.
+    # Stage 3: score the repairs and the candidates of the blocking passes.
     weights = Weights.of(fitted, opts, reg.population)
+    blocked, per_pass = reg.blocks().find(query_keys(q, rest))
+    passes = {"nik": nik_pairs, "nik_satu_slip": sum(len(v) for v in repaired.values()),
+              **per_pass}  # fmt: skip
     step = max(len(rest) // 20, 1)
     for done, row in enumerate(rest):
         if done % step == 0:
             report(0.35 + 0.65 * done / len(rest))
-        born = q.tanggal_lahir[row]
         qkey = name_key(q.nama[row]) if q.nama[row] else ""
         mended = repaired.get(row, set())
-        cands: list[int] = list(mended)
-        if born is not None and qkey:
-            block = [reg.born_on(_days(born))]
-            sw = swapped_day_month(born)
-            if sw is not None:
-                block.append(reg.born_on(_days(sw)))
-            cands += prefilter(reg, qkey, np.concatenate(block), opts.prefilter)
-        elif born is None and qkey:
-            # No birth date to block on: the registry's closest names (rare on real lists).
-            cands += reg.named_like(qkey)
+        cands = mended | blocked.get(row, set())
         verdict = score_row(reg, q, row, qkey, cands, mended, weights, opts, q_addr)
         if verdict is None:
             continue
         prob[row] = verdict.probability
         if verdict.index >= 0:
-            status[row] = verdict.status
+            status[row] = status_of(verdict.probability, opts)
             found[row] = verdict.index
             method[row] = verdict.method
             differing[row] = verdict.differing
     report(1.0)
-    return MatchResult(status, found, prob, differing, method, fitted.describe())
+    return MatchResult(status, found, prob, differing, method, fitted.describe(), passes)
