@@ -45,6 +45,7 @@ from simpul.errors import SimpulError
 from simpul.kernel import AccountId, Call, Node, Origin, Refused
 from simpul.kernel.core import execute, new_call, write_apart, write_in_session
 from simpul.kernel.principals import resolve
+from simpul.matching.blocking import KEY_COLUMNS
 from simpul.matching.engine import (
     KEMUNGKINAN_COCOK,
     STATUSES,
@@ -69,7 +70,9 @@ STALE = timedelta(seconds=60)
 # `engine.match` or a stand-in with its signature (`matching.spark.matcher`).
 Matcher = Callable[..., MatchResult]
 BEAT_SECONDS = 0.5
-MATCH_COLUMNS = ("nik", "nama_lengkap", "tanggal_lahir", "jenis_kelamin", "alamat", "rt", "rw")
+MATCH_COLUMNS = (
+    "nik", "nama_lengkap", "tanggal_lahir", "jenis_kelamin", "alamat", "rt", "rw", "kode_wilayah"
+)  # fmt: skip
 # Fault injection for the crash test: seconds to sleep at each progress step.
 PAUSE_ENV = "SIMPUL_PEMADANAN_JEDA"
 # Fault injection for the memory cap: MB a job takes at its first progress step.
@@ -95,11 +98,10 @@ def registry_table(session: Session, settings: Any, dataset: str, extra: list[st
     many rows as the keyed store (fast), otherwise the keyed store itself."""
     wanted = list(dict.fromkeys([*MATCH_COLUMNS, *extra]))
     snap = snapshot_path(settings, dataset)
-    if snap.exists():
-        meta = pq.read_metadata(snap)
-        if meta.num_rows == registry.count(session, dataset):
-            names = pq.read_schema(snap).names
-            return pq.read_table(snap, columns=[c for c in wanted if c in names])
+    if snap.exists() and pq.read_metadata(snap).num_rows == registry.count(session, dataset):
+        table = registry.read_snapshot(settings, dataset, [*wanted, *KEY_COLUMNS])
+        if table is not None:
+            return table
     rows = list(registry.iter_records(session, dataset))
     cols: dict[str, list[Any]] = {c: [r.get(c) for r in rows] for c in wanted}
     cols["tanggal_lahir"] = [
