@@ -102,7 +102,9 @@ def test_counts_cover_every_row(run) -> None:
     counts = result.counts()
     assert sum(counts.values()) == len(q)
     assert counts[COCOK] > counts[KEMUNGKINAN_COCOK]
-    probable = [result.probability[i] for i, s in enumerate(result.status) if s == KEMUNGKINAN_COCOK]
+    probable = [
+        result.probability[i] for i, s in enumerate(result.status) if s == KEMUNGKINAN_COCOK
+    ]
     assert all(p is not None and 0.5 <= p < MatchOptions().accept for p in probable)
 
 

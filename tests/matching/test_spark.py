@@ -91,9 +91,9 @@ def test_a_noisy_list_matches_as_in_process(
     for kind in ("nik_salah_digit", "nik_tertukar", "nik_hilang", "tanggal_tertukar"):
         assert noise[kind] >= 3, noise
     q = read_list(listing)
-    # No acceptance threshold (above 1): every probable match waits for review, so the
+    # An acceptance threshold of 1: every probable match waits for review, so the
     # statuses below show each stage's path.
-    opts = MatchOptions(accept=1.01)
+    opts = MatchOptions(accept=1.0)
     want = match(RegistryIndex(table), q, opts)
     got = match_spark(spark, table, q, opts)
     _assert_same(got, want)

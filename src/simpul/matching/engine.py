@@ -67,7 +67,7 @@ def _days(value: date | None) -> int:
 class MatchOptions:
     name_agree: float = 85.0  # name similarity at or above which the name is `sesuai`
     threshold: float = 0.5  # posterior at or above which a candidate is kemungkinan_cocok
-    accept: float = 0.95  # posterior at or above which it is cocok without review
+    accept: float = 0.95  # posterior at or above which it is cocok without review (1: never)
     prior_in_registry: float = 0.6  # share of stage-3 rows expected to be in the registry
     compare_sex: bool = True
 
@@ -530,8 +530,9 @@ def query_keys(q: Query, rows: Sequence[int]) -> dict[str, tuple[list[int], list
 
 def status_of(probability: float, opts: MatchOptions) -> str:
     """A stage-3 candidate's status: `cocok` at or above the acceptance threshold,
-    `kemungkinan_cocok` (for review) between the thresholds."""
-    return COCOK if probability >= opts.accept else KEMUNGKINAN_COCOK
+    `kemungkinan_cocok` (for review) between the thresholds. An acceptance threshold of 1
+    accepts nothing unreviewed."""
+    return COCOK if opts.accept < 1.0 and probability >= opts.accept else KEMUNGKINAN_COCOK
 
 
 @dataclass(frozen=True)

@@ -48,7 +48,6 @@ from simpul.kernel.principals import resolve
 from simpul.matching.blocking import KEY_COLUMNS
 from simpul.matching.engine import (
     KEMUNGKINAN_COCOK,
-    STATUSES,
     TIDAK_DITEMUKAN,
     Anchor,
     ListModel,
@@ -61,6 +60,7 @@ from simpul.matching.engine import (
 from simpul.pemadanan.models import MatchJob
 from simpul.pemadanan.repository import JobRepository
 from simpul.pemadanan.service import job_request, list_reader
+from simpul.pemadanan.upload import ROW_STATUSES
 from simpul.registry import service as registry
 from simpul.registry.service import snapshot_path
 from simpul.runtime import Runtime
@@ -320,7 +320,10 @@ def _execute(rt: Runtime, job_id: str, worker: str, matcher: Matcher) -> None:
         table = registry_table(s, settings, job.dataset, extra)
     index = RegistryIndex(table)
     pa.default_memory_pool().release_unused()  # the Parquet decoder's buffers, given back
-    opts = MatchOptions(threshold=float(job.options.get("ambang", 0.5)))
+    opts = MatchOptions(
+        threshold=float(job.options.get("ambang", 0.5)),
+        accept=float(job.options.get("ambang_terima", MatchOptions.accept)),
+    )
     size = max(settings.match_chunk_rows, 1)
     run: Matcher = matcher
     if matcher is match:  # the list's model first, so every chunk scores as one run would
@@ -356,6 +359,7 @@ def _match_to_spool(
     schema = pa.schema(
         [("line", pa.int64()), ("status", pa.string()), ("index", pa.int64()),
          ("probability", pa.float64()), ("differing", pa.string()), ("method", pa.string()),
+         ("reason", pa.string()), ("kolom", pa.list_(pa.string())),
          *[(f"in_{e}", pa.string()) for e in elements]]
     )  # fmt: skip
     good = max(job.rows_total - job.rows_invalid, 1)
@@ -365,6 +369,21 @@ def _match_to_spool(
     fd = os.open(spool, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)  # personal data
     with os.fdopen(fd, "wb") as fh, pa.ipc.new_file(fh, schema) as out:
         for part in reader.chunks(size):
+            if part.rejected:  # rows not matched keep their place in the output
+                rej = part.rejected
+                counts.update(r.status for r in rej)
+                at = {e: i for i, e in reader.mapping.items()}
+                out.write_batch(pa.record_batch(
+                    [pa.array([r.line for r in rej], pa.int64()),
+                     pa.array([r.status for r in rej], pa.string()),
+                     pa.array([-1] * len(rej), pa.int64()), pa.nulls(len(rej), pa.float64()),
+                     pa.nulls(len(rej), pa.string()), pa.nulls(len(rej), pa.string()),
+                     pa.array([r.reason for r in rej], pa.string()),
+                     pa.array([r.cells for r in rej], pa.list_(pa.string())),
+                     *[pa.array([r.cells[at[e]] if at[e] < len(r.cells) else "" for r in rej],
+                                pa.string()) for e in elements]],
+                    schema=schema,
+                ))  # fmt: skip
             if not part.lines:
                 continue
             base, n = done, len(part.lines)
@@ -376,6 +395,7 @@ def _match_to_spool(
             if scope:
                 _limit_to_scope(result, table, index, scope)
             counts.update(result.status)
+            counts.update({f"blok_{k}": v for k, v in result.blocking.items()})
             found.append(np.asarray(result.registry_index, dtype=np.int64))
             out.write_batch(pa.record_batch(
                 [pa.array(part.lines, pa.int64()), pa.array(result.status, pa.string()),
@@ -383,6 +403,7 @@ def _match_to_spool(
                  pa.array(result.probability, pa.float64()),
                  pa.array([",".join(d) or None for d in result.differing], pa.string()),
                  pa.array([m or None for m in result.method], pa.string()),
+                 pa.nulls(n, pa.string()), pa.array(part.raw, pa.list_(pa.string())),
                  *[pa.array([c.get(e, "") for c in part.cells], pa.string())
                    for e in elements]],
                 schema=schema,
@@ -391,7 +412,8 @@ def _match_to_spool(
             done += n
     report(1.0)
     all_found = np.concatenate(found) if found else np.zeros(0, np.int64)
-    return all_found, {s: counts.get(s, 0) for s in STATUSES}
+    blocks = {k: v for k, v in sorted(counts.items()) if k.startswith("blok_")}
+    return all_found, {**{s: counts.get(s, 0) for s in ROW_STATUSES}, **blocks}
 
 
 def first_seen(found: np.ndarray) -> np.ndarray:
@@ -471,7 +493,9 @@ def _rows(
                 "job_id": job_id, "line": cols["line"][k], "status": cols["status"][k],
                 "nik_cocok": nik, "probability": cols["probability"][k],
                 "differing": cols["differing"][k], "method": cols["method"][k],
-                "input": {n[3:]: cols[n][k] for n in inputs}, "data": data,
+                "input": {**{n[3:]: cols[n][k] for n in inputs},
+                          **_extra(cols["kolom"][k], cols["reason"][k])},
+                "data": data,
             }
         )  # fmt: skip
     if hits:
@@ -480,6 +504,17 @@ def _rows(
             if i >= 0:
                 row["nik_cocok"] = next(niks)
     return rows
+
+
+def _extra(cells: list[str] | None, reason: str | None) -> dict[str, Any]:
+    """The row's own cells, in the list's column order (`_kolom`), and why it was not
+    matched (`_alasan`), kept with the row's input."""
+    out: dict[str, Any] = {}
+    if cells is not None:
+        out["_kolom"] = cells
+    if reason:
+        out["_alasan"] = reason
+    return out
 
 
 def _limit_to_scope(
