@@ -143,6 +143,24 @@ def _nik_numbers(nik: pa.Array) -> np.ndarray:
     return out
 
 
+def _kabupaten(table: pa.Table) -> np.ndarray:
+    """(n, 2) int32: each record's kabupaten from its NIK and from `kode_wilayah`."""
+    out = np.full((table.num_rows, 2), -1, dtype=np.int32)
+    for col, source in enumerate(("nik", "kode_wilayah")):
+        if source not in table.column_names:
+            continue
+        text = pc.cast(table.column(source), pa.string())
+        four = pc.utf8_slice_codeunits(text, 0, 4)
+        ok = pc.fill_null(pc.match_substring_regex(four, r"^[0-9]{4}$"), False)
+        if source == "nik":
+            full = pc.fill_null(pc.match_substring_regex(text, r"^[0-9]{16}$"), False)
+            ok = pc.and_(ok, full)
+        values = pc.if_else(ok, four, "-1")
+        out[:, col] = pc.cast(values, pa.int32()).to_numpy(zero_copy_only=False)
+    out[:, 1] = np.where(out[:, 1] == out[:, 0], -1, out[:, 1])
+    return out
+
+
 class RegistryIndex:
     """What the engine needs of a registry, built once per run from an Arrow table with at
     least `nik`, `nama_lengkap`, `tanggal_lahir` (and optionally `jenis_kelamin`, `alamat`,
@@ -193,6 +211,9 @@ class RegistryIndex:
             if name_counts is None
             else None
         )
+        # Kabupaten per record, as numbers (-1: none): NIK digits 1-4, and the region
+        # code's where the registry has one and it differs.
+        self.kabupaten = _kabupaten(table)
         self._sorted_nik: np.ndarray | None = None
         self._nik_order: np.ndarray | None = None
         self._blocks: BlockIndex | None = None
@@ -262,6 +283,7 @@ NAME_LEVELS = ("sama", "inisial", "mirip_tinggi", "mirip", "berbeda")
 DOB_LEVELS = ("sama", "tertukar", "tahun_sama", "berbeda")
 NIK_LEVELS = ("sama", "satu_salah", "wilayah_sama", "berbeda")
 ADDR_LEVELS = ("sama", "mirip", "berbeda")
+REGION_LEVELS = ("kabupaten_sama", "berbeda")
 
 
 def name_level(sim: float) -> int:
@@ -325,6 +347,9 @@ def addr_level(q: str | None, r: str | None) -> int | None:
 # ~4 % one slip away (the figures real lists and the generator show); two random people
 # share a district (6 digits) with the probability measured on the registry.
 _NIK_M = (0.95, 0.04, 0.007, 0.003)
+# Fixed region m: a list row without a NIK names the kabupaten its person is registered
+# in ~90 % of the time (people move; NIK digits 1-4 keep the first registration's).
+_REGION_M = (0.9, 0.1)
 # NIK-anchored pairs used to estimate m (more add nothing but time).
 ANCHOR_SAMPLE = 20_000
 
@@ -338,6 +363,7 @@ class _Model:
     nik_u: np.ndarray
     addr_m: np.ndarray
     addr_u: np.ndarray
+    region_u: np.ndarray
 
     def describe(self) -> dict[str, dict[str, float]]:
         def table(levels: tuple[str, ...], m: np.ndarray, u: np.ndarray) -> dict[str, float]:
@@ -348,6 +374,7 @@ class _Model:
             "tanggal_lahir": table(DOB_LEVELS, self.dob_m, self.dob_u),
             "nik": table(NIK_LEVELS, np.array(_NIK_M), self.nik_u),
             "alamat": table(ADDR_LEVELS, self.addr_m, self.addr_u),
+            "wilayah": table(REGION_LEVELS, np.array(_REGION_M), self.region_u),
         }
 
 
@@ -375,7 +402,7 @@ def u_pairs(n: int, seed: int, size: int = U_SAMPLE) -> tuple[np.ndarray, np.nda
 def u_counts(reg: RegistryIndex, a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, ...]:
     """Level counts over the pairs (a[k], b[k]) of positions in `reg`."""
     if a.size == 0:
-        return np.ones(5), np.ones(4), np.ones(4), np.ones(3)
+        return np.ones(5), np.ones(4), np.ones(4), np.ones(3), np.ones(2)
     name_c = np.zeros(5)
     dob_c = np.zeros(4)
     nik_c = np.zeros(4)
@@ -394,7 +421,14 @@ def u_counts(reg: RegistryIndex, a: np.ndarray, b: np.ndarray) -> tuple[np.ndarr
         al = addr_level(reg.address(i), reg.address(j))
         if al is not None:
             addr_c[al] += 1
-    return name_c, dob_c, nik_c, addr_c
+    region_c = np.array([0.0, 0.0])
+    ka, kb = reg.kabupaten[a], reg.kabupaten[b]
+    known = (ka[:, 0] >= 0) & (kb[:, 0] >= 0)
+    same = (ka[:, :, None] == kb[:, None, :]) & (ka[:, :, None] >= 0)[:, :, :]
+    agree = same.any(axis=(1, 2)) & known
+    region_c[0] = float(agree.sum())
+    region_c[1] = float(known.sum() - agree.sum())
+    return name_c, dob_c, nik_c, addr_c, region_c
 
 
 Anchor = tuple[int, int, int, int | None]  # levels of a NIK-anchored pair: name, dob, 1, address
@@ -412,7 +446,7 @@ def fit_model(
 ) -> _Model:
     """The model from the u level counts, the registry's number of people per birth date
     (in date order) and the anchored pairs."""
-    name_c, dob_c, nik_c, addr_c = counts
+    name_c, dob_c, nik_c, addr_c, region_c = counts
     n = max(population, 1)
     name_u = _freq(name_c, (0.0005, 0.0005, 0.002, 0.02, 0.977), 5)
     dob_u = _freq(dob_c, (1 / 30000, 1 / 30000, 0.012, 0.988), 5)
@@ -423,6 +457,7 @@ def fit_model(
     region = nik_c[2] / max(nik_c.sum(), 1)
     nik_u = np.array([1 / n, 2 / n, max(region, 1 / n), 1.0])
     addr_u = _freq(addr_c, (0.01, 0.05, 0.94), 5)
+    region_u = _freq(region_c, (0.01, 0.99), 5)
     name_m_c = np.zeros(5)
     dob_m_c = np.zeros(4)
     addr_m_c = np.zeros(3)
@@ -434,7 +469,7 @@ def fit_model(
     name_m = _freq(name_m_c, (0.8, 0.02, 0.1, 0.06, 0.02))
     dob_m = _freq(dob_m_c, (0.96, 0.02, 0.015, 0.005))
     addr_m = _freq(addr_m_c, (0.7, 0.2, 0.1))
-    return _Model(name_m, name_u, dob_m, dob_u, nik_u, addr_m, addr_u)
+    return _Model(name_m, name_u, dob_m, dob_u, nik_u, addr_m, addr_u, region_u)
 
 
 def _compare_found(
@@ -528,6 +563,13 @@ def query_keys(q: Query, rows: Sequence[int]) -> dict[str, tuple[list[int], list
     return list_keys(rows, keys, sounds, born, regions)
 
 
+def _kab(code: str | None) -> int:
+    """A region code's kabupaten (its first four digits) as a number, -1 without one."""
+    if not code or len(code) < 4 or not code[:4].isdigit():
+        return -1
+    return int(code[:4])
+
+
 def status_of(probability: float, opts: MatchOptions) -> str:
     """A stage-3 candidate's status: `cocok` at or above the acceptance threshold,
     `kemungkinan_cocok` (for review) between the thresholds. An acceptance threshold of 1
@@ -544,6 +586,7 @@ class Weights:
     dob: np.ndarray
     nik: np.ndarray
     addr: np.ndarray
+    region: np.ndarray
     p0: float
     log_prior: float
 
@@ -556,6 +599,7 @@ class Weights:
             np.log2(model.dob_m / model.dob_u),
             np.log2(np.array(_NIK_M) / model.nik_u),
             np.log2(model.addr_m / model.addr_u),
+            np.log2(np.array(_REGION_M) / model.region_u),
             p0,
             math.log2(p0 / max(population, 1)),
         )
@@ -593,6 +637,8 @@ def score_row(
     qd = _days(q.tanggal_lahir[row])
     qs = q.jenis_kelamin[row] if q.jenis_kelamin is not None else None
     qa = q_addr(row) if q.alamat is not None else None
+    # A row without a NIK may name its kabupaten (its region code): compared as such.
+    qr = _kab(q.wilayah[row]) if q.wilayah is not None and not q.nik[row] else -1
     best_i, best_w, total = -1, -math.inf, 0.0
     for i in ordered:
         weight = 0.0
@@ -613,6 +659,8 @@ def score_row(
             al = addr_level(qa, reg.address(i))
             if al is not None:
                 weight += float(w.addr[al])
+        if qr >= 0 and reg.kabupaten[i, 0] >= 0:
+            weight += float(w.region[0 if qr in reg.kabupaten[i].tolist() else 1])
         if opts.compare_sex and qs and reg.sex is not None and reg.sex[i]:
             weight += 0.5 if qs[:1].upper() == str(reg.sex[i])[:1].upper() else -6.0
         total += 2.0 ** min(weight + w.log_prior, 60)

@@ -21,6 +21,7 @@ from simpul.kit.masking import mask_nik
 from simpul.kit.tabular import SNIFF_BYTES, Table, read_csv, row_problem
 from simpul.matching.engine import STATUSES, Query
 from simpul.matching.normalize import parse_date
+from simpul.registry.datasets import LIST_ALIASES, canon_header
 from simpul.registry.identifiers import parse_nik
 
 # XLSX: a spreadsheet is a zip of XML. Limits on what it may expand to.
@@ -29,29 +30,6 @@ XLSX_MAX_RATIO = 100  # uncompressed / compressed for any member over 1 MB
 XLSX_MAX_SHARED_STRINGS = 32 * 1024 * 1024
 MAX_CELL_CHARS = 1_000
 
-# Column names lists use that are neither element names nor SIAK aliases.
-EXTRA_ALIASES = {
-    "NIK": "nik",
-    "NO_NIK": "nik",
-    "NOMOR_NIK": "nik",
-    "NAMA": "nama_lengkap",
-    "NAMA_LENGKAP": "nama_lengkap",
-    "NAMA_LGKP": "nama_lengkap",
-    "NAMA_PENERIMA": "nama_lengkap",
-    "TANGGAL_LAHIR": "tanggal_lahir",
-    "TGL_LAHIR": "tanggal_lahir",
-    "TGL_LHR": "tanggal_lahir",
-    "JENIS_KELAMIN": "jenis_kelamin",
-    "JENIS_KLMIN": "jenis_kelamin",
-    "JK": "jenis_kelamin",
-    "ALAMAT": "alamat",
-    "NO_KK": "no_kk",
-    "NOMOR_KK": "no_kk",
-    "KODE_WILAYAH": "kode_wilayah",
-    "KODE_KEL": "kode_wilayah",
-    "TEMPAT_LAHIR": "tempat_lahir",
-    "TMPT_LHR": "tempat_lahir",
-}
 USED = ("nik", "nama_lengkap", "tanggal_lahir", "jenis_kelamin", "alamat", "no_kk", "kode_wilayah")
 # A row that could not be matched still has a result row: why, as its status.
 DATA_TIDAK_CUKUP = "data_tidak_cukup"  # too little to match on (no NIK; name without date/region)
@@ -114,12 +92,12 @@ class ParsedList:
 
 
 def _canon(header: str) -> str:
-    return header.strip().upper().replace(" ", "_").replace(".", "").replace("-", "_")
+    return canon_header(header)
 
 
 def map_columns(header: list[str], aliases: dict[str, str]) -> tuple[dict[int, str], list[str]]:
     """Header → elements (element names, SIAK aliases, common list names); the rest ignored."""
-    known = {**EXTRA_ALIASES, **{_canon(k): v for k, v in aliases.items()}}
+    known = {**LIST_ALIASES, **{_canon(k): v for k, v in aliases.items()}}
     mapping: dict[int, str] = {}
     ignored: list[str] = []
     taken: set[str] = set()
