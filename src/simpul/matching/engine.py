@@ -280,7 +280,7 @@ class RegistryIndex:
 # --- comparison levels ---------------------------------------------------------------------
 
 NAME_LEVELS = ("sama", "inisial", "mirip_tinggi", "mirip", "berbeda")
-DOB_LEVELS = ("sama", "tertukar", "tahun_sama", "berbeda")
+DOB_LEVELS = ("sama", "tertukar", "satu_digit", "tahun_sama", "berbeda")
 NIK_LEVELS = ("sama", "satu_salah", "wilayah_sama", "berbeda")
 ADDR_LEVELS = ("sama", "mirip", "berbeda")
 REGION_LEVELS = ("kabupaten_sama", "berbeda")
@@ -306,9 +306,21 @@ def dob_level(q: int, r: int) -> int | None:
     qd, rd = _EPOCH.fromordinal(q + _EPOCH.toordinal()), _EPOCH.fromordinal(r + _EPOCH.toordinal())
     if swapped_day_month(qd) == rd:
         return 1
+    a = (qd.day, qd.month, qd.year)
+    b = (rd.day, rd.month, rd.year)
+    if (
+        sum(
+            x != y
+            for x, y in zip(
+                f"{a[0]:02d}{a[1]:02d}{a[2]:04d}", f"{b[0]:02d}{b[1]:02d}{b[2]:04d}", strict=True
+            )
+        )
+        == 1
+    ):
+        return 2  # one digit of DDMMYYYY mistyped
     if qd.year == rd.year:
-        return 2
-    return 3
+        return 3
+    return 4
 
 
 def _one_slip(a: str, b: str) -> bool:
@@ -402,9 +414,9 @@ def u_pairs(n: int, seed: int, size: int = U_SAMPLE) -> tuple[np.ndarray, np.nda
 def u_counts(reg: RegistryIndex, a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, ...]:
     """Level counts over the pairs (a[k], b[k]) of positions in `reg`."""
     if a.size == 0:
-        return np.ones(5), np.ones(4), np.ones(4), np.ones(3), np.ones(2)
+        return np.ones(5), np.ones(5), np.ones(4), np.ones(3), np.ones(2)
     name_c = np.zeros(5)
-    dob_c = np.zeros(4)
+    dob_c = np.zeros(5)
     nik_c = np.zeros(4)
     addr_c = np.zeros(3)
     niks = reg.nik
@@ -449,17 +461,18 @@ def fit_model(
     name_c, dob_c, nik_c, addr_c, region_c = counts
     n = max(population, 1)
     name_u = _freq(name_c, (0.0005, 0.0005, 0.002, 0.02, 0.977), 5)
-    dob_u = _freq(dob_c, (1 / 30000, 1 / 30000, 0.012, 0.988), 5)
+    dob_u = _freq(dob_c, (1 / 30000, 1 / 30000, 30 / 30000, 0.012, 0.987), 5)
     # Exact birth-date agreement is too rare to sample: Σ p_d² over the registry's dates.
     dob_u[0] = max(float(((per_day / n) ** 2).sum()), 1 / n)
     dob_u[1] = dob_u[0] * 12 / 31  # a swap needs day ≤ 12: about the same order
+    dob_u[2] = max(dob_u[2], dob_u[0] * 30)  # ~30 valid dates one digit away
     # Exact and one-slip NIK agreement between two different people: analytic, not sampled.
     region = nik_c[2] / max(nik_c.sum(), 1)
     nik_u = np.array([1 / n, 2 / n, max(region, 1 / n), 1.0])
     addr_u = _freq(addr_c, (0.01, 0.05, 0.94), 5)
     region_u = _freq(region_c, (0.01, 0.99), 5)
     name_m_c = np.zeros(5)
-    dob_m_c = np.zeros(4)
+    dob_m_c = np.zeros(5)
     addr_m_c = np.zeros(3)
     for nl, dl, _al_present, al in anchored:
         name_m_c[nl] += 1
@@ -467,7 +480,7 @@ def fit_model(
         if al is not None:
             addr_m_c[al] += 1
     name_m = _freq(name_m_c, (0.8, 0.02, 0.1, 0.06, 0.02))
-    dob_m = _freq(dob_m_c, (0.96, 0.02, 0.015, 0.005))
+    dob_m = _freq(dob_m_c, (0.95, 0.02, 0.015, 0.01, 0.005))
     addr_m = _freq(addr_m_c, (0.7, 0.2, 0.1))
     return _Model(name_m, name_u, dob_m, dob_u, nik_u, addr_m, addr_u, region_u)
 
@@ -526,7 +539,7 @@ def nik_stage_row(
     when `anchor`, the pair's levels for m; None when the NIK is a slip onto another person
     (name and birth date both far off), which goes on to stage 3."""
     sim, diff, dl = _compare_found(reg, q, row, i, opts)
-    if sim < 60 and dl not in (0, 1, None):
+    if sim < 60 and dl not in (0, 1, 2, None):
         return None
     if not anchor or dl is None:
         return diff, None
@@ -646,7 +659,7 @@ def score_row(
         nl = name_level(sim)
         if nl == 0:
             # Term frequency: agreeing on a rare name says more than agreeing on SITI.
-            weight += math.log2(model.name_m[0] / max(reg.name_frequency(i), model.name_u[0]))
+            weight += math.log2(model.name_m[0] / reg.name_frequency(i))
         else:
             weight += float(w.name[nl])
         dl = dob_level(qd, int(reg.days[i]))
