@@ -72,6 +72,7 @@ def _assert_same(got: MatchResult, want: MatchResult) -> None:
     assert got.method == want.method
     assert got.weights == want.weights
     assert got.blocking == want.blocking  # the same candidates, pass by pass
+    assert got.candidates == want.candidates  # and the same ones shown to a reviewer
 
 
 def test_java_home_is_found_from_the_java_on_path(monkeypatch: pytest.MonkeyPatch) -> None:

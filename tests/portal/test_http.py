@@ -601,7 +601,8 @@ def test_kemensos_reviews_a_probable_match_in_the_portal(
     op = portal_env.client("kemensos.operator")
     page = op.get("/portal/pemadanan")
     with kpm.open("rb") as fh:
-        resp = op.post("/portal/pemadanan", data={"csrf": csrf_of(page.text), "alur": "kpm"},
+        resp = op.post("/portal/pemadanan",
+                       data={"csrf": csrf_of(page.text), "alur": "kpm", "ambang_terima": "1"},
                        files={"berkas": ("usulan-kpm.csv", fh, "text/csv")})  # fmt: skip
     job_path = resp.url.path
     deadline = time.monotonic() + 90
@@ -614,6 +615,16 @@ def test_kemensos_reviews_a_probable_match_in_the_portal(
     forms = re.findall(rf'action="({re.escape(job_path)}/tinjau/(\d+))"', resp.text)
     assert forms, text_of(resp.text)
     action, line = forms[0]
+    # The reviewer sees the row beside its candidates: per element how each agrees (the
+    # list's own values, never the registry's), each candidate's probability.
+    table = re.search(rf'<table class="small candidates" data-line="{line}">(.*?)</table>',
+                      resp.text, re.S)  # fmt: skip
+    assert table, text_of(resp.text)
+    cells = text_of(table.group(1))
+    assert "Kandidat 1 (diusulkan)" in cells and "nama_lengkap" in cells
+    assert "✓ sama" in cells and "tanggal_lahir" in cells
+    person = next(p for p in portal_env.asn[:6] if p["nama_lengkap"] in cells)
+    assert person["nik"] not in resp.text  # no registry NIK before acceptance
     resp = op.post(action, data={"csrf": csrf_of(resp.text), "keputusan": "diterima",
                                  "alasan": "nama dan tanggal lahir sama"})  # fmt: skip
     assert resp.status_code == 200 and "Tinjauan dicatat" in text_of(resp.text)

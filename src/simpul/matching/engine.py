@@ -36,9 +36,27 @@ from datetime import date
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-from rapidfuzz import fuzz
 
 from simpul.matching.blocking import BlockIndex, list_keys, row_regions, with_name_columns
+from simpul.matching.model import (
+    _EPOCH,
+    _NO_DAY,
+    ADDR_LEVELS,
+    DOB_LEVELS,
+    NAME_LEVELS,
+    NIK_LEVELS,
+    REGION_LEVELS,
+    Anchor,
+    Weights,
+    _Model,
+    addr_level,
+    dob_level,
+    fit_model,
+    name_level,
+    nik_level,
+    u_counts,
+    u_pairs,
+)
 from simpul.matching.normalize import (
     address_key,
     name_columns,
@@ -46,7 +64,6 @@ from simpul.matching.normalize import (
     name_similarity,
     nik_date_consistent,
     nik_edits,
-    swapped_day_month,
 )
 
 COCOK = "cocok"
@@ -54,9 +71,6 @@ COCOK_ELEMEN_BERBEDA = "cocok_nik_elemen_berbeda"
 KEMUNGKINAN_COCOK = "kemungkinan_cocok"
 TIDAK_DITEMUKAN = "tidak_ditemukan"
 STATUSES = (COCOK, COCOK_ELEMEN_BERBEDA, KEMUNGKINAN_COCOK, TIDAK_DITEMUKAN)
-
-_EPOCH = date(1970, 1, 1)
-_NO_DAY = -(2**31)
 
 
 def _days(value: date | None) -> int:
@@ -96,6 +110,8 @@ class MatchResult:
     method: list[str]  # nik | perbaikan_nik | probabilistik | ""
     weights: dict[str, dict[str, float]] = field(default_factory=dict)
     blocking: dict[str, int] = field(default_factory=dict)  # candidate pairs per pass
+    # The best candidates of each row matched in stage 3 (by row), for the reviewer.
+    candidates: dict[int, tuple[Candidate, ...]] = field(default_factory=dict)
 
     def counts(self) -> dict[str, int]:
         c = Counter(self.status)
@@ -277,173 +293,8 @@ class RegistryIndex:
         return a
 
 
-# --- comparison levels ---------------------------------------------------------------------
-
-NAME_LEVELS = ("sama", "inisial", "mirip_tinggi", "mirip", "berbeda")
-DOB_LEVELS = ("sama", "tertukar", "satu_digit", "tahun_sama", "berbeda")
-NIK_LEVELS = ("sama", "satu_salah", "wilayah_sama", "berbeda")
-ADDR_LEVELS = ("sama", "mirip", "berbeda")
-REGION_LEVELS = ("kabupaten_sama", "berbeda")
-
-
-def name_level(sim: float) -> int:
-    if sim >= 100:
-        return 0
-    if sim >= 95:
-        return 1
-    if sim >= 88:
-        return 2
-    if sim >= 75:
-        return 3
-    return 4
-
-
-def dob_level(q: int, r: int) -> int | None:
-    if q == _NO_DAY or r == _NO_DAY:
-        return None
-    if q == r:
-        return 0
-    qd, rd = _EPOCH.fromordinal(q + _EPOCH.toordinal()), _EPOCH.fromordinal(r + _EPOCH.toordinal())
-    if swapped_day_month(qd) == rd:
-        return 1
-    a = (qd.day, qd.month, qd.year)
-    b = (rd.day, rd.month, rd.year)
-    if (
-        sum(
-            x != y
-            for x, y in zip(
-                f"{a[0]:02d}{a[1]:02d}{a[2]:04d}", f"{b[0]:02d}{b[1]:02d}{b[2]:04d}", strict=True
-            )
-        )
-        == 1
-    ):
-        return 2  # one digit of DDMMYYYY mistyped
-    if qd.year == rd.year:
-        return 3
-    return 4
-
-
-def _one_slip(a: str, b: str) -> bool:
-    diff = [i for i in range(16) if a[i] != b[i]]
-    if len(diff) == 1:
-        return True
-    return (
-        len(diff) == 2
-        and diff[1] == diff[0] + 1
-        and a[diff[0]] == b[diff[1]]
-        and (a[diff[1]] == b[diff[0]])
-    )
-
-
-def nik_level(q: str, r: str) -> int | None:
-    if not q or len(q) != 16 or len(r) != 16:
-        return None
-    if q == r:
-        return 0
-    if _one_slip(q, r):
-        return 1
-    if q[:6] == r[:6]:
-        return 2
-    return 3
-
-
-def addr_level(q: str | None, r: str | None) -> int | None:
-    if not q or not r:
-        return None
-    if q == r:
-        return 0
-    return 1 if fuzz.token_sort_ratio(q, r) >= 80 else 2
-
-
-# Fixed NIK m/u: among true matches whose list carries a NIK, ~95 % carry it right and
-# ~4 % one slip away (the figures real lists and the generator show); two random people
-# share a district (6 digits) with the probability measured on the registry.
-_NIK_M = (0.95, 0.04, 0.007, 0.003)
-# Fixed region m: a list row without a NIK names the kabupaten its person is registered
-# in ~90 % of the time (people move; NIK digits 1-4 keep the first registration's).
-_REGION_M = (0.9, 0.1)
 # NIK-anchored pairs used to estimate m (more add nothing but time).
 ANCHOR_SAMPLE = 20_000
-
-
-@dataclass
-class _Model:
-    name_m: np.ndarray
-    name_u: np.ndarray
-    dob_m: np.ndarray
-    dob_u: np.ndarray
-    nik_u: np.ndarray
-    addr_m: np.ndarray
-    addr_u: np.ndarray
-    region_u: np.ndarray
-
-    def describe(self) -> dict[str, dict[str, float]]:
-        def table(levels: tuple[str, ...], m: np.ndarray, u: np.ndarray) -> dict[str, float]:
-            return {lv: round(math.log2(m[i] / u[i]), 2) for i, lv in enumerate(levels)}
-
-        return {
-            "nama": table(NAME_LEVELS, self.name_m, self.name_u),
-            "tanggal_lahir": table(DOB_LEVELS, self.dob_m, self.dob_u),
-            "nik": table(NIK_LEVELS, np.array(_NIK_M), self.nik_u),
-            "alamat": table(ADDR_LEVELS, self.addr_m, self.addr_u),
-            "wilayah": table(REGION_LEVELS, np.array(_REGION_M), self.region_u),
-        }
-
-
-def _freq(counts: np.ndarray, prior: Sequence[float], strength: float = 20.0) -> np.ndarray:
-    """Level frequencies with a Dirichlet prior (so a small sample cannot produce 0)."""
-    p = np.asarray(prior, dtype=float)
-    out: np.ndarray = (counts + strength * p) / (counts.sum() + strength)
-    return out
-
-
-U_SAMPLE = 20_000  # random registry pairs for the u-probabilities
-
-
-def u_pairs(n: int, seed: int, size: int = U_SAMPLE) -> tuple[np.ndarray, np.ndarray]:
-    """The registry positions of the random pairs u is estimated from (fixed by `seed`)."""
-    if n < 2:
-        return np.zeros(0, np.int64), np.zeros(0, np.int64)
-    rng = np.random.default_rng(seed)
-    a = rng.integers(0, n, size)
-    b = rng.integers(0, n, size)
-    keep = a != b
-    return a[keep], b[keep]
-
-
-def u_counts(reg: RegistryIndex, a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, ...]:
-    """Level counts over the pairs (a[k], b[k]) of positions in `reg`."""
-    if a.size == 0:
-        return np.ones(5), np.ones(5), np.ones(4), np.ones(3), np.ones(2)
-    name_c = np.zeros(5)
-    dob_c = np.zeros(5)
-    nik_c = np.zeros(4)
-    addr_c = np.zeros(3)
-    niks = reg.nik
-    for i, j in zip(a.tolist(), b.tolist(), strict=True):
-        dl = dob_level(int(reg.days[i]), int(reg.days[j]))
-        if dl is not None:
-            dob_c[dl] += 1
-        nl = nik_level(str(niks[i]), str(niks[j]))
-        if nl is not None:
-            nik_c[nl] += 1
-    # Names and addresses are costlier to compare; a smaller sample is enough for them.
-    for i, j in zip(a[:4000].tolist(), b[:4000].tolist(), strict=True):
-        name_c[name_level(name_similarity(reg.key(i), reg.key(j)))] += 1
-        al = addr_level(reg.address(i), reg.address(j))
-        if al is not None:
-            addr_c[al] += 1
-    region_c = np.array([0.0, 0.0])
-    ka, kb = reg.kabupaten[a], reg.kabupaten[b]
-    known = (ka[:, 0] >= 0) & (kb[:, 0] >= 0)
-    same = (ka[:, :, None] == kb[:, None, :]) & (ka[:, :, None] >= 0)[:, :, :]
-    agree = same.any(axis=(1, 2)) & known
-    region_c[0] = float(agree.sum())
-    region_c[1] = float(known.sum() - agree.sum())
-    return name_c, dob_c, nik_c, addr_c, region_c
-
-
-Anchor = tuple[int, int, int, int | None]  # levels of a NIK-anchored pair: name, dob, 1, address
 
 
 def _fit(reg: RegistryIndex, anchored: list[Anchor], seed: int) -> _Model:
@@ -451,38 +302,6 @@ def _fit(reg: RegistryIndex, anchored: list[Anchor], seed: int) -> _Model:
     counts = u_counts(reg, *u_pairs(reg.n, seed))
     _, per_day = np.unique(reg.days, return_counts=True)
     return fit_model(counts, per_day, reg.n, anchored)
-
-
-def fit_model(
-    counts: tuple[np.ndarray, ...], per_day: np.ndarray, population: int, anchored: list[Anchor]
-) -> _Model:
-    """The model from the u level counts, the registry's number of people per birth date
-    (in date order) and the anchored pairs."""
-    name_c, dob_c, nik_c, addr_c, region_c = counts
-    n = max(population, 1)
-    name_u = _freq(name_c, (0.0005, 0.0005, 0.002, 0.02, 0.977), 5)
-    dob_u = _freq(dob_c, (1 / 30000, 1 / 30000, 30 / 30000, 0.012, 0.987), 5)
-    # Exact birth-date agreement is too rare to sample: Σ p_d² over the registry's dates.
-    dob_u[0] = max(float(((per_day / n) ** 2).sum()), 1 / n)
-    dob_u[1] = dob_u[0] * 12 / 31  # a swap needs day ≤ 12: about the same order
-    dob_u[2] = max(dob_u[2], dob_u[0] * 30)  # ~30 valid dates one digit away
-    # Exact and one-slip NIK agreement between two different people: analytic, not sampled.
-    region = nik_c[2] / max(nik_c.sum(), 1)
-    nik_u = np.array([1 / n, 2 / n, max(region, 1 / n), 1.0])
-    addr_u = _freq(addr_c, (0.01, 0.05, 0.94), 5)
-    region_u = _freq(region_c, (0.01, 0.99), 5)
-    name_m_c = np.zeros(5)
-    dob_m_c = np.zeros(5)
-    addr_m_c = np.zeros(3)
-    for nl, dl, _al_present, al in anchored:
-        name_m_c[nl] += 1
-        dob_m_c[dl] += 1
-        if al is not None:
-            addr_m_c[al] += 1
-    name_m = _freq(name_m_c, (0.8, 0.02, 0.1, 0.06, 0.02))
-    dob_m = _freq(dob_m_c, (0.95, 0.02, 0.015, 0.01, 0.005))
-    addr_m = _freq(addr_m_c, (0.7, 0.2, 0.1))
-    return _Model(name_m, name_u, dob_m, dob_u, nik_u, addr_m, addr_u, region_u)
 
 
 def _compare_found(
@@ -591,34 +410,6 @@ def status_of(probability: float, opts: MatchOptions) -> str:
 
 
 @dataclass(frozen=True)
-class Weights:
-    """Stage 3's log2(m/u) per comparison level and the prior, fixed for one run."""
-
-    model: _Model
-    name: np.ndarray
-    dob: np.ndarray
-    nik: np.ndarray
-    addr: np.ndarray
-    region: np.ndarray
-    p0: float
-    log_prior: float
-
-    @classmethod
-    def of(cls, model: _Model, opts: MatchOptions, population: int) -> Weights:
-        p0 = opts.prior_in_registry
-        return cls(
-            model,
-            np.log2(model.name_m / model.name_u),
-            np.log2(model.dob_m / model.dob_u),
-            np.log2(np.array(_NIK_M) / model.nik_u),
-            np.log2(model.addr_m / model.addr_u),
-            np.log2(np.array(_REGION_M) / model.region_u),
-            p0,
-            math.log2(p0 / max(population, 1)),
-        )
-
-
-@dataclass(frozen=True)
 class Verdict:
     """Stage 3's answer for one row: the best candidate's posterior, and (at or above the
     threshold) who it is, how it was found and what differs."""
@@ -627,6 +418,13 @@ class Verdict:
     index: int = -1
     method: str = ""
     differing: tuple[str, ...] = ()
+    candidates: tuple[Candidate, ...] = ()  # the best three, for the reviewer
+
+
+# A candidate shown to a reviewer: registry position, posterior, and per element the
+# comparison level (e.g. ("tanggal_lahir", "satu_digit")).
+Candidate = tuple[int, float, tuple[tuple[str, str], ...]]
+REVIEW_CANDIDATES = 3
 
 
 def score_row(
@@ -653,10 +451,14 @@ def score_row(
     # A row without a NIK may name its kabupaten (its region code): compared as such.
     qr = _kab(q.wilayah[row]) if q.wilayah is not None and not q.nik[row] else -1
     best_i, best_w, total = -1, -math.inf, 0.0
+    scored: list[tuple[float, int, tuple[tuple[str, str], ...]]] = []
     for i in ordered:
         weight = 0.0
+        marks: list[tuple[str, str]] = []
         sim = name_similarity(qkey, reg.key(i)) if qkey else 0.0
         nl = name_level(sim)
+        if qkey:
+            marks.append(("nama_lengkap", NAME_LEVELS[nl]))
         if nl == 0:
             # Term frequency: agreeing on a rare name says more than agreeing on SITI.
             weight += math.log2(model.name_m[0] / reg.name_frequency(i))
@@ -665,26 +467,39 @@ def score_row(
         dl = dob_level(qd, int(reg.days[i]))
         if dl is not None:
             weight += float(w.dob[dl])
+            marks.append(("tanggal_lahir", DOB_LEVELS[dl]))
         nk = nik_level(q.nik[row], str(reg.nik[i]))
         if nk is not None:
             weight += float(w.nik[nk])
+            marks.append(("nik", NIK_LEVELS[nk]))
         if q.alamat is not None:
             al = addr_level(qa, reg.address(i))
             if al is not None:
                 weight += float(w.addr[al])
+                marks.append(("alamat", ADDR_LEVELS[al]))
         if qr >= 0 and reg.kabupaten[i, 0] >= 0:
-            weight += float(w.region[0 if qr in reg.kabupaten[i].tolist() else 1])
+            rl = 0 if qr in reg.kabupaten[i].tolist() else 1
+            weight += float(w.region[rl])
+            marks.append(("kode_wilayah", REGION_LEVELS[rl]))
         if opts.compare_sex and qs and reg.sex is not None and reg.sex[i]:
-            weight += 0.5 if qs[:1].upper() == str(reg.sex[i])[:1].upper() else -6.0
+            same_sex = qs[:1].upper() == str(reg.sex[i])[:1].upper()
+            weight += 0.5 if same_sex else -6.0
+            marks.append(("jenis_kelamin", "sama" if same_sex else "berbeda"))
         total += 2.0 ** min(weight + w.log_prior, 60)
+        scored.append((weight, i, tuple(marks)))
         if weight > best_w:
             best_i, best_w = i, weight
-    p_best = 2.0 ** min(best_w + w.log_prior, 60) / ((1 - w.p0) + total)
+    denominator = (1 - w.p0) + total
+    p_best = 2.0 ** min(best_w + w.log_prior, 60) / denominator
     if p_best < opts.threshold:
         return Verdict(round(p_best, 4))
     method = "perbaikan_nik" if best_i in repaired else "probabilistik"
     _, diff, _ = _compare_found(reg, q, row, best_i, opts)
-    return Verdict(round(p_best, 4), best_i, method, diff)
+    top = sorted(scored, key=lambda c: (-c[0], c[1]))[:REVIEW_CANDIDATES]
+    shown = tuple(
+        (i, round(2.0 ** min(wt + w.log_prior, 60) / denominator, 4), marks) for wt, i, marks in top
+    )
+    return Verdict(round(p_best, 4), best_i, method, diff, shown)
 
 
 class ListModel:
@@ -791,6 +606,7 @@ def match(
     # Stage 3: score the repairs and the candidates of the blocking passes.
     weights = Weights.of(fitted, opts, reg.population)
     blocked, per_pass = reg.blocks().find(query_keys(q, rest))
+    shown: dict[int, tuple[Candidate, ...]] = {}
     passes = {"nik": nik_pairs, "nik_satu_slip": sum(len(v) for v in repaired.values()),
               **per_pass}  # fmt: skip
     step = max(len(rest) // 20, 1)
@@ -809,5 +625,6 @@ def match(
             found[row] = verdict.index
             method[row] = verdict.method
             differing[row] = verdict.differing
+            shown[row] = verdict.candidates
     report(1.0)
-    return MatchResult(status, found, prob, differing, method, fitted.describe(), passes)
+    return MatchResult(status, found, prob, differing, method, fitted.describe(), passes, shown)

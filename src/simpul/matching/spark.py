@@ -26,6 +26,7 @@ per-row verdicts live on the driver, as in the runner.
 from __future__ import annotations
 
 import functools
+import json
 import os
 import shutil
 import sys
@@ -44,28 +45,22 @@ from pyspark.sql.window import Window
 
 from simpul.matching.blocking import CAPS, PASSES, registry_keys, with_name_columns
 from simpul.matching.engine import (
-    _NO_DAY,
     ANCHOR_SAMPLE,
     COCOK,
     COCOK_ELEMEN_BERBEDA,
     TIDAK_DITEMUKAN,
-    Anchor,
     MatchOptions,
     MatchResult,
     Query,
     QueryAddress,
     RegistryIndex,
-    Weights,
-    _Model,
-    fit_model,
     nik_stage_row,
     query_keys,
     repair_candidates,
     score_row,
     status_of,
-    u_counts,
-    u_pairs,
 )
+from simpul.matching.model import _NO_DAY, Anchor, Weights, _Model, fit_model, u_counts, u_pairs
 from simpul.matching.normalize import name_key
 
 _EPOCH = date(1970, 1, 1)
@@ -349,12 +344,16 @@ def _score(opts: MatchOptions, weights: Weights, population: int, batches: Batch
             out["probability"].append(verdict.probability)
             out["method"].append(verdict.method)
             out["differing"].append(",".join(verdict.differing))
+            shown = [
+                [int(idx[c]), p, [list(m) for m in marks]] for c, p, marks in verdict.candidates
+            ]
+            out["candidates"].append(json.dumps(shown))
         yield pa.RecordBatch.from_pydict(out, schema=_SCORE_SCHEMA)
 
 
 _SCORE_SCHEMA = pa.schema(
     [("_row", pa.int64()), ("_idx", pa.int64()), ("probability", pa.float64()),
-     ("method", pa.string()), ("differing", pa.string())]
+     ("method", pa.string()), ("differing", pa.string()), ("candidates", pa.string())]
 )  # fmt: skip
 
 
@@ -422,9 +421,12 @@ def match_spark(
         )
         scored = grouped.mapInArrow(score, from_arrow_schema(_SCORE_SCHEMA)).toArrow()
         cols = [scored.column(c).to_pylist() for c in _SCORE_SCHEMA.names]
-        for row, i, p, how, diff in zip(*cols, strict=True):
+        for row, i, p, how, diff, shown in zip(*cols, strict=True):
             result.probability[row] = p
             if i >= 0:
+                result.candidates[row] = tuple(
+                    (c, cp, tuple((e, lv) for e, lv in marks)) for c, cp, marks in json.loads(shown)
+                )
                 result.status[row] = status_of(p, opts)
                 result.registry_index[row] = i
                 result.method[row] = how

@@ -18,6 +18,7 @@ stores the results.
 from __future__ import annotations
 
 import gc
+import json
 import logging
 import os
 import socket
@@ -49,7 +50,7 @@ from simpul.matching.blocking import KEY_COLUMNS
 from simpul.matching.engine import (
     KEMUNGKINAN_COCOK,
     TIDAK_DITEMUKAN,
-    Anchor,
+    Candidate,
     ListModel,
     MatchOptions,
     MatchResult,
@@ -57,6 +58,7 @@ from simpul.matching.engine import (
     gather_anchors,
     match,
 )
+from simpul.matching.model import Anchor
 from simpul.pemadanan.models import MatchJob
 from simpul.pemadanan.repository import JobRepository
 from simpul.pemadanan.service import job_request, list_reader
@@ -360,7 +362,7 @@ def _match_to_spool(
         [("line", pa.int64()), ("status", pa.string()), ("index", pa.int64()),
          ("probability", pa.float64()), ("differing", pa.string()), ("method", pa.string()),
          ("reason", pa.string()), ("kolom", pa.list_(pa.string())),
-         *[(f"in_{e}", pa.string()) for e in elements]]
+         ("candidates", pa.string()), *[(f"in_{e}", pa.string()) for e in elements]]
     )  # fmt: skip
     good = max(job.rows_total - job.rows_invalid, 1)
     done = 0
@@ -380,6 +382,7 @@ def _match_to_spool(
                      pa.nulls(len(rej), pa.string()), pa.nulls(len(rej), pa.string()),
                      pa.array([r.reason for r in rej], pa.string()),
                      pa.array([r.cells for r in rej], pa.list_(pa.string())),
+                     pa.nulls(len(rej), pa.string()),
                      *[pa.array([r.cells[at[e]] if at[e] < len(r.cells) else "" for r in rej],
                                 pa.string()) for e in elements]],
                     schema=schema,
@@ -404,6 +407,7 @@ def _match_to_spool(
                  pa.array([",".join(d) or None for d in result.differing], pa.string()),
                  pa.array([m or None for m in result.method], pa.string()),
                  pa.nulls(n, pa.string()), pa.array(part.raw, pa.list_(pa.string())),
+                 pa.array([_shown(result.candidates.get(k)) for k in range(n)], pa.string()),
                  *[pa.array([c.get(e, "") for c in part.cells], pa.string())
                    for e in elements]],
                 schema=schema,
@@ -478,6 +482,10 @@ def _rows(
     inputs = [n for n in batch.schema.names if n.startswith("in_")]
     idx = cols["index"]
     hits = [i for i in idx if i >= 0]
+    shown = [json.loads(c) if c else [] for c in cols["candidates"]]
+    wanted = sorted({c[0] for row in shown for c in row})
+    nik_at = dict(zip(wanted, table.column("nik").take(pa.array(wanted, pa.int64())).to_pylist(),
+                      strict=True)) if wanted else {}  # fmt: skip
     taken = table.select(outputs).take(pa.array(hits, pa.int64())) if outputs else None
     data_cols = {c: taken.column(c).to_pylist() for c in outputs} if taken is not None else {}
     rows: list[dict[str, Any]] = []
@@ -488,6 +496,11 @@ def _rows(
         if i >= 0:
             data = {c: _jsonable(v[h]) for c, v in data_cols.items()}
             h += 1
+        if shown[k]:  # internal: the people a reviewer compares the row with
+            data["_kandidat"] = [
+                {"nik": nik_at[c], "probabilitas": p, "elemen": dict(marks)}
+                for c, p, marks in shown[k]
+            ]
         rows.append(
             {
                 "job_id": job_id, "line": cols["line"][k], "status": cols["status"][k],
@@ -504,6 +517,13 @@ def _rows(
             if i >= 0:
                 row["nik_cocok"] = next(niks)
     return rows
+
+
+def _shown(candidates: tuple[Candidate, ...] | None) -> str | None:
+    """A row's candidates for the reviewer, as spooled (registry positions)."""
+    if not candidates:
+        return None
+    return json.dumps([[i, p, [list(m) for m in marks]] for i, p, marks in candidates])
 
 
 def _extra(cells: list[str] | None, reason: str | None) -> dict[str, Any]:
@@ -529,9 +549,17 @@ def _limit_to_scope(
     column = "kode_wilayah" if "kode_wilayah" in table.column_names else None
     source = table.column(column) if column else index.nik
     regions = source.take(at).to_pylist()
+
+    def inside(i: int) -> bool:
+        got = (table.column(column)[i].as_py() or "") if column else str(index.nik[i])[:6]
+        return any(str(got).startswith(p) for p in scope)
+
+    for row, shown in list(result.candidates.items()):  # nobody outside shown to a reviewer
+        result.candidates[row] = tuple(c for c in shown if inside(c[0]))
     for k, region in zip(rows, regions, strict=True):
         code = str(region or "") if column else str(region)[:6]
         if not any(code.startswith(p) for p in scope):
+            result.candidates.pop(k, None)
             result.status[k] = TIDAK_DITEMUKAN
             result.registry_index[k] = -1
             result.probability[k] = None

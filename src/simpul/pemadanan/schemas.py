@@ -48,6 +48,16 @@ class JobOut(BaseModel):
     keterangan: str | None = None
 
 
+class KandidatOut(BaseModel):
+    """One candidate of a probable match, as the reviewer sees it."""
+
+    urutan: int  # 1: the proposed match
+    probabilitas: float
+    elemen: dict[str, str]  # element → agreement level (sama, satu_digit, berbeda …)
+    alasan: str
+    dipilih: bool
+
+
 class HasilOut(BaseModel):
     baris: int
     status: str
@@ -60,6 +70,7 @@ class HasilOut(BaseModel):
     nik_cocok: str | None = None
     masukan: dict[str, Any] = Field(default_factory=dict)
     data: dict[str, Any] | None = None
+    kandidat: list[KandidatOut] | None = None  # a probable match's candidates, for review
 
 
 class HasilPage(BaseModel):

@@ -41,7 +41,7 @@ from simpul.kit.ids import new_id
 from simpul.matching.engine import COCOK, COCOK_ELEMEN_BERBEDA, KEMUNGKINAN_COCOK, MatchOptions
 from simpul.pemadanan.models import MatchIssue, MatchJob, MatchResultRow
 from simpul.pemadanan.repository import JobRepository
-from simpul.pemadanan.schemas import TERMINAL, HasilOut, JobOut, OptionsIn
+from simpul.pemadanan.schemas import TERMINAL, HasilOut, JobOut, KandidatOut, OptionsIn
 from simpul.pemadanan.upload import ROW_STATUSES, ListReader, ParsedList, RowIssue, parse_list
 from simpul.registry.datasets import get_dataset
 from simpul.runtime import Runtime
@@ -431,7 +431,8 @@ def row_subjects(rows: list[MatchResultRow]) -> tuple[str, ...]:
     the list gives for it."""
     out: dict[str, None] = {}
     for r in rows:
-        for nik in (listed_nik(r.input.get("nik")), r.nik_cocok):
+        shown = [c.get("nik") for c in (r.data or {}).get("_kandidat", ())]
+        for nik in (listed_nik(r.input.get("nik")), r.nik_cocok, *shown):
             if nik:
                 out[nik] = None
     return tuple(out)
@@ -460,7 +461,30 @@ def hasil(outputs: tuple[str, ...], row: MatchResultRow) -> HasilOut:
         nik_cocok=row.nik_cocok if show_nik else None,
         masukan={k: v for k, v in given.items() if not k.startswith("_")},
         data=data or None,
+        kandidat=candidates_shown(row),
     )
+
+
+def candidates_shown(row: MatchResultRow) -> list[KandidatOut] | None:
+    """What a reviewer sees of a probable match's candidates (at most three): how each
+    agrees with the row element by element, its probability and why it was proposed —
+    never the registry's values (those come only with an accepted match, and only as the
+    grant allows)."""
+    stored = (row.data or {}).get("_kandidat")
+    if row.status != KEMUNGKINAN_COCOK or not stored:
+        return None
+    reason = {
+        "perbaikan_nik": "NIK satu digit salah atau tertukar",
+        "probabilistik": "kemiripan nama dan elemen lain",
+    }.get(row.method or "", "")
+    return [
+        KandidatOut(
+            urutan=k + 1, probabilitas=c["probabilitas"], elemen=c["elemen"],
+            alasan=reason if k == 0 else "kandidat berikutnya menurut bobot",
+            dipilih=k == 0,
+        )
+        for k, c in enumerate(stored)
+    ]  # fmt: skip
 
 
 @writes
