@@ -632,7 +632,10 @@ def test_kemensos_reviews_a_probable_match_in_the_portal(
     reviews = _records(portal_env, action="pemadanan.tinjau")
     assert [r.actor for r in reviews] == ["kemensos.operator"]
     asn_list = op.get(job_path + "/unduh/asn.csv").text  # the accepted row now counts as ASN
-    assert any(row.split(",")[0] == line for row in asn_list.splitlines()[1:])
+    rows = list(csv.DictReader(io.StringIO(asn_list.partition("\n")[2])))
+    assert any(r["baris"] == line for r in rows)
+    # The list's own columns come first, as uploaded.
+    assert list(rows[0])[:2] == ["nama_lengkap", "tanggal_lahir"]
 
 
 def test_recipient_admin_records_the_implementation_as_done(portal_env: PortalEnv) -> None:
