@@ -110,6 +110,9 @@ def test_every_row_comes_back_in_order_with_its_own_columns(env: Env, tmp_path: 
     people = _asn(env)
     by_region = _person_unique_by_name_and_region(people)
     a, b, c = people[10], people[11], people[12]
+    names = Counter(name_key(p["nama_lengkap"]) for p in people)
+    rare = next(p for p in people if names[name_key(p["nama_lengkap"])] == 1 and " " in
+                p["nama_lengkap"])  # fmt: skip
     slip = next(n for n, how in nik_edits(c["nik"]) if how == "tertukar")
     header = ["ref", "NIK", "NAMA", "TANGGAL_LAHIR", "KODE_WILAYAH", "status", "Baris"]
     lines = [
@@ -118,9 +121,10 @@ def test_every_row_comes_back_in_order_with_its_own_columns(env: Env, tmp_path: 
         f"R-2,{b['nik']},{b['nama_lengkap']},,,aktif,x2",  # NIK, no birth date
         f"R-3,{slip},{c['nama_lengkap']},,,aktif,x3",  # two digits swapped, no birth date
         f"R-4,,{by_region['nama_lengkap'].lower()},,{by_region['nik'][:6]}0001,baru,x4",
-        "R-5,,SITI AMINAH,,,baru,x5",  # a name alone: too little to match on
+        "R-5,,,01-01-1980,,baru,x5",  # neither NIK nor name: too little to match on
         'R-6,,"BUDI SANTOSO,,,baru,x6',  # an unclosed quote
         f"R-7,{a['nik']},{a['nama_lengkap']},{a['tanggal_lahir']:%d-%m-%Y},,ulang,x7",
+        f"R-8,,{rare['nama_lengkap']},,,baru,x8",  # a rare name and nothing else
     ]
     listing = tmp_path / "daftar.csv"
     listing.write_text("\n".join(lines) + "\n", encoding="utf-8")
@@ -136,22 +140,23 @@ def test_every_row_comes_back_in_order_with_its_own_columns(env: Env, tmp_path: 
     # The list's columns first, as uploaded; result columns named like them kept apart.
     assert names[: len(header)] == header
     assert names[len(header) : len(header) + 3] == ["baris_simpul", "status_simpul", "alasan"]
-    assert [r["ref"] for r in rows] == ["R-1", "R-2", "R-3", "R-4", "R-5", "", "R-7"]
-    assert [r["Baris"] for r in rows] == ["x1", "x2", "x3", "x4", "x5", "", "x7"]
-    assert [int(r["baris_simpul"]) for r in rows] == [2, 3, 4, 5, 6, 7, 8]
+    assert [r["ref"] for r in rows] == ["R-1", "R-2", "R-3", "R-4", "R-5", "", "R-7", "R-8"]
+    assert [r["Baris"] for r in rows] == ["x1", "x2", "x3", "x4", "x5", "", "x7", "x8"]
+    assert [int(r["baris_simpul"]) for r in rows] == [2, 3, 4, 5, 6, 7, 8, 9]
     assert rows[0]["NAMA"] == a["nama_lengkap"].title()  # the list's own spelling
     got = {r["ref"] or r["baris_simpul"]: r for r in rows}
     assert got["R-1"]["status_simpul"] == "cocok" and got["R-1"]["hasil"] == "ASN"
     assert got["R-2"]["status_simpul"] == "cocok" and got["R-2"]["hasil"] == "ASN"
     assert got["R-3"]["metode"] == "perbaikan_nik"
     assert got["R-4"]["metode"] == "probabilistik"
-    assert (
-        got["R-5"]["status_simpul"] == "data_tidak_cukup" and "kode wilayah" in got["R-5"]["alasan"]
-    )
+    assert got["R-5"]["status_simpul"] == "data_tidak_cukup"
+    assert "nama lengkap" in got["R-5"]["alasan"]
+    # A name alone is never accepted without review, however rare.
+    assert got["R-8"]["status_simpul"] == "kemungkinan_cocok", got["R-8"]
     assert got["7"]["status_simpul"] == "tidak_valid" and got["7"]["alasan"]
     linked = _linked(env, job_id)
-    assert [linked[line] for line in (2, 3, 4, 5)] == [
-        a["nik"], b["nik"], c["nik"], by_region["nik"]
+    assert [linked[line] for line in (2, 3, 4, 5, 9)] == [
+        a["nik"], b["nik"], c["nik"], by_region["nik"], rare["nik"]
     ]  # fmt: skip
     # Per-row errors are listed with their line numbers too.
     issues = env.client.get(f"/api/v1/pemadanan/{job_id}/galat", headers=h).json()

@@ -402,11 +402,24 @@ def _kab(code: str | None) -> int:
     return int(code[:4])
 
 
-def status_of(probability: float, opts: MatchOptions) -> str:
+def name_only(q: Query, row: int) -> bool:
+    """A row that gives a name and nothing else to compare: no NIK, birth date, address
+    or region code."""
+    return not (
+        q.nik[row]
+        or q.tanggal_lahir[row] is not None
+        or (q.alamat is not None and q.alamat[row])
+        or (q.wilayah is not None and q.wilayah[row])
+    )
+
+
+def status_of(probability: float, opts: MatchOptions, *, only_name: bool = False) -> str:
     """A stage-3 candidate's status: `cocok` at or above the acceptance threshold,
     `kemungkinan_cocok` (for review) between the thresholds. An acceptance threshold of 1
-    accepts nothing unreviewed."""
-    return COCOK if opts.accept < 1.0 and probability >= opts.accept else KEMUNGKINAN_COCOK
+    accepts nothing unreviewed, and a name alone is never accepted unreviewed."""
+    if only_name or opts.accept >= 1.0:
+        return KEMUNGKINAN_COCOK
+    return COCOK if probability >= opts.accept else KEMUNGKINAN_COCOK
 
 
 @dataclass(frozen=True)
@@ -621,7 +634,7 @@ def match(
             continue
         prob[row] = verdict.probability
         if verdict.index >= 0:
-            status[row] = status_of(verdict.probability, opts)
+            status[row] = status_of(verdict.probability, opts, only_name=name_only(q, row))
             found[row] = verdict.index
             method[row] = verdict.method
             differing[row] = verdict.differing

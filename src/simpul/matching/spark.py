@@ -54,6 +54,7 @@ from simpul.matching.engine import (
     Query,
     QueryAddress,
     RegistryIndex,
+    name_only,
     nik_stage_row,
     query_keys,
     repair_candidates,
@@ -427,7 +428,7 @@ def match_spark(
                 result.candidates[row] = tuple(
                     (c, cp, tuple((e, lv) for e, lv in marks)) for c, cp, marks in json.loads(shown)
                 )
-                result.status[row] = status_of(p, opts)
+                result.status[row] = status_of(p, opts, only_name=name_only(q, row))
                 result.registry_index[row] = i
                 result.method[row] = how
                 result.differing[row] = _differing(diff)

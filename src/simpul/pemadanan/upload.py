@@ -32,7 +32,7 @@ MAX_CELL_CHARS = 1_000
 
 USED = ("nik", "nama_lengkap", "tanggal_lahir", "jenis_kelamin", "alamat", "no_kk", "kode_wilayah")
 # A row that could not be matched still has a result row: why, as its status.
-DATA_TIDAK_CUKUP = "data_tidak_cukup"  # too little to match on (no NIK; name without date/region)
+DATA_TIDAK_CUKUP = "data_tidak_cukup"  # too little to match on (neither a valid NIK nor a name)
 TIDAK_VALID = "tidak_valid"  # the row could not be read (quotes, a cell too long …)
 ROW_STATUSES = (*STATUSES, DATA_TIDAK_CUKUP, TIDAK_VALID)
 
@@ -108,13 +108,12 @@ def map_columns(header: list[str], aliases: dict[str, str]) -> tuple[dict[int, s
             continue
         mapping[i] = element
         taken.add(element)
-    if "nik" not in taken and not (
-        "nama_lengkap" in taken and taken & {"tanggal_lahir", "kode_wilayah"}
-    ):
+    if not taken & {"nik", "nama_lengkap"}:
         raise InvalidInput(
             "kolom_wajib_tidak_ada",
-            "Daftar harus memuat kolom NIK, atau kolom nama lengkap dengan tanggal lahir "
-            f"atau kode wilayah. Kolom yang ada: {', '.join(header[:20]) or '(tidak ada)'}.",
+            "Daftar harus memuat kolom NIK atau kolom nama lengkap (sebaiknya juga tanggal "
+            "lahir atau kode wilayah). Kolom yang ada: "
+            f"{', '.join(header[:20]) or '(tidak ada)'}.",
         )
     return mapping, ignored
 
@@ -347,11 +346,8 @@ def _validate_row(out: ParsedList, line: int, values: dict[str, str], raw: list[
                      "Tanggal lahir tidak terbaca (gunakan HH-BB-TTTT atau TTTT-BB-HH).")
         )  # fmt: skip
     region = "".join(ch for ch in values.get("kode_wilayah", "") if ch.isdigit())
-    if not nik and not (nama and (born or len(region) >= 4)):
-        detail = (
-            "Baris tanpa NIK yang sah harus memuat nama lengkap dengan tanggal lahir atau "
-            "kode wilayah (kabupaten/kota atau lebih rinci)."
-        )
+    if not nik and not nama:
+        detail = "Baris tanpa NIK yang sah harus memuat nama lengkap."
         out.issues.append(RowIssue(line, "galat", DATA_TIDAK_CUKUP, detail))
         out.rejected.append(Rejected(line, DATA_TIDAK_CUKUP, detail, raw))
         return
