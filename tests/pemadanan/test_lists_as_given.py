@@ -13,12 +13,18 @@ from typing import Any
 
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
+import pydantic
+import pytest
 from typer.testing import CliRunner
 
+from simpul.agreements.loader import read_documents, seed_dir
+from simpul.agreements.schemas import MatchThresholds
 from simpul.cli import app
 from simpul.matching.evaluate import read_truth
 from simpul.matching.normalize import name_key, nik_edits
 from simpul.pemadanan.repository import JobRepository
+from simpul.pemadanan.schemas import OptionsIn
+from simpul.pemadanan.service import thresholds
 from simpul.registry import service as registry
 from simpul.registry.synth import sample_list
 
@@ -191,3 +197,24 @@ def test_the_jobs_own_bpum_feedback_file_is_accepted_as_it_is(env: Env, tmp_path
     # The rest: rows the list gave no NIK for, or a mended one.
     assert {g["kode"] for g in got["galat"]} <= {"tidak_terutang", "nik_kosong",
                                                   "duplikat_dalam_berkas"}  # fmt: skip
+
+
+def test_thresholds_come_from_the_grant_and_can_only_be_raised() -> None:
+    agreements, _ = read_documents([seed_dir()])
+    doc = next(a.document for a in agreements if a.document.id == "pks-kemensos-bkn")
+    grant = doc.grants[0]
+    assert grant.match_thresholds is None  # the seed sets none: the defaults
+    assert thresholds(grant, OptionsIn()) == {"ambang": 0.5, "ambang_terima": 0.95}
+    strict = grant.model_copy(
+        update={"match_thresholds": MatchThresholds.model_validate({"terima": 0.99, "tinjau": 0.7})}
+    )
+    assert thresholds(strict, OptionsIn()) == {"ambang": 0.7, "ambang_terima": 0.99}
+    # The submitter may review more, never less.
+    assert thresholds(strict, OptionsIn(ambang=0.3, ambang_terima=0.9)) == {
+        "ambang": 0.7, "ambang_terima": 0.99
+    }  # fmt: skip
+    assert thresholds(strict, OptionsIn(ambang=0.8, ambang_terima=1.0)) == {
+        "ambang": 0.8, "ambang_terima": 1.0
+    }  # fmt: skip
+    with pytest.raises(pydantic.ValidationError):
+        MatchThresholds.model_validate({"terima": 0.6, "tinjau": 0.8})
