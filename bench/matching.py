@@ -157,20 +157,23 @@ def node(folder: Path) -> dict[str, str]:
 
 
 def _timed(argv: list[str], env: dict[str, str]) -> dict[str, float]:
-    """Run a command in its own process: wall seconds, CPU seconds, peak RSS (MB)."""
+    """Run a command in its own process: wall seconds, CPU seconds, peak RSS (MB). Started
+    through `/usr/bin/time` (a small process), so that the peak is the command's own: a
+    child forked from this process would start its high-water mark at this one's size."""
     import subprocess
+    import tempfile
 
-    started = time.perf_counter()
-    proc = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    assert proc.stdout is not None
-    output = proc.stdout.read().decode("utf-8", "replace")
-    _pid, status, usage = os.wait4(proc.pid, 0)
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    seconds = time.perf_counter() - started
-    if proc.returncode != 0:
-        raise RuntimeError(f"{' '.join(argv[:3])} gagal ({proc.returncode}):\n{output[-3000:]}")
-    return {"seconds": seconds, "cpu_s": usage.ru_utime + usage.ru_stime,
-            "peak_mb": usage.ru_maxrss / 1024}  # fmt: skip
+    with tempfile.NamedTemporaryFile("r", suffix=".time") as report:
+        wrapped = ["/usr/bin/time", "-f", "%U %S %M", "-o", report.name, *argv]
+        started = time.perf_counter()
+        done = subprocess.run(wrapped, env=env, capture_output=True, check=False)
+        seconds = time.perf_counter() - started
+        if done.returncode != 0:
+            output = (done.stdout + done.stderr).decode("utf-8", "replace")
+            raise RuntimeError(f"{' '.join(argv[:4])} gagal ({done.returncode}):\n{output[-3000:]}")
+        user, system, peak_kb = report.read().split()[-3:]
+    return {"seconds": seconds, "cpu_s": float(user) + float(system),
+            "peak_mb": int(peak_kb) / 1024}  # fmt: skip
 
 
 def run_simpul_cli(folder: Path, registry_file: Path, listing: Path) -> dict[str, Any]:

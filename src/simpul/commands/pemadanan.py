@@ -226,7 +226,10 @@ def _run(rt: Runtime, principal: Principal, job_id: str, matcher: runner.Matcher
             bar.update(task, completed=state.progres)
             if state.status in ("selesai", "gagal", "dibatalkan"):
                 break
-            time.sleep(0.2)
+            if worker.is_alive():
+                worker.join(timeout=0.2)  # returns at once when the job's thread is done
+            else:  # another worker holds the job: watch it finish
+                time.sleep(0.2)
     worker.join(timeout=5)
     return state
 

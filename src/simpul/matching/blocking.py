@@ -10,6 +10,8 @@ dictionary (`pyarrow.compute.index_in`), and a block is a slice.
 - `nama_tahun`: name key + birth year;
 - `nama_wilayah`: name key + kabupaten (the NIK's first four digits, and the region
   code's), the list row's from its NIK and region code;
+- `tanggal`: the birth date alone, the list row's as written and with day and month
+  exchanged (a name too mistyped for any name key, ALBET for ALBERT);
 - `tanggal_nama`: birth date + each name token's sound code; the list row gives every date
   one digit typo or a day/month swap away, times each of its tokens' codes;
 - `fonetik_wilayah`: the name's sound codes (sorted) + kabupaten.
@@ -32,11 +34,12 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from simpul.matching.normalize import date_variants, name_columns
+from simpul.matching.normalize import date_variants, name_columns, swapped_day_month
 
-PASSES = ("nama", "nama_tahun", "nama_wilayah", "tanggal_nama", "fonetik_wilayah")
+PASSES = ("nama", "nama_tahun", "nama_wilayah", "tanggal", "tanggal_nama", "fonetik_wilayah")
 CAPS = {
     "nama": 50,
+    "tanggal": 300,
     "nama_tahun": 300,
     "nama_wilayah": 300,
     "tanggal_nama": 300,
@@ -114,10 +117,12 @@ def registry_keys(table: pa.Table) -> dict[str, tuple[np.ndarray, pa.Array]]:
     regions = _regions(table)
     out["nama_wilayah"] = _union([_kept(at, _join(key, r)) for r in regions])
     out["fonetik_wilayah"] = _union([_kept(at, _join(sound, r)) for r in regions])
+    days = pc.strftime(pc.cast(born, pa.timestamp("s")), format="%Y%m%d")
+    out["tanggal"] = _kept(at, days)
     tokens = pc.split_pattern(pc.fill_null(sound, ""), " ")
     parent = pc.list_parent_indices(tokens).to_numpy(zero_copy_only=False).astype(np.int64)
     flat = pc.list_flatten(tokens)
-    day = pc.strftime(pc.cast(born, pa.timestamp("s")), format="%Y%m%d").take(pa.array(parent))
+    day = days.take(pa.array(parent))
     long_tokens = pc.greater_equal(pc.utf8_length(flat), 2)
     keys = pc.if_else(long_tokens, _join(day, flat), pa.scalar(None, pa.string()))
     out["tanggal_nama"] = _kept(parent, keys)
@@ -155,6 +160,9 @@ def list_keys(
             add("nama_wilayah", row, f"{key}|{r}")
             add("fonetik_wilayah", row, f"{sound}|{r}")
         if day is not None:
+            swapped = swapped_day_month(day)
+            for exact in (day, *([swapped] if swapped is not None else [])):
+                add("tanggal", row, _day(exact))
             tokens = [t for t in dict.fromkeys(sound.split()) if len(t) >= 2]
             for variant in date_variants(day):
                 text = _day(variant)
