@@ -270,7 +270,9 @@ def _padan_list(w: World) -> bytes:
 
 def _padan_submit(w: World, user: str, body: bytes | None = None) -> Any:
     files = {"berkas": ("bpum.csv", _padan_list(w) if body is None else body, "text/csv")}
-    return w.client.post(PADAN, files=files, data={"alur": "bpum"}, headers=w.basic(user))
+    # Acceptance threshold 1: the rows found by name and birth date wait for review.
+    form = {"alur": "bpum", "ambang_terima": "1"}
+    return w.client.post(PADAN, files=files, data=form, headers=w.basic(user))
 
 
 def _padan_job(w: World) -> str:

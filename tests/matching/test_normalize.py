@@ -7,8 +7,11 @@ from hypothesis import strategies as st
 from simpul.matching.normalize import (
     address_similarity,
     clean_name,
+    date_variants,
+    name_columns,
     name_key,
     name_similarity,
+    phonetic_key,
 )
 
 
@@ -151,3 +154,47 @@ def test_repair_finds_the_existing_nik_whose_date_agrees() -> None:
 )
 def test_dates_as_lists_write_them(raw: str, expected: date | None) -> None:
     assert parse_date(raw) == expected
+
+
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [
+        ("AHMAD", "ACHMAD"),
+        ("AHMAD", "AKHMAT"),
+        ("SYARIF", "SJARIF"),
+        ("KHAIRUL", "HAIRUL"),
+        ("WAHYUNI", "wahjuni"),
+        ("FITRIANI", "PITRIANI"),
+        ("ZAINAL", "SAINAL"),
+        ("MUHAMMAD", "Moch."),
+    ],
+)
+def test_spellings_of_one_token_share_a_sound_code(a: str, b: str) -> None:
+    assert phonetic_key(name_key(a)) == phonetic_key(name_key(b))
+
+
+@given(st.dates(min_value=date(1900, 1, 1), max_value=date(2099, 12, 31)))
+def test_date_variants_hold_the_date_its_swap_and_every_one_digit_typo(d: date) -> None:
+    got = date_variants(d)
+    assert got[0] == d and len(set(got)) == len(got)
+    text = f"{d.day:02d}{d.month:02d}{d.year:04d}"
+    for v in got[1:]:
+        other = f"{v.day:02d}{v.month:02d}{v.year:04d}"
+        diff = sum(x != y for x, y in zip(text, other, strict=True))
+        assert diff == 1 or v == swapped_day_month(d)
+    # Every valid one-digit typo is there (the true date behind a typo can be found).
+    for pos in range(8):
+        for digit in "0123456789":
+            typo = text[:pos] + digit + text[pos + 1 :]
+            try:
+                cand = date(int(typo[4:]), int(typo[2:4]), int(typo[:2]))
+            except ValueError:
+                continue
+            if 1900 <= cand.year <= 2099:
+                assert cand in got
+
+
+def test_name_columns_fold_case_and_spelling_alike() -> None:
+    keys, sounds = name_columns(["siti aminah", "SITI AMINAH", "Hj. Siti Aminah, S.Pd.", None])
+    assert keys[:3] == ["SITI AMINAH"] * 3 and keys[3] == ""
+    assert sounds[0] == sounds[1] == sounds[2] == " ".join(sorted(["ST", "AMN"]))

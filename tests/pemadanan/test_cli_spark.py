@@ -32,7 +32,8 @@ def test_match_on_spark_writes_what_the_in_process_engine_writes(env: Env, tmp_p
             app,
             ["match", "--dataset", "asn", "--alur", "bpum", "--input", str(listing), "--output",
              str(out), "--akun", "kemenkop.operator", "--engine", engine,
-             "--spark-master", "local[2]", "--spark-conf", "spark.sql.shuffle.partitions=4"],
+             "--spark-master", "local[2]", "--spark-conf", "spark.sql.shuffle.partitions=4",
+             "--ambang-terima", "1"],  # every probable match waits for review
             env=_env(env),
         )  # fmt: skip
         assert result.exit_code == 0, result.output

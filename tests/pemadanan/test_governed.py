@@ -50,7 +50,8 @@ def _job(env: Env, tmp_path: Path, rows: int = 120, seed: int = 5) -> str:
     sample_list("kpm", rows, seed, env.world, listing)
     with listing.open("a", encoding="utf-8") as fh:  # a row with an issue, echoed by /galat
         fh.write("1234,,\n")
-    resp = env.submit(OWNER, listing, alur="kpm")
+    # Every probable match waits for review, so the discrepancy list names people too.
+    resp = env.submit(OWNER, listing, alur="kpm", ambang_terima=1)
     assert resp.status_code == 202, resp.text
     job_id: str = resp.json()["id"]
     assert env.wait(OWNER, job_id)["status"] == "selesai"

@@ -35,7 +35,10 @@ def test_zero_rows(tmp_path: Path) -> None:
 
 
 def test_missing_columns(tmp_path: Path) -> None:
-    assert _code(_csv(tmp_path, "NAMA,ALAMAT\nBUDI,JL MAWAR\n")) == "kolom_wajib_tidak_ada"
+    assert _code(_csv(tmp_path, "ALAMAT,NO_HP\nJL MAWAR,0812\n")) == "kolom_wajib_tidak_ada"
+    # A name with an address (no NIK, no birth date) is a list that can be matched.
+    parsed = parse_list(_csv(tmp_path, "NAMA,ALAMAT\nBUDI,JL MAWAR\n"), ALIASES, 10)
+    assert parsed.lines == [2] and not parsed.rejected
 
 
 def test_more_rows_than_the_limit(tmp_path: Path) -> None:

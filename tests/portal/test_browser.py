@@ -264,7 +264,37 @@ def test_kemenkop_operator_screens_a_bpum_list(browser: Any, site: Site, tmp_pat
         .split("\n", 2)[:2]
     )
     assert source.startswith("# Sumber: Badan Kepegawaian Negara")  # PKS 000 Pasal 7(2)
-    assert header.startswith("baris,nik_masukan,nama_masukan,status")
+    # The list's own columns as uploaded, then the result.
+    assert header.startswith("NIK,NAMA,TANGGAL_LAHIR,NO_HP,ALAMAT,baris,status,alasan")
+    v.close()
+
+
+def test_kemensos_reviews_a_probable_match_beside_its_candidates(
+    browser: Any, site: Site, tmp_path: Path
+) -> None:
+    """Issue 20: the reviewer sees the row and its candidates side by side."""
+    usulan = tmp_path / "usulan-kpm.csv"
+    people = site.asn[:4]
+    rows = [f"{p['nama_lengkap'].title()},{p['tanggal_lahir']:%d-%m-%Y}" for p in people]
+    usulan.write_text("nama_lengkap,tanggal_lahir\n" + "\n".join(rows) + "\n", "utf-8")
+    v = Visitor(browser, site, "kemensos.operator")
+    v.page.get_by_role("link", name="Pemadanan daftar").click()
+    v.page.get_by_label("Berkas daftar").set_input_files(str(usulan))
+    v.page.get_by_label("Alur", exact=True).select_option("kpm")
+    v.page.get_by_label("Ambang cocok tanpa tinjauan", exact=False).fill("1")
+    v.page.get_by_role("button", name="Unggah dan padankan").click()
+    v.page.wait_for_url("**/portal/pemadanan/padan-*")
+    status = v.page.locator("#status-pekerjaan")
+    playwright_api.expect(status).to_have_text("selesai", timeout=90_000)
+    v.page.goto(v.page.url.split("?")[0] + "?status=kemungkinan_cocok")
+    table = v.page.locator("table.candidates").first
+    playwright_api.expect(table).to_be_visible()
+    text = table.inner_text()
+    assert "Kandidat 1 (diusulkan)" in text and "✓ sama" in text and "tanggal_lahir" in text
+    assert not any(p["nik"] in v.page.content() for p in people)  # no registry NIK shown
+    v.shot("pemadanan-tinjau-kandidat")
+    v.page.get_by_role("button", name="Terima").first.click()
+    assert "Tinjauan dicatat" in v.text()
     v.close()
 
 

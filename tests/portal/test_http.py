@@ -601,7 +601,8 @@ def test_kemensos_reviews_a_probable_match_in_the_portal(
     op = portal_env.client("kemensos.operator")
     page = op.get("/portal/pemadanan")
     with kpm.open("rb") as fh:
-        resp = op.post("/portal/pemadanan", data={"csrf": csrf_of(page.text), "alur": "kpm"},
+        resp = op.post("/portal/pemadanan",
+                       data={"csrf": csrf_of(page.text), "alur": "kpm", "ambang_terima": "1"},
                        files={"berkas": ("usulan-kpm.csv", fh, "text/csv")})  # fmt: skip
     job_path = resp.url.path
     deadline = time.monotonic() + 90
@@ -614,6 +615,16 @@ def test_kemensos_reviews_a_probable_match_in_the_portal(
     forms = re.findall(rf'action="({re.escape(job_path)}/tinjau/(\d+))"', resp.text)
     assert forms, text_of(resp.text)
     action, line = forms[0]
+    # The reviewer sees the row beside its candidates: per element how each agrees (the
+    # list's own values, never the registry's), each candidate's probability.
+    table = re.search(rf'<table class="small candidates" data-line="{line}">(.*?)</table>',
+                      resp.text, re.S)  # fmt: skip
+    assert table, text_of(resp.text)
+    cells = text_of(table.group(1))
+    assert "Kandidat 1 (diusulkan)" in cells and "nama_lengkap" in cells
+    assert "✓ sama" in cells and "tanggal_lahir" in cells
+    person = next(p for p in portal_env.asn[:6] if p["nama_lengkap"] in cells)
+    assert person["nik"] not in resp.text  # no registry NIK before acceptance
     resp = op.post(action, data={"csrf": csrf_of(resp.text), "keputusan": "diterima",
                                  "alasan": "nama dan tanggal lahir sama"})  # fmt: skip
     assert resp.status_code == 200 and "Tinjauan dicatat" in text_of(resp.text)
@@ -621,7 +632,10 @@ def test_kemensos_reviews_a_probable_match_in_the_portal(
     reviews = _records(portal_env, action="pemadanan.tinjau")
     assert [r.actor for r in reviews] == ["kemensos.operator"]
     asn_list = op.get(job_path + "/unduh/asn.csv").text  # the accepted row now counts as ASN
-    assert any(row.split(",")[0] == line for row in asn_list.splitlines()[1:])
+    rows = list(csv.DictReader(io.StringIO(asn_list.partition("\n")[2])))
+    assert any(r["baris"] == line for r in rows)
+    # The list's own columns come first, as uploaded.
+    assert list(rows[0])[:2] == ["nama_lengkap", "tanggal_lahir"]
 
 
 def test_recipient_admin_records_the_implementation_as_done(portal_env: PortalEnv) -> None:

@@ -22,6 +22,7 @@ from pydantic import (
     PlainValidator,
     StringConstraints,
     field_validator,
+    model_validator,
 )
 
 from simpul.agreements.lifecycle import Term, end_of_term
@@ -201,6 +202,20 @@ class Quota(_Model):
     per_minute: int | None = Field(default=None, ge=1, alias="per_menit")
 
 
+class MatchThresholds(_Model):
+    """Pemadanan under a grant: a probable match at or above `terima` is `cocok` without
+    review; between `tinjau` and `terima` it is `kemungkinan_cocok`, for a reviewer."""
+
+    accept: float = Field(default=0.95, gt=0, le=1, alias="terima")
+    review: float = Field(default=0.5, gt=0, le=1, alias="tinjau")
+
+    @model_validator(mode="after")
+    def _ordered(self) -> MatchThresholds:
+        if self.review > self.accept:
+            raise ValueError("ambang tinjau tidak boleh di atas ambang terima")
+        return self
+
+
 class Grant(_Model):
     """One right of one recipient to one service on one provider's dataset."""
 
@@ -221,6 +236,7 @@ class Grant(_Model):
         default_factory=dict, alias="ambang_kemiripan"
     )
     return_score: bool = Field(default=False, alias="tampilkan_skor")
+    match_thresholds: MatchThresholds | None = Field(default=None, alias="ambang_pemadanan")
     # Pemadanan lists under this grant: at most this many data rows / this many MB
     # (the node's own limits apply where these are unset or higher).
     max_rows: int | None = Field(default=None, alias="batas_baris", ge=1)

@@ -108,7 +108,18 @@ def match(
     berita_acara_pdf: Annotated[
         Path | None, typer.Option("--berita-acara", help="Tulis berita acara PDF ke sini.")
     ] = None,
-    ambang: Annotated[float, typer.Option(min=0.05, max=0.999)] = 0.5,
+    ambang: Annotated[
+        float, typer.Option(min=0.05, max=0.999, help="Ambang kemungkinan_cocok (tinjauan).")
+    ] = 0.5,
+    ambang_terima: Annotated[
+        float | None,
+        typer.Option(
+            min=0.5,
+            max=1.0,
+            help="Ambang cocok tanpa tinjauan (bawaan: ambang hibah, atau 0,95); hanya dapat "
+            "dinaikkan; 1 = semua kemungkinan cocok ditinjau.",
+        ),
+    ] = None,
     engine: Annotated[
         Engine,
         typer.Option(
@@ -138,7 +149,7 @@ def match(
         job = kernel.run(
             node, who, _origin("pemadanan.unggah", service.workflow_dataset(alur, dataset)),
             service.submit, upload=input, filename=input.name, dataset=dataset, workflow=alur,
-            options=OptionsIn(ambang=ambang),
+            options=OptionsIn(ambang=ambang, ambang_terima=ambang_terima),
         )  # fmt: skip
     principal = _principal(rt, akun)
     with _engine(engine, spark_master, conf) as matcher:
@@ -215,7 +226,10 @@ def _run(rt: Runtime, principal: Principal, job_id: str, matcher: runner.Matcher
             bar.update(task, completed=state.progres)
             if state.status in ("selesai", "gagal", "dibatalkan"):
                 break
-            time.sleep(0.2)
+            if worker.is_alive():
+                worker.join(timeout=0.2)  # returns at once when the job's thread is done
+            else:  # another worker holds the job: watch it finish
+                time.sleep(0.2)
     worker.join(timeout=5)
     return state
 

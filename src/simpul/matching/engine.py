@@ -7,17 +7,19 @@
 2. **NIK repair**: a NIK not found is mended one slip at a time (a wrong digit, two digits
    swapped); a mended NIK is a candidate only if it exists and its date part agrees with the
    birth date (and sex) the list gives.
-3. **Probabilistic stage** (Fellegi–Sunter): candidates from the repair and from blocks on
-   the birth date (and on day and month swapped) are scored on name, birth date, NIK
+3. **Probabilistic stage** (Fellegi–Sunter): candidates from the repair and from the
+   blocking passes of `simpul.matching.blocking` (name key alone, with birth year, with
+   kabupaten; birth date within one typo or a day/month swap with a name token's sound;
+   sound codes with kabupaten), found by index, are scored on name, birth date, NIK
    closeness and address. u-probabilities come from random registry pairs, m-probabilities
    from the NIK-anchored pairs of stage 1 of the same run (the list's own noise), the exact
    name agreement is adjusted by the name's frequency in the registry (SITI, MUHAMMAD …).
    The posterior that candidate k is the person is
-   ``p·BF_k/N / ((1-p) + p·Σ_j BF_j/N)``; the best candidate above the threshold is
-   `kemungkinan_cocok` with that probability, for clerical review.
+   ``p·BF_k/N / ((1-p) + p·Σ_j BF_j/N)``; the best candidate at or above the acceptance
+   threshold is `cocok`, between the thresholds `kemungkinan_cocok`, for clerical review.
 
 Pure computation over Arrow/numpy: no database, no I/O. See docs/adr/0003-matching-engine.md.
-The per-row steps (`nik_stage_row`, `repair_candidates`, `prefilter`, `score_row`) and the
+The per-row steps (`nik_stage_row`, `repair_candidates`, `query_keys`, `score_row`) and the
 model fit (`u_pairs`, `u_counts`, `fit_model`) are shared with `simpul.matching.spark`, which
 runs the same pipeline on Spark and must give the same results.
 """
@@ -34,15 +36,34 @@ from datetime import date
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-from rapidfuzz import fuzz, process
 
+from simpul.matching.blocking import BlockIndex, list_keys, row_regions, with_name_columns
+from simpul.matching.model import (
+    _EPOCH,
+    _NO_DAY,
+    ADDR_LEVELS,
+    DOB_LEVELS,
+    NAME_LEVELS,
+    NIK_LEVELS,
+    REGION_LEVELS,
+    Anchor,
+    Weights,
+    _Model,
+    addr_level,
+    dob_level,
+    fit_model,
+    name_level,
+    nik_level,
+    u_counts,
+    u_pairs,
+)
 from simpul.matching.normalize import (
     address_key,
+    name_columns,
     name_key,
     name_similarity,
     nik_date_consistent,
     nik_edits,
-    swapped_day_month,
 )
 
 COCOK = "cocok"
@@ -50,9 +71,6 @@ COCOK_ELEMEN_BERBEDA = "cocok_nik_elemen_berbeda"
 KEMUNGKINAN_COCOK = "kemungkinan_cocok"
 TIDAK_DITEMUKAN = "tidak_ditemukan"
 STATUSES = (COCOK, COCOK_ELEMEN_BERBEDA, KEMUNGKINAN_COCOK, TIDAK_DITEMUKAN)
-
-_EPOCH = date(1970, 1, 1)
-_NO_DAY = -(2**31)
 
 
 def _days(value: date | None) -> int:
@@ -63,9 +81,9 @@ def _days(value: date | None) -> int:
 class MatchOptions:
     name_agree: float = 85.0  # name similarity at or above which the name is `sesuai`
     threshold: float = 0.5  # posterior at or above which a candidate is kemungkinan_cocok
+    accept: float = 0.95  # posterior at or above which it is cocok without review (1: never)
     prior_in_registry: float = 0.6  # share of stage-3 rows expected to be in the registry
     compare_sex: bool = True
-    prefilter: float = 55.0  # token-set ratio a block candidate needs to be scored at all
 
 
 @dataclass
@@ -77,6 +95,7 @@ class Query:
     tanggal_lahir: Sequence[date | None]
     jenis_kelamin: Sequence[str | None] | None = None
     alamat: Sequence[str] | None = None
+    wilayah: Sequence[str] | None = None  # region codes (kabupaten or finer), when given
 
     def __len__(self) -> int:
         return len(self.nik)
@@ -90,6 +109,9 @@ class MatchResult:
     differing: list[tuple[str, ...]]
     method: list[str]  # nik | perbaikan_nik | probabilistik | ""
     weights: dict[str, dict[str, float]] = field(default_factory=dict)
+    blocking: dict[str, int] = field(default_factory=dict)  # candidate pairs per pass
+    # The best candidates of each row matched in stage 3 (by row), for the reviewer.
+    candidates: dict[int, tuple[Candidate, ...]] = field(default_factory=dict)
 
     def counts(self) -> dict[str, int]:
         c = Counter(self.status)
@@ -137,14 +159,33 @@ def _nik_numbers(nik: pa.Array) -> np.ndarray:
     return out
 
 
+def _kabupaten(table: pa.Table) -> np.ndarray:
+    """(n, 2) int32: each record's kabupaten from its NIK and from `kode_wilayah`."""
+    out = np.full((table.num_rows, 2), -1, dtype=np.int32)
+    for col, source in enumerate(("nik", "kode_wilayah")):
+        if source not in table.column_names:
+            continue
+        text = pc.cast(table.column(source), pa.string())
+        four = pc.utf8_slice_codeunits(text, 0, 4)
+        ok = pc.fill_null(pc.match_substring_regex(four, r"^[0-9]{4}$"), False)
+        if source == "nik":
+            full = pc.fill_null(pc.match_substring_regex(text, r"^[0-9]{16}$"), False)
+            ok = pc.and_(ok, full)
+        values = pc.if_else(ok, four, "-1")
+        out[:, col] = pc.cast(values, pa.int32()).to_numpy(zero_copy_only=False)
+    out[:, 1] = np.where(out[:, 1] == out[:, 0], -1, out[:, 1])
+    return out
+
+
 class RegistryIndex:
     """What the engine needs of a registry, built once per run from an Arrow table with at
     least `nik`, `nama_lengkap`, `tanggal_lahir` (and optionally `jenis_kelamin`, `alamat`,
-    `rt`, `rw`).
+    `rt`, `rw`, `kode_wilayah`, and the stored name key `nama_kunci` and sound codes
+    `nama_fonetik`, computed here when the table lacks them).
 
     The Spark engine builds one over a slice of the registry (the candidates of a batch of
-    rows): `population` and `name_counts` then carry the whole registry's size and name
-    counts, which the priors and the name frequencies are relative to."""
+    rows): `population` and `name_counts` (by name key) then carry the whole registry's
+    size and name counts, which the priors and the name frequencies are relative to."""
 
     def __init__(
         self,
@@ -153,6 +194,7 @@ class RegistryIndex:
         population: int | None = None,
         name_counts: Mapping[str, int] | None = None,
     ) -> None:
+        table = with_name_columns(table)
         self.table = table
         self.n = table.num_rows
         self.population = self.n if population is None else population
@@ -161,11 +203,11 @@ class RegistryIndex:
         # list of a million str objects costs ~80 MB, this ~25 MB.
         names = pc.fill_null(table.column("nama_lengkap").combine_chunks(), "")
         self.names = _Names(names)
+        keys = pc.fill_null(table.column("nama_kunci").combine_chunks(), "")
+        self._key_names = _Names(keys)
         born = pc.cast(table.column("tanggal_lahir"), pa.date32())
         days = pc.fill_null(pc.cast(born, pa.int32()), _NO_DAY).to_numpy(zero_copy_only=False)
         self.days = days.astype(np.int64)
-        self.order = np.argsort(self.days, kind="stable")
-        self.sorted_days = self.days[self.order]
         columns = set(table.column_names)
         self.sex: _Names | None = (
             _Names(table.column("jenis_kelamin").combine_chunks())
@@ -175,8 +217,9 @@ class RegistryIndex:
         self._alamat = table.column("alamat") if "alamat" in columns else None
         self._rt = table.column("rt") if "rt" in columns else None
         self._rw = table.column("rw") if "rw" in columns else None
-        # Name frequencies: one count per distinct name, one code per person.
-        encoded = pc.dictionary_encode(names)
+        # Name frequencies by name key (SITI and Siti are one name): one count per distinct
+        # key, one code per person.
+        encoded = pc.dictionary_encode(keys)
         self._name_code = encoded.indices.to_numpy(zero_copy_only=False)
         self._given_counts = name_counts
         self._code_counts = (
@@ -184,19 +227,17 @@ class RegistryIndex:
             if name_counts is None
             else None
         )
-        self._distinct_names = encoded.dictionary
-        self._keys: dict[int, str] = {}
+        # Kabupaten per record, as numbers (-1: none): NIK digits 1-4, and the region
+        # code's where the registry has one and it differs.
+        self.kabupaten = _kabupaten(table)
         self._sorted_nik: np.ndarray | None = None
         self._nik_order: np.ndarray | None = None
-        self._by_code: np.ndarray | None = None
-        self._code_start: np.ndarray | None = None
-        self._distinct: list[str] = []
+        self._blocks: BlockIndex | None = None
         self._addr: dict[int, str] = {}
 
     def forget(self) -> None:
-        """Drop the per-position caches (name and address keys) between chunks of a list,
-        so that they stay bounded however long the list is."""
-        self._keys.clear()
+        """Drop the per-position caches (address keys) between chunks of a list, so that
+        they stay bounded however long the list is."""
         self._addr.clear()
 
     def lookup(self, niks: Sequence[str]) -> np.ndarray:
@@ -222,41 +263,22 @@ class RegistryIndex:
         out: np.ndarray = np.where(hit, self._nik_order[clipped], -1).astype(np.int64)
         return out
 
-    def born_on(self, day: int) -> np.ndarray:
-        lo = np.searchsorted(self.sorted_days, day, side="left")
-        hi = np.searchsorted(self.sorted_days, day, side="right")
-        return self.order[lo:hi]
-
     def key(self, i: int) -> str:
-        k = self._keys.get(i)
-        if k is None:
-            k = self._keys[i] = name_key(self.names[i])
-        return k
+        """The stored name key of record `i` (normalised once, not per job)."""
+        return self._key_names[i]
 
-    def named_like(self, key: str, limit: int = 20) -> list[int]:
-        """Registry rows whose name is close to `key` (for rows without a birth date to
-        block on). Slow-ish per call (a scan of the distinct names), built on first use."""
-        if self._by_code is None:
-            self._by_code = np.argsort(self._name_code, kind="stable")
-            counts = np.bincount(self._name_code, minlength=len(self._distinct_names))
-            self._code_start = np.concatenate([[0], np.cumsum(counts)])
-            self._distinct = self._distinct_names.to_pylist()
-        assert self._code_start is not None
-        found = process.extract(
-            key, self._distinct, scorer=fuzz.token_sort_ratio, score_cutoff=85, limit=limit
-        )
-        out: list[int] = []
-        for _name, _score, code in found:
-            lo, hi = int(self._code_start[code]), int(self._code_start[code + 1])
-            out.extend(self._by_code[lo:hi].tolist())
-        return out
+    def blocks(self) -> BlockIndex:
+        """The blocking index, built on first need (a list settled by NIK needs none)."""
+        if self._blocks is None:
+            self._blocks = BlockIndex(self.table)
+        return self._blocks
 
     def name_frequency(self, i: int) -> float:
         if self._code_counts is not None:
             count = int(self._code_counts[self._name_code[i]])
         else:
             assert self._given_counts is not None
-            count = self._given_counts.get(self.names[i], 1)
+            count = self._given_counts.get(self.key(i), 1)
         return float(max(count, 1) / max(self.population, 1))
 
     def address(self, i: int) -> str | None:
@@ -271,148 +293,8 @@ class RegistryIndex:
         return a
 
 
-# --- comparison levels ---------------------------------------------------------------------
-
-NAME_LEVELS = ("sama", "inisial", "mirip_tinggi", "mirip", "berbeda")
-DOB_LEVELS = ("sama", "tertukar", "tahun_sama", "berbeda")
-NIK_LEVELS = ("sama", "satu_salah", "wilayah_sama", "berbeda")
-ADDR_LEVELS = ("sama", "mirip", "berbeda")
-
-
-def name_level(sim: float) -> int:
-    if sim >= 100:
-        return 0
-    if sim >= 95:
-        return 1
-    if sim >= 88:
-        return 2
-    if sim >= 75:
-        return 3
-    return 4
-
-
-def dob_level(q: int, r: int) -> int | None:
-    if q == _NO_DAY or r == _NO_DAY:
-        return None
-    if q == r:
-        return 0
-    qd, rd = _EPOCH.fromordinal(q + _EPOCH.toordinal()), _EPOCH.fromordinal(r + _EPOCH.toordinal())
-    if swapped_day_month(qd) == rd:
-        return 1
-    if qd.year == rd.year:
-        return 2
-    return 3
-
-
-def _one_slip(a: str, b: str) -> bool:
-    diff = [i for i in range(16) if a[i] != b[i]]
-    if len(diff) == 1:
-        return True
-    return (
-        len(diff) == 2
-        and diff[1] == diff[0] + 1
-        and a[diff[0]] == b[diff[1]]
-        and (a[diff[1]] == b[diff[0]])
-    )
-
-
-def nik_level(q: str, r: str) -> int | None:
-    if not q or len(q) != 16 or len(r) != 16:
-        return None
-    if q == r:
-        return 0
-    if _one_slip(q, r):
-        return 1
-    if q[:6] == r[:6]:
-        return 2
-    return 3
-
-
-def addr_level(q: str | None, r: str | None) -> int | None:
-    if not q or not r:
-        return None
-    if q == r:
-        return 0
-    return 1 if fuzz.token_sort_ratio(q, r) >= 80 else 2
-
-
-# Fixed NIK m/u: among true matches whose list carries a NIK, ~95 % carry it right and
-# ~4 % one slip away (the figures real lists and the generator show); two random people
-# share a district (6 digits) with the probability measured on the registry.
-_NIK_M = (0.95, 0.04, 0.007, 0.003)
 # NIK-anchored pairs used to estimate m (more add nothing but time).
 ANCHOR_SAMPLE = 20_000
-
-
-@dataclass
-class _Model:
-    name_m: np.ndarray
-    name_u: np.ndarray
-    dob_m: np.ndarray
-    dob_u: np.ndarray
-    nik_u: np.ndarray
-    addr_m: np.ndarray
-    addr_u: np.ndarray
-
-    def describe(self) -> dict[str, dict[str, float]]:
-        def table(levels: tuple[str, ...], m: np.ndarray, u: np.ndarray) -> dict[str, float]:
-            return {lv: round(math.log2(m[i] / u[i]), 2) for i, lv in enumerate(levels)}
-
-        return {
-            "nama": table(NAME_LEVELS, self.name_m, self.name_u),
-            "tanggal_lahir": table(DOB_LEVELS, self.dob_m, self.dob_u),
-            "nik": table(NIK_LEVELS, np.array(_NIK_M), self.nik_u),
-            "alamat": table(ADDR_LEVELS, self.addr_m, self.addr_u),
-        }
-
-
-def _freq(counts: np.ndarray, prior: Sequence[float], strength: float = 20.0) -> np.ndarray:
-    """Level frequencies with a Dirichlet prior (so a small sample cannot produce 0)."""
-    p = np.asarray(prior, dtype=float)
-    out: np.ndarray = (counts + strength * p) / (counts.sum() + strength)
-    return out
-
-
-U_SAMPLE = 20_000  # random registry pairs for the u-probabilities
-
-
-def u_pairs(n: int, seed: int, size: int = U_SAMPLE) -> tuple[np.ndarray, np.ndarray]:
-    """The registry positions of the random pairs u is estimated from (fixed by `seed`)."""
-    if n < 2:
-        return np.zeros(0, np.int64), np.zeros(0, np.int64)
-    rng = np.random.default_rng(seed)
-    a = rng.integers(0, n, size)
-    b = rng.integers(0, n, size)
-    keep = a != b
-    return a[keep], b[keep]
-
-
-def u_counts(reg: RegistryIndex, a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, ...]:
-    """Level counts over the pairs (a[k], b[k]) of positions in `reg`."""
-    if a.size == 0:
-        return np.ones(5), np.ones(4), np.ones(4), np.ones(3)
-    name_c = np.zeros(5)
-    dob_c = np.zeros(4)
-    nik_c = np.zeros(4)
-    addr_c = np.zeros(3)
-    niks = reg.nik
-    for i, j in zip(a.tolist(), b.tolist(), strict=True):
-        dl = dob_level(int(reg.days[i]), int(reg.days[j]))
-        if dl is not None:
-            dob_c[dl] += 1
-        nl = nik_level(str(niks[i]), str(niks[j]))
-        if nl is not None:
-            nik_c[nl] += 1
-    # Names and addresses are costlier to compare; a smaller sample is enough for them.
-    for i, j in zip(a[:4000].tolist(), b[:4000].tolist(), strict=True):
-        name_c[name_level(name_similarity(reg.key(i), reg.key(j)))] += 1
-        al = addr_level(reg.address(i), reg.address(j))
-        if al is not None:
-            addr_c[al] += 1
-    return name_c, dob_c, nik_c, addr_c
-
-
-Anchor = tuple[int, int, int, int | None]  # levels of a NIK-anchored pair: name, dob, 1, address
 
 
 def _fit(reg: RegistryIndex, anchored: list[Anchor], seed: int) -> _Model:
@@ -420,36 +302,6 @@ def _fit(reg: RegistryIndex, anchored: list[Anchor], seed: int) -> _Model:
     counts = u_counts(reg, *u_pairs(reg.n, seed))
     _, per_day = np.unique(reg.days, return_counts=True)
     return fit_model(counts, per_day, reg.n, anchored)
-
-
-def fit_model(
-    counts: tuple[np.ndarray, ...], per_day: np.ndarray, population: int, anchored: list[Anchor]
-) -> _Model:
-    """The model from the u level counts, the registry's number of people per birth date
-    (in date order) and the anchored pairs."""
-    name_c, dob_c, nik_c, addr_c = counts
-    n = max(population, 1)
-    name_u = _freq(name_c, (0.0005, 0.0005, 0.002, 0.02, 0.977), 5)
-    dob_u = _freq(dob_c, (1 / 30000, 1 / 30000, 0.012, 0.988), 5)
-    # Exact birth-date agreement is too rare to sample: Σ p_d² over the registry's dates.
-    dob_u[0] = max(float(((per_day / n) ** 2).sum()), 1 / n)
-    dob_u[1] = dob_u[0] * 12 / 31  # a swap needs day ≤ 12: about the same order
-    # Exact and one-slip NIK agreement between two different people: analytic, not sampled.
-    region = nik_c[2] / max(nik_c.sum(), 1)
-    nik_u = np.array([1 / n, 2 / n, max(region, 1 / n), 1.0])
-    addr_u = _freq(addr_c, (0.01, 0.05, 0.94), 5)
-    name_m_c = np.zeros(5)
-    dob_m_c = np.zeros(4)
-    addr_m_c = np.zeros(3)
-    for nl, dl, _al_present, al in anchored:
-        name_m_c[nl] += 1
-        dob_m_c[dl] += 1
-        if al is not None:
-            addr_m_c[al] += 1
-    name_m = _freq(name_m_c, (0.8, 0.02, 0.1, 0.06, 0.02))
-    dob_m = _freq(dob_m_c, (0.96, 0.02, 0.015, 0.005))
-    addr_m = _freq(addr_m_c, (0.7, 0.2, 0.1))
-    return _Model(name_m, name_u, dob_m, dob_u, nik_u, addr_m, addr_u)
 
 
 def _compare_found(
@@ -506,7 +358,7 @@ def nik_stage_row(
     when `anchor`, the pair's levels for m; None when the NIK is a slip onto another person
     (name and birth date both far off), which goes on to stage 3."""
     sim, diff, dl = _compare_found(reg, q, row, i, opts)
-    if sim < 60 and dl not in (0, 1, None):
+    if sim < 60 and dl not in (0, 1, 2, None):
         return None
     if not anchor or dl is None:
         return diff, None
@@ -533,40 +385,41 @@ def repair_candidates(nik: str, born: date | None, sex: str | None) -> list[str]
     return out
 
 
-def prefilter(reg: RegistryIndex, qkey: str, pool: np.ndarray, cutoff: float) -> list[int]:
-    """The block candidates (registry positions `pool`) worth scoring: a token-set ratio of
-    the list's name key against the registered name of at least `cutoff`."""
-    if not pool.size:
-        return []
-    names = [reg.names[i] for i in pool.tolist()]
-    scores = process.cdist([qkey], names, scorer=fuzz.token_set_ratio, score_cutoff=cutoff)[0]
-    return [int(pool[k]) for k in np.nonzero(scores)[0].tolist()]
+def query_keys(q: Query, rows: Sequence[int]) -> dict[str, tuple[list[int], list[str]]]:
+    """The blocking keys of list rows `rows` (`blocking.list_keys`), the name normalised
+    exactly as the registry's is."""
+    keys, sounds = name_columns([q.nama[r] for r in rows])
+    born = [q.tanggal_lahir[r] for r in rows]
+    region = q.wilayah
+    regions = [row_regions(q.nik[r], region[r] if region is not None else None) for r in rows]
+    return list_keys(rows, keys, sounds, born, regions)
 
 
-@dataclass(frozen=True)
-class Weights:
-    """Stage 3's log2(m/u) per comparison level and the prior, fixed for one run."""
+def _kab(code: str | None) -> int:
+    """A region code's kabupaten (its first four digits) as a number, -1 without one."""
+    if not code or len(code) < 4 or not code[:4].isdigit():
+        return -1
+    return int(code[:4])
 
-    model: _Model
-    name: np.ndarray
-    dob: np.ndarray
-    nik: np.ndarray
-    addr: np.ndarray
-    p0: float
-    log_prior: float
 
-    @classmethod
-    def of(cls, model: _Model, opts: MatchOptions, population: int) -> Weights:
-        p0 = opts.prior_in_registry
-        return cls(
-            model,
-            np.log2(model.name_m / model.name_u),
-            np.log2(model.dob_m / model.dob_u),
-            np.log2(np.array(_NIK_M) / model.nik_u),
-            np.log2(model.addr_m / model.addr_u),
-            p0,
-            math.log2(p0 / max(population, 1)),
-        )
+def name_only(q: Query, row: int) -> bool:
+    """A row that gives a name and nothing else to compare: no NIK, birth date, address
+    or region code."""
+    return not (
+        q.nik[row]
+        or q.tanggal_lahir[row] is not None
+        or (q.alamat is not None and q.alamat[row])
+        or (q.wilayah is not None and q.wilayah[row])
+    )
+
+
+def status_of(probability: float, opts: MatchOptions, *, only_name: bool = False) -> str:
+    """A stage-3 candidate's status: `cocok` at or above the acceptance threshold,
+    `kemungkinan_cocok` (for review) between the thresholds. An acceptance threshold of 1
+    accepts nothing unreviewed, and a name alone is never accepted unreviewed."""
+    if only_name or opts.accept >= 1.0:
+        return KEMUNGKINAN_COCOK
+    return COCOK if probability >= opts.accept else KEMUNGKINAN_COCOK
 
 
 @dataclass(frozen=True)
@@ -578,10 +431,13 @@ class Verdict:
     index: int = -1
     method: str = ""
     differing: tuple[str, ...] = ()
+    candidates: tuple[Candidate, ...] = ()  # the best three, for the reviewer
 
-    @property
-    def status(self) -> str:
-        return KEMUNGKINAN_COCOK if self.index >= 0 else TIDAK_DITEMUKAN
+
+# A candidate shown to a reviewer: registry position, posterior, and per element the
+# comparison level (e.g. ("tanggal_lahir", "satu_digit")).
+Candidate = tuple[int, float, tuple[tuple[str, str], ...]]
+REVIEW_CANDIDATES = 3
 
 
 def score_row(
@@ -605,37 +461,58 @@ def score_row(
     qd = _days(q.tanggal_lahir[row])
     qs = q.jenis_kelamin[row] if q.jenis_kelamin is not None else None
     qa = q_addr(row) if q.alamat is not None else None
+    # A row without a NIK may name its kabupaten (its region code): compared as such.
+    qr = _kab(q.wilayah[row]) if q.wilayah is not None and not q.nik[row] else -1
     best_i, best_w, total = -1, -math.inf, 0.0
+    scored: list[tuple[float, int, tuple[tuple[str, str], ...]]] = []
     for i in ordered:
         weight = 0.0
+        marks: list[tuple[str, str]] = []
         sim = name_similarity(qkey, reg.key(i)) if qkey else 0.0
         nl = name_level(sim)
+        if qkey:
+            marks.append(("nama_lengkap", NAME_LEVELS[nl]))
         if nl == 0:
             # Term frequency: agreeing on a rare name says more than agreeing on SITI.
-            weight += math.log2(model.name_m[0] / max(reg.name_frequency(i), model.name_u[0]))
+            weight += math.log2(model.name_m[0] / reg.name_frequency(i))
         else:
             weight += float(w.name[nl])
         dl = dob_level(qd, int(reg.days[i]))
         if dl is not None:
             weight += float(w.dob[dl])
+            marks.append(("tanggal_lahir", DOB_LEVELS[dl]))
         nk = nik_level(q.nik[row], str(reg.nik[i]))
         if nk is not None:
             weight += float(w.nik[nk])
+            marks.append(("nik", NIK_LEVELS[nk]))
         if q.alamat is not None:
             al = addr_level(qa, reg.address(i))
             if al is not None:
                 weight += float(w.addr[al])
+                marks.append(("alamat", ADDR_LEVELS[al]))
+        if qr >= 0 and reg.kabupaten[i, 0] >= 0:
+            rl = 0 if qr in reg.kabupaten[i].tolist() else 1
+            weight += float(w.region[rl])
+            marks.append(("kode_wilayah", REGION_LEVELS[rl]))
         if opts.compare_sex and qs and reg.sex is not None and reg.sex[i]:
-            weight += 0.5 if qs[:1].upper() == str(reg.sex[i])[:1].upper() else -6.0
+            same_sex = qs[:1].upper() == str(reg.sex[i])[:1].upper()
+            weight += 0.5 if same_sex else -6.0
+            marks.append(("jenis_kelamin", "sama" if same_sex else "berbeda"))
         total += 2.0 ** min(weight + w.log_prior, 60)
+        scored.append((weight, i, tuple(marks)))
         if weight > best_w:
             best_i, best_w = i, weight
-    p_best = 2.0 ** min(best_w + w.log_prior, 60) / ((1 - w.p0) + total)
+    denominator = (1 - w.p0) + total
+    p_best = 2.0 ** min(best_w + w.log_prior, 60) / denominator
     if p_best < opts.threshold:
         return Verdict(round(p_best, 4))
     method = "perbaikan_nik" if best_i in repaired else "probabilistik"
     _, diff, _ = _compare_found(reg, q, row, best_i, opts)
-    return Verdict(round(p_best, 4), best_i, method, diff)
+    top = sorted(scored, key=lambda c: (-c[0], c[1]))[:REVIEW_CANDIDATES]
+    shown = tuple(
+        (i, round(2.0 ** min(wt + w.log_prior, 60) / denominator, 4), marks) for wt, i, marks in top
+    )
+    return Verdict(round(p_best, 4), best_i, method, diff, shown)
 
 
 class ListModel:
@@ -720,9 +597,10 @@ def match(
             anchored.append(anchor)
 
     report(0.3)
+    nik_pairs = int((hit >= 0).sum())
     if not rest:
         report(1.0)
-        return MatchResult(status, found, prob, differing, method)
+        return MatchResult(status, found, prob, differing, method, blocking={"nik": nik_pairs})
     fitted = model.get(reg) if model is not None else _fit(reg, anchored, seed)
 
     # Stage 2: repair candidates, looked up in one go.
@@ -738,33 +616,28 @@ def match(
         if i >= 0:
             repaired.setdefault(row, set()).add(int(i))
 
-    # Stage 3: score repair and block candidates.
+    # Stage 3: score the repairs and the candidates of the blocking passes.
     weights = Weights.of(fitted, opts, reg.population)
+    blocked, per_pass = reg.blocks().find(query_keys(q, rest))
+    shown: dict[int, tuple[Candidate, ...]] = {}
+    passes = {"nik": nik_pairs, "nik_satu_slip": sum(len(v) for v in repaired.values()),
+              **per_pass}  # fmt: skip
     step = max(len(rest) // 20, 1)
     for done, row in enumerate(rest):
         if done % step == 0:
             report(0.35 + 0.65 * done / len(rest))
-        born = q.tanggal_lahir[row]
         qkey = name_key(q.nama[row]) if q.nama[row] else ""
         mended = repaired.get(row, set())
-        cands: list[int] = list(mended)
-        if born is not None and qkey:
-            block = [reg.born_on(_days(born))]
-            sw = swapped_day_month(born)
-            if sw is not None:
-                block.append(reg.born_on(_days(sw)))
-            cands += prefilter(reg, qkey, np.concatenate(block), opts.prefilter)
-        elif born is None and qkey:
-            # No birth date to block on: the registry's closest names (rare on real lists).
-            cands += reg.named_like(qkey)
+        cands = mended | blocked.get(row, set())
         verdict = score_row(reg, q, row, qkey, cands, mended, weights, opts, q_addr)
         if verdict is None:
             continue
         prob[row] = verdict.probability
         if verdict.index >= 0:
-            status[row] = verdict.status
+            status[row] = status_of(verdict.probability, opts, only_name=name_only(q, row))
             found[row] = verdict.index
             method[row] = verdict.method
             differing[row] = verdict.differing
+            shown[row] = verdict.candidates
     report(1.0)
-    return MatchResult(status, found, prob, differing, method, fitted.describe())
+    return MatchResult(status, found, prob, differing, method, fitted.describe(), passes, shown)

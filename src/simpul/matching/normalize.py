@@ -303,3 +303,85 @@ def nik_repair_candidates(
     """NIKs one slip away that exist (`known`) and whose date part agrees with the birth
     date and sex the list gives: the NIK the person most likely has."""
     return [(c, how) for c, how in nik_edits(nik) if nik_date_consistent(c, born, sex) and known(c)]
+
+
+# --- Blocking keys (the same on the list and the registry side) ---------------------------
+
+_VOWELS = frozenset("AEIOU")
+_PHONETIC_PAIRS = (("KH", "H"), ("DH", "D"), ("TH", "T"), ("PH", "P"), ("SJ", "S"), ("NJ", "N"))
+_PHONETIC_LETTERS = str.maketrans({"Q": "K", "C": "K", "X": "K", "F": "P", "V": "P", "Z": "S"})
+
+
+@lru_cache(maxsize=200_000)
+def phonetic_token(token: str) -> str:
+    """A coarse sound code of one name-key token, for blocking only: KH/H, Q/C/K, F/V/P,
+    Z/S and SJ/S (SYARIF, SJARIF, SARIF) are one sound, H and vowels after the first
+    letter are dropped, repeats count once and a final D is a T (AHMAD, AKHMAT, ACHMAD →
+    AMT)."""
+    if not token:
+        return ""
+    t = token
+    for old, new in _PHONETIC_PAIRS:
+        t = t.replace(old, new)
+    t = t.translate(_PHONETIC_LETTERS)
+    out = [t[0]]
+    for ch in t[1:]:
+        if ch in _VOWELS or ch == "H":
+            continue
+        if ch != out[-1]:
+            out.append(ch)
+    if len(out) > 1 and out[-1] == "D":
+        out[-1] = "T"
+    return "".join(out)
+
+
+def phonetic_key(key: str) -> str:
+    """The sound codes of a name key's tokens, in the key's order (one space apart)."""
+    return " ".join(phonetic_token(t) for t in key.split())
+
+
+def name_columns(names: list[str | None]) -> tuple[list[str], list[str]]:
+    """(name key, sorted sound codes) per name, each distinct name folded once: what the
+    registry stores beside the name at snapshot, and what a list row is compared and
+    blocked with. The codes are sorted so that a name written surname first blocks with
+    the same key."""
+    keys: dict[str, tuple[str, str]] = {}
+    out_key: list[str] = []
+    out_sound: list[str] = []
+    for raw in names:
+        text = raw or ""
+        got = keys.get(text)
+        if got is None:
+            k = name_key(text)
+            got = keys[text] = (k, " ".join(sorted(phonetic_key(k).split())))
+        out_key.append(got[0])
+        out_sound.append(got[1])
+    return out_key, out_sound
+
+
+def date_variants(value: date) -> list[date]:
+    """The birth date as written, with day and month exchanged, and every date one digit
+    away in DDMMYYYY (a typo), years 1900–2099: the dates the true one may hide behind."""
+    seen = {value}
+    out = [value]
+    swapped = swapped_day_month(value)
+    if swapped is not None:
+        seen.add(swapped)
+        out.append(swapped)
+    text = f"{value.day:02d}{value.month:02d}{value.year:04d}"
+    for pos in range(8):
+        for digit in "0123456789":
+            if digit == text[pos]:
+                continue
+            typo = text[:pos] + digit + text[pos + 1 :]
+            d, m, y = int(typo[:2]), int(typo[2:4]), int(typo[4:])
+            if not 1900 <= y <= 2099:
+                continue
+            try:
+                cand = date(y, m, d)
+            except ValueError:
+                continue
+            if cand not in seen:
+                seen.add(cand)
+                out.append(cand)
+    return out

@@ -26,6 +26,7 @@ per-row verdicts live on the driver, as in the runner.
 from __future__ import annotations
 
 import functools
+import json
 import os
 import shutil
 import sys
@@ -39,40 +40,35 @@ import pyarrow.compute as pc
 from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.pandas.types import from_arrow_schema
+from pyspark.sql.types import StringType, StructField, StructType
 from pyspark.sql.window import Window
-from rapidfuzz import fuzz, process
 
+from simpul.matching.blocking import CAPS, PASSES, registry_keys, with_name_columns
 from simpul.matching.engine import (
-    _NO_DAY,
     ANCHOR_SAMPLE,
     COCOK,
     COCOK_ELEMEN_BERBEDA,
-    KEMUNGKINAN_COCOK,
     TIDAK_DITEMUKAN,
-    Anchor,
     MatchOptions,
     MatchResult,
     Query,
     QueryAddress,
     RegistryIndex,
-    Weights,
-    _Model,
-    fit_model,
+    name_only,
     nik_stage_row,
-    prefilter,
+    query_keys,
     repair_candidates,
     score_row,
-    u_counts,
-    u_pairs,
+    status_of,
 )
-from simpul.matching.normalize import name_key, swapped_day_month
+from simpul.matching.model import _NO_DAY, Anchor, Weights, _Model, fit_model, u_counts, u_pairs
+from simpul.matching.normalize import name_key
 
 _EPOCH = date(1970, 1, 1)
-# Registry columns the comparisons read besides the NIK, the name and the birth date.
-_OPTIONAL = ("jenis_kelamin", "alamat", "rt", "rw")
-# RegistryIndex.named_like: distinct names at least this close, at most this many.
-_NAMED_CUTOFF = 85
-_NAMED_LIMIT = 20
+# Registry columns the comparisons and the blocking read besides the NIK, the name, its
+# stored key and sound codes and the birth date.
+_OPTIONAL = ("jenis_kelamin", "alamat", "rt", "rw", "kode_wilayah")
+_KEYED = ("nik", "nama_lengkap", "nama_kunci", "nama_fonetik")
 
 Batches = Iterator[pa.RecordBatch]
 
@@ -130,12 +126,12 @@ def registry_frame(spark: SparkSession, registry: pa.Table | DataFrame) -> DataF
     `MatchResult.registry_index` refers to), `_day`, `nik`, `nama_lengkap` and the optional
     columns. A DataFrame without `_idx` is numbered in the order Spark reads it."""
     if isinstance(registry, pa.Table):
+        registry = with_name_columns(registry)
         cols = {
             "_idx": pa.array(np.arange(registry.num_rows, dtype=np.int64)),
             "_day": _birth_days(registry.column("tanggal_lahir")),
-            "nik": registry.column("nik"),
-            "nama_lengkap": registry.column("nama_lengkap"),
         }
+        cols |= {c: registry.column(c) for c in _KEYED}
         cols |= {c: registry.column(c) for c in _OPTIONAL if c in registry.column_names}
         frame = spark.createDataFrame(pa.table(cols))
     else:
@@ -145,8 +141,21 @@ def registry_frame(spark: SparkSession, registry: pa.Table | DataFrame) -> DataF
         days = F.datediff(F.col("tanggal_lahir").cast("date"), F.lit("1970-01-01"))
         frame = frame.withColumn("_day", F.coalesce(days, F.lit(_NO_DAY)))
         optional = [c for c in _OPTIONAL if c in frame.columns]
-        frame = frame.select("_idx", "_day", "nik", "nama_lengkap", *optional)
+        if {"nama_kunci", "nama_fonetik"} <= set(frame.columns):
+            frame = frame.select("_idx", "_day", *_KEYED, *optional)
+        else:  # the name keys computed in the partitions, as a snapshot stores them
+            frame = frame.select("_idx", "_day", "nik", "nama_lengkap", *optional)
+            schema = StructType([*frame.schema.fields, StructField("nama_kunci", StringType()),
+                                 StructField("nama_fonetik", StringType())])  # fmt: skip
+            frame = frame.mapInArrow(_name_keys, schema)
     return frame
+
+
+def _name_keys(batches: Batches) -> Batches:
+    """The registry's name keys and sound codes, as the snapshot stores them."""
+    for batch in batches:
+        table = pa.Table.from_batches([batch])
+        yield from with_name_columns(table).to_batches()
 
 
 def _name() -> Column:
@@ -189,6 +198,8 @@ def _query_table(q: Query, rows: Sequence[int]) -> pa.Table:
         cols["q_sex"] = pa.array([q.jenis_kelamin[r] for r in rows], pa.string())
     if q.alamat is not None:
         cols["q_alamat"] = pa.array([q.alamat[r] for r in rows], pa.string())
+    if q.wilayah is not None:
+        cols["q_wilayah"] = pa.array([q.wilayah[r] for r in rows], pa.string())
     return pa.table(cols)
 
 
@@ -206,22 +217,29 @@ def _local_query(t: pa.Table | pa.RecordBatch) -> Query:
         tanggal_lahir=[None if d == _NO_DAY else _EPOCH + timedelta(days=d) for d in days],
         jenis_kelamin=t.column("q_sex").to_pylist() if "q_sex" in names else None,
         alamat=t.column("q_alamat").to_pylist() if "q_alamat" in names else None,
+        wilayah=t.column("q_wilayah").to_pylist() if "q_wilayah" in names else None,
     )
+
+
+def _born(day: pa.Array | pa.ChunkedArray) -> pa.Array:
+    """Birth dates from `_day` (None at _NO_DAY)."""
+    days = day.cast(pa.int32())
+    null = pa.scalar(None, pa.int32())
+    born: pa.Array = pc.if_else(pc.equal(days, _NO_DAY), null, days).cast(pa.date32())
+    return born
 
 
 def _local_registry(t: pa.Table | pa.RecordBatch, population: int | None = None) -> RegistryIndex:
     """A RegistryIndex over registry records that came through Spark (record k at position
     k). With `population`, name frequencies and priors are those of the whole registry."""
     names = t.schema.names
-    days = t.column("_day").cast(pa.int32())
-    null = pa.scalar(None, pa.int32())
-    born = pc.if_else(pc.equal(days, _NO_DAY), null, days).cast(pa.date32())
-    cols = {"nik": t.column("nik"), "nama_lengkap": t.column("nama_lengkap"), "tanggal_lahir": born}
+    born = _born(t.column("_day"))
+    cols = {c: t.column(c) for c in _KEYED if c in names} | {"tanggal_lahir": born}
     cols |= {c: t.column(c) for c in _OPTIONAL if c in names}
     counts: dict[str, int] | None = None
     if population is not None:
-        raw = zip(cols["nama_lengkap"].to_pylist(), t.column("_nc").to_pylist(), strict=True)
-        counts = {(name or ""): int(nc) for name, nc in raw}
+        raw = zip(cols["nama_kunci"].to_pylist(), t.column("_nc").to_pylist(), strict=True)
+        counts = {(key or ""): int(nc) for key, nc in raw}
     return RegistryIndex(pa.table(cols), population=population, name_counts=counts)
 
 
@@ -282,52 +300,20 @@ _REPAIR_SCHEMA = pa.schema([("_row", pa.int64()), ("nik", pa.string())])
 _PAIR_SCHEMA = pa.schema([("_row", pa.int64()), ("_idx", pa.int64())])
 
 
-def _prefilter(cutoff: float, batches: Batches) -> Batches:
-    """Stage 3's block pairs (list row, record born on a block date) worth scoring."""
+def _block_keys(batches: Batches) -> Batches:
+    """The registry's blocking keys (`blocking.registry_keys`), per record position."""
     for batch in batches:
-        reg = _local_registry(_split(batch, "r_"))
-        rows = batch.column("_row").to_numpy()
-        keys = batch.column("q_key").to_pylist()
-        idx = batch.column("r__idx").to_numpy()
-        keep: list[int] = []
-        for row in np.unique(rows).tolist():
-            pool = np.flatnonzero(rows == row)
-            keep += prefilter(reg, keys[int(pool[0])], pool, cutoff)
-        take = np.sort(np.asarray(keep, dtype=np.int64))
-        yield pa.RecordBatch.from_pydict(
-            {"_row": rows[take], "_idx": idx[take]}, schema=_PAIR_SCHEMA
-        )
+        table = pa.Table.from_batches([batch])
+        table = table.append_column("tanggal_lahir", _born(table.column("_day")))
+        idx = batch.column("_idx").to_numpy()
+        for name, (at, keys) in registry_keys(table).items():
+            yield pa.RecordBatch.from_pydict(
+                {"_idx": idx[at], "pass": pa.array([name] * len(at), pa.string()), "key": keys},
+                schema=_KEY_SCHEMA,
+            )
 
 
-def _named(batches: Batches) -> Batches:
-    """Rows without a birth date: the distinct registry names close to the row's name key,
-    scored as `RegistryIndex.named_like` scores them (ranked afterwards)."""
-    for batch in batches:
-        rows = batch.column("_row").to_numpy()
-        keys = batch.column("q_key").to_pylist()
-        names = batch.column("_name").to_pylist()
-        keep: list[int] = []
-        score: list[float] = []
-        for row in np.unique(rows).tolist():
-            at = np.flatnonzero(rows == row)
-            got = process.cdist(
-                [keys[int(at[0])]], [names[k] for k in at.tolist()],
-                scorer=fuzz.token_sort_ratio, score_cutoff=_NAMED_CUTOFF,
-            )[0]  # fmt: skip
-            hits = np.nonzero(got)[0]
-            keep += at[hits].tolist()
-            score += got[hits].tolist()
-        take = np.asarray(keep, dtype=np.int64)
-        yield pa.RecordBatch.from_pydict(
-            {"_row": rows[take], "_name": batch.column("_name").take(take),
-             "_first": batch.column("_first").to_numpy()[take], "score": score},
-            schema=_NAMED_SCHEMA,
-        )  # fmt: skip
-
-
-_NAMED_SCHEMA = pa.schema(
-    [("_row", pa.int64()), ("_name", pa.string()), ("_first", pa.int64()), ("score", pa.float64())]
-)
+_KEY_SCHEMA = pa.schema([("_idx", pa.int64()), ("pass", pa.string()), ("key", pa.string())])
 
 
 def _score(opts: MatchOptions, weights: Weights, population: int, batches: Batches) -> Batches:
@@ -359,12 +345,16 @@ def _score(opts: MatchOptions, weights: Weights, population: int, batches: Batch
             out["probability"].append(verdict.probability)
             out["method"].append(verdict.method)
             out["differing"].append(",".join(verdict.differing))
+            shown = [
+                [int(idx[c]), p, [list(m) for m in marks]] for c, p, marks in verdict.candidates
+            ]
+            out["candidates"].append(json.dumps(shown))
         yield pa.RecordBatch.from_pydict(out, schema=_SCORE_SCHEMA)
 
 
 _SCORE_SCHEMA = pa.schema(
     [("_row", pa.int64()), ("_idx", pa.int64()), ("probability", pa.float64()),
-     ("method", pa.string()), ("differing", pa.string())]
+     ("method", pa.string()), ("differing", pa.string()), ("candidates", pa.string())]
 )  # fmt: skip
 
 
@@ -403,10 +393,11 @@ def match_spark(
     held = [reg]
     try:
         population = reg.count()
-        anchored = _nik_stage_on(spark, reg, q, opts, result)
+        anchored, nik_pairs = _nik_stage_on(spark, reg, q, opts, result)
         rest = [row for row in range(n) if result.method[row] != "nik"]
         report(0.3)
         if not rest:
+            result.blocking = {"nik": nik_pairs}
             report(1.0)
             return result
         model = _fit_on_driver(spark, reg, population, anchored, seed)
@@ -414,24 +405,30 @@ def match_spark(
         report(0.4)
         rest_df = spark.createDataFrame(_rest_table(q, rest)).persist()
         held.append(rest_df)
-        cands = _candidates(reg, rest_df, opts, undated=_undated(q, rest))
+        cands, result.blocking = _candidates(spark, reg, rest_df, q, rest)
+        result.blocking = {"nik": nik_pairs, **result.blocking}
         report(0.5)
         score = functools.partial(_score, opts, weights, population)
         records = cands.join(reg, "_idx").withColumn("_name", _name())
-        counts = reg.groupBy(_name().alias("_name")).agg(F.count(F.lit(1)).alias("_nc"))
+        key = F.coalesce(F.col("nama_kunci"), F.lit(""))
+        counts = reg.groupBy(key.alias("_key")).agg(F.count(F.lit(1)).alias("_nc"))
         grouped = (
-            records.join(counts, "_name")
-            .drop("_name")
+            records.withColumn("_key", key)
+            .join(counts, "_key")
+            .drop("_key", "_name")
             .groupBy("_row")
             .agg(F.collect_list(F.struct("_rep", "_nc", *reg.columns)).alias("cands"))
-            .join(rest_df.drop("q_key", "q_sday"), "_row")
+            .join(rest_df, "_row")
         )
         scored = grouped.mapInArrow(score, from_arrow_schema(_SCORE_SCHEMA)).toArrow()
         cols = [scored.column(c).to_pylist() for c in _SCORE_SCHEMA.names]
-        for row, i, p, how, diff in zip(*cols, strict=True):
+        for row, i, p, how, diff, shown in zip(*cols, strict=True):
             result.probability[row] = p
             if i >= 0:
-                result.status[row] = KEMUNGKINAN_COCOK
+                result.candidates[row] = tuple(
+                    (c, cp, tuple((e, lv) for e, lv in marks)) for c, cp, marks in json.loads(shown)
+                )
+                result.status[row] = status_of(p, opts, only_name=name_only(q, row))
                 result.registry_index[row] = i
                 result.method[row] = how
                 result.differing[row] = _differing(diff)
@@ -445,9 +442,9 @@ def match_spark(
 
 def _nik_stage_on(
     spark: SparkSession, reg: DataFrame, q: Query, opts: MatchOptions, result: MatchResult
-) -> list[Anchor]:
+) -> tuple[list[Anchor], int]:
     """Stage 1 into `result`; returns the anchored pairs' levels, as the engine gathers
-    them (the first ANCHOR_SAMPLE in list order)."""
+    them (the first ANCHOR_SAMPLE in list order), and how many rows' NIKs were found."""
     listing = spark.createDataFrame(_query_table(q, range(len(q))))
     pairs = listing.where(F.length("q_nik") == 16).join(
         reg.selectExpr(*_registry_cols(reg, "r_")), F.col("q_nik") == F.col("r_nik")
@@ -466,7 +463,7 @@ def _nik_stage_on(
         result.method[row] = "nik"
         if dl is not None and len(anchored) < ANCHOR_SAMPLE:
             anchored.append((nl, dl, 1, al))
-    return anchored
+    return anchored, got.num_rows
 
 
 def _fit_on_driver(
@@ -484,22 +481,16 @@ def _fit_on_driver(
 
 
 def _rest_table(q: Query, rest: list[int]) -> pa.Table:
-    """The rows left for stages 2 and 3, with their name key and swapped birth date."""
-    keys = [name_key(q.nama[r]) if q.nama[r] else "" for r in rest]
-    born = [q.tanggal_lahir[r] for r in rest]
-    swapped = [_day(swapped_day_month(d)) if d is not None else _NO_DAY for d in born]
-    t = _query_table(q, rest).append_column("q_key", pa.array(keys, pa.string()))
-    return t.append_column("q_sday", pa.array(swapped, pa.int32()))
-
-
-def _undated(q: Query, rest: list[int]) -> bool:
-    return any(q.nama[r] and q.tanggal_lahir[r] is None for r in rest)
+    """The rows left for stages 2 and 3."""
+    return _query_table(q, rest)
 
 
 def _candidates(
-    reg: DataFrame, rest_df: DataFrame, opts: MatchOptions, *, undated: bool
-) -> DataFrame:
-    """(`_row`, `_idx`, `_rep`: found by NIK repair) for every candidate of every row."""
+    spark: SparkSession, reg: DataFrame, rest_df: DataFrame, q: Query, rest: list[int]
+) -> tuple[DataFrame, dict[str, int]]:
+    """(`_row`, `_idx`, `_rep`: found by NIK repair) for every candidate of every row, and
+    the pairs each pass found: the registry's keys joined to the rows' keys
+    (`engine.query_keys`), blocks over their pass's cap left out."""
     mended = (
         rest_df.where(F.length("q_nik") == 16)
         .mapInArrow(_repairs, from_arrow_schema(_REPAIR_SCHEMA))
@@ -507,41 +498,29 @@ def _candidates(
     )
     mended = _last_record(mended, ["_row", "nik"], "_idx").select(
         "_row", "_idx", F.lit(True).alias("_rep")
+    ).persist()  # fmt: skip
+    repairs = mended.count()
+    keyed = query_keys(q, rest)
+    listed = spark.createDataFrame(pa.table({
+        "_row": pa.array([r for p in PASSES for r in keyed[p][0]], pa.int64()),
+        "pass": pa.array([p for p in PASSES for _ in keyed[p][0]], pa.string()),
+        "key": pa.array([k for p in PASSES for k in keyed[p][1]], pa.string()),
+    }))  # fmt: skip
+    keys = reg.mapInArrow(_block_keys, from_arrow_schema(_KEY_SCHEMA))
+    cap = F.create_map(*[F.lit(x) for p in PASSES for x in (p, CAPS[p])])
+    sizes = keys.groupBy("pass", "key").count().where(F.col("count") <= cap[F.col("pass")])
+    pairs = (
+        listed.join(sizes.select("pass", "key"), ["pass", "key"])
+        .join(keys, ["pass", "key"])
+        .select("_row", "_idx", "pass")
+        .distinct()
+        .persist()
     )
-    # Each dated row in its birth-date block and in the swapped date's block: the join
-    # partitions rows and registry alike on the block (or broadcasts the smaller side).
-    dated = rest_df.where((F.col("q_day") != _NO_DAY) & (F.col("q_key") != ""))
-    blocks = dated.select("_row", "q_key", F.col("q_day").alias("_day")).unionByName(
-        dated.where(F.col("q_sday") != _NO_DAY).select(
-            "_row", "q_key", F.col("q_sday").alias("_day")
-        )
-    )
-    born = reg.selectExpr(
-        "_day", "_idx as r__idx", "nik as r_nik", "nama_lengkap as r_nama_lengkap",
-        "_day as r__day",
-    )  # fmt: skip
-    keep = functools.partial(_prefilter, opts.prefilter)
-    blocked = blocks.join(born, "_day").mapInArrow(keep, from_arrow_schema(_PAIR_SCHEMA))
-    cands = mended.unionByName(blocked.withColumn("_rep", F.lit(False)))
-    if undated:
-        cands = cands.unionByName(_named_pairs(reg, rest_df).withColumn("_rep", F.lit(False)))
-    return cands.groupBy("_row", "_idx").agg(F.max("_rep").alias("_rep"))
-
-
-def _named_pairs(reg: DataFrame, rest_df: DataFrame) -> DataFrame:
-    """(row, registry position) for rows with a name but no birth date: every record whose
-    name is among the row's `_NAMED_LIMIT` closest distinct names (ties to the name seen
-    first), as `RegistryIndex.named_like` finds them."""
-    name = _name()
-    distinct = reg.groupBy(name.alias("_name")).agg(F.min("_idx").alias("_first"))
-    undated = rest_df.where((F.col("q_day") == _NO_DAY) & (F.col("q_key") != ""))
-    scored = distinct.crossJoin(F.broadcast(undated.select("_row", "q_key"))).mapInArrow(
-        _named, from_arrow_schema(_NAMED_SCHEMA)
-    )
-    rank = Window.partitionBy("_row").orderBy(F.col("score").desc(), F.col("_first"))
-    top = scored.withColumn("_rank", F.row_number().over(rank))
-    top = top.where(F.col("_rank") <= _NAMED_LIMIT)
-    return top.join(reg.withColumn("_name", name), "_name").select("_row", "_idx")
+    per_pass = dict.fromkeys(PASSES, 0)
+    per_pass.update({p: int(c) for p, c in pairs.groupBy("pass").count().collect()})
+    blocked = pairs.select("_row", "_idx", F.lit(False).alias("_rep"))
+    cands = mended.unionByName(blocked).groupBy("_row", "_idx").agg(F.max("_rep").alias("_rep"))
+    return cands, {"nik_satu_slip": repairs, **per_pass}
 
 
 def matcher(spark: SparkSession) -> Callable[..., MatchResult]:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
@@ -38,7 +38,7 @@ from simpul.kit.tabular import read_csv_bytes, row_problem
 from simpul.obligations.deadlines import Deadline, status_of
 from simpul.obligations.models import FeedbackRow, FeedbackUpload
 from simpul.obligations.repository import UsageRepository
-from simpul.registry.datasets import ElementType, get_dataset
+from simpul.registry.datasets import ElementType, canon_header, get_dataset, list_alias_map
 from simpul.registry.identifiers import parse_nik, parse_nip
 from simpul.registry.models import RegistryRecord
 from simpul.registry.validation import parse_date
@@ -339,6 +339,35 @@ def _check_value(kind: ElementType, values: tuple[str, ...] | None, raw: str) ->
     return None
 
 
+def _past_comments(
+    header: list[str], rows: Iterator[tuple[int, list[Any]]]
+) -> tuple[list[str], Iterator[tuple[int, list[Any]]]]:
+    """The header after any leading `# …` lines: the files Simpul writes (a job's
+    `daftar/balikan.csv`) start with their source (PKS 000 Pasal 7 ayat (2))."""
+    while header and str(header[0]).lstrip().startswith("#"):
+        nxt = next(rows, None)
+        if nxt is None:
+            return [], rows
+        header = [str(c) for c in nxt[1]]
+    return header, rows
+
+
+def feedback_columns(header: list[str], dataset: Any) -> list[str]:
+    """The element each column of a feedback file gives: the dataset's names and SIAK
+    aliases and the names lists use (a job's own feedback file carries the list's
+    columns). Where the file also has `nik_cocok` — the registry NIK a job linked the row
+    to — that is the `nik`, not the list's own."""
+    aliases = list_alias_map(dataset)
+    names = [aliases.get(canon_header(h), h.strip().lower()) for h in header]
+    if "nik_cocok" in names:
+        names = ["nik_masukan" if n == "nik" else n for n in names]
+        names[names.index("nik_cocok")] = "nik"
+    for given, element in (("nik_masukan", "nik"), ("nama_masukan", "nama_lengkap")):
+        if element not in names and given in names:  # a job's file from before issue 20
+            names[names.index(given)] = element
+    return names
+
+
 def validate_rows(
     content: bytes | str,
     duty: FeedbackDuty,
@@ -354,9 +383,8 @@ def validate_rows(
     dataset = get_dataset(duty.dataset)
     wanted = columns(duty)
     table = read_csv_bytes(content.encode() if isinstance(content, str) else content)
-    header = table.header
-    aliases = dataset.alias_map()
-    names = [aliases.get(h.strip().upper(), h.strip().lower()) for h in header]
+    header, rows = _past_comments(table.header, iter(table.rows))
+    names = feedback_columns(header, dataset)
     missing = [c for c in wanted if c not in names]
     if missing:
         raise InvalidInput(
@@ -368,7 +396,7 @@ def validate_rows(
     index = {n: names.index(n) for n in wanted}
     seen: set[str] = set()
     out: list[RowVerdict] = []
-    for line, cells in table.rows:
+    for line, cells in rows:
         if len(out) >= MAX_ROWS:
             raise InvalidInput(  # 413, as every other upload limit answers
                 "berkas_terlalu_besar",

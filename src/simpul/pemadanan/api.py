@@ -108,6 +108,7 @@ async def submit(
     dataset: Annotated[str | None, Form()] = None,
     alur: Annotated[str, Form(description="umum | bpum | kpm | regsosek")] = "umum",
     ambang: Annotated[float, Form(ge=0.05, le=0.999)] = 0.5,
+    ambang_terima: Annotated[float | None, Form(ge=0.5, le=1.0)] = None,
     batas_baris: Annotated[int | None, Form(ge=1)] = None,
 ) -> JSONResponse:
     """Unggah daftar untuk dipadankan; dijawab 202 dengan id pekerjaan, yang antri sampai
@@ -115,7 +116,7 @@ async def submit(
     rt = _runtime(request)
     with tempfile.TemporaryDirectory(prefix="simpul-unggah-") as tmp:
         path = await _spool(berkas, rt.settings.max_upload_bytes, Path(tmp))
-        options = OptionsIn(ambang=ambang, batas_baris=batas_baris)
+        options = OptionsIn(ambang=ambang, ambang_terima=ambang_terima, batas_baris=batas_baris)
 
         def work() -> JobOut:
             return _run(

@@ -12,16 +12,18 @@ from sqlalchemy.orm import Session
 
 from simpul.agreements import service as agreements
 from simpul.kit.documents import document_environment, render_html, render_pdf
-from simpul.matching.engine import STATUSES
 from simpul.pemadanan.models import MatchJob
 from simpul.pemadanan.repository import JobRepository
+from simpul.pemadanan.upload import ROW_STATUSES
 from simpul.registry.datasets import get_dataset
 
 LABELS = {
-    "cocok": "Cocok (NIK ditemukan, elemen data sesuai)",
+    "cocok": "Cocok (NIK dan elemen data sesuai, atau probabilitas di atas ambang terima)",
     "cocok_nik_elemen_berbeda": "NIK ditemukan, elemen data berbeda",
     "kemungkinan_cocok": "Kemungkinan cocok (perlu tinjauan petugas)",
     "tidak_ditemukan": "Tidak ditemukan",
+    "data_tidak_cukup": "Data tidak cukup untuk dipadankan",
+    "tidak_valid": "Baris tidak terbaca",
 }
 WORKFLOW_TITLES = {
     "bpum": "Verifikasi dan Validasi Calon Penerima BPUM terhadap Data ASN",
@@ -43,7 +45,7 @@ def context(
         parties = [dict(p) for p in doc.get("pihak", [])]
     reviews = JobRepository(session).review_counts(job.id)
     counts = [
-        {"status": s, "label": LABELS[s], "jumlah": int(job.counts.get(s, 0))} for s in STATUSES
+        {"status": s, "label": LABELS[s], "jumlah": int(job.counts.get(s, 0))} for s in ROW_STATUSES
     ]
     return {
         "job": job,

@@ -25,7 +25,7 @@ from simpul.agreements.schemas import Service
 from simpul.errors import InvalidInput, SimpulError
 from simpul.kernel.call import Call
 from simpul.kit.csvsafe import safe_cell
-from simpul.matching.engine import COCOK_ELEMEN_BERBEDA, KEMUNGKINAN_COCOK, STATUSES
+from simpul.matching.engine import COCOK_ELEMEN_BERBEDA, KEMUNGKINAN_COCOK
 from simpul.pemadanan import berita_acara
 from simpul.pemadanan.models import MatchJob, MatchResultRow
 from simpul.pemadanan.repository import JobRepository
@@ -38,6 +38,7 @@ from simpul.pemadanan.service import (
     owned_job,
     row_subjects,
 )
+from simpul.pemadanan.upload import ROW_STATUSES
 from simpul.registry.datasets import get_dataset
 
 ISSUES_ON_PAGE = 100
@@ -127,7 +128,7 @@ def results_page(
     limit: int = 100,
 ) -> tuple[int, list[HasilOut]]:
     """One page of a job's results (optionally of one status)."""
-    if status is not None and status not in STATUSES:
+    if status is not None and status not in ROW_STATUSES:
         raise InvalidInput("status_tidak_dikenal", f"Status {status!r} tidak dikenal.")
     opened = _open(session, call, job_id, finished=False)
     total, rows = JobRepository(session).results(
@@ -224,7 +225,7 @@ def job_page(
 ) -> JobPage:
     """The portal's job page: state, the first row issues and, once finished, one page of
     results and the lists on offer. One record for everything the page shows."""
-    if status is not None and status not in STATUSES:
+    if status is not None and status not in ROW_STATUSES:
         raise InvalidInput("status_tidak_dikenal", f"Status {status!r} tidak dikenal.")
     opened = _open(session, call, job_id, finished=False)
     job = opened.job
@@ -291,25 +292,51 @@ def workflow_lists(job: MatchJob, rows: Pairs) -> dict[str, Pairs]:
     return out
 
 
+RESULT_SUFFIX = "_simpul"
+
+
+def result_header(names: list[str], own: list[str]) -> list[str]:
+    """The result columns' names, each renamed with `_simpul` (again, until unique) where
+    the list has a column of that name (any case), so both stay apart in the output."""
+    taken = {c.strip().lower() for c in own}
+    out: list[str] = []
+    for name in names:
+        while name.lower() in taken:
+            name += RESULT_SUFFIX
+        taken.add(name.lower())
+        out.append(name)
+    return out
+
+
 def csv_rows(
     job: MatchJob, outputs: tuple[str, ...], rows: list[HasilOut]
 ) -> tuple[list[str], list[list[Any]]]:
-    """The list's own NIK and name, the status and what the grant returns."""
+    """One row per list row, in the list's order: every column of the list as uploaded, in
+    its order, then the result (`baris`, the status and why, what the grant returns)."""
+    own: list[str] = list(job.options.get("kolom") or [])
     status_label = get_dataset(job.dataset).status_check
-    header = ["baris", "nik_masukan", "nama_masukan", "status", "probabilitas",
-              "elemen_berbeda", "metode", "tinjauan"]  # fmt: skip
+    names = ["baris", "status", "alasan", "probabilitas", "elemen_berbeda", "metode",
+             "tinjauan"]  # fmt: skip
+    if not own:  # a job from before the list's columns were kept
+        names[1:1] = ["nik_masukan", "nama_masukan"]
     show_nik = "nik" in outputs
     if show_nik:
-        header.append("nik_cocok")
+        names.append("nik_cocok")
     labelled = status_label is not None and job.service == Service.CEK_STATUS.value
     if labelled:
-        header.append("hasil")
+        names.append("hasil")
     extra = [k for k in outputs if k != "nik"]
-    header += extra
+    names += extra
+    header = own + result_header(names, own)
     out: list[list[Any]] = []
     for h in rows:
-        line: list[Any] = [
-            h.baris, h.masukan.get("nik", ""), h.masukan.get("nama_lengkap", ""), h.status,
+        cells = list(h.kolom or [])[: len(own)]
+        line: list[Any] = cells + [""] * (len(own) - len(cells))
+        line.append(h.baris)
+        if not own:
+            line += [h.masukan.get("nik", ""), h.masukan.get("nama_lengkap", "")]
+        line += [
+            h.status, h.alasan or "",
             "" if h.probabilitas is None else f"{h.probabilitas:.4f}",
             ";".join(h.elemen_berbeda or []), h.metode or "", h.tinjauan or "",
         ]  # fmt: skip

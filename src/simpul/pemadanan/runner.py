@@ -18,6 +18,7 @@ stores the results.
 from __future__ import annotations
 
 import gc
+import json
 import logging
 import os
 import socket
@@ -45,11 +46,11 @@ from simpul.errors import SimpulError
 from simpul.kernel import AccountId, Call, Node, Origin, Refused
 from simpul.kernel.core import execute, new_call, write_apart, write_in_session
 from simpul.kernel.principals import resolve
+from simpul.matching.blocking import KEY_COLUMNS
 from simpul.matching.engine import (
     KEMUNGKINAN_COCOK,
-    STATUSES,
     TIDAK_DITEMUKAN,
-    Anchor,
+    Candidate,
     ListModel,
     MatchOptions,
     MatchResult,
@@ -57,9 +58,11 @@ from simpul.matching.engine import (
     gather_anchors,
     match,
 )
+from simpul.matching.model import Anchor
 from simpul.pemadanan.models import MatchJob
 from simpul.pemadanan.repository import JobRepository
 from simpul.pemadanan.service import job_request, list_reader
+from simpul.pemadanan.upload import ROW_STATUSES
 from simpul.registry import service as registry
 from simpul.registry.service import snapshot_path
 from simpul.runtime import Runtime
@@ -69,7 +72,9 @@ STALE = timedelta(seconds=60)
 # `engine.match` or a stand-in with its signature (`matching.spark.matcher`).
 Matcher = Callable[..., MatchResult]
 BEAT_SECONDS = 0.5
-MATCH_COLUMNS = ("nik", "nama_lengkap", "tanggal_lahir", "jenis_kelamin", "alamat", "rt", "rw")
+MATCH_COLUMNS = (
+    "nik", "nama_lengkap", "tanggal_lahir", "jenis_kelamin", "alamat", "rt", "rw", "kode_wilayah"
+)  # fmt: skip
 # Fault injection for the crash test: seconds to sleep at each progress step.
 PAUSE_ENV = "SIMPUL_PEMADANAN_JEDA"
 # Fault injection for the memory cap: MB a job takes at its first progress step.
@@ -95,11 +100,10 @@ def registry_table(session: Session, settings: Any, dataset: str, extra: list[st
     many rows as the keyed store (fast), otherwise the keyed store itself."""
     wanted = list(dict.fromkeys([*MATCH_COLUMNS, *extra]))
     snap = snapshot_path(settings, dataset)
-    if snap.exists():
-        meta = pq.read_metadata(snap)
-        if meta.num_rows == registry.count(session, dataset):
-            names = pq.read_schema(snap).names
-            return pq.read_table(snap, columns=[c for c in wanted if c in names])
+    if snap.exists() and pq.read_metadata(snap).num_rows == registry.count(session, dataset):
+        table = registry.read_snapshot(settings, dataset, [*wanted, *KEY_COLUMNS])
+        if table is not None:
+            return table
     rows = list(registry.iter_records(session, dataset))
     cols: dict[str, list[Any]] = {c: [r.get(c) for r in rows] for c in wanted}
     cols["tanggal_lahir"] = [
@@ -318,7 +322,10 @@ def _execute(rt: Runtime, job_id: str, worker: str, matcher: Matcher) -> None:
         table = registry_table(s, settings, job.dataset, extra)
     index = RegistryIndex(table)
     pa.default_memory_pool().release_unused()  # the Parquet decoder's buffers, given back
-    opts = MatchOptions(threshold=float(job.options.get("ambang", 0.5)))
+    opts = MatchOptions(
+        threshold=float(job.options.get("ambang", 0.5)),
+        accept=float(job.options.get("ambang_terima", MatchOptions.accept)),
+    )
     size = max(settings.match_chunk_rows, 1)
     run: Matcher = matcher
     if matcher is match:  # the list's model first, so every chunk scores as one run would
@@ -354,7 +361,8 @@ def _match_to_spool(
     schema = pa.schema(
         [("line", pa.int64()), ("status", pa.string()), ("index", pa.int64()),
          ("probability", pa.float64()), ("differing", pa.string()), ("method", pa.string()),
-         *[(f"in_{e}", pa.string()) for e in elements]]
+         ("reason", pa.string()), ("kolom", pa.list_(pa.string())),
+         ("candidates", pa.string()), *[(f"in_{e}", pa.string()) for e in elements]]
     )  # fmt: skip
     good = max(job.rows_total - job.rows_invalid, 1)
     done = 0
@@ -363,6 +371,22 @@ def _match_to_spool(
     fd = os.open(spool, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)  # personal data
     with os.fdopen(fd, "wb") as fh, pa.ipc.new_file(fh, schema) as out:
         for part in reader.chunks(size):
+            if part.rejected:  # rows not matched keep their place in the output
+                rej = part.rejected
+                counts.update(r.status for r in rej)
+                at = {e: i for i, e in reader.mapping.items()}
+                out.write_batch(pa.record_batch(
+                    [pa.array([r.line for r in rej], pa.int64()),
+                     pa.array([r.status for r in rej], pa.string()),
+                     pa.array([-1] * len(rej), pa.int64()), pa.nulls(len(rej), pa.float64()),
+                     pa.nulls(len(rej), pa.string()), pa.nulls(len(rej), pa.string()),
+                     pa.array([r.reason for r in rej], pa.string()),
+                     pa.array([r.cells for r in rej], pa.list_(pa.string())),
+                     pa.nulls(len(rej), pa.string()),
+                     *[pa.array([r.cells[at[e]] if at[e] < len(r.cells) else "" for r in rej],
+                                pa.string()) for e in elements]],
+                    schema=schema,
+                ))  # fmt: skip
             if not part.lines:
                 continue
             base, n = done, len(part.lines)
@@ -374,6 +398,7 @@ def _match_to_spool(
             if scope:
                 _limit_to_scope(result, table, index, scope)
             counts.update(result.status)
+            counts.update({f"blok_{k}": v for k, v in result.blocking.items()})
             found.append(np.asarray(result.registry_index, dtype=np.int64))
             out.write_batch(pa.record_batch(
                 [pa.array(part.lines, pa.int64()), pa.array(result.status, pa.string()),
@@ -381,6 +406,8 @@ def _match_to_spool(
                  pa.array(result.probability, pa.float64()),
                  pa.array([",".join(d) or None for d in result.differing], pa.string()),
                  pa.array([m or None for m in result.method], pa.string()),
+                 pa.nulls(n, pa.string()), pa.array(part.raw, pa.list_(pa.string())),
+                 pa.array([_shown(result.candidates.get(k)) for k in range(n)], pa.string()),
                  *[pa.array([c.get(e, "") for c in part.cells], pa.string())
                    for e in elements]],
                 schema=schema,
@@ -389,7 +416,8 @@ def _match_to_spool(
             done += n
     report(1.0)
     all_found = np.concatenate(found) if found else np.zeros(0, np.int64)
-    return all_found, {s: counts.get(s, 0) for s in STATUSES}
+    blocks = {k: v for k, v in sorted(counts.items()) if k.startswith("blok_")}
+    return all_found, {**{s: counts.get(s, 0) for s in ROW_STATUSES}, **blocks}
 
 
 def first_seen(found: np.ndarray) -> np.ndarray:
@@ -454,6 +482,10 @@ def _rows(
     inputs = [n for n in batch.schema.names if n.startswith("in_")]
     idx = cols["index"]
     hits = [i for i in idx if i >= 0]
+    shown = [json.loads(c) if c else [] for c in cols["candidates"]]
+    wanted = sorted({c[0] for row in shown for c in row})
+    nik_at = dict(zip(wanted, table.column("nik").take(pa.array(wanted, pa.int64())).to_pylist(),
+                      strict=True)) if wanted else {}  # fmt: skip
     taken = table.select(outputs).take(pa.array(hits, pa.int64())) if outputs else None
     data_cols = {c: taken.column(c).to_pylist() for c in outputs} if taken is not None else {}
     rows: list[dict[str, Any]] = []
@@ -464,12 +496,19 @@ def _rows(
         if i >= 0:
             data = {c: _jsonable(v[h]) for c, v in data_cols.items()}
             h += 1
+        if shown[k]:  # internal: the people a reviewer compares the row with
+            data["_kandidat"] = [
+                {"nik": nik_at[c], "probabilitas": p, "elemen": dict(marks)}
+                for c, p, marks in shown[k]
+            ]
         rows.append(
             {
                 "job_id": job_id, "line": cols["line"][k], "status": cols["status"][k],
                 "nik_cocok": nik, "probability": cols["probability"][k],
                 "differing": cols["differing"][k], "method": cols["method"][k],
-                "input": {n[3:]: cols[n][k] for n in inputs}, "data": data,
+                "input": {**{n[3:]: cols[n][k] for n in inputs},
+                          **_extra(cols["kolom"][k], cols["reason"][k])},
+                "data": data,
             }
         )  # fmt: skip
     if hits:
@@ -478,6 +517,24 @@ def _rows(
             if i >= 0:
                 row["nik_cocok"] = next(niks)
     return rows
+
+
+def _shown(candidates: tuple[Candidate, ...] | None) -> str | None:
+    """A row's candidates for the reviewer, as spooled (registry positions)."""
+    if not candidates:
+        return None
+    return json.dumps([[i, p, [list(m) for m in marks]] for i, p, marks in candidates])
+
+
+def _extra(cells: list[str] | None, reason: str | None) -> dict[str, Any]:
+    """The row's own cells, in the list's column order (`_kolom`), and why it was not
+    matched (`_alasan`), kept with the row's input."""
+    out: dict[str, Any] = {}
+    if cells is not None:
+        out["_kolom"] = cells
+    if reason:
+        out["_alasan"] = reason
+    return out
 
 
 def _limit_to_scope(
@@ -492,9 +549,17 @@ def _limit_to_scope(
     column = "kode_wilayah" if "kode_wilayah" in table.column_names else None
     source = table.column(column) if column else index.nik
     regions = source.take(at).to_pylist()
+
+    def inside(i: int) -> bool:
+        got = (table.column(column)[i].as_py() or "") if column else str(index.nik[i])[:6]
+        return any(str(got).startswith(p) for p in scope)
+
+    for row, shown in list(result.candidates.items()):  # nobody outside shown to a reviewer
+        result.candidates[row] = tuple(c for c in shown if inside(c[0]))
     for k, region in zip(rows, regions, strict=True):
         code = str(region or "") if column else str(region)[:6]
         if not any(code.startswith(p) for p in scope):
+            result.candidates.pop(k, None)
             result.status[k] = TIDAK_DITEMUKAN
             result.registry_index[k] = -1
             result.probability[k] = None

@@ -38,11 +38,11 @@ from simpul.kernel.call import Call
 from simpul.kernel.core import writes
 from simpul.kit.clock import Clock, aware
 from simpul.kit.ids import new_id
-from simpul.matching.engine import COCOK, COCOK_ELEMEN_BERBEDA, KEMUNGKINAN_COCOK, STATUSES
+from simpul.matching.engine import COCOK, COCOK_ELEMEN_BERBEDA, KEMUNGKINAN_COCOK, MatchOptions
 from simpul.pemadanan.models import MatchIssue, MatchJob, MatchResultRow
 from simpul.pemadanan.repository import JobRepository
-from simpul.pemadanan.schemas import TERMINAL, HasilOut, JobOut, OptionsIn
-from simpul.pemadanan.upload import ListReader, ParsedList, RowIssue, parse_list
+from simpul.pemadanan.schemas import TERMINAL, HasilOut, JobOut, KandidatOut, OptionsIn
+from simpul.pemadanan.upload import ROW_STATUSES, ListReader, ParsedList, RowIssue, parse_list
 from simpul.registry.datasets import get_dataset
 from simpul.runtime import Runtime
 
@@ -288,7 +288,8 @@ def submit(
         agreement_version=decision.agreement_version,
         grant_id=decision.grant_id,
         output_elements=sorted(decision.output_elements),
-        options={**options.model_dump(), "elemen": used, "internal": call.internal,
+        options={**options.model_dump(), **thresholds(decision.grant, options), "elemen": used,
+                 "kolom": reader.header, "internal": call.internal,
                  "source_ip": call.source_ip},
         status="antri",
         progress=0.0,
@@ -316,6 +317,18 @@ def submit(
     return job_out(job)
 
 
+def thresholds(grant: Grant, options: OptionsIn) -> dict[str, float]:
+    """The job's thresholds: the grant's `ambang_pemadanan` (acceptance `terima`, review
+    `tinjau`) or the defaults (0.95 and 0.5). The submitter may raise either (`ambang`,
+    `ambang_terima`: review more), never lower them below the grant's; review stays at or
+    below acceptance."""
+    set_by = grant.match_thresholds
+    accept = set_by.accept if set_by is not None else MatchOptions.accept
+    accept = max(accept, options.ambang_terima or 0.0)
+    review = max(options.ambang, set_by.review if set_by is not None else 0.0)
+    return {"ambang": min(review, accept), "ambang_terima": accept}
+
+
 def job_out(job: MatchJob) -> JobOut:
     return JobOut(
         id=job.id,
@@ -330,7 +343,9 @@ def job_out(job: MatchJob) -> JobOut:
         berkas=job.input_name,
         jumlah_baris=job.rows_total,
         baris_galat=job.rows_invalid,
-        jumlah={s: int(job.counts.get(s, 0)) for s in STATUSES} if job.counts else None,
+        jumlah={s: int(job.counts.get(s, 0)) for s in ROW_STATUSES} if job.counts else None,
+        blok={k[5:]: int(v) for k, v in job.counts.items() if k.startswith("blok_")} or None,
+        ambang_terima=job.options.get("ambang_terima"),
         dibuat=job.created_at,
         mulai=job.started_at,
         selesai=job.finished_at,
@@ -416,7 +431,8 @@ def row_subjects(rows: list[MatchResultRow]) -> tuple[str, ...]:
     the list gives for it."""
     out: dict[str, None] = {}
     for r in rows:
-        for nik in (listed_nik(r.input.get("nik")), r.nik_cocok):
+        shown = [c.get("nik") for c in (r.data or {}).get("_kandidat", ())]
+        for nik in (listed_nik(r.input.get("nik")), r.nik_cocok, *shown):
             if nik:
                 out[nik] = None
     return tuple(out)
@@ -432,17 +448,43 @@ def visible_data(outputs: tuple[str, ...], row: MatchResultRow) -> dict[str, Any
 def hasil(outputs: tuple[str, ...], row: MatchResultRow) -> HasilOut:
     data = visible_data(outputs, row)
     show_nik = "nik" in outputs and (row.status in MATCHED or row.review == "diterima")
+    given = row.input or {}
     return HasilOut(
         baris=row.line,
         status=row.status,
+        alasan=given.get("_alasan"),
+        kolom=given.get("_kolom"),
         probabilitas=row.probability,
         elemen_berbeda=row.differing.split(",") if row.differing else None,
         metode=row.method or None,
         tinjauan=row.review,
         nik_cocok=row.nik_cocok if show_nik else None,
-        masukan=row.input,
+        masukan={k: v for k, v in given.items() if not k.startswith("_")},
         data=data or None,
+        kandidat=candidates_shown(row),
     )
+
+
+def candidates_shown(row: MatchResultRow) -> list[KandidatOut] | None:
+    """What a reviewer sees of a probable match's candidates (at most three): how each
+    agrees with the row element by element, its probability and why it was proposed —
+    never the registry's values (those come only with an accepted match, and only as the
+    grant allows)."""
+    stored = (row.data or {}).get("_kandidat")
+    if row.status != KEMUNGKINAN_COCOK or not stored:
+        return None
+    reason = {
+        "perbaikan_nik": "NIK satu digit salah atau tertukar",
+        "probabilistik": "kemiripan nama dan elemen lain",
+    }.get(row.method or "", "")
+    return [
+        KandidatOut(
+            urutan=k + 1, probabilitas=c["probabilitas"], elemen=c["elemen"],
+            alasan=reason if k == 0 else "kandidat berikutnya menurut bobot",
+            dipilih=k == 0,
+        )
+        for k, c in enumerate(stored)
+    ]  # fmt: skip
 
 
 @writes

@@ -19,8 +19,9 @@ from typing import Any
 from simpul.errors import InvalidInput
 from simpul.kit.masking import mask_nik
 from simpul.kit.tabular import SNIFF_BYTES, Table, read_csv, row_problem
-from simpul.matching.engine import Query
+from simpul.matching.engine import STATUSES, Query
 from simpul.matching.normalize import parse_date
+from simpul.registry.datasets import LIST_ALIASES, canon_header
 from simpul.registry.identifiers import parse_nik
 
 # XLSX: a spreadsheet is a zip of XML. Limits on what it may expand to.
@@ -29,30 +30,22 @@ XLSX_MAX_RATIO = 100  # uncompressed / compressed for any member over 1 MB
 XLSX_MAX_SHARED_STRINGS = 32 * 1024 * 1024
 MAX_CELL_CHARS = 1_000
 
-# Column names lists use that are neither element names nor SIAK aliases.
-EXTRA_ALIASES = {
-    "NIK": "nik",
-    "NO_NIK": "nik",
-    "NOMOR_NIK": "nik",
-    "NAMA": "nama_lengkap",
-    "NAMA_LENGKAP": "nama_lengkap",
-    "NAMA_LGKP": "nama_lengkap",
-    "NAMA_PENERIMA": "nama_lengkap",
-    "TANGGAL_LAHIR": "tanggal_lahir",
-    "TGL_LAHIR": "tanggal_lahir",
-    "TGL_LHR": "tanggal_lahir",
-    "JENIS_KELAMIN": "jenis_kelamin",
-    "JENIS_KLMIN": "jenis_kelamin",
-    "JK": "jenis_kelamin",
-    "ALAMAT": "alamat",
-    "NO_KK": "no_kk",
-    "NOMOR_KK": "no_kk",
-    "KODE_WILAYAH": "kode_wilayah",
-    "KODE_KEL": "kode_wilayah",
-    "TEMPAT_LAHIR": "tempat_lahir",
-    "TMPT_LHR": "tempat_lahir",
-}
-USED = ("nik", "nama_lengkap", "tanggal_lahir", "jenis_kelamin", "alamat", "no_kk")
+USED = ("nik", "nama_lengkap", "tanggal_lahir", "jenis_kelamin", "alamat", "no_kk", "kode_wilayah")
+# A row that could not be matched still has a result row: why, as its status.
+DATA_TIDAK_CUKUP = "data_tidak_cukup"  # too little to match on (neither a valid NIK nor a name)
+TIDAK_VALID = "tidak_valid"  # the row could not be read (quotes, a cell too long …)
+ROW_STATUSES = (*STATUSES, DATA_TIDAK_CUKUP, TIDAK_VALID)
+
+
+@dataclass
+class Rejected:
+    """A row that is not matched, kept for the output in its place: its line, its status
+    (`data_tidak_cukup` or `tidak_valid`), the reason, and its cells as far as read."""
+
+    line: int
+    status: str
+    reason: str
+    cells: list[str]
 
 
 @dataclass
@@ -77,6 +70,9 @@ class ParsedList:
     born: list[date | None] = field(default_factory=list)
     sex: list[str | None] = field(default_factory=list)
     alamat: list[str] = field(default_factory=list)
+    wilayah: list[str] = field(default_factory=list)
+    raw: list[list[str]] = field(default_factory=list)  # every cell of each good row, as text
+    rejected: list[Rejected] = field(default_factory=list)
     issues: list[RowIssue] = field(default_factory=list)
     rows_total: int = 0
 
@@ -87,6 +83,7 @@ class ParsedList:
             tanggal_lahir=self.born,
             jenis_kelamin=self.sex if "jenis_kelamin" in self.mapping.values() else None,
             alamat=self.alamat if "alamat" in self.mapping.values() else None,
+            wilayah=self.wilayah if "kode_wilayah" in self.mapping.values() else None,
         )
 
     @property
@@ -95,12 +92,12 @@ class ParsedList:
 
 
 def _canon(header: str) -> str:
-    return header.strip().upper().replace(" ", "_").replace(".", "").replace("-", "_")
+    return canon_header(header)
 
 
 def map_columns(header: list[str], aliases: dict[str, str]) -> tuple[dict[int, str], list[str]]:
     """Header → elements (element names, SIAK aliases, common list names); the rest ignored."""
-    known = {**EXTRA_ALIASES, **{_canon(k): v for k, v in aliases.items()}}
+    known = {**LIST_ALIASES, **{_canon(k): v for k, v in aliases.items()}}
     mapping: dict[int, str] = {}
     ignored: list[str] = []
     taken: set[str] = set()
@@ -111,11 +108,12 @@ def map_columns(header: list[str], aliases: dict[str, str]) -> tuple[dict[int, s
             continue
         mapping[i] = element
         taken.add(element)
-    if "nik" not in taken and not {"nama_lengkap", "tanggal_lahir"} <= taken:
+    if not taken & {"nik", "nama_lengkap"}:
         raise InvalidInput(
             "kolom_wajib_tidak_ada",
-            "Daftar harus memuat kolom NIK, atau kolom nama lengkap dan tanggal lahir. "
-            f"Kolom yang ada: {', '.join(header[:20]) or '(tidak ada)'}.",
+            "Daftar harus memuat kolom NIK atau kolom nama lengkap (sebaiknya juga tanggal "
+            "lahir atau kode wilayah). Kolom yang ada: "
+            f"{', '.join(header[:20]) or '(tidak ada)'}.",
         )
     return mapping, ignored
 
@@ -221,6 +219,10 @@ class ListReader:
         self.good_rows = 0
 
     @property
+    def header(self) -> list[str]:
+        return list(self._table.header)
+
+    @property
     def encoding(self) -> str | None:  # as read so far: lines that were not UTF-8 change it
         return self._table.encoding
 
@@ -277,7 +279,8 @@ def parse_list(path: Path, aliases: dict[str, str], max_rows: int) -> ParsedList
     for chunk in reader.chunks(max(max_rows, 1)):
         out.rows_total += chunk.rows_total
         out.issues.extend(chunk.issues)
-        for name in ("lines", "cells", "nik", "nama", "born", "sex", "alamat"):
+        out.rejected.extend(chunk.rejected)
+        for name in ("lines", "cells", "nik", "nama", "born", "sex", "alamat", "wilayah", "raw"):
             getattr(out, name).extend(getattr(chunk, name))
     out.encoding = reader.encoding
     return out
@@ -294,16 +297,19 @@ def _read_row(
             else "Baris tidak terbaca (terlalu panjang atau rusak)."
         )
         out.issues.append(RowIssue(line, "galat", problem.code, detail))
+        out.rejected.append(Rejected(line, TIDAK_VALID, detail, []))
         return
     for note in table.warnings_for(line):
         out.issues.append(RowIssue(line, "peringatan", note.code, note.detail))
-    values = {el: _text(cells[i]) if i < len(cells) else "" for i, el in mapping.items()}
-    if any(len(v) > MAX_CELL_CHARS for v in values.values()):
-        out.issues.append(
-            RowIssue(line, "galat", "sel_terlalu_panjang", "Isi sel melebihi 1.000 karakter.")
-        )
+    width = len(table.header)
+    raw = [_text(cells[i]) if i < len(cells) else "" for i in range(width)]
+    values = {el: raw[i] if i < width else "" for i, el in mapping.items()}
+    if any(len(v) > MAX_CELL_CHARS for v in raw):
+        detail = "Isi sel melebihi 1.000 karakter."
+        out.issues.append(RowIssue(line, "galat", "sel_terlalu_panjang", detail))
+        out.rejected.append(Rejected(line, TIDAK_VALID, detail, [v[:MAX_CELL_CHARS] for v in raw]))
         return
-    _validate_row(out, line, values)
+    _validate_row(out, line, values, raw)
 
 
 def _plain_nik(text: str) -> bool:
@@ -315,7 +321,7 @@ def _plain_nik(text: str) -> bool:
     return 1 <= mm <= 12 and 1 <= day <= (29 if mm == 2 else 30 if mm in (4, 6, 9, 11) else 31)
 
 
-def _validate_row(out: ParsedList, line: int, values: dict[str, str]) -> None:
+def _validate_row(out: ParsedList, line: int, values: dict[str, str], raw: list[str]) -> None:
     raw_nik = values.get("nik", "")
     nik = ""
     if raw_nik and _plain_nik(raw_nik):
@@ -339,16 +345,18 @@ def _validate_row(out: ParsedList, line: int, values: dict[str, str]) -> None:
             RowIssue(line, "peringatan", "tanggal_lahir_tidak_valid",
                      "Tanggal lahir tidak terbaca (gunakan HH-BB-TTTT atau TTTT-BB-HH).")
         )  # fmt: skip
-    if not nik and not (nama and born):
-        out.issues.append(
-            RowIssue(line, "galat", "data_tidak_cukup",
-                     "Baris tanpa NIK yang sah harus memuat nama lengkap dan tanggal lahir.")
-        )  # fmt: skip
+    region = "".join(ch for ch in values.get("kode_wilayah", "") if ch.isdigit())
+    if not nik and not nama:
+        detail = "Baris tanpa NIK yang sah harus memuat nama lengkap."
+        out.issues.append(RowIssue(line, "galat", DATA_TIDAK_CUKUP, detail))
+        out.rejected.append(Rejected(line, DATA_TIDAK_CUKUP, detail, raw))
         return
     out.lines.append(line)
     out.cells.append(values)
+    out.raw.append(raw)
     out.nik.append(nik)
     out.nama.append(nama)
     out.born.append(born)
     out.sex.append(values.get("jenis_kelamin") or None)
     out.alamat.append(values.get("alamat", ""))
+    out.wilayah.append(region)

@@ -260,6 +260,10 @@ M: dict[str, tuple[str, str]] = {
     ),
     "match.dataset": ("Dataset (alur umum)", "Dataset (general workflow)"),
     "match.threshold": ("Ambang kemungkinan cocok", "Probable-match threshold"),
+    "match.accept_threshold": (
+        "Ambang cocok tanpa tinjauan (kosong: ambang hibah; 1: semua ditinjau)",
+        "Threshold for a match without review (empty: the grant's; 1: review all)",
+    ),
     "match.submit": ("Unggah dan padankan", "Upload and match"),
     "match.jobs": ("Pekerjaan instansi Anda", "Your institution's jobs"),
     "match.none": ("Belum ada pekerjaan.", "No jobs yet."),
@@ -296,6 +300,15 @@ M: dict[str, tuple[str, str]] = {
     "match.cancelled_ok": ("Pembatalan diminta.", "Cancellation requested."),
     "match.input": ("Masukan", "Input"),
     "match.probability": ("Probabilitas", "Probability"),
+    "match.candidates": (
+        "Baris masukan dan kandidat (tanda kesesuaian per elemen; nilai registri tidak "
+        "ditampilkan sebelum diterima)",
+        "Input row and candidates (agreement per element; registry values are not shown "
+        "before acceptance)",
+    ),
+    "match.candidate": ("Kandidat", "Candidate"),
+    "match.element": ("Elemen", "Element"),
+    "match.proposed": ("diusulkan", "proposed"),
     "match.prev": ("Sebelumnya", "Previous"),
     "match.next": ("Berikutnya", "Next"),
     # regsosek

@@ -130,9 +130,13 @@ def _submit(request: Request, form: dict[str, str], path: Path | None, name: str
             )
         try:
             threshold = float(form.get("ambang") or 0.5)
-            options = OptionsIn(ambang=threshold)
+            accept = float(form["ambang_terima"]) if form.get("ambang_terima") else None
+            options = OptionsIn(ambang=threshold, ambang_terima=accept)
         except ValueError:
-            raise InvalidInput("ambang_tidak_valid", "Ambang harus 0,05–0,999.") from None
+            raise InvalidInput(
+                "ambang_tidak_valid",
+                "Ambang tinjauan harus 0,05–0,999 dan ambang terima 0,5–1.",
+            ) from None
         dataset = form.get("dataset") or None
         job = _run(
             request, user, "pemadanan.unggah", service.submit,

@@ -125,6 +125,45 @@ class Dataset(BaseModel):
         return mapping
 
 
+# Column names lists use that are neither element names nor SIAK aliases (a list's upload,
+# and the feedback files a job produces, which carry the list's own columns).
+LIST_ALIASES = {
+    "NIK": "nik",
+    "NO_NIK": "nik",
+    "NOMOR_NIK": "nik",
+    "NAMA": "nama_lengkap",
+    "NAMA_LENGKAP": "nama_lengkap",
+    "NAMA_LGKP": "nama_lengkap",
+    "NAMA_PENERIMA": "nama_lengkap",
+    "TANGGAL_LAHIR": "tanggal_lahir",
+    "TGL_LAHIR": "tanggal_lahir",
+    "TGL_LHR": "tanggal_lahir",
+    "JENIS_KELAMIN": "jenis_kelamin",
+    "JENIS_KLMIN": "jenis_kelamin",
+    "JK": "jenis_kelamin",
+    "ALAMAT": "alamat",
+    "NO_KK": "no_kk",
+    "NOMOR_KK": "no_kk",
+    "KODE_WILAYAH": "kode_wilayah",
+    "KODE_KEL": "kode_wilayah",
+    "TEMPAT_LAHIR": "tempat_lahir",
+    "TMPT_LHR": "tempat_lahir",
+}
+
+
+def canon_header(header: str) -> str:
+    """A column name as looked up: BOM and spaces trimmed, upper case, spaces and hyphens
+    as underscores, dots dropped (`Tgl. Lahir` → `TGL_LAHIR`)."""
+    text = header.strip().lstrip("\ufeff").strip().upper()
+    return text.replace(" ", "_").replace(".", "").replace("-", "_")
+
+
+def list_alias_map(dataset: Dataset) -> dict[str, str]:
+    """Canonical column name (`canon_header`) → element, for lists against `dataset`: the
+    common list names, then the dataset's element names and SIAK aliases."""
+    return {**LIST_ALIASES, **{canon_header(k): v for k, v in dataset.alias_map().items()}}
+
+
 @lru_cache(maxsize=1)
 def builtin_datasets() -> dict[str, Dataset]:
     """The four shipped registry definitions, parsed once per process (immutable)."""

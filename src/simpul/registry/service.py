@@ -3,6 +3,7 @@ the analytics snapshot (`DATA_DIR/registry/<dataset>.parquet`) in step."""
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 from collections.abc import Iterator, Sequence
@@ -19,6 +20,7 @@ from simpul.errors import InvalidInput, NotFound
 from simpul.kit.clock import Clock
 from simpul.kit.ids import new_id
 from simpul.kit.tabular import open_table, row_unreadable
+from simpul.matching.normalize import name_columns
 from simpul.registry.datasets import Dataset, ElementType, builtin_datasets, get_dataset
 from simpul.registry.identifiers import Issue
 from simpul.registry.models import RegistryLoad
@@ -82,6 +84,13 @@ def snapshot_path(settings: Settings, dataset: str) -> Path:
     return settings.registry_dir / f"{dataset}.parquet"
 
 
+def name_keys_path(settings: Settings, dataset: str) -> Path:
+    """The snapshot's name keys (`nama_kunci`, `nama_fonetik`), row for row, beside it:
+    the registry side of matching is normalised once, here, not per job. A file apart, so
+    that what reads the snapshot (analytics, microdata) never sees them."""
+    return settings.registry_dir / f"{dataset}.kunci-nama.parquet"
+
+
 def _sha256(path: Path) -> str:
     digest = hashlib.sha256()
     with path.open("rb") as fh:
@@ -117,6 +126,48 @@ def _map_header(dataset: Dataset, header: list[str]) -> tuple[dict[int, str], li
             kolom=missing,
         )
     return mapping, ignored
+
+
+class NameShape:
+    """How a file's names are written, against SIAK's (upper case, no digits): a registry
+    written otherwise still loads (matching normalises both sides), but the load report
+    says so, since it usually means the file came from another system."""
+
+    def __init__(self) -> None:
+        self.names = 0
+        self.lower = 0
+        self.digits = 0
+
+    def see(self, name: Any) -> None:
+        if not isinstance(name, str) or not name.strip():
+            return
+        self.names += 1
+        if name != name.upper():
+            self.lower += 1
+        if any(ch.isdigit() for ch in name):
+            self.digits += 1
+
+    def notes(self) -> list[str]:
+        if not self.names:
+            return []
+        out: list[str] = []
+
+        def share(n: int) -> str:
+            return f"{n:,} dari {self.names:,} nama".replace(",", ".")
+
+        if self.lower * 2 >= self.names:
+            out.append(
+                f"Peringatan: {share(self.lower)} tidak ditulis dengan huruf kapital seperti "
+                "data SIAK (mis. huruf kecil atau campuran). Nama tetap dimuat; pemadanan "
+                "menormalkan huruf, diakritik, tanda baca dan gelar di kedua sisi. Periksa "
+                "apakah berkas ini memang berasal dari sistem sumber yang disepakati."
+            )
+        if self.digits * 20 >= self.names:
+            out.append(
+                f"Peringatan: {share(self.digits)} memuat angka, tidak lazim pada data SIAK. "
+                "Nama tetap dimuat."
+            )
+        return out
 
 
 def load_registry(
@@ -165,6 +216,7 @@ def load_registry(
         repo.clear_dataset(dataset.code)
 
     validator = RowValidator(dataset, load_regions(), clock.today())
+    shape = NameShape()
     issues: list[dict[str, Any]] = []
     seen: dict[str, int] = {}
     pending: list[dict[str, Any]] = []
@@ -229,6 +281,7 @@ def load_registry(
             load.rows_warned += 1
         pending.append(result.values)
         load.rows_loaded += 1
+        shape.see(result.values.get("nama_lengkap"))
         if len(pending) >= BATCH:
             repo.insert_records(dataset.code, load.id, pending, upsert=mode == "tambah")
             pending.clear()
@@ -250,7 +303,7 @@ def load_registry(
         rows_rejected=load.rows_rejected,
         rows_warned=load.rows_warned,
         ignored_columns=ignored,
-        notes=table.notes,
+        notes=[*table.notes, *shape.notes()],
         issues=[LoadIssue(**i) for i in issues[:REPORT_ISSUES_MAX]],
     )
 
@@ -282,13 +335,51 @@ def write_snapshot(session: Session, settings: Settings, dataset_code: str) -> t
     target = snapshot_path(settings, dataset.code)
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_suffix(f".parquet.tmp-{os.getpid()}")
+    keyed = "nama_lengkap" in dataset.element_names
+    keys_target = name_keys_path(settings, dataset.code)
+    keys_tmp = keys_target.with_suffix(f".parquet.tmp-{os.getpid()}")
     rows = 0
-    with pq.ParquetWriter(tmp, arrow_schema(dataset), compression="zstd") as writer:
+    with contextlib.ExitStack() as stack:
+        writer = stack.enter_context(
+            pq.ParquetWriter(tmp, arrow_schema(dataset), compression="zstd")
+        )
+        keys_out = (
+            stack.enter_context(pq.ParquetWriter(keys_tmp, _KEYS_SCHEMA, compression="zstd"))
+            if keyed
+            else None
+        )
         for batch in _batches(dataset, RegistryRepository(session).iter_records(dataset.code)):
             writer.write_batch(batch)
+            if keys_out is not None:
+                key, sound = name_columns(batch.column("nama_lengkap").to_pylist())
+                keys_out.write_batch(
+                    pa.record_batch([pa.array(key), pa.array(sound)], schema=_KEYS_SCHEMA)
+                )
             rows += batch.num_rows
     os.replace(tmp, target)
+    if keyed:
+        os.replace(keys_tmp, keys_target)
     return target, rows
+
+
+_KEYS_SCHEMA = pa.schema([("nama_kunci", pa.string()), ("nama_fonetik", pa.string())])
+
+
+def read_snapshot(settings: Settings, dataset: str, columns: Sequence[str]) -> pa.Table | None:
+    """The snapshot's `columns` (those it has), with the stored name keys when asked for
+    and present for every row; None when there is no snapshot."""
+    snap = snapshot_path(settings, dataset)
+    if not snap.exists():
+        return None
+    names = pq.read_schema(snap).names
+    table = pq.read_table(snap, columns=[c for c in columns if c in names])
+    keys = name_keys_path(settings, dataset)
+    wanted = [c for c in _KEYS_SCHEMA.names if c in columns]
+    if wanted and keys.exists() and pq.read_metadata(keys).num_rows == table.num_rows:
+        stored = pq.read_table(keys, columns=wanted)
+        for c in wanted:
+            table = table.append_column(c, stored.column(c))
+    return table
 
 
 def issues_for_load(session: Session, load_id: str) -> list[LoadIssue]:

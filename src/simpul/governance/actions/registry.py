@@ -61,13 +61,15 @@ def write_snapshot(
     shutil.rmtree(staging, ignore_errors=True)
     # The registry service writes under settings.registry_dir: point a copy at the staging
     # folder so that the real snapshot is replaced only on commit.
-    staged, rows = registry.write_snapshot(
-        session, settings.model_copy(update={"data_dir": staging}), code
-    )
+    staged_settings = settings.model_copy(update={"data_dir": staging})
+    staged, rows = registry.write_snapshot(session, staged_settings, code)
     audit(
         session, settings, clock, "registri.snapshot", actor, None, dataset=code,
         institution=get_dataset(code).provider, detail={"baris": rows},
     )  # fmt: skip
+    keys = registry.name_keys_path(staged_settings, code)
+    if keys.exists():  # the stored name keys first, so the snapshot never runs ahead of them
+        publish_on_commit(session, keys, registry.name_keys_path(settings, code))
     publish_on_commit(session, staged, target, cleanup=staging)
     return target, rows
 
