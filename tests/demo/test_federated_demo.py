@@ -104,7 +104,7 @@ def test_the_federated_demo_serves_each_institution_on_its_own_node(tmp_path: Pa
         for node in manifest.nodes:
             folder = Path(node.folder)
             assert (folder / "simpul.db").stat().st_mode & 0o077 == 0
-            held = {p.stem for p in (folder / "registry").glob("*.parquet")}
+            held = {p.name.split(".")[0] for p in (folder / "registry").glob("*.parquet")}
             expected = {
                 "dukcapil": {"kependudukan"}, "bkn": {"asn"}, "kemensos": {"dtks"},
                 "bappenas": {"regsosek"},
