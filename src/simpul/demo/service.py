@@ -20,6 +20,8 @@ from simpul.config import write_private
 from simpul.demo.usage import demo_scale, simulate_usage
 from simpul.governance import actions
 from simpul.kit.clock import FixedClock
+from simpul.obligations import service as obligations
+from simpul.obligations.deadlines import Status
 from simpul.runtime import Runtime
 
 DATASETS = ("kependudukan", "asn", "dtks", "regsosek")
@@ -197,9 +199,41 @@ def build_world(
             )  # fmt: skip
     finally:
         past.close()
+    fulfil_past_duties(rt, say)
     path = write_credentials(rt.settings.data_dir, creds)
     build_face_photos(rt, say)
     return path
+
+
+# Duties due within this many days before today stay owed in the demo: a newcomer's first
+# screen shows a realistic mix (most past duties done, a few late, the next ones coming).
+RECENT_DAYS = 45
+
+
+def fulfil_past_duties(rt: Runtime, say: Callable[[str], None]) -> int:
+    """Record the demo agreements' past dated duties as fulfilled, as the parties would have
+    before Simpul ran: each on a date before its deadline, one in five a little late. Duties
+    due in the last `RECENT_DAYS` days and feedback data (counted from the log) stay owed.
+    Each is `obligations.service.record_fulfilment`, audited like any other."""
+    settings, clock = rt.settings, rt.clock
+    today = local_date(clock.now())
+    done = 0
+    with rt.transaction() as session:
+        found = obligations.deadlines(session, settings, clock, open_only=True)
+        past = [d for d in found if d.status is Status.TERLAMBAT and d.due_on is not None
+                and d.kind != "data_balikan" and (today - d.due_on).days > RECENT_DAYS]  # fmt: skip
+        for n, d in enumerate(sorted(past, key=lambda d: (d.agreement_id, d.key()))):
+            assert d.due_on is not None
+            late = n % 5 == 4
+            on = d.due_on + timedelta(days=6) if late else d.due_on - timedelta(days=2 + n % 9)
+            obligations.record_fulfilment(
+                session, settings, clock, d.agreement_id, d.duty_id, period=d.period,
+                fulfilled_on=min(on, today),
+                note="Arsip demo: dipenuhi sebelum Simpul dipakai", actor=ACTOR,
+            )  # fmt: skip
+            done += 1
+    say(f"{done} kewajiban lampau dicatat terpenuhi (arsip demo); yang terbaru tetap terbuka.")
+    return done
 
 
 def build_face_photos(rt: Runtime, say: Callable[[str], None]) -> None:
