@@ -345,7 +345,7 @@ def test_recipient_admin_creates_an_operator_who_can_sign_in(portal_env: PortalE
     fresh = portal_env.client()
     resp = sign_in(fresh, "kemenkop.operator2", secret)
     assert resp.url.path == "/portal/beranda"
-    assert "pks-kemenkop-bkn" in text_of(resp.text)
+    assert "PKS Nomor 81/PKS/D.2/IX/2022 dan 28/HM.04.01/2022" in text_of(resp.text)  # PKS 004
     # The demo's own accounts are recorded too (actor "demo"); this one names the admin.
     made = [r for r in _records(portal_env, action="akun.buat") if r.actor != "demo"]
     assert [(r.actor, json.loads(r.detail)["akun"]) for r in made] == [
@@ -457,7 +457,7 @@ def test_bkn_returns_feedback_and_reports_its_semester(portal_env: PortalEnv) ->
     owed = text_of(op.get("/portal/kewajiban").text)
     assert "Data balikan" in owed and "terutang" in owed
     dash = text_of(op.get("/portal/beranda").text)  # due within 30 days: an alert
-    assert "Perlu perhatian" in dash and "pks-dukcapil-bkn: Data balikan" in dash
+    assert "Perlu perhatian" in dash and re.search(r"DUKCAPIL dan 19/HM.04.01/2024\s*: Data balikan", dash)
     rows = [
         "nik,nip,status_kepegawaian,kedudukan_hukum",
         f"{civil['nik']},{civil['nip']},{civil['status_kepegawaian']},{civil['kedudukan_hukum']}",
@@ -483,9 +483,15 @@ def test_bkn_returns_feedback_and_reports_its_semester(portal_env: PortalEnv) ->
     resp = op.post("/portal/kewajiban/laporan-semester", data=data)
     assert resp.status_code == 409 and "sudah disampaikan" in text_of(resp.text)
     # Dukcapil (provider) sees the deadlines of the agreement, but uploads nothing there.
+    # By default its own duties (the evaluation it owes); BKN's with "all parties".
     admin = portal_env.client("dukcapil.admin")
     page = admin.get("/portal/kewajiban")
-    assert "pks-dukcapil-bkn" in text_of(page.text)
+    own = set(re.findall(r'<tr data-duty="([^"]+)" data-agreement="pks-dukcapil-bkn"', page.text))
+    assert own == {"evaluasi-semester"}
+    every = admin.get("/portal/kewajiban", params={"pihak": "semua", "status": "semua"})
+    listed = set(re.findall(r'<tr data-duty="([^"]+)" data-agreement="pks-dukcapil-bkn"',
+                            every.text))  # fmt: skip
+    assert {"data-balikan-asn", "laporan-semester", "implementasi-teknis"} <= listed
     assert "/portal/kewajiban/data-balikan" not in page.text
     detail = admin.get("/portal/perjanjian/pks-dukcapil-bkn")
     assert "Kewajiban dan tenggat" in text_of(detail.text)
