@@ -8,7 +8,6 @@ import re
 from pathlib import Path
 
 import pytest
-
 from babel.messages.pofile import read_po
 
 from simpul.access.schemas import AccountStatus, DeviceStatus, Role

@@ -148,8 +148,9 @@ def history_rows(page: str) -> list[tuple[str | None, str | None, str]]:
         cells = re.findall(r"<td[^>]*>(.*?)</td>", row, re.S)
         if len(cells) < 8:
             continue  # "no records"
-        inst = cells[3].strip()
-        out.append((None if inst == "—" else inst, _agreement_of(cells[6]), cells[2].strip()))
+        found = re.search(r'data-institution="([^"]*)"', row)  # the code; the cell shows the name
+        inst = found.group(1) if found else ""
+        out.append((inst or None, _agreement_of(cells[6]), cells[2].strip()))
     return out
 
 
@@ -413,7 +414,7 @@ def test_feedback_is_refused_once_the_agreement_is_not_in_force(matrix: MatrixWo
     csv_type = {"Content-Type": "text/csv"}
     admin = env.client("dukcapil.admin")
     detail = admin.get("/portal/perjanjian/pks-dukcapil-bkn")
-    form = {"csrf": csrf_of(detail.text), "reason": "uji data balikan"}
+    form = {"csrf": csrf_of(detail.text), "reason": "uji data balikan", "konfirmasi": "ya"}
     resp = admin.post("/portal/perjanjian/pks-dukcapil-bkn/tangguhkan", data=form)
     assert resp.status_code == 200
     got = api.get("/api/v1/perjanjian/pks-dukcapil-bkn/data-balikan",
@@ -500,7 +501,7 @@ def test_a_refusal_naming_no_agreement_reaches_only_the_counterpart_provider(
     person = env.people[30]
     admin = env.client("dukcapil.admin")
     detail = admin.get("/portal/perjanjian/pks-dukcapil-bkn")
-    form = {"csrf": csrf_of(detail.text), "reason": "uji"}
+    form = {"csrf": csrf_of(detail.text), "reason": "uji", "konfirmasi": "ya"}
     assert (
         admin.post("/portal/perjanjian/pks-dukcapil-bkn/tangguhkan", data=form).status_code == 200
     )

@@ -31,6 +31,7 @@ from simpul.portal.web import (
     redirect,
     render,
 )
+from simpul.registry.datasets import get_dataset
 
 router = APIRouter(include_in_schema=False)
 
@@ -75,7 +76,27 @@ def _detail_context(session: Session, user: User, agreement_id: str, request: Re
         "deadlines": obligations.agreement_deadlines(session, rt.settings, agreement_id, now),
         "semester": (rt.clock.today().year, 1 if rt.clock.today().month <= 6 else 2),
         "grounds": [g.clause for g in doc.suspension_grounds()],
+        "elements": {g.id: (_elements(g.dataset, g.input_elements),
+                            _elements(g.dataset, g.output_elements)) for g in doc.grants},
     }
+
+
+def _elements(dataset: str, names: tuple[str, ...]) -> list[str]:
+    """A grant's elements as the registry definition names them; a profile (a named set of
+    elements, e.g. the 13 of the web portal) as its elements."""
+    try:
+        ds = get_dataset(dataset)
+    except SimpulError:
+        return list(names)
+    known = {e.name: e.label for e in ds.elements}
+    known["anggota_keluarga"] = "Anggota keluarga dalam satu KK"
+    out: list[str] = []
+    for name in names:
+        for member in ds.profiles.get(name, (name,)):
+            label = known.get(member, member)
+            if label not in out:
+                out.append(label)
+    return out
 
 
 @router.get("/portal/perjanjian/{agreement_id}")

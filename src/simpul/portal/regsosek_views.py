@@ -16,6 +16,7 @@ from markupsafe import Markup
 from openpyxl import Workbook
 from openpyxl.styles import Font
 
+from simpul.disclosure.rules import REGION_LENGTHS
 from simpul.disclosure.schemas import TabelOut
 from simpul.disclosure.variables import REGION, TOTAL
 from simpul.obligations import charts
@@ -62,14 +63,24 @@ def _ordered(keys: dict[str, str]) -> list[tuple[str, str]]:
     return body + [(k, v) for k, v in keys.items() if k == TOTAL]
 
 
+def _shown(row: dict[str, Any], dim: str, level: str) -> bool:
+    """Regions at the table's level (and the national total), not the subtotals of the
+    levels above it that the table also carries."""
+    code = str(row.get(dim))
+    return dim != REGION or code == TOTAL or len(code) == REGION_LENGTHS[level]
+
+
 def pivot(table: TabelOut, t: Translate) -> Pivot:
-    """The first dimension down, the second across; further dimensions at their totals."""
+    """The first dimension down, the second across; further dimensions at their totals.
+    A region dimension shows the regions of the table's level, and the total."""
     dims = table.dimensi
     out = Pivot(dims[0], dims[1] if len(dims) > 1 else None, fixed=list(dims[2:]))
     rows: dict[str, str] = {}
     cols: dict[str, str] = {}
     for row in table.baris:
         if any(row.get(d) != TOTAL for d in dims[2:]):
+            continue
+        if not all(_shown(row, d, table.tingkat_wilayah) for d in dims[:2]):
             continue
         r, r_label = _key_label(row, dims[0], t)
         if out.col_dim is None:
