@@ -1,21 +1,24 @@
-"""The API documentation pages, served from the package: Swagger UI's own assets come from
-the `swagger-ui-bundle` distribution (Apache-2.0, Swagger UI's licence shipped with it), so
-`/docs` renders on a closed government network with no CDN (docs/adr/0030). `/redoc`,
-whose renderer no package ships, leads to `/docs`."""
+"""The API documentation pages, served from the package: Swagger UI's own assets (5.x, which
+reads the OpenAPI 3.1 FastAPI writes) come from the `swagger-ui-py` distribution, whose
+`static/LICENSE` is Swagger UI's Apache-2.0 licence, so `/docs` renders on a closed
+government network with no CDN (docs/adr/0030). `/redoc` leads to `/docs`."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import swagger_ui
 from fastapi import FastAPI
 from fastapi.openapi.docs import get_swagger_ui_html, get_swagger_ui_oauth2_redirect_html
 from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
-from swagger_ui_bundle import swagger_ui_path
 
 ASSETS = "/docs/static"
+SWAGGER_UI = Path(swagger_ui.__file__).parent / "static"
 
 
 def install_docs(app: FastAPI) -> None:
-    app.mount(ASSETS, StaticFiles(directory=swagger_ui_path), name="swagger-ui")
+    app.mount(ASSETS, StaticFiles(directory=SWAGGER_UI), name="swagger-ui")
 
     @app.get("/docs", include_in_schema=False)
     def docs() -> HTMLResponse:

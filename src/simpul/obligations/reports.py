@@ -182,7 +182,7 @@ def usage(
             out.incidents.append(
                 {
                     "seq": seq,
-                    "ts": str(ts)[:19],
+                    "ts": _wib(ts),
                     "tindakan": action,
                     "pelaku": actor,
                     "alasan": info.get("alasan", ""),
@@ -220,6 +220,16 @@ def _anomalies(per_day: Counter[str], off: int, u: Usage) -> list[str]:
 
 def _parties(doc: AgreementDocument) -> list[dict[str, Any]]:
     return [p.model_dump() for p in doc.parties]
+
+
+def _wib(ts: Any) -> str:
+    """An audit timestamp (UTC) as the report reads it: local time in WIB."""
+    if isinstance(ts, str):
+        ts = datetime.fromisoformat(ts)
+    if isinstance(ts, datetime):
+        aware = ts.replace(tzinfo=UTC) if ts.tzinfo is None else ts
+        return aware.astimezone(WIB).strftime("%Y-%m-%d %H.%M.%S")
+    return str(ts)[:19]
 
 
 def usage_html(u: Usage) -> str:
