@@ -180,9 +180,12 @@ class Visitor:
 
     def words(self) -> str:
         """What a person reads on the page, without the `<code>` spans (audit reasons)."""
-        return str(self.page.evaluate(
-            "() => { const m = (document.querySelector('main') || document.body).cloneNode(true);"
-            " m.querySelectorAll('code').forEach(c => c.remove()); return m.innerText; }"))
+        return str(
+            self.page.evaluate(
+                "() => { const m = (document.querySelector('main') || document.body).cloneNode(true);"
+                " m.querySelectorAll('code').forEach(c => c.remove()); return m.innerText; }"
+            )
+        )
 
     def width(self) -> int:
         return int(self.page.evaluate("() => document.documentElement.scrollWidth"))
@@ -305,7 +308,7 @@ def test_dukcapil_suspends_bkn_and_the_next_lookup_is_refused(browser: Any, site
 
     admin = Visitor(browser, site, "dukcapil.admin")
     admin.menu("Perjanjian")
-    admin.page.locator("tr[data-agreement=\"pks-dukcapil-bkn\"] a").click()
+    admin.page.locator('tr[data-agreement="pks-dukcapil-bkn"] a').click()
     admin.shot("perjanjian-detail")
     # No one-click suspension: the control leads to a page naming what closes, for whom.
     assert admin.page.get_by_role("button", name="Tangguhkan").count() == 0
@@ -384,7 +387,7 @@ def test_crawler_every_link_of_every_role(browser: Any, site: Site) -> None:
             assert resp is not None and resp.status < 500, (role, path)
             assert resp.status == 200, (role, path, resp.status)
             assert allowed(role, path), (role, path)
-            if "?" not in path:  # one picture per page, not per filter or page of results
+            if "?" not in path and "konfirmasi" not in path:  # one picture per page
                 slug = path.removeprefix("/portal/").replace("/", "_") or "root"
                 v.shot(f"{role.value}--{slug}")
             hrefs = v.page.eval_on_selector_all(
@@ -527,7 +530,8 @@ def test_menus_follow_the_agreements_grants(browser: Any, site: Site) -> None:
     v = Visitor(browser, site, "kemenkop.operator")
     v.goto("/portal/layanan/akses-nik")
     playwright_api.expect(v.page.locator("#tidak-diberikan")).to_contain_text(
-        "Perjanjian instansi Anda tidak memberi layanan ini")
+        "Perjanjian instansi Anda tidak memberi layanan ini"
+    )
     v.shot("akses-nik-tidak-diberikan")
     v.close()
 
@@ -555,7 +559,8 @@ def test_every_page_fits_1366_shows_words_and_local_time(browser: Any, site: Sit
                 assert not [c for c in CODES if c in words], (username, path, words[:400])
             assert {m for m in TIME.findall(words)} <= {zone}, (username, path)
             hrefs = v.page.eval_on_selector_all(
-                "main a[href]:not([download]), nav a[href]", "els => els.map(e => e.href)")
+                "main a[href]:not([download]), nav a[href]", "els => els.map(e => e.href)"
+            )
             for href in hrefs:
                 local = href.removeprefix(site.base).split("#", 1)[0]
                 if local.startswith("/portal/") and "konfirmasi" not in local and local not in seen:
@@ -587,8 +592,11 @@ def test_duties_show_the_institutions_own_and_a_realistic_mix(browser: Any, site
     v.shot("kewajiban-bkn")
     v.page.locator("#f-perjanjian").select_option("pks-kemensos-bkn")
     v.page.get_by_role("button", name="Saring").click()
-    assert set(v.page.locator("tbody tr[data-agreement]").evaluate_all(
-        "rows => rows.map(r => r.dataset.agreement)")) == {"pks-kemensos-bkn"}
+    assert set(
+        v.page.locator("tbody tr[data-agreement]").evaluate_all(
+            "rows => rows.map(r => r.dataset.agreement)"
+        )
+    ) == {"pks-kemensos-bkn"}
     v.close()
 
 
@@ -596,7 +604,8 @@ def test_revocation_asks_first_and_names_the_consequence(browser: Any, site: Sit
     v = Visitor(browser, site, "kemenkop.admin-penerima")
     v.goto("/portal/akun")
     v.page.locator('tr[data-account="kemenkop.pengguna"]').get_by_role(
-        "link", name="Cabut…").click()
+        "link", name="Cabut…"
+    ).click()
     v.page.wait_for_url("**/konfirmasi/cabut")
     text = v.text()
     assert "Akun kemenkop.pengguna (Pengguna Data, Kementerian Koperasi" in text

@@ -590,16 +590,27 @@ def test_jabar_builds_a_suppressed_table_and_extracts_bnba_in_its_region(
     assert body.count('class="suppressed"') == sum(1 for r in cells_api if r["jumlah"] is None) > 0
     first = min(regencies)
     row_html = next(r for r in body.split("<tr")[1:] if f"({first})</th>" in r)
-    expect = [("•" if r["jumlah"] is None else f"{r['jumlah']:,}".replace(",", "."))
-              for r in cells_api if r["wilayah"] == first]  # LAKI-LAKI, PEREMPUAN, JUMLAH
-    by_sex = {r["jenis_kelamin"]: e for r, e in zip(
-        [r for r in cells_api if r["wilayah"] == first], expect, strict=True)}
+    expect = [
+        ("•" if r["jumlah"] is None else f"{r['jumlah']:,}".replace(",", "."))
+        for r in cells_api
+        if r["wilayah"] == first
+    ]  # LAKI-LAKI, PEREMPUAN, JUMLAH
+    by_sex = {
+        r["jenis_kelamin"]: e
+        for r, e in zip([r for r in cells_api if r["wilayah"] == first], expect, strict=True)
+    }
     assert text_of(row_html).split(")", 1)[1].split() == [
-        by_sex["LAKI-LAKI"], by_sex["PEREMPUAN"], by_sex["JUMLAH"]]
+        by_sex["LAKI-LAKI"],
+        by_sex["PEREMPUAN"],
+        by_sex["JUMLAH"],
+    ]
     assert re.search(r"Jumlah\s*</th>", body.rsplit("<tr", 1)[1])  # the total row is last
     chart = resp.text.split('id="grafik"', 1)[1].split("</figure>", 1)[0]
-    shown_totals = [r for r in cells_api if r["jenis_kelamin"] == "JUMLAH"
-                    and r["wilayah"] != "JUMLAH" and r["jumlah"] is not None]
+    shown_totals = [
+        r
+        for r in cells_api
+        if r["jenis_kelamin"] == "JUMLAH" and r["wilayah"] != "JUMLAH" and r["jumlah"] is not None
+    ]
     assert chart.count("<rect") == min(20, len(shown_totals)) > 0
     # The same table as files, each with the source line first (PKS 000 Pasal 7 ayat (2)).
     form = {"csrf": csrf, "dimensi": ["wilayah", "jenis_kelamin"], "tingkat_wilayah": "kabupaten"}
@@ -757,6 +768,7 @@ def test_face_verification_form_answers_like_the_api_and_is_audited(
 
     same = next(p for p in samples.probes("astronaut"))
     other = next(p for p in samples.probes("camera"))
+
     def score(text: str) -> float:  # written as Indonesians read it: 85,6
         found = re.search(r"Kemiripan (\d+(?:,\d+)?) / 100", text)
         assert found, text

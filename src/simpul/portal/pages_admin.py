@@ -76,8 +76,10 @@ def _detail_context(session: Session, user: User, agreement_id: str, request: Re
         "deadlines": obligations.agreement_deadlines(session, rt.settings, agreement_id, now),
         "semester": (rt.clock.today().year, 1 if rt.clock.today().month <= 6 else 2),
         "grounds": [g.clause for g in doc.suspension_grounds()],
-        "elements": {g.id: (_elements(g.dataset, g.input_elements),
-                            _elements(g.dataset, g.output_elements)) for g in doc.grants},
+        "elements": {
+            g.id: (_elements(g.dataset, g.input_elements), _elements(g.dataset, g.output_elements))
+            for g in doc.grants
+        },
     }
 
 

@@ -25,6 +25,7 @@ from simpul.kit.ids import new_id
 from simpul.obligations import feedback_ops, reports
 from simpul.obligations import service as obligations
 from simpul.obligations.deadlines import Status
+from simpul.portal import i18n
 from simpul.portal.web import (
     User,
     check_csrf,
@@ -302,7 +303,8 @@ def usage_report(request: Request, agreement_id: str) -> Response:
                 status=404,
             )
         usage = reports.usage(session, rt.settings, rt.clock, agreement_id, year, semester)
-        html = reports.usage_html(usage)
+        lang = lang_of(request)
+        html = reports.usage_html(usage, lambda family, code: i18n.label(lang, family, code))
     if q.get("format") == "pdf":
         return Response(
             reports.pdf(html),

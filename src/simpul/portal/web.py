@@ -98,7 +98,7 @@ def _stamp(ctx: Context, value: datetime | None) -> str | Markup:
 @pass_context
 def _institution(ctx: Context, code: str | None) -> str:
     """An institution's name for its code (the page's `institutions`), else the code."""
-    names = ctx.get("institutions")
+    names = ctx.get("inst_names")
     if not code:
         return "—"
     return str(names.get(code, code)) if isinstance(names, dict) else code
@@ -273,8 +273,8 @@ def render(
         with rt.read_transaction() as session:
             if page_key and PAGES[page_key].needs and "basis" not in ctx:
                 ctx["basis"] = offer.basis(session, user.principal, page_key, rt.clock.now())
-            if "institutions" not in ctx:
-                ctx["institutions"] = {i.code: i.name for i in access.list_institutions(session)}
+            if "inst_names" not in ctx:
+                ctx["inst_names"] = {i.code: i.name for i in access.list_institutions(session)}
     ok_key = request.query_params.get("ok")
     if ok_key and i18n.has(ok_key) and ok_key.endswith("_ok"):
         ctx["ok"] = i18n.translate(lang, ok_key)
