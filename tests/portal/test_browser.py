@@ -182,8 +182,9 @@ class Visitor:
         """What a person reads on the page, without the `<code>` spans (audit reasons)."""
         return str(
             self.page.evaluate(
-                "() => { const m = (document.querySelector('main') || document.body).cloneNode(true);"
-                " m.querySelectorAll('code').forEach(c => c.remove()); return m.innerText; }"
+                "() => { const m = (document.querySelector('main') || document.body)"
+                ".cloneNode(true); m.querySelectorAll('code').forEach(c => c.remove());"
+                " return m.innerText; }"
             )
         )
 

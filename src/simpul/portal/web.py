@@ -262,7 +262,7 @@ def render(
         "nav": [p for p in nav_for(user.role) if p.key not in user.idle] if user else [],
         "zone": user.zone if user else WIB,
         # A service page opened although no grant of the user's agreements serves it.
-        "not_granted": bool(user) and getattr(request.state, "page_key", None) in user.idle,
+        "not_granted": user is not None and getattr(request.state, "page_key", None) in user.idle,
         "csrf": user.csrf if user else None,
         "ok": None,
         "error": None,
