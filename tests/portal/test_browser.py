@@ -529,6 +529,13 @@ def test_menus_follow_the_agreements_grants(browser: Any, site: Site) -> None:
         v.close()
     # Kemenkop opening look-up by its address: told that its agreements do not grant it.
     v = Visitor(browser, site, "kemenkop.operator")
+    v.page.get_by_role("link", name="English").click()  # the same menu, in English
+    nav = v.page.locator("nav.side a").all_inner_texts()
+    assert nav == ["Dashboard", "Status check", "List matching", "Duties & deadlines"], nav
+    services = v.page.locator("main table tbody tr").first.inner_text()
+    assert "Status check" in services and "web service" in services, services
+    v.shot("beranda-kemenkop-en")
+    v.page.get_by_role("link", name="Bahasa Indonesia").click()
     v.goto("/portal/layanan/akses-nik")
     playwright_api.expect(v.page.locator("#tidak-diberikan")).to_contain_text(
         "Perjanjian instansi Anda tidak memberi layanan ini"
@@ -542,6 +549,10 @@ def test_every_page_fits_1366_shows_words_and_local_time(browser: Any, site: Sit
     as words, every time in the institution's zone with the zone named."""
     accounts = {**{u: "WIB" for u in ROLE_ACCOUNTS.values()}, "kemensos.admin": "WITA",
                 "kemensos.operator": "WITA", "pemprov-jabar.pengguna": "WIB"}  # fmt: skip
+    v = Visitor(browser, site, None)  # the sign-in page and its registry box fit too
+    v.goto("/portal/masuk")
+    assert v.width() <= WIDTH
+    v.close()
     for username, zone in accounts.items():
         v = Visitor(browser, site, username)
         assert v.page.locator("header .zone").inner_text() == zone

@@ -20,6 +20,7 @@ from simpul.config import write_private
 from simpul.demo.usage import demo_scale, simulate_usage
 from simpul.governance import actions
 from simpul.kit.clock import FixedClock
+from simpul.kit.numbers import angka
 from simpul.obligations import service as obligations
 from simpul.obligations.deadlines import Status
 from simpul.runtime import Runtime
@@ -46,7 +47,7 @@ def build_registries(
     from simpul.registry.synth import generate_world
 
     synth_dir: Path = rt.settings.data_dir / "synth"
-    say(f"Membangun Indonesia sintetis: {people:,} penduduk, benih {seed} …")
+    say(f"Membangun Indonesia sintetis: {angka(people)} penduduk, benih {seed} …")
     paths = generate_world(people, seed, synth_dir)
     loaded: dict[str, int] = {}
     for code in DATASETS:
@@ -57,7 +58,7 @@ def build_registries(
         with rt.transaction() as session:
             actions.write_snapshot(session, rt.settings, rt.clock, code, actor=ACTOR)
         loaded[code] = report.rows_loaded
-        say(f"  {code}: {report.rows_loaded:,} rekaman dimuat, {report.rows_rejected} ditolak")
+        say(f"  {code}: {angka(report.rows_loaded)} rekaman dimuat, {report.rows_rejected} ditolak")
     return loaded
 
 
