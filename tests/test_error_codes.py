@@ -67,7 +67,7 @@ def test_finds_the_codes_known_to_exist(sites: list[Site]) -> None:
         "Jawaban ditahan: operasi tidak mencatat pengungkapannya di log audit.",
     )
     # an f-string keeps its placeholders as written; a helper's literal argument fills its own
-    assert "{MAX_ITEMS:,}" in entries[("services", "batch_terlalu_besar")].details[0]
+    assert "{angka(MAX_ITEMS)}" in entries[("services", "batch_terlalu_besar")].details[0]
     assert "Keterangan wajib diisi." in entries[("obligations", "keterangan_wajib")].details
 
 

@@ -21,6 +21,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from simpul import __version__
 from simpul.access.quota import limiter_for
+from simpul.apidocs import install_docs
 from simpul.audit.receipts import ReceiptSigner
 from simpul.audit.service import AuditWriter
 from simpul.config import Settings
@@ -251,6 +252,8 @@ def create_app(settings: Settings, rt: Runtime | None = None) -> FastAPI:
         title="Simpul",
         version=__version__,
         description="Berbagi data antarinstansi sesuai Perjanjian Kerja Sama (PKS).",
+        docs_url=None,  # served from the package's own assets: simpul.apidocs
+        redoc_url=None,
         **_telemetry(settings.opentelemetry),
     )
     app.state.runtime = runtime
@@ -273,6 +276,7 @@ def create_app(settings: Settings, rt: Runtime | None = None) -> FastAPI:
         upload_paths=UPLOAD_PATHS,
     )  # fmt: skip
     install_portal(app, runtime)
+    install_docs(app)
     app.include_router(face_api.router)
     app.include_router(pemadanan_api.router)
     app.include_router(obligations_api.router)

@@ -84,10 +84,13 @@ def test_same_person_scores_high_other_person_low(env: Env) -> None:
         assert same.status_code == 200, same.text
         assert same.json()["hasil"] == "ditemukan"
         assert same.json()["kemiripan"] > 50
-        assert set(same.json()) == {"hasil", "kemiripan"}  # the seed grant sets no threshold
+        # The seed grant sets a threshold (60): the answer adds it and the decision.
+        assert set(same.json()) == {"hasil", "kemiripan", "ambang", "keputusan"}
+        assert (same.json()["ambang"], same.json()["keputusan"]) == (60, "sesuai")
         different = env.verify(other, probe.data)
         assert different.json()["hasil"] == "ditemukan"
         assert different.json()["kemiripan"] < 50
+        assert different.json()["keputusan"] == "tidak_sesuai"
 
 
 def test_nik_without_photo_or_unknown_is_data_tidak_ditemukan(env: Env) -> None:
@@ -185,7 +188,7 @@ def test_threshold_set_by_an_addendum_adds_a_decision(env: Env, tmp_path: Path) 
         "alasan: Uji ambang kemiripan wajah.\n"
         "perubahan:\n"
         "  hibah_ubah:\n"
-        "    - {id: hibah-verifikasi-wajah-ws, ambang_kemiripan: {foto_wajah: 60}}\n",
+        "    - {id: hibah-verifikasi-wajah-ws, ambang_kemiripan: {foto_wajah: 80}}\n",
         encoding="utf-8",
     )
     with env.rt.transaction() as s:
@@ -193,9 +196,9 @@ def test_threshold_set_by_an_addendum_adds_a_decision(env: Env, tmp_path: Path) 
     probe = samples.probes("astronaut")[3].data
     same = env.verify(env.astronaut, probe).json()
     other = env.verify(env.camera, probe).json()
-    assert (same["ambang"], same["keputusan"]) == (60, "sesuai")
-    assert same["kemiripan"] >= 60
-    assert (other["ambang"], other["keputusan"]) == (60, "tidak_sesuai")
+    assert same["ambang"] == 80  # the addendum's threshold replaced the seed's 60
+    assert same["keputusan"] == ("sesuai" if same["kemiripan"] >= 80 else "tidak_sesuai")
+    assert (other["ambang"], other["keputusan"]) == (80, "tidak_sesuai")
 
 
 def test_portal_photo_needs_the_portal_grant(env: Env) -> None:

@@ -59,7 +59,7 @@ def allowed(role: Role, path: str) -> bool:
     path = path.split("?", 1)[0]
     if path in PAGES:
         return role in PAGES[path]
-    for prefix in ("/portal/perjanjian", "/portal/pemadanan", "/portal/regsosek"):
+    for prefix in ("/portal/perjanjian", "/portal/pemadanan", "/portal/regsosek", "/portal/akun"):
         if path.startswith(prefix + "/"):
             return role in PAGES[prefix]
     return False

@@ -1,6 +1,6 @@
 """The portal in a real Chromium (the system's, headless; never downloaded), against a
 uvicorn server on a demo-like world built with the demo's own functions. Screenshots of
-the pages go to test-artifacts/portal/ for a person to look at."""
+the pages go to test-artefacts/portal/ for a person to look at."""
 
 from __future__ import annotations
 
@@ -20,10 +20,17 @@ import uvicorn
 
 from simpul.access import passwords as pw
 from simpul.access import totp
-from simpul.access.schemas import Role
+from simpul.access.schemas import InstitutionUpdate, Role
 from simpul.app import create_app
-from simpul.demo.service import build_governance, build_registries, howto, write_credentials
+from simpul.demo.service import (
+    build_governance,
+    build_registries,
+    fulfil_past_duties,
+    howto,
+    write_credentials,
+)
 from simpul.face.demo import enrol_demo_photos
+from simpul.governance import actions
 from simpul.kit.clock import FixedClock
 from simpul.pemadanan.worker import Options, Supervisor
 from simpul.registry.synth.lists import sample_list
@@ -42,7 +49,8 @@ ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
-SHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "portal"
+SHOTS = Path(__file__).resolve().parents[2] / "test-artefacts" / "portal"
+WIDTH = 1366  # the common office laptop screen: no page may be wider
 # The CI machine is shared and often loaded: wait generously for pages and assertions.
 WAIT_MS = 30_000
 playwright_api.expect.set_options(timeout=WAIT_MS)
@@ -76,6 +84,11 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     rt.migrate()
     build_registries(rt, 600, 7, say=lambda _m: None)
     issued = build_governance(rt, say=lambda _m: None)
+    fulfil_past_duties(rt, say=lambda _m: None)  # as `simpul demo`: most past duties done
+    with rt.transaction() as session:  # Kemensos' office moved to Makassar: WITA (UTC+8)
+        actions.update_institution(session, rt.settings, rt.clock, "kemensos",
+                                   InstitutionUpdate(region="7371"), actor="uji",
+                                   reason="uji zona waktu")  # fmt: skip
     write_credentials(data, issued)
     creds = {c["username"]: c for c in issued}
     enrol_demo_photos(rt, say=lambda _m: None)  # scikit-image sample faces, no real person
@@ -123,6 +136,7 @@ class Visitor:
 
     def __init__(self, browser: Any, site: Site, username: str | None, **ctx: Any) -> None:
         self.site = site
+        ctx.setdefault("viewport", {"width": WIDTH, "height": 768})
         self.context = browser.new_context(**ctx)
         self.page = self.context.new_page()
         self.page.set_default_timeout(WAIT_MS)
@@ -151,6 +165,10 @@ class Visitor:
             page.get_by_role("button", name="Verifikasi").click()
         page.wait_for_url("**/portal/beranda")
 
+    def menu(self, name: str) -> None:
+        """Follow a link of the side menu (the dashboard may link the same page)."""
+        self.page.locator("nav.side").get_by_role("link", name=name, exact=True).click()
+
     def goto(self, path: str) -> Any:
         return self.page.goto(self.site.base + path)
 
@@ -159,6 +177,19 @@ class Visitor:
 
     def text(self) -> str:
         return str(self.page.inner_text("main"))
+
+    def words(self) -> str:
+        """What a person reads on the page, without the `<code>` spans (audit reasons)."""
+        return str(
+            self.page.evaluate(
+                "() => { const m = (document.querySelector('main') || document.body)"
+                ".cloneNode(true); m.querySelectorAll('code').forEach(c => c.remove());"
+                " return m.innerText; }"
+            )
+        )
+
+    def width(self) -> int:
+        return int(self.page.evaluate("() => document.documentElement.scrollWidth"))
 
     def close(self) -> None:
         assert self.errors == [], self.errors  # no script error, no CSP violation
@@ -170,7 +201,7 @@ def test_every_demo_role_signs_in_to_its_dashboard(browser: Any, site: Site) -> 
         v = Visitor(browser, site, username)
         nav = v.page.locator("nav.side a").all_inner_texts()
         assert "Beranda" in nav
-        assert ("Akses NIK" in nav) == (role in (Role.OPERATOR, Role.DATA_USER))
+        assert ("Akses NIK" in nav) == (username == "bkn.operator")  # PKS 003 web portal
         assert ("Log audit" in nav) == (role in (Role.HUB_ADMIN, Role.PROVIDER_ADMIN, Role.AUDITOR))
         assert username in v.page.inner_text("header")
         v.shot(f"beranda-{role.value}")
@@ -191,7 +222,7 @@ def test_every_demo_role_signs_in_to_its_dashboard(browser: Any, site: Site) -> 
 def test_operator_looks_up_a_person_and_verifies_elements(browser: Any, site: Site) -> None:
     person = next(p for p in site.people[2:] if p["status_hubungan_keluarga"] == "KEPALA KELUARGA")
     v = Visitor(browser, site, "bkn.operator")
-    v.page.get_by_role("link", name="Akses NIK").click()
+    v.menu("Akses NIK")
     v.page.get_by_label("NIK").fill(person["nik"])
     v.page.get_by_role("button", name="Cari").click()
     shown = v.text()
@@ -208,7 +239,7 @@ def test_operator_looks_up_a_person_and_verifies_elements(browser: Any, site: Si
     assert photo.evaluate("img => img.naturalWidth") > 50
     v.shot("akses-nik-foto")
 
-    v.page.get_by_role("link", name="Verifikasi elemen").click()
+    v.menu("Verifikasi elemen")
     v.page.get_by_label("NIK").fill(person["nik"])
     v.page.get_by_label("Nama lengkap").fill(person["nama_lengkap"].lower())
     v.page.get_by_label("Tanggal lahir").fill(person["tanggal_lahir"].isoformat())
@@ -227,7 +258,7 @@ def test_operator_looks_up_a_person_and_verifies_elements(browser: Any, site: Si
 
     civil = site.asn[0]
     v = Visitor(browser, site, "kemenkop.pengguna")
-    v.page.get_by_role("link", name="Cek status").click()
+    v.menu("Cek status")
     v.page.get_by_label("NIK").fill(civil["nik"])
     v.page.get_by_role("button", name="Periksa").click()
     assert re.search(r"Hasil:\s*ASN", v.text()) and civil["instansi"] in v.text()
@@ -240,7 +271,7 @@ def test_kemenkop_operator_screens_a_bpum_list(browser: Any, site: Site, tmp_pat
     bpum = tmp_path / "calon-bpum.csv"
     sample_list("bpum", 60, 5, site.data_dir / "synth", bpum)
     v = Visitor(browser, site, "kemenkop.operator")
-    v.page.get_by_role("link", name="Pemadanan daftar").click()
+    v.menu("Pemadanan daftar")
     v.page.get_by_label("Berkas daftar").set_input_files(str(bpum))
     v.page.get_by_label("Alur", exact=True).select_option("bpum")
     v.shot("pemadanan")
@@ -301,17 +332,25 @@ def test_kemensos_reviews_a_probable_match_beside_its_candidates(
 def test_dukcapil_suspends_bkn_and_the_next_lookup_is_refused(browser: Any, site: Site) -> None:
     person = site.people[3]
     op = Visitor(browser, site, "bkn.operator")
-    op.page.get_by_role("link", name="Akses NIK").click()
+    op.menu("Akses NIK")
     op.page.get_by_label("NIK").fill(person["nik"])
     op.page.get_by_role("button", name="Cari").click()
     assert "Data ditemukan" in op.text()
 
     admin = Visitor(browser, site, "dukcapil.admin")
-    admin.page.get_by_role("link", name="Perjanjian").click()
-    admin.page.get_by_role("link", name="pks-dukcapil-bkn").click()
+    admin.menu("Perjanjian")
+    admin.page.locator('tr[data-agreement="pks-dukcapil-bkn"] a').click()
     admin.shot("perjanjian-detail")
+    # No one-click suspension: the control leads to a page naming what closes, for whom.
+    assert admin.page.get_by_role("button", name="Tangguhkan").count() == 0
+    admin.page.get_by_role("link", name="Tangguhkan perjanjian…").click()
+    admin.page.wait_for_url("**/konfirmasi/tangguhkan")
+    step = admin.text()
+    assert "4 layanan ditutup seketika untuk Badan Kepegawaian Negara" in step
+    assert "Akses NIK (web portal, Data kependudukan)" in step
+    admin.shot("perjanjian-konfirmasi-tangguhkan")
     admin.page.get_by_label("Alasan").fill("dugaan penyalahgunaan akses")
-    admin.page.get_by_role("button", name="Tangguhkan").click()
+    admin.page.get_by_role("button", name="Ya, tangguhkan sekarang").click()
     assert "Perjanjian ditangguhkan." in admin.text()
     assert "ditangguhkan" in admin.page.inner_text("#status-perjanjian")
     admin.shot("perjanjian-ditangguhkan")
@@ -325,14 +364,15 @@ def test_dukcapil_suspends_bkn_and_the_next_lookup_is_refused(browser: Any, site
 
     # Dukcapil's auditor finds the refusal (it names no agreement, but Dukcapil's dataset).
     auditor = Visitor(browser, site, "dukcapil.auditor")
-    auditor.page.get_by_role("link", name="Log audit").click()
+    auditor.menu("Log audit")
     auditor.page.get_by_label("Keputusan").select_option("tolak")
     auditor.page.get_by_role("button", name="Saring").click()
-    assert "perjanjian_ditangguhkan" in auditor.text()
+    assert "perjanjian_ditangguhkan" in auditor.text()  # the stable code, beside its words
+    assert "Perjanjian sedang ditangguhkan oleh penyedia data" in auditor.words()
     auditor.shot("audit-cari")
     auditor.close()
 
-    admin.page.get_by_label("Alasan").fill("klarifikasi diterima")
+    admin.page.get_by_label("Alasan (dicatat di log audit)").fill("klarifikasi diterima")
     admin.page.get_by_role("button", name="Lanjutkan").click()
     assert "berlaku" in admin.page.inner_text("#status-perjanjian")
     op.page.get_by_role("button", name="Cari").click()
@@ -349,14 +389,14 @@ def test_auditor_reads_a_persons_access_history(browser: Any, site: Site) -> Non
     op.page.get_by_role("button", name="Cari").click()
     op.close()
     v = Visitor(browser, site, "dukcapil.auditor")
-    v.page.get_by_role("link", name="Riwayat akses orang").click()
+    v.menu("Riwayat akses orang")
     v.page.get_by_label("NIK").fill(person["nik"])
     v.page.get_by_role("button", name="Cari").click()
     rows = v.page.locator("tbody tr").all_inner_texts()
-    assert any("bkn.operator" in r and "akses_nik" in r for r in rows), rows
+    assert any("bkn.operator" in r and "Akses NIK" in r for r in rows), rows
     assert person["nik"] not in v.text()
     v.shot("audit-subjek")
-    v.page.get_by_role("link", name="Integritas log").click()
+    v.menu("Integritas log")
     assert "Utuh" in v.text()
     v.shot("audit-verifikasi")
     v.close()
@@ -378,7 +418,7 @@ def test_crawler_every_link_of_every_role(browser: Any, site: Site) -> None:
             assert resp is not None and resp.status < 500, (role, path)
             assert resp.status == 200, (role, path, resp.status)
             assert allowed(role, path), (role, path)
-            if "?" not in path:  # one picture per page, not per filter or page of results
+            if "?" not in path and "konfirmasi" not in path:  # one picture per page
                 slug = path.removeprefix("/portal/").replace("/", "_") or "root"
                 v.shot(f"{role.value}--{slug}")
             hrefs = v.page.eval_on_selector_all(
@@ -462,10 +502,204 @@ def test_a_reset_second_factor_is_enrolled_again_from_the_qr_page(browser: Any, 
 
 def test_jabar_data_user_builds_an_aggregate_table(browser: Any, site: Site) -> None:
     v = Visitor(browser, site, "pemprov-jabar.pengguna")
-    v.page.get_by_role("link", name="Data Regsosek").click()
+    v.menu("Data Regsosek")
     v.page.get_by_label("Dimensi").select_option(["wilayah", "kelompok_umur"])
     v.page.get_by_label("Tingkat wilayah").select_option("provinsi")
     v.page.get_by_role("button", name="Buat tabel").click()
-    playwright_api.expect(v.page.locator("#tabel")).to_contain_text("wilayah × kelompok_umur")
+    playwright_api.expect(v.page.locator("#tabel")).to_contain_text("Wilayah × Kelompok umur")
     v.shot("regsosek-agregat")
+    v.close()
+
+
+# -- issue 21: the portal as people use it ----------------------------------------------------
+
+# Each account's menu, written from the PKS grants (src/simpul/agreements/seed), not from
+# simpul.portal.nav: BKN receives look-up (web portal), verification, face verification
+# (PKS 003) and the DTKS status check (PKS 001); Kemenkop only the ASN status check, by web
+# service and by list (PKS 004: its BPUM screening); Kemensos the ASN status check and list
+# matching (PKS 001); Pemprov Jabar the Regsosek tiers and matching against Regsosek (PKS 000).
+SERVICE_MENUS = {
+    "bkn.operator": ["Akses NIK", "Verifikasi elemen", "Verifikasi wajah", "Cek status"],
+    "bkn.pengguna": ["Akses NIK", "Verifikasi elemen", "Verifikasi wajah", "Cek status"],
+    "kemenkop.pengguna": ["Cek status", "Pemadanan daftar"],
+    "kemenkop.operator": ["Cek status", "Pemadanan daftar"],
+    "kemensos.operator": ["Cek status", "Pemadanan daftar"],
+    "pemprov-jabar.pengguna": ["Pemadanan daftar", "Data Regsosek"],
+}
+ADMIN_MENU = ["Perjanjian", "Akun", "Pembaca KTP-el", "Log audit", "Integritas log",
+              "Riwayat akses orang"]  # fmt: skip
+OTHER_MENUS = {
+    "dukcapil.admin": ADMIN_MENU,  # Dukcapil provides no processing facility: no review
+    "bappenas.admin": ["Tinjauan keluaran", *ADMIN_MENU],
+    "kemenkop.admin-penerima": ["Perjanjian", "Akun", "Pembaca KTP-el"],
+    "dukcapil.auditor": ["Perjanjian", "Log audit", "Integritas log", "Riwayat akses orang"],
+}
+# Codes that a page must show as words (the audit log's own reason codes stay in <code>).
+CODES = ("akses_nik", "verifikasi_wajah", "cek_status", "web_service", "web_portal",
+         "cocok_nik_elemen_berbeda", "kemungkinan_cocok", "bahan_bakar_memasak",
+         "menunggu_tinjauan", "implementasi_teknis", "laporan_semester", "dipenuhi_terlambat",
+         "verifikasi_10", "portal_13", "dukcapil →", "{'", "UTC", "Sumber: Sumber",
+         "PKS 000 Pasal")  # fmt: skip
+TIME = re.compile(r"\b\d{2}[.:]\d{2}(?:[.:]\d{2})? (WIB|WITA|WIT)\b")
+
+
+def test_menus_follow_the_agreements_grants(browser: Any, site: Site) -> None:
+    menus = {u: ["Beranda", *m, "Kewajiban & tenggat"] for u, m in SERVICE_MENUS.items()}
+    menus |= {u: ["Beranda", "Kewajiban & tenggat", *m] for u, m in OTHER_MENUS.items()}
+    for username, expected in menus.items():
+        v = Visitor(browser, site, username)
+        nav = v.page.locator("nav.side a").all_inner_texts()
+        assert sorted(nav) == sorted(expected), (username, nav)
+        # The dashboard's services link only to pages the menu offers.
+        hrefs = "els => els.map(e => e.getAttribute('href'))"
+        links = v.page.eval_on_selector_all("main table a", hrefs)
+        offered = v.page.eval_on_selector_all("nav.side a", hrefs)
+        assert set(links) <= set(offered), (username, links)
+        v.shot(f"menu--{username}")
+        v.close()
+    # Kemenkop opening look-up by its address: told that its agreements do not grant it.
+    v = Visitor(browser, site, "kemenkop.operator")
+    v.page.get_by_role("link", name="English").click()  # the same menu, in English
+    nav = v.page.locator("nav.side a").all_inner_texts()
+    assert nav == ["Dashboard", "Status check", "List matching", "Duties & deadlines"], nav
+    services = v.page.locator("main table tbody tr").first.inner_text()
+    assert "Status check" in services and "web service" in services, services
+    v.shot("beranda-kemenkop-en")
+    v.page.get_by_role("link", name="Bahasa Indonesia").click()
+    v.goto("/portal/layanan/akses-nik")
+    playwright_api.expect(v.page.locator("#tidak-diberikan")).to_contain_text(
+        "Perjanjian instansi Anda tidak memberi layanan ini"
+    )
+    v.shot("akses-nik-tidak-diberikan")
+    v.close()
+
+
+def test_every_page_fits_1366_shows_words_and_local_time(browser: Any, site: Site) -> None:
+    """Crawl each account's pages at 1366 × 768: no page wider than the screen, codes shown
+    as words, every time in the institution's zone with the zone named."""
+    accounts = {**{u: "WIB" for u in ROLE_ACCOUNTS.values()}, "kemensos.admin": "WITA",
+                "kemensos.operator": "WITA", "pemprov-jabar.pengguna": "WIB"}  # fmt: skip
+    v = Visitor(browser, site, None)  # the sign-in page and its registry box fit too
+    v.goto("/portal/masuk")
+    assert v.width() <= WIDTH
+    v.close()
+    for username, zone in accounts.items():
+        v = Visitor(browser, site, username)
+        assert v.page.locator("header .zone").inner_text() == zone
+        seen: set[str] = set()
+        queue = ["/portal/beranda"]
+        while queue:
+            path = queue.pop(0)
+            if path in seen or len(seen) >= 25:
+                continue
+            seen.add(path)
+            resp = v.goto(path)
+            assert resp is not None and resp.status == 200, (username, path)
+            assert v.width() <= WIDTH, (username, path, v.width())
+            words = v.words()
+            if not path.startswith("/portal/audit"):  # the log's summaries are its own text
+                assert not [c for c in CODES if c in words], (username, path, words[:400])
+            assert {m for m in TIME.findall(words)} <= {zone}, (username, path)
+            hrefs = v.page.eval_on_selector_all(
+                "main a[href]:not([download]), nav a[href]", "els => els.map(e => e.href)"
+            )
+            for href in hrefs:
+                local = href.removeprefix(site.base).split("#", 1)[0]
+                if local.startswith("/portal/") and "konfirmasi" not in local and local not in seen:
+                    queue.append(local)
+        v.close()
+    # Kemensos (Makassar) reads its own sign-in at 17.00 WITA, BKN (Jakarta) at 16.00 WIB:
+    # one instant, 09.00 UTC, stored once.
+    for username, shown in (("kemensos.admin", "17.00 WITA"),
+                            ("bkn.admin-penerima", "16.00 WIB")):  # fmt: skip
+        v = Visitor(browser, site, username)
+        v.goto("/portal/akun")
+        row = v.page.locator(f'tr[data-account="{username}"]').inner_text()
+        assert f"23 Nov 2026 {shown}" in row, row
+        v.shot(f"akun-zona--{username}")
+        v.close()
+
+
+def test_duties_show_the_institutions_own_and_a_realistic_mix(browser: Any, site: Site) -> None:
+    v = Visitor(browser, site, "bkn.admin-penerima")
+    v.goto("/portal/kewajiban")
+    obligors = v.page.locator("tbody td[data-label='Pihak wajib']").all_inner_texts()
+    assert obligors and all("Badan Kepegawaian Negara" in o for o in obligors)
+    v.page.locator("#f-status").select_option("semua")
+    v.page.get_by_role("button", name="Saring").click()
+    states = v.page.locator("tbody .deadline").all_inner_texts()
+    done = sum(1 for s in states if s.startswith("dipenuhi"))
+    late = states.count("terlambat")
+    assert done > late > 0, states  # most past duties fulfilled; a few still overdue
+    v.shot("kewajiban-bkn")
+    v.page.locator("#f-perjanjian").select_option("pks-kemensos-bkn")
+    v.page.get_by_role("button", name="Saring").click()
+    assert set(
+        v.page.locator("tbody tr[data-agreement]").evaluate_all(
+            "rows => rows.map(r => r.dataset.agreement)"
+        )
+    ) == {"pks-kemensos-bkn"}
+    v.close()
+
+
+def test_revocation_asks_first_and_names_the_consequence(browser: Any, site: Site) -> None:
+    v = Visitor(browser, site, "kemenkop.admin-penerima")
+    v.goto("/portal/akun")
+    v.page.locator('tr[data-account="kemenkop.pengguna"]').get_by_role(
+        "link", name="Cabut…"
+    ).click()
+    v.page.wait_for_url("**/konfirmasi/cabut")
+    text = v.text()
+    assert "Akun kemenkop.pengguna (Pengguna Data, Kementerian Koperasi" in text
+    assert "kemenkop.operator" in text  # its operator loses access too
+    v.shot("akun-konfirmasi-cabut")
+    v.page.get_by_role("link", name="Batal, kembali").first.click()
+    v.page.wait_for_url("**/portal/akun")
+    assert "aktif" in v.page.locator('tr[data-account="kemenkop.pengguna"]').inner_text()
+    v.close()
+
+
+def test_api_docs_render_with_the_network_blocked(browser: Any, site: Site) -> None:
+    v = Visitor(browser, site, None)
+    outside: list[str] = []
+
+    def only_this_node(route: Any) -> None:
+        if route.request.url.startswith(site.base):
+            route.continue_()
+        else:
+            outside.append(route.request.url)
+            route.abort()
+
+    v.context.route("**/*", only_this_node)
+    v.goto("/docs")
+    playwright_api.expect(v.page.locator(".swagger-ui .info .title")).to_contain_text("Simpul")
+    playwright_api.expect(v.page.locator(".opblock").first).to_be_visible()
+    assert outside == []  # nothing was asked of a CDN
+    v.shot("docs-offline")
+    v.close()
+
+
+def test_regsosek_pivot_chart_and_downloads(browser: Any, site: Site, tmp_path: Path) -> None:
+    v = Visitor(browser, site, "pemprov-jabar.pengguna")
+    v.goto("/portal/regsosek")
+    v.page.get_by_label("Dimensi").select_option(["wilayah", "jenis_kelamin"])
+    v.page.get_by_label("Tingkat wilayah").select_option("provinsi")
+    v.page.get_by_role("button", name="Buat tabel").click()
+    pivot = v.page.locator("#pivot")
+    playwright_api.expect(pivot).to_be_visible()
+    head = pivot.locator("thead th").all_inner_texts()
+    assert head[1:] == ["LAKI-LAKI", "PEREMPUAN", "Jumlah"]
+    assert pivot.locator("tbody tr").last.locator("th").inner_text() == "Jumlah"
+    assert pivot.locator("td.suppressed").count() > 0  # small cells marked •
+    assert v.page.locator("#grafik svg rect").count() > 0
+    assert v.width() <= WIDTH
+    v.shot("regsosek-pivot")
+    for button, suffix in (("Unduh CSV", ".csv"), ("Unduh XLSX", ".xlsx")):
+        with v.page.expect_download() as info:
+            v.page.get_by_role("button", name=button).click()
+        target = tmp_path / info.value.suggested_filename
+        info.value.save_as(target)
+        assert target.suffix == suffix
+    text = (tmp_path / "regsosek-wilayah-jenis_kelamin.csv").read_text("utf-8")
+    assert text.startswith("# Sumber: Data Registrasi Sosial Ekonomi (Regsosek)")
     v.close()

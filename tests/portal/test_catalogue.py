@@ -1,4 +1,6 @@
-"""Every string a page asks the catalogue for exists, in both languages."""
+"""Every string a page asks the catalogue for exists, in both languages: the gettext
+catalogues (`locale/<lang>/LC_MESSAGES/portal.po`) read with Babel, and every code a page
+labels (services, mechanisms, statuses, duty kinds) has its label."""
 
 from __future__ import annotations
 
@@ -6,9 +8,12 @@ import re
 from pathlib import Path
 
 import pytest
+from babel.messages.pofile import read_po
 
 from simpul.access.schemas import AccountStatus, DeviceStatus, Role
 from simpul.agreements.lifecycle import State
+from simpul.agreements.schemas import DUTY_KINDS, Mechanism, Service
+from simpul.matching.engine import STATUSES
 from simpul.obligations.deadlines import Status
 from simpul.portal import i18n
 from simpul.portal.nav import PAGES
@@ -45,6 +50,13 @@ def _family_keys() -> set[str]:
     }
     keys |= {f"result.{r}" for r in ("sesuai", "tidak_sesuai")}
     keys |= {f"decision.{d}" for d in ("izin", "tolak", "tindakan")}
+    # Codes shown through the `label` filter: every value of each vocabulary.
+    keys |= {f"svc.name.{s.value}" for s in Service}
+    keys |= {f"mech.{m.value}" for m in Mechanism}
+    keys |= {f"duty.kind.{k}" for k in DUTY_KINDS}
+    keys |= {f"match.status.{s}" for s in STATUSES}
+    keys |= {f"job.status.{s}" for s in ("antri", "berjalan", "selesai", "gagal", "dibatalkan")}
+    keys |= {f"dataset.{d}" for d in ("kependudukan", "asn", "dtks", "regsosek")}
     return keys
 
 
@@ -55,10 +67,41 @@ def test_pages_find_every_key_they_use() -> None:
     assert missing == []
 
 
-@pytest.mark.parametrize("key", sorted(i18n.M))
+def _po(lang: str) -> dict[str, str]:
+    with (PORTAL / "locale" / lang / "LC_MESSAGES" / "portal.po").open("rb") as fh:
+        return {str(m.id): str(m.string) for m in read_po(fh) if m.id}
+
+
+def test_both_catalogues_have_the_same_keys_and_no_fuzzy_or_empty_entry() -> None:
+    for lang in i18n.LANGS:
+        with (PORTAL / "locale" / lang / "LC_MESSAGES" / "portal.po").open("rb") as fh:
+            cat = read_po(fh)
+        assert not [m.id for m in cat if m.id and (m.fuzzy or not m.string)], lang
+    assert set(_po("id")) == set(_po("en"))
+
+
+@pytest.mark.parametrize("key", sorted(_po("id")))
 def test_each_entry_has_both_languages_and_the_same_placeholders(key: str) -> None:
-    indonesian, english = i18n.M[key]
+    indonesian, english = _po("id")[key], _po("en")[key]
     assert indonesian.strip() and english.strip()
     fields = re.compile(r"\{(\w+)\}")
     assert sorted(fields.findall(indonesian)) == sorted(fields.findall(english))
     assert i18n.translate("id", key) == indonesian and i18n.translate("en", key) == english
+
+
+def test_numbers_dates_and_percentages_are_written_as_indonesians_read_them() -> None:
+    from datetime import UTC, date, datetime
+
+    from simpul.kit.timezones import WIT, WITA
+
+    assert i18n.number("id", 1000) == "1.000" and i18n.number("en", 1000) == "1,000"
+    assert i18n.number("id", 20852.5, 1) == "20.852,5"
+    assert i18n.percent("id", 0.1001) == "10,0%" and i18n.percent("en", 0.1001) == "10.0%"
+    noon = datetime(2026, 11, 23, 5, 0, tzinfo=UTC)
+    assert i18n.when("id", noon) == "23 Nov 2026 12.00 WIB"
+    assert i18n.when("id", noon, WITA) == "23 Nov 2026 13.00 WITA"
+    assert i18n.when("en", noon, WIT) == "23 Nov 2026 14:00 WIT"
+    assert i18n.when("id", datetime(2026, 11, 23, 5, 0)) == "23 Nov 2026 12.00 WIB"  # naive: UTC
+    assert i18n.when("id", date(2026, 6, 30)) == "30 Jun 2026"
+    assert i18n.label("id", "svc.name", Service.AKSES_NIK) == "Akses NIK"
+    assert i18n.label("en", "mech", Mechanism.WEB_SERVICE) == "web service"

@@ -21,6 +21,7 @@ from simpul.portal.models import PortalSession
 from simpul.registry.synth.lists import sample_list
 from tests.portal.conftest import PortalEnv
 from tests.portal.helpers import PAGES, ROLE_ACCOUNTS, csrf_of, next_code, sign_in, text_of
+from tests.worlds import basic_header
 
 
 def _records(env: PortalEnv, **where: str) -> list[AuditRecord]:
@@ -116,13 +117,14 @@ def test_forms_without_the_session_csrf_token_change_nothing(portal_env: PortalE
     admin = portal_env.client("dukcapil.admin")
     target = "/portal/perjanjian/pks-dukcapil-bkn/tangguhkan"
     for data in ({"reason": "uji"}, {"reason": "uji", "csrf": "palsu"}):
-        resp = admin.post(target, data=data)
+        resp = admin.post(target, data={**data, "konfirmasi": "ya"})
         assert resp.status_code == 403
         assert "CSRF" in text_of(resp.text)
     # Another session's token does not work either.
     other = portal_env.client("hub.admin")
     foreign = csrf_of(other.get("/portal/beranda").text)
-    assert admin.post(target, data={"reason": "uji", "csrf": foreign}).status_code == 403
+    forged = {"reason": "uji", "csrf": foreign, "konfirmasi": "ya"}
+    assert admin.post(target, data=forged).status_code == 403
     page = admin.get("/portal/perjanjian/pks-dukcapil-bkn")
     assert "berlaku" in text_of(page.text)
     assert _records(portal_env, action="perjanjian.tangguhkan") == []
@@ -225,10 +227,26 @@ def test_suspension_refuses_the_operators_next_lookup(portal_env: PortalEnv) -> 
 
     admin = portal_env.client("dukcapil.admin")
     detail = admin.get("/portal/perjanjian/pks-dukcapil-bkn")
+    # The agreement page offers the second step only, after its content.
+    assert 'action="/portal/perjanjian/pks-dukcapil-bkn/tangguhkan"' not in detail.text
+    assert detail.text.index("konfirmasi/tangguhkan") > detail.text.index("Riwayat")
+    # A post without the confirmation changes nothing: it leads to the confirmation page,
+    # which names what closes and for whom, and the clause from the agreement's YAML.
     resp = admin.post(
         "/portal/perjanjian/pks-dukcapil-bkn/tangguhkan",
         data={"csrf": csrf_of(detail.text), "reason": "dugaan penyalahgunaan"},
     )
+    step = text_of(resp.text)
+    assert resp.url.path == "/portal/perjanjian/pks-dukcapil-bkn/konfirmasi/tangguhkan"
+    assert "4 layanan ditutup seketika untuk Badan Kepegawaian Negara" in step
+    assert "Verifikasi wajah (web service, Data kependudukan)" in step
+    assert "Dasar: Pasal 9 huruf a" in step  # pengakhiran: pelanggaran-kewajiban
+    assert not _records(portal_env, action="perjanjian.tangguhkan")
+    resp = admin.post(
+        "/portal/perjanjian/pks-dukcapil-bkn/tangguhkan",
+        data={"csrf": csrf_of(resp.text), "reason": "dugaan penyalahgunaan",
+              "konfirmasi": "ya"},
+    )  # fmt: skip
     assert resp.status_code == 200 and "ditangguhkan" in text_of(resp.text)
 
     resp = op.post("/portal/layanan/akses-nik", data={"nik": person["nik"], "csrf": csrf})
@@ -313,16 +331,27 @@ def test_revoking_an_account_ends_its_portal_session(portal_env: PortalEnv) -> N
     page = admin.get("/portal/akun")
     assert "kemenkop.operator" not in text_of(page.text)  # other institutions' accounts
     assert 'value="pks-kemenkop-bkn"' not in page.text  # BKN provides there, never receives
+    # The list offers the second step only; a post without it leads there, changing nothing.
+    assert 'action="/portal/akun/bkn.operator/cabut"' not in page.text
     resp = admin.post(
         "/portal/akun/bkn.operator/cabut",
         data={"csrf": csrf_of(page.text), "reason": "pindah tugas"},
     )
+    assert resp.url.path == "/portal/akun/bkn.operator/konfirmasi/cabut"
+    assert "tidak dapat masuk lagi; sesi portal dan token API-nya berakhir" in text_of(resp.text)
+    assert op.get("/portal/beranda").url.path == "/portal/beranda"  # still signed in
+    resp = admin.post(
+        "/portal/akun/bkn.operator/cabut",
+        data={"csrf": csrf_of(page.text), "reason": "pindah tugas", "konfirmasi": "ya"},
+    )
     assert resp.status_code == 200 and "dicabut" in text_of(resp.text)
     resp = op.get("/portal/beranda")
     assert resp.url.path == "/portal/masuk" and "dicabut" in text_of(resp.text)
-    # Not across institutions.
+    # Not across institutions: no confirmation page, and a forged confirmed post is refused.
+    assert admin.get("/portal/akun/kemenkop.operator/konfirmasi/cabut").status_code == 404
     resp = admin.post(
-        "/portal/akun/kemenkop.operator/cabut", data={"csrf": csrf_of(page.text), "reason": "x"}
+        "/portal/akun/kemenkop.operator/cabut",
+        data={"csrf": csrf_of(page.text), "reason": "x", "konfirmasi": "ya"},
     )
     assert resp.status_code == 403
 
@@ -345,7 +374,7 @@ def test_recipient_admin_creates_an_operator_who_can_sign_in(portal_env: PortalE
     fresh = portal_env.client()
     resp = sign_in(fresh, "kemenkop.operator2", secret)
     assert resp.url.path == "/portal/beranda"
-    assert "pks-kemenkop-bkn" in text_of(resp.text)
+    assert "PKS Nomor 81/PKS/D.2/IX/2022 dan 28/HM.04.01/2022" in text_of(resp.text)  # PKS 004
     # The demo's own accounts are recorded too (actor "demo"); this one names the admin.
     made = [r for r in _records(portal_env, action="akun.buat") if r.actor != "demo"]
     assert [(r.actor, json.loads(r.detail)["akun"]) for r in made] == [
@@ -457,7 +486,8 @@ def test_bkn_returns_feedback_and_reports_its_semester(portal_env: PortalEnv) ->
     owed = text_of(op.get("/portal/kewajiban").text)
     assert "Data balikan" in owed and "terutang" in owed
     dash = text_of(op.get("/portal/beranda").text)  # due within 30 days: an alert
-    assert "Perlu perhatian" in dash and "pks-dukcapil-bkn: Data balikan" in dash
+    assert "Perlu perhatian" in dash
+    assert re.search(r"DUKCAPIL dan 19/HM.04.01/2024\s*: Data balikan", dash)
     rows = [
         "nik,nip,status_kepegawaian,kedudukan_hukum",
         f"{civil['nik']},{civil['nip']},{civil['status_kepegawaian']},{civil['kedudukan_hukum']}",
@@ -483,9 +513,15 @@ def test_bkn_returns_feedback_and_reports_its_semester(portal_env: PortalEnv) ->
     resp = op.post("/portal/kewajiban/laporan-semester", data=data)
     assert resp.status_code == 409 and "sudah disampaikan" in text_of(resp.text)
     # Dukcapil (provider) sees the deadlines of the agreement, but uploads nothing there.
+    # By default its own duties (the evaluation it owes); BKN's with "all parties".
     admin = portal_env.client("dukcapil.admin")
     page = admin.get("/portal/kewajiban")
-    assert "pks-dukcapil-bkn" in text_of(page.text)
+    own = set(re.findall(r'<tr data-duty="([^"]+)" data-agreement="pks-dukcapil-bkn"', page.text))
+    assert own == {"evaluasi-semester"}
+    every = admin.get("/portal/kewajiban", params={"pihak": "semua", "status": "semua"})
+    listed = set(re.findall(r'<tr data-duty="([^"]+)" data-agreement="pks-dukcapil-bkn"',
+                            every.text))  # fmt: skip
+    assert {"data-balikan-asn", "laporan-semester", "implementasi-teknis"} <= listed
     assert "/portal/kewajiban/data-balikan" not in page.text
     detail = admin.get("/portal/perjanjian/pks-dukcapil-bkn")
     assert "Kewajiban dan tenggat" in text_of(detail.text)
@@ -530,20 +566,68 @@ def test_jabar_builds_a_suppressed_table_and_extracts_bnba_in_its_region(
     )
     shown = text_of(resp.text)
     assert resp.status_code == 200, shown
-    assert "wilayah × jenis_kelamin" in shown and "ditekan primer" in shown
-    # A table too long for a page shows its first rows and says so.
-    resp = user.post(
-        "/portal/regsosek/agregat",
-        data={
-            "csrf": csrf,
-            "dimensi": ["wilayah", "kelompok_umur"],
-            "tingkat_wilayah": "kabupaten",
-        },
+    assert "Wilayah × Jenis kelamin · kabupaten/kota" in shown and "ditekan primer" in shown
+    # The pivot: regencies down, sexes across, totals last; every suppressed cell marked •.
+    found = re.search(r"([\d.]+) sel; ([\d.]+) ditekan primer, ([\d.]+) ditekan sekunder", shown)
+    assert found
+    pivot = resp.text.split('id="pivot"', 1)[1].split("</table>", 1)[0]
+    head = text_of(pivot.split("</thead>", 1)[0])
+    assert head.endswith("LAKI-LAKI PEREMPUAN Jumlah")
+    body = pivot.split("<tbody>", 1)[1]
+    rows = body.count("<tr")
+    # Against the same table from the web service: the regencies (4-digit codes) and the
+    # total, each regency's cells as the API gives them (• where it gives null).
+    api = portal_env.client().post(
+        "/api/v1/datasets/regsosek/agregat",
+        json={"dimensi": ["wilayah", "jenis_kelamin"], "tingkat_wilayah": "kabupaten"},
+        headers=basic_header(portal_env.creds, "pemprov-jabar.pengguna"),
     )
-    table = resp.text.split('id="tabel"', 1)[1].split("</table>", 1)[0]
-    total = int(re.search(r"(\d+) sel;", text_of(resp.text)).group(1))  # type: ignore[union-attr]
-    assert total > 500 and table.count("<tr>") == 501  # header + 500 rows
-    assert f"Menampilkan 500 dari {total} baris" in text_of(resp.text)
+    assert api.status_code == 200, api.text
+    cells_api = [r for r in api.json()["baris"]
+                 if len(r["wilayah"]) == 4 or r["wilayah"] == "JUMLAH"]  # fmt: skip
+    regencies = {r["wilayah"] for r in cells_api} - {"JUMLAH"}
+    assert rows == len(regencies) + 1 and cells_api
+    assert body.count('class="suppressed"') == sum(1 for r in cells_api if r["jumlah"] is None) > 0
+    first = min(regencies)
+    row_html = next(r for r in body.split("<tr")[1:] if f"({first})</th>" in r)
+    expect = [
+        ("•" if r["jumlah"] is None else f"{r['jumlah']:,}".replace(",", "."))
+        for r in cells_api
+        if r["wilayah"] == first
+    ]  # LAKI-LAKI, PEREMPUAN, JUMLAH
+    by_sex = {
+        r["jenis_kelamin"]: e
+        for r, e in zip([r for r in cells_api if r["wilayah"] == first], expect, strict=True)
+    }
+    assert text_of(row_html).split(")", 1)[1].split() == [
+        by_sex["LAKI-LAKI"],
+        by_sex["PEREMPUAN"],
+        by_sex["JUMLAH"],
+    ]
+    assert re.search(r"Jumlah\s*</th>", body.rsplit("<tr", 1)[1])  # the total row is last
+    chart = resp.text.split('id="grafik"', 1)[1].split("</figure>", 1)[0]
+    shown_totals = [
+        r
+        for r in cells_api
+        if r["jenis_kelamin"] == "JUMLAH" and r["wilayah"] != "JUMLAH" and r["jumlah"] is not None
+    ]
+    assert chart.count("<rect") == min(20, len(shown_totals)) > 0
+    # The same table as files, each with the source line first (PKS 000 Pasal 7 ayat (2)).
+    form = {"csrf": csrf, "dimensi": ["wilayah", "jenis_kelamin"], "tingkat_wilayah": "kabupaten"}
+    got = user.post("/portal/regsosek/agregat", data={**form, "unduh": "csv"})
+    assert got.status_code == 200 and got.headers["content-type"].startswith("text/csv")
+    lines = got.text.splitlines()
+    assert lines[0].startswith("# Sumber: Data Registrasi Sosial Ekonomi")
+    assert "Sumber: Sumber" not in got.text
+    table = list(csv.reader(lines[2:]))
+    assert table[0][1:] == ["LAKI-LAKI", "PEREMPUAN", "Jumlah"] and len(table) == rows + 1
+    assert sum(row.count("•") for row in table) == body.count('class="suppressed"')
+    got = user.post("/portal/regsosek/agregat", data={**form, "unduh": "xlsx"})
+    from openpyxl import load_workbook
+
+    sheet = load_workbook(io.BytesIO(got.content)).active
+    assert sheet is not None and str(sheet["A1"].value).startswith("Sumber: Data Registrasi")
+    assert [c.value for c in sheet[4]][1:] == ["LAKI-LAKI", "PEREMPUAN", "Jumlah"]
     resp = user.post("/portal/regsosek/bnba", data={"csrf": csrf, "format": "csv"})
     assert resp.status_code == 200, text_of(resp.text)
     link = re.search(r'href="(/portal/regsosek/ekstrak/[^"]+)"', resp.text)
@@ -552,6 +636,7 @@ def test_jabar_builds_a_suppressed_table_and_extracts_bnba_in_its_region(
     assert got.status_code == 200
     source, body = got.text.split("\n", 1)
     assert source.startswith("# Sumber: Data Registrasi Sosial Ekonomi")  # PKS 000 Pasal 7(2)
+    assert "Sumber: Sumber" not in got.text and "Sumber: Sumber" not in text_of(resp.text)
     rows = list(csv.DictReader(io.StringIO(body)))
     assert rows and all(r["kode_wilayah"].startswith("32") for r in rows)  # Jawa Barat only
     # Another account cannot fetch that extract; an agreement without Regsosek is refused.
@@ -574,7 +659,12 @@ def test_processing_output_waits_for_the_providers_review(portal_env: PortalEnv)
     )
     shown = text_of(resp.text)
     assert resp.status_code == 200, shown
-    assert "menunggu_tinjauan" in shown
+    assert "menunggu tinjauan penyedia" in shown and "menunggu_tinjauan" not in shown
+    # The output check as rules in words: the frequency threshold failed, dominance passed.
+    assert re.search(r"Ambang frekuensi: setiap sel paling sedikit 10 responden — gagal pada "
+                     r"[\d.]+ sel", shown)  # fmt: skip
+    assert "Dominasi: 2 kontributor terbesar tidak lebih dari 90% jumlah sel — lulus" in shown
+    assert "{'ambang'" not in shown and "nol_disklosif" not in shown
     reviewer = portal_env.client("bappenas.admin")
     queue = reviewer.get("/portal/tinjauan-keluaran")
     found = re.search(r'action="/portal/tinjauan-keluaran/([^"]+)"', queue.text)
@@ -692,12 +782,21 @@ def test_face_verification_form_answers_like_the_api_and_is_audited(
 
     same = next(p for p in samples.probes("astronaut"))
     other = next(p for p in samples.probes("camera"))
+
+    def score(text: str) -> float:  # written as Indonesians read it: 85,6
+        found = re.search(r"Kemiripan (\d+(?:,\d+)?) / 100", text)
+        assert found, text
+        return float(found.group(1).replace(",", "."))
+
     status, text = send(same.data)
-    high = float(re.search(r"Kemiripan (\d+(?:\.\d+)?) / 100", text).group(1))  # type: ignore[union-attr]
-    assert status == 200 and "Data ditemukan" in text
+    high = score(text)
+    # The seed grant's threshold (60) decides: the same person is sesuai, another is not.
+    assert status == 200 and "Wajah sesuai" in text and "Keputusan sesuai" in text
+    assert "ambang kemiripan 60 yang ditetapkan hibah" in text
     status, text = send(other.data)
-    low = float(re.search(r"Kemiripan (\d+(?:\.\d+)?) / 100", text).group(1))  # type: ignore[union-attr]
-    assert high > 50 > low
+    low = score(text)
+    assert "Wajah tidak sesuai" in text and "Keputusan tidak sesuai" in text
+    assert high > 60 > low
     status, text = send(same.data, who=portal_env.people[1]["nik"])
     assert status == 200 and "Data tidak ditemukan" in text  # no photo stored for this NIK
     status, text = send(samples.non_faces()[0].data)

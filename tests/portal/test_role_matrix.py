@@ -148,13 +148,14 @@ def history_rows(page: str) -> list[tuple[str | None, str | None, str]]:
         cells = re.findall(r"<td[^>]*>(.*?)</td>", row, re.S)
         if len(cells) < 8:
             continue  # "no records"
-        inst = cells[3].strip()
-        out.append((None if inst == "—" else inst, _agreement_of(cells[6]), cells[2].strip()))
+        found = re.search(r'data-institution="([^"]*)"', row)  # the code; the cell shows the name
+        inst = found.group(1) if found else ""
+        out.append((inst or None, _agreement_of(cells[6]), cells[2].strip()))
     return out
 
 
 def duty_agreements(page: str) -> set[str]:
-    return set(re.findall(r'<tr data-duty="[^"]*"><td data-label="[^"]*">([^<]+)</td>', page))
+    return set(re.findall(r'<tr data-duty="[^"]*" data-agreement="([^"]+)">', page))
 
 
 @dataclass
@@ -272,7 +273,8 @@ def test_every_account_meets_exactly_the_matrix(matrix: MatrixWorld) -> None:
         if who.client:
             continue
         client = portals[who.username]
-        page = client.get("/portal/kewajiban", params={"semua": "1"})
+        # Every party's duties (the page's default is the reader's own institution's).
+        page = client.get("/portal/kewajiban", params={"status": "semua", "pihak": "semua"})
         assert page.status_code == 200
         assert duty_agreements(page.text) == {a for a in AGREEMENTS if who.sees(a)}, who
         for agreement in AGREEMENTS:
@@ -412,7 +414,7 @@ def test_feedback_is_refused_once_the_agreement_is_not_in_force(matrix: MatrixWo
     csv_type = {"Content-Type": "text/csv"}
     admin = env.client("dukcapil.admin")
     detail = admin.get("/portal/perjanjian/pks-dukcapil-bkn")
-    form = {"csrf": csrf_of(detail.text), "reason": "uji data balikan"}
+    form = {"csrf": csrf_of(detail.text), "reason": "uji data balikan", "konfirmasi": "ya"}
     resp = admin.post("/portal/perjanjian/pks-dukcapil-bkn/tangguhkan", data=form)
     assert resp.status_code == 200
     got = api.get("/api/v1/perjanjian/pks-dukcapil-bkn/data-balikan",
@@ -499,7 +501,7 @@ def test_a_refusal_naming_no_agreement_reaches_only_the_counterpart_provider(
     person = env.people[30]
     admin = env.client("dukcapil.admin")
     detail = admin.get("/portal/perjanjian/pks-dukcapil-bkn")
-    form = {"csrf": csrf_of(detail.text), "reason": "uji"}
+    form = {"csrf": csrf_of(detail.text), "reason": "uji", "konfirmasi": "ya"}
     assert (
         admin.post("/portal/perjanjian/pks-dukcapil-bkn/tangguhkan", data=form).status_code == 200
     )

@@ -62,6 +62,8 @@ class Institution(Base):
     contact_email: Mapped[str] = mapped_column(String(254))
     contact_phone: Mapped[str | None] = mapped_column(String(40))
     access_cidrs: Mapped[list[str]] = mapped_column(JsonType)
+    # Kode wilayah of the head office (a province at least): its time zone (WIB/WITA/WIT).
+    region: Mapped[str | None] = mapped_column(String(13), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime())
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
 

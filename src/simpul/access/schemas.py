@@ -59,6 +59,9 @@ def normalise_cidr(value: str) -> str:
     return str(net)
 
 
+REGION_PATTERN = r"^\d{2}(\d{2}(\d{2}(\d{4})?)?)?$"
+
+
 class Contact(BaseModel):
     """The correspondence contact named in the PKS (alamat korespondensi)."""
 
@@ -84,6 +87,8 @@ class InstitutionIn(BaseModel):
     address: str = Field(min_length=1)
     contact: Contact
     access_cidrs: list[str] = Field(default_factory=list)
+    # Kode wilayah of the head office (province "31", or below): the institution's time zone.
+    region: str | None = Field(default=None, pattern=REGION_PATTERN)
 
     @field_validator("access_cidrs")
     @classmethod
@@ -100,6 +105,7 @@ class InstitutionUpdate(BaseModel):
     address: str | None = Field(default=None, min_length=1)
     contact: Contact | None = None
     access_cidrs: list[str] | None = None
+    region: str | None = Field(default=None, pattern=REGION_PATTERN)
 
     @field_validator("access_cidrs")
     @classmethod
@@ -114,6 +120,8 @@ class InstitutionOut(BaseModel):
     address: str
     contact: Contact
     access_cidrs: list[str]
+    region: str | None = None
+    time_zone: str = "WIB"  # from the region: WIB, WITA or WIT
     created_at: datetime
     updated_at: datetime
 

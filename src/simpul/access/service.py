@@ -50,6 +50,7 @@ from simpul.access.schemas import (
 from simpul.errors import Conflict, InvalidInput, NotFound
 from simpul.kit.clock import Clock, SystemClock
 from simpul.kit.ids import new_id
+from simpul.kit.timezones import Zone, zone_of_region
 
 SYSTEM_CLOCK: Clock = SystemClock()
 
@@ -87,6 +88,8 @@ def _institution_out(inst: Institution) -> InstitutionOut:
             phone=inst.contact_phone,
         ),
         access_cidrs=list(inst.access_cidrs),
+        region=inst.region,
+        time_zone=zone_of_region(inst.region).abbr,
         created_at=inst.created_at,
         updated_at=inst.updated_at,
     )
@@ -108,6 +111,8 @@ def _apply_details(inst: Institution, data: InstitutionIn | InstitutionUpdate) -
         }
     if data.access_cidrs is not None:
         values["access_cidrs"] = list(data.access_cidrs)
+    if data.region is not None:
+        values["region"] = data.region
     changed = False
     for key, value in values.items():
         if getattr(inst, key) != value:
@@ -153,6 +158,12 @@ def institution_name(session: Session, code: str) -> str | None:
     """The institution's current name, or None for a code not registered."""
     inst = InstitutionRepository(session).get(code)
     return inst.name if inst is not None else None
+
+
+def institution_zone(session: Session, code: str) -> Zone:
+    """The time zone an institution's people read times in (its region's; WIB if unknown)."""
+    inst = InstitutionRepository(session).get(code)
+    return zone_of_region(inst.region if inst is not None else None)
 
 
 def list_institutions(session: Session) -> list[InstitutionOut]:

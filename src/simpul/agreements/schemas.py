@@ -419,6 +419,16 @@ class AgreementDocument(_Model):
     def party_codes(self) -> tuple[str, ...]:
         return tuple(p.code for p in self.parties)
 
+    def suspension_grounds(self) -> tuple[Trigger, ...]:
+        """The grounds on which access may be closed, as the agreement's YAML cites them:
+        its `pengakhiran` items with `tindakan: ditangguhkan`; without one, the grounds of
+        breach and misuse on which a party may act (what a suspension answers to)."""
+        closing = tuple(t for t in self.triggers if t.outcome == "ditangguhkan")
+        if closing:
+            return closing
+        acting = (TriggerKind.BREACH_OF_DUTY, TriggerKind.MISUSE)
+        return tuple(t for t in self.triggers if t.kind in acting)
+
     @property
     def starts_on(self) -> date:
         start = self.term.start or self.signed_on

@@ -82,6 +82,13 @@ class AgreementSummary:
     starts_on: date
     ends_on: date  # of the version in force
     demo: bool  # the version in force comes from a demo addendum
+    # The parties' own document numbers, as the signed text gives them ("Nomor … dan Nomor
+    # …"); empty for a template without numbers. How people name the agreement.
+    numbers: tuple[str, ...] = ()
+
+    @property
+    def official_number(self) -> str | None:
+        return " dan ".join(self.numbers) if self.numbers else None
 
 
 # ---------------------------------------------------------------- documents of versions
@@ -355,6 +362,7 @@ def _summary(
         starts_on=row.starts_on,
         ends_on=row.ends_on,
         demo=row.demo,
+        numbers=tuple(p.number for p in latest.parties if p.number),
     )
 
 

@@ -17,6 +17,7 @@ from simpul.governance import actions
 from simpul.governance.actors import cli_actor
 from simpul.kit.csvsafe import safe_cell
 from simpul.kit.masking import mask_niks_in_text
+from simpul.kit.numbers import angka
 from simpul.registry import service
 from simpul.registry.schemas import LoadIssue
 from simpul.runtime import runtime
@@ -62,11 +63,12 @@ def load(
     if result.ignored_columns:
         err.print(f"Kolom diabaikan: {', '.join(result.ignored_columns)}")
     out.print(
-        f"[bold]{result.dataset}[/bold] ({result.load_id}): {result.rows_total:,} baris, "
-        f"[green]{result.rows_loaded:,} dimuat[/green], "
-        f"[red]{result.rows_rejected:,} ditolak[/red], {result.rows_warned:,} dengan peringatan."
+        f"[bold]{result.dataset}[/bold] ({result.load_id}): {angka(result.rows_total)} baris, "
+        f"[green]{angka(result.rows_loaded)} dimuat[/green], "
+        f"[red]{angka(result.rows_rejected)} ditolak[/red], "
+        f"{angka(result.rows_warned)} dengan peringatan."
     )
-    out.print(f"Snapshot analitik: {snap} ({rows:,} baris)")
+    out.print(f"Snapshot analitik: {snap} ({angka(rows)} baris)")
     if result.issues:
         table = Table("baris", "tingkat", "elemen", "kode", "keterangan", title="Temuan pertama")
         for i in result.issues[:20]:
@@ -90,7 +92,7 @@ def issues(
         found = service.issues_for_load(session, load_id)
     if output is not None:
         _write_issues(output, found)
-        out.print(f"{len(found):,} temuan ditulis ke {output}")
+        out.print(f"{angka(len(found))} temuan ditulis ke {output}")
         return
     for i in found:
         out.print(f"baris {i.line}\t{i.severity}\t{i.element or '-'}\t{i.code}\t{i.detail}")
@@ -111,10 +113,10 @@ def stats(ctx: typer.Context, as_json: Annotated[bool, typer.Option("--json")] =
         table.add_row(
             r.dataset,
             r.provider,
-            f"{r.records:,}",
-            f"{r.families:,}" if r.families is not None else "-",
+            f"{angka(r.records)}",
+            f"{angka(r.families)}" if r.families is not None else "-",
             f"{r.last_load_at:%Y-%m-%d %H:%M} {r.last_load_source}" if r.last_load_at else "-",
-            f"{r.snapshot_rows:,}" if r.snapshot_rows is not None else "-",
+            f"{angka(r.snapshot_rows)}" if r.snapshot_rows is not None else "-",
         )
     out.print(table)
 
@@ -127,7 +129,7 @@ def snapshot(ctx: typer.Context, dataset: str) -> None:
         path, rows = actions.write_snapshot(
             session, rt.settings, rt.clock, dataset, actor=cli_actor()
         )
-    out.print(f"{path} ({rows:,} baris)")
+    out.print(f"{path} ({angka(rows)} baris)")
 
 
 @app.command("export")
@@ -159,7 +161,7 @@ def export(
     except SimpulError as no:  # recorded by the kernel before it was raised
         err.print(f"[red]Ditolak[/red] {escape(f'[{no.code}] {mask_niks_in_text(no.detail)}')}")
         raise typer.Exit(1) from None
-    out.print(f"{done.rows:,} baris ditulis ke {done.path}")
+    out.print(f"{angka(done.rows)} baris ditulis ke {done.path}")
 
 
 @app.command("generate")

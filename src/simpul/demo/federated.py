@@ -23,6 +23,7 @@ import yaml
 
 from simpul.agreements.loader import seed_dir
 from simpul.governance import actions
+from simpul.kit.numbers import angka
 from simpul.registry.datasets import get_dataset
 from simpul.runtime import Runtime
 
@@ -131,5 +132,5 @@ def load_owned_registries(
         with rt.transaction() as session:
             actions.write_snapshot(session, rt.settings, rt.clock, code, actor=ACTOR)
         loaded[code] = report.rows_loaded
-        say(f"  {node.member}: {code} {report.rows_loaded:,} rekaman")
+        say(f"  {node.member}: {code} {angka(report.rows_loaded)} rekaman")
     return loaded

@@ -20,6 +20,9 @@ from simpul.config import write_private
 from simpul.demo.usage import demo_scale, simulate_usage
 from simpul.governance import actions
 from simpul.kit.clock import FixedClock
+from simpul.kit.numbers import angka
+from simpul.obligations import service as obligations
+from simpul.obligations.deadlines import Status
 from simpul.runtime import Runtime
 
 DATASETS = ("kependudukan", "asn", "dtks", "regsosek")
@@ -44,7 +47,7 @@ def build_registries(
     from simpul.registry.synth import generate_world
 
     synth_dir: Path = rt.settings.data_dir / "synth"
-    say(f"Membangun Indonesia sintetis: {people:,} penduduk, benih {seed} …")
+    say(f"Membangun Indonesia sintetis: {angka(people)} penduduk, benih {seed} …")
     paths = generate_world(people, seed, synth_dir)
     loaded: dict[str, int] = {}
     for code in DATASETS:
@@ -55,7 +58,7 @@ def build_registries(
         with rt.transaction() as session:
             actions.write_snapshot(session, rt.settings, rt.clock, code, actor=ACTOR)
         loaded[code] = report.rows_loaded
-        say(f"  {code}: {report.rows_loaded:,} rekaman dimuat, {report.rows_rejected} ditolak")
+        say(f"  {code}: {angka(report.rows_loaded)} rekaman dimuat, {report.rows_rejected} ditolak")
     return loaded
 
 
@@ -205,9 +208,44 @@ def build_world(
             )  # fmt: skip
     finally:
         past.close()
+    fulfil_past_duties(rt, say)
     path = write_credentials(rt.settings.data_dir, creds)
     build_face_photos(rt, say)
     return path
+
+
+# Duties due within this many days before today stay owed in the demo: a newcomer's first
+# screen shows a realistic mix (most past duties done, a few late, the next ones coming).
+RECENT_DAYS = 45
+
+
+def fulfil_past_duties(rt: Runtime, say: Callable[[str], None]) -> int:
+    """Record most of the demo agreements' past dated duties as fulfilled, as the parties
+    would have before Simpul ran: on a date before the deadline, one in five a little late;
+    one in six is left overdue (parties do miss some). Duties due in the last `RECENT_DAYS`
+    days and feedback data (counted from the log) stay owed. Each is
+    `obligations.service.record_fulfilment`, audited like any other."""
+    settings, clock = rt.settings, rt.clock
+    today = local_date(clock.now())
+    done = 0
+    with rt.transaction() as session:
+        found = obligations.deadlines(session, settings, clock, open_only=True)
+        past = [d for d in found if d.status is Status.TERLAMBAT and d.due_on is not None
+                and d.kind != "data_balikan" and (today - d.due_on).days > RECENT_DAYS]  # fmt: skip
+        for n, d in enumerate(sorted(past, key=lambda d: (d.agreement_id, d.key()))):
+            assert d.due_on is not None
+            if n % 6 == 5:
+                continue  # still owed
+            late = n % 5 == 4
+            on = d.due_on + timedelta(days=6) if late else d.due_on - timedelta(days=2 + n % 9)
+            obligations.record_fulfilment(
+                session, settings, clock, d.agreement_id, d.duty_id, period=d.period,
+                fulfilled_on=min(on, today),
+                note="Arsip demo: dipenuhi sebelum Simpul dipakai", actor=ACTOR,
+            )  # fmt: skip
+            done += 1
+    say(f"{done} kewajiban lampau dicatat terpenuhi (arsip demo); yang terbaru tetap terbuka.")
+    return done
 
 
 def build_face_photos(rt: Runtime, say: Callable[[str], None]) -> None:

@@ -34,6 +34,7 @@ from simpul.kernel.call import Call
 from simpul.kernel.core import execute, write_in_session
 from simpul.kit.clock import FixedClock
 from simpul.kit.ids import new_id
+from simpul.kit.numbers import angka
 from simpul.runtime import Runtime
 from simpul.services import batch, service
 from simpul.services.schemas import CekStatusIn
@@ -251,8 +252,9 @@ def simulate_usage(
         day += timedelta(days=1)
     total = sum(caller.outcomes.values())
     say(
-        f"Riwayat pemakaian {start:%d-%m-%Y} s.d. {end:%d-%m-%Y}: {total:,} panggilan "
-        f"({caller.outcomes['dilayani']:,} dilayani, {caller.outcomes['ditolak']:,} ditolak)."
+        f"Riwayat pemakaian {start:%d-%m-%Y} s.d. {end:%d-%m-%Y}: {angka(total)} panggilan "
+        f"({angka(caller.outcomes['dilayani'])} dilayani, "
+        f"{angka(caller.outcomes['ditolak'])} ditolak)."
     )
     return caller.outcomes
 

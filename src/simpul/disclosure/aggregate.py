@@ -18,6 +18,7 @@ from simpul.disclosure import cube as cb
 from simpul.disclosure.rules import LENGTHS, REGION_LENGTHS, SdcRules, primary_reasons
 from simpul.disclosure.variables import REGION, TOTAL, numeric, quote, variable
 from simpul.errors import InvalidInput
+from simpul.kit.numbers import angka
 from simpul.registry.regions import load_regions
 
 MAX_CELLS = 400_000
@@ -136,8 +137,8 @@ def build_table(
     if n_rows > MAX_CELLS:
         raise InvalidInput(
             "tabel_terlalu_besar",
-            f"Tabel terlalu besar ({n_rows:,} sel); pilih tingkat wilayah lebih tinggi, filter "
-            "wilayah, atau dimensi yang lebih sedikit.",
+            f"Tabel terlalu besar ({angka(n_rows)} sel); pilih tingkat wilayah lebih tinggi, "
+            "filter wilayah, atau dimensi yang lebih sedikit.",
             status=413,
         )
     trees: list[cb.Tree] = []

@@ -45,6 +45,7 @@ from simpul.errors import Conflict, InvalidInput, NotFound, SimpulError
 from simpul.kernel import Call, Refused
 from simpul.kernel.core import writes
 from simpul.kit.ids import new_id
+from simpul.kit.numbers import angka
 from simpul.registry.datasets import get_dataset
 
 VIEW = "regsosek"
@@ -294,7 +295,7 @@ def run_limited(
     if len(box["rows"]) > MAX_OUTPUT_ROWS:
         raise _refuse(
             "keluaran_terlalu_besar",
-            f"Keluaran lebih dari {MAX_OUTPUT_ROWS:,} baris; agregasikan lebih lanjut.",
+            f"Keluaran lebih dari {angka(MAX_OUTPUT_ROWS)} baris; agregasikan lebih lanjut.",
             status=413,
         )
     return box["cols"], box["rows"]

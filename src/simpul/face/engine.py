@@ -29,6 +29,7 @@ from numpy.typing import NDArray
 from PIL import Image, ImageOps
 
 from simpul.errors import InvalidInput, SimpulError
+from simpul.kit.numbers import angka
 
 # Bounds on what a caller may send (and what the provider may enrol).
 MAX_PHOTO_BYTES = 5 * 1024 * 1024
@@ -75,7 +76,7 @@ class FaceError(InvalidInput):
 def too_large(limit: int = MAX_PHOTO_BYTES) -> SimpulError:
     return SimpulError(
         "foto_terlalu_besar",
-        f"Foto melebihi batas {limit // (1024 * 1024)} MiB atau {MAX_PHOTO_PIXELS:,} piksel.",
+        f"Foto melebihi batas {limit // (1024 * 1024)} MiB atau {angka(MAX_PHOTO_PIXELS)} piksel.",
         status=413,
     )
 

@@ -83,6 +83,7 @@ ENTRIES: dict[str, Kind] = {
     "GET /redoc": P,
     "GET /favicon.ico": P,
     "MOUNT /portal/static": P,
+    "MOUNT /docs/static": P,  # Swagger UI's assets (simpul.apidocs)
     # -- web services (API)
     "POST /api/v1/token": A,
     "POST /api/v1/datasets/{dataset}/verifikasi": D,
@@ -177,9 +178,11 @@ ENTRIES: dict[str, Kind] = {
     # -- portal: administration
     "GET /portal/perjanjian": M,
     "GET /portal/perjanjian/{agreement_id}": M,
+    "GET /portal/perjanjian/{agreement_id}/konfirmasi/{verb}": M,  # the second step
     "POST /portal/perjanjian/{agreement_id}/{verb}": G,
     "GET /portal/akun": M,
     "POST /portal/akun": G,
+    "GET /portal/akun/{username}/konfirmasi/{verb}": M,  # the second step of a revocation
     "POST /portal/akun/{username}/{verb}": G,
     "GET /portal/perangkat": M,
     "POST /portal/perangkat": G,

@@ -23,6 +23,7 @@ from typing import IO, Any
 from charset_normalizer import from_bytes
 
 from simpul.errors import InvalidInput
+from simpul.kit.numbers import angka
 
 SNIFF_BYTES = 256 * 1024
 DELIMITERS = ",;\t|"
@@ -333,7 +334,7 @@ def _rows(
             shown = ", ".join(str(n) for n in fallback_lines[:10])
             more = " …" if len(fallback_lines) > 10 else ""
             table.notes.append(
-                f"{len(fallback_lines):,} baris bukan UTF-8 yang sah; hanya baris itu yang "
+                f"{angka(len(fallback_lines))} baris bukan UTF-8 yang sah; hanya baris itu yang "
                 f"dibaca sebagai {FALLBACK_ENCODING} (baris {shown}{more})."
             )
     finally:

@@ -34,6 +34,7 @@ from simpul.kit.clock import Clock, aware
 from simpul.kit.csvsafe import safe_cell
 from simpul.kit.ids import new_id
 from simpul.kit.masking import mask_nik
+from simpul.kit.numbers import angka
 from simpul.kit.tabular import read_csv_bytes, row_problem
 from simpul.obligations.deadlines import Deadline, status_of
 from simpul.obligations.models import FeedbackRow, FeedbackUpload
@@ -400,7 +401,7 @@ def validate_rows(
         if len(out) >= MAX_ROWS:
             raise InvalidInput(  # 413, as every other upload limit answers
                 "berkas_terlalu_besar",
-                f"Paling banyak {MAX_ROWS:,} baris per unggahan.",
+                f"Paling banyak {angka(MAX_ROWS)} baris per unggahan.",
                 status=413,
             )
         problem = row_problem(cells)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import statistics
 from collections import Counter, defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any, Literal
@@ -182,7 +183,7 @@ def usage(
             out.incidents.append(
                 {
                     "seq": seq,
-                    "ts": str(ts)[:19],
+                    "ts": _wib(ts),
                     "tindakan": action,
                     "pelaku": actor,
                     "alasan": info.get("alasan", ""),
@@ -222,16 +223,34 @@ def _parties(doc: AgreementDocument) -> list[dict[str, Any]]:
     return [p.model_dump() for p in doc.parties]
 
 
-def usage_html(u: Usage) -> str:
+def _wib(ts: Any) -> str:
+    """An audit timestamp (UTC) as the report reads it: local time in WIB."""
+    if isinstance(ts, str):
+        ts = datetime.fromisoformat(ts)
+    if isinstance(ts, datetime):
+        aware = ts.replace(tzinfo=UTC) if ts.tzinfo is None else ts
+        return aware.astimezone(WIB).strftime("%Y-%m-%d %H.%M.%S")
+    return str(ts)[:19]
+
+
+def _as_is(family: str, code: str) -> str:
+    return code
+
+
+def usage_html(u: Usage, label: Callable[[str, str], str] = _as_is) -> str:
+    """The usage report. `label(family, code)` names services (`svc.name`) and mechanisms
+    (`mech`) as the reader's catalogue does (the portal passes its own); codes otherwise."""
     months = u.months
     services = sorted(u.by_service)
     monthly = charts.column_chart(
         [m[5:] + "/" + m[2:4] for m in months],
-        [(s, [u.by_month.get(m, {}).get(s, 0) for m in months]) for s in services],
+        [(label("svc.name", s), [u.by_month.get(m, {}).get(s, 0) for m in months])
+         for s in services],
         title="Volume akses per bulan dan layanan",
-    )
+    )  # fmt: skip
     by_mech = charts.bar_chart(
-        sorted(u.by_mechanism.items(), key=lambda kv: -kv[1]), title="Volume per mekanisme"
+        sorted(((label("mech", k), v) for k, v in u.by_mechanism.items()), key=lambda kv: -kv[1]),
+        title="Volume per mekanisme",
     )
     denials = charts.bar_chart(
         sorted(u.denials.items(), key=lambda kv: -kv[1]), title="Penolakan per alasan"
@@ -246,6 +265,7 @@ def usage_html(u: Usage) -> str:
             "grafik_tolak": denials,
             "nomor_dokumen": f"LP/{u.agreement_id}/{u.year}-S{u.semester}",
             "kop_sub": f"Laporan penggunaan {u.agreement_id}",
+            "label": label,
         },
     )
 

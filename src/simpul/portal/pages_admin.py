@@ -31,6 +31,7 @@ from simpul.portal.web import (
     redirect,
     render,
 )
+from simpul.registry.datasets import get_dataset
 
 router = APIRouter(include_in_schema=False)
 
@@ -74,7 +75,30 @@ def _detail_context(session: Session, user: User, agreement_id: str, request: Re
         "days_left": (summary.ends_on - rt.clock.today()).days,
         "deadlines": obligations.agreement_deadlines(session, rt.settings, agreement_id, now),
         "semester": (rt.clock.today().year, 1 if rt.clock.today().month <= 6 else 2),
+        "grounds": [g.clause for g in doc.suspension_grounds()],
+        "elements": {
+            g.id: (_elements(g.dataset, g.input_elements), _elements(g.dataset, g.output_elements))
+            for g in doc.grants
+        },
     }
+
+
+def _elements(dataset: str, names: tuple[str, ...]) -> list[str]:
+    """A grant's elements as the registry definition names them; a profile (a named set of
+    elements, e.g. the 13 of the web portal) as its elements."""
+    try:
+        ds = get_dataset(dataset)
+    except SimpulError:
+        return list(names)
+    known = {e.name: e.label for e in ds.elements}
+    known["anggota_keluarga"] = "Anggota keluarga dalam satu KK"
+    out: list[str] = []
+    for name in names:
+        for member in ds.profiles.get(name, (name,)):
+            label = known.get(member, member)
+            if label not in out:
+                out.append(label)
+    return out
 
 
 @router.get("/portal/perjanjian/{agreement_id}")
@@ -86,6 +110,66 @@ def agreement_detail(request: Request, agreement_id: str) -> HTMLResponse:
             return _not_found(request)
         ctx = _detail_context(session, user, agreement_id, request)
     return render(request, "perjanjian_detail.html", ctx)
+
+
+# Actions that close something at once ask first: a second page names the consequence and
+# asks for the reason; the POST acts only with that page's `konfirmasi=ya` (docs/adr/0030).
+CONFIRMED = frozenset({"tangguhkan"})
+
+
+def _closing(
+    session: Session, agreement_id: str, at: Any, lang: str
+) -> tuple[list[str], list[str]]:
+    """What suspending closes: the grants of the version in force, as people name them,
+    and the recipients who lose them."""
+    doc = agreements.document_of(agreements.version_in_force(session, agreement_id, at))
+    names = {i.code: i.name for i in access.list_institutions(session)}
+    items = [
+        f"{i18n.label(lang, 'svc.name', g.service)} ({i18n.label(lang, 'mech', g.mechanism)}, "
+        f"{i18n.label(lang, 'dataset', g.dataset)}) — {names.get(g.recipient, g.recipient)}"
+        for g in doc.grants
+    ]
+    recipients = sorted({names.get(g.recipient, g.recipient) for g in doc.grants})
+    return items, recipients
+
+
+@router.get("/portal/perjanjian/{agreement_id}/konfirmasi/{verb}")
+def agreement_confirm(request: Request, agreement_id: str, verb: str) -> HTMLResponse:
+    """The second step of a suspension: its consequence, named, and the reason asked."""
+    user = need(request, "perjanjian_tindakan")
+    if verb not in CONFIRMED:
+        return _not_found(request)
+    rt = portal_of(request).runtime
+    lang = lang_of(request)
+    now = rt.clock.now()
+    with rt.read_transaction() as session:
+        if not can_see_agreement(session, user, agreement_id, now) or not can_govern_agreement(
+            session, user, agreement_id, now
+        ):
+            return _not_found(request)
+        s = agreements.summary(session, agreement_id, now)
+        items, recipients = _closing(session, agreement_id, now, lang)
+        bound = access.accounts_for_agreement(session, agreement_id)
+        grounds = agreements.document_of(
+            agreements.version_in_force(session, agreement_id, now)
+        ).suspension_grounds()
+    name = i18n.translate(lang, "agr.pks_number", number=s.official_number) if (
+        s.official_number) else s.title  # fmt: skip
+    notes = [i18n.translate(lang, "confirm.accounts", n=i18n.number(lang, len(bound)))]
+    if grounds:
+        notes.append(i18n.translate(lang, "agr.suspend_basis",
+                                    clauses="; ".join(g.clause for g in grounds)))  # fmt: skip
+    return render(request, "konfirmasi.html", {
+        "title": i18n.translate(lang, f"confirm.title.{verb}", agreement=name),
+        "consequence": i18n.translate(lang, f"confirm.consequence.{verb}",
+                                      n=i18n.number(lang, len(items)),
+                                      recipients=", ".join(recipients)),
+        "items": items,
+        "notes": notes,
+        "action": f"/portal/perjanjian/{agreement_id}/{verb}",
+        "confirm_label": i18n.translate(lang, f"confirm.do.{verb}"),
+        "back": f"/portal/perjanjian/{agreement_id}",
+    })  # fmt: skip
 
 
 @router.post("/portal/perjanjian/{agreement_id}/{verb}")
@@ -107,6 +191,8 @@ def _agreement_action(
     check_csrf(user, form)
     if verb not in ACTIONS:
         return _not_found(request)
+    if verb in CONFIRMED and form.get("konfirmasi") != "ya":
+        return redirect(f"/portal/perjanjian/{agreement_id}/konfirmasi/{verb}")
     fn, ok = ACTIONS[verb]
     rt = portal_of(request).runtime
     now = rt.clock.now()
@@ -249,6 +335,41 @@ def _validation_text(exc: ValueError) -> str:
     return "Peran tidak dikenal."
 
 
+@router.get("/portal/akun/{username}/konfirmasi/{verb}")
+def account_confirm(request: Request, username: str, verb: str) -> HTMLResponse:
+    """The second step of a revocation: who loses access, and the reason asked."""
+    user = need(request, "akun")
+    if verb != "cabut":
+        return _not_found(request)
+    rt = portal_of(request).runtime
+    lang = lang_of(request)
+    with rt.read_transaction() as session:
+        try:
+            target = access.get_account(session, username)
+        except SimpulError:
+            return _not_found(request)
+        scope = _scope(user)
+        if scope is not None and target.institution != scope:
+            return _not_found(request)
+        same = access.list_accounts(session, institution=target.institution)
+        operators = [a.username for a in same
+                     if a.operator_of == username and a.status.value == "aktif"]  # fmt: skip
+        inst = access.institution_name(session, target.institution) or target.institution
+    notes = [i18n.translate(lang, "confirm.operators", names=", ".join(operators))] if (
+        operators) else []  # fmt: skip
+    return render(request, "konfirmasi.html", {
+        "title": i18n.translate(lang, "confirm.title.cabut", username=username),
+        "consequence": i18n.translate(lang, "confirm.consequence.cabut", username=username,
+                                      role=i18n.translate(lang, f"role.{target.role.value}"),
+                                      institution=inst),
+        "items": [],
+        "notes": notes,
+        "action": f"/portal/akun/{username}/cabut",
+        "confirm_label": i18n.translate(lang, "confirm.do.cabut"),
+        "back": "/portal/akun",
+    })  # fmt: skip
+
+
 @router.post("/portal/akun/{username}/{verb}")
 async def account_action(request: Request, username: str, verb: str) -> Response:
     form = await form_of(request)
@@ -258,6 +379,8 @@ async def account_action(request: Request, username: str, verb: str) -> Response
 def _account_action(request: Request, username: str, verb: str, form: dict[str, str]) -> Response:
     user = need(request, "akun")
     check_csrf(user, form)
+    if verb == "cabut" and form.get("konfirmasi") != "ya":
+        return redirect(f"/portal/akun/{username}/konfirmasi/cabut")
     rt = portal_of(request).runtime
     lang = lang_of(request)
     issued = None

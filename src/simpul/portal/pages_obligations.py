@@ -5,6 +5,7 @@ feedback data (data balikan) upload, semester reports, and the usage report. Eac
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -23,6 +24,8 @@ from simpul.kernel import Known, Origin
 from simpul.kit.ids import new_id
 from simpul.obligations import feedback_ops, reports
 from simpul.obligations import service as obligations
+from simpul.obligations.deadlines import Status
+from simpul.portal import i18n
 from simpul.portal.web import (
     User,
     check_csrf,
@@ -117,24 +120,68 @@ def _receives(session: Session, user: User, ids: list[str], at: datetime) -> lis
     return out
 
 
+@dataclass(frozen=True)
+class Filters:
+    """The duties page's filters (query string): whose duties, which status, which agreement.
+    By default a user sees the open duties its own institution owes; the hub administrator,
+    who owes none, sees every party's."""
+
+    whose: str  # "saya" | "semua"
+    status: str  # "terbuka" | "semua" | a Status value
+    agreement: str  # "" or an agreement id the user sees
+
+    @classmethod
+    def of(cls, request: Request, user: User, ids: list[str]) -> Filters:
+        q = request.query_params
+        whose = q.get("pihak") or ("semua" if user.role is Role.HUB_ADMIN else "saya")
+        status = q.get("status") or ("semua" if q.get("semua") == "1" else "terbuka")
+        if status not in STATUS_CHOICES:
+            status = "terbuka"
+        agreement = q.get("perjanjian", "")
+        return cls(whose if whose in ("saya", "semua") else "saya", status,
+                   agreement if agreement in ids else "")  # fmt: skip
+
+    def apply(self, found: list[Any]) -> list[Any]:
+        if self.status in ("terbuka", "semua"):
+            return found
+        return [d for d in found if d.status.value == self.status]
+
+
+STATUS_CHOICES = ("terbuka", "semua", *(s.value for s in Status))
+
+
 def _page(
     request: Request, user: User, extra: dict[str, Any] | None = None, status: int = 200
 ) -> HTMLResponse:
     rt = portal_of(request).runtime
-    show_all = request.query_params.get("semua") == "1"
     with rt.transaction() as session:
         ids = _visible(session, user, rt)
-        found = obligations.deadlines(
-            session, rt.settings, rt.clock, agreement_ids=ids, open_only=not show_all
-        )
+        chosen = Filters.of(request, user, ids)
+        every = obligations.deadlines(
+            session, rt.settings, rt.clock, agreement_ids=[chosen.agreement] if chosen.agreement
+            else ids, open_only=chosen.status == "terbuka",
+            institution=user.principal.institution if chosen.whose == "saya" else None,
+        )  # fmt: skip
+        found = chosen.apply(every)
         now = rt.clock.now()
+        names = {a: agreements.summary(session, a, now) for a in ids}
         feedback_ids = _owed(session, user, ids, "data_balikan", now)
         report_ids = _owed(session, user, ids, "laporan_semester", now)
         evaluate_ids = _duty_ids(session, user, ids, now, "evaluasi", lambda d, own: own in d.by)
         receive_ids = _receives(session, user, ids, now)
+    counts = {
+        "open": sum(1 for d in every if d.is_open),
+        "late": sum(1 for d in every if d.status is Status.TERLAMBAT),
+        "done": sum(1 for d in every if not d.is_open),
+    }
     ctx: dict[str, Any] = {
         "deadlines": found,
-        "show_all": show_all,
+        "filters": chosen,
+        "status_choices": STATUS_CHOICES,
+        "agreement_ids": ids,
+        "names": names,
+        "counts": counts,
+        "show_all": chosen.status != "terbuka",
         "feedback_ids": feedback_ids,
         "report_ids": report_ids,
         "year": rt.clock.today().year,
@@ -256,7 +303,8 @@ def usage_report(request: Request, agreement_id: str) -> Response:
                 status=404,
             )
         usage = reports.usage(session, rt.settings, rt.clock, agreement_id, year, semester)
-        html = reports.usage_html(usage)
+        lang = lang_of(request)
+        html = reports.usage_html(usage, lambda family, code: i18n.label(lang, family, code))
     if q.get("format") == "pdf":
         return Response(
             reports.pdf(html),
@@ -375,4 +423,4 @@ def _fulfilment(request: Request, form: dict[str, str]) -> Response:
             )
     except SimpulError as exc:
         return _page(request, user, {"error": error_message(lang_of(request), exc)}, exc.status)
-    return redirect("/portal/kewajiban?semua=1", "duty.fulfilled_ok")
+    return redirect("/portal/kewajiban?status=semua", "duty.fulfilled_ok")

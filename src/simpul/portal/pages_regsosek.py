@@ -22,6 +22,8 @@ from simpul.errors import SimpulError
 from simpul.kernel import Known, Origin
 from simpul.kernel.core import Op
 from simpul.kit.ids import new_id
+from simpul.portal import i18n
+from simpul.portal import regsosek_views as views
 from simpul.portal.context import Outcome, call
 from simpul.portal.web import (
     User,
@@ -40,6 +42,7 @@ from simpul.services.api import node_of
 router = APIRouter(include_in_schema=False)
 R = TypeVar("R")
 LEVELS = ("provinsi", "kabupaten", "kecamatan", "desa")
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 ROW_LIMIT = 500  # rows shown on the page; a narrower table or a region filter shows the rest
 
 
@@ -60,9 +63,11 @@ def _refusal(request: Request, exc: SimpulError) -> HTMLResponse:
 def _context(request: Request, **extra: Any) -> dict[str, Any]:
     rt = portal_of(request).runtime
     names = sorted(variables(rt.clock.today()))
+    labels = views.dimension_labels(lang_of(request))
     ctx: dict[str, Any] = {
-        "dimensions": [REGION, AGE, *[n for n in names if n != AGE]],
-        "numeric": sorted(NUMERIC),
+        "dimensions": views.labelled([REGION, AGE, *[n for n in names if n != AGE]], labels),
+        "numeric": views.labelled(sorted(NUMERIC), labels),
+        "labels": labels,
         "levels": LEVELS,
         "given": {},
         "chosen": [REGION, "jenis_kelamin"],
@@ -85,12 +90,14 @@ async def _form(request: Request) -> tuple[dict[str, str], list[str]]:
 
 
 @router.post("/portal/regsosek/agregat")
-async def aggregate(request: Request) -> HTMLResponse:
+async def aggregate(request: Request) -> Response:
     fields, dims = await _form(request)
     return await run_in_threadpool(_aggregate, request, fields, dims)
 
 
-def _aggregate(request: Request, form: dict[str, str], dims: list[str]) -> HTMLResponse:
+def _aggregate(request: Request, form: dict[str, str], dims: list[str]) -> Response:
+    """The table, decided and recorded as the API's; shown as a pivot with its chart, or,
+    with `unduh=csv|xlsx`, the same answer as a file carrying its source line."""
     user = need(request, "regsosek")
     check_csrf(user, form)
     ctx = _context(request, given=form, chosen=dims)
@@ -106,8 +113,22 @@ def _aggregate(request: Request, form: dict[str, str], dims: list[str]) -> HTMLR
         return render(request, "regsosek.html", ctx, status=422)
     outcome = call(request, user, Service.AGREGAT, disclosure.aggregate, body.spec())
     ctx["table"] = outcome
-    if outcome.answer is not None and outcome.answer.baris:
-        ctx["columns"] = list(outcome.answer.baris[0])
+    lang = lang_of(request)
+    answer = outcome.answer
+    wanted = form.get("unduh")
+    if answer is not None and wanted in ("csv", "xlsx"):
+        name = "regsosek-" + "-".join(answer.dimensi) + f".{wanted}"
+        data = views.as_csv(answer, lang) if wanted == "csv" else views.as_xlsx(answer, lang)
+        media = "text/csv; charset=utf-8" if wanted == "csv" else XLSX
+        return Response(data, media_type=media, headers={
+            "Content-Disposition": f'attachment; filename="{name}"',
+            "Cache-Control": "no-store"})  # fmt: skip
+    if answer is not None and answer.baris:
+        ctx["columns"] = list(answer.baris[0])
+        t = i18n.translator(lang)
+        ctx["pivot"] = views.pivot(answer, t)
+        label = ctx["labels"].get(answer.dimensi[0], answer.dimensi[0])
+        ctx["chart"] = views.chart(ctx["pivot"], t, label)
     return render(request, "regsosek.html", ctx, status=outcome.status)
 
 
@@ -133,6 +154,8 @@ def _extract(request: Request, tier: str, form: dict[str, str]) -> HTMLResponse:
         purpose = form.get("tujuan", "")[:500] or None
         outcome = call(request, user, Service.PENGOLAHAN, sandbox.submit, sql, purpose)
         ctx["output"] = outcome
+        if outcome.answer is not None:
+            ctx["rules"] = views.check_rules(outcome.answer.pemeriksaan, lang_of(request))
         return render(request, "regsosek.html", ctx, status=outcome.status)
     else:
         return render(request, "pesan.html", {"title_key": "notfound.title",
@@ -163,7 +186,9 @@ def review_queue(request: Request) -> HTMLResponse:
         queue = _run(request, user, sandbox.REVIEW, sandbox.review_queue)
     except SimpulError as exc:
         return _refusal(request, exc)
-    return render(request, "tinjauan.html", {"queue": queue})
+    lang = lang_of(request)
+    rules = {o.id: views.check_rules(o.pemeriksaan, lang) for o in queue}
+    return render(request, "tinjauan.html", {"queue": queue, "rules": rules})
 
 
 @router.post("/portal/tinjauan-keluaran/{output_id}")

@@ -12,6 +12,7 @@ from fastapi.responses import HTMLResponse
 from starlette.datastructures import UploadFile
 
 from simpul.access.schemas import Role
+from simpul.agreements import service as agreements
 from simpul.agreements.schemas import Service
 from simpul.face import engine as face_engine
 from simpul.face import service as face
@@ -19,6 +20,7 @@ from simpul.obligations import service as obligations
 from simpul.obligations.deadlines import Status
 from simpul.portal import i18n
 from simpul.portal.context import Granted, call, granted, visible_agreements
+from simpul.portal.nav import PAGES, Page
 from simpul.portal.web import check_csrf, form_of, lang_of, need, portal_of, render
 from simpul.registry.datasets import Dataset, ElementType, get_dataset
 from simpul.services import service as services
@@ -35,14 +37,26 @@ def dashboard(request: Request) -> HTMLResponse:
         shown = visible_agreements(session, user, now)
         service_role = user.role in (Role.OPERATOR, Role.DATA_USER)
         grants = granted(session, user, now) if service_role else []
-        # Alerts: deadlines due within 30 days (still in time: first), then overdue ones.
+        # Alerts: the duties the user's own institution owes (the hub administrator, who
+        # owes none, every party's), due within 30 days (still in time: first), then overdue.
         open_now = obligations.dashboard(session, rt.settings, rt.clock, user.principal)
+        own = user.principal.institution
+        if user.role is not Role.HUB_ADMIN:
+            open_now = [d for d in open_now if own in d.obligors]
         alerts = [d for d in open_now if d.status is Status.SEGERA] + [
             d for d in open_now if d.status is Status.TERLAMBAT
         ]
+        names = {a.agreement_id: agreements.summary(session, a.agreement_id, now)
+                 for a in alerts}  # fmt: skip
     today = rt.clock.today()
     rows = [{"s": s, "days_left": (s.ends_on - today).days} for s in shown]
-    return render(request, "beranda.html", {"agreements": rows, "grants": grants, "alerts": alerts})
+    pages_of: dict[tuple[str, str], Page] = {}  # the first page serving a grant links it
+    for page in PAGES.values():
+        for need_ in page.needs if page.nav else ():
+            for m in need_.mechanisms:
+                pages_of.setdefault((need_.service.value, m.value), page)
+    return render(request, "beranda.html", {"agreements": rows, "grants": grants,
+                  "alerts": alerts, "names": names, "pages_of": pages_of})  # fmt: skip
 
 
 def _datasets(grants: list[Granted], service: Service) -> list[str]:

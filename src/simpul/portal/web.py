@@ -6,7 +6,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -14,17 +14,18 @@ from urllib.parse import quote
 from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
-from jinja2 import Environment, FileSystemLoader, select_autoescape
-from sqlalchemy.orm import Session
+from jinja2 import Environment, FileSystemLoader, pass_context, select_autoescape
+from jinja2.runtime import Context
+from markupsafe import Markup
 
+from simpul.access import service as access
 from simpul.access.auth import session_principal  # the same checks as every API call
 from simpul.access.schemas import Principal, Role
-from simpul.agreements import service as agreements
-from simpul.agreements.schemas import Service
 from simpul.errors import SimpulError
 from simpul.kit.masking import mask_nik
 from simpul.kit.proxies import PEER
-from simpul.portal import i18n, sessions
+from simpul.kit.timezones import WIB, Zone
+from simpul.portal import i18n, offer, sessions
 from simpul.portal.models import PortalSession
 from simpul.portal.nav import PAGES, nav_for
 from simpul.portal.settings import PortalSettings, load_portal_settings
@@ -47,22 +48,66 @@ class Portal:
             lstrip_blocks=True,
         )
         self.env.filters["when"] = _when
+        self.env.filters["stamp"] = _stamp
         self.env.filters["mask_nik"] = mask_nik
         self.env.filters["num"] = _num
+        self.env.filters["pct"] = _pct
+        self.env.filters["label"] = _label
+        self.env.filters["institution"] = _institution
 
 
-def _num(value: int) -> str:
-    """An integer as Indonesians read it: 20.852 (Babel's catalogues come with issue 21)."""
-    return f"{value:,}".replace(",", ".")
+def _lang(ctx: Context) -> str:
+    lang = ctx.get("lang")
+    return lang if isinstance(lang, str) and lang in i18n.LANGS else i18n.DEFAULT_LANG
 
 
-def _when(value: object) -> str:
-    if isinstance(value, datetime):
-        value = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-        return f"{value:%Y-%m-%d %H:%M} UTC"
+def _zone(ctx: Context) -> Zone:
+    zone = ctx.get("zone")
+    return zone if isinstance(zone, Zone) else WIB
+
+
+@pass_context
+def _num(ctx: Context, value: object, digits: int | None = None) -> str:
+    """A number as the reader's language writes it (Babel): 20.852 in Indonesian."""
+    return i18n.number(_lang(ctx), value, digits)
+
+
+@pass_context
+def _pct(ctx: Context, value: float | None, digits: int = 1) -> str:
+    return i18n.percent(_lang(ctx), value, digits)
+
+
+@pass_context
+def _when(ctx: Context, value: object) -> str | Markup:
+    """A date; an instant in the reader's institution's zone, the zone named (WIB …), in
+    a span that never wraps. Anything else as it is (escaped)."""
     if isinstance(value, date):
-        return value.isoformat()
-    return "—" if value is None else str(value)
+        text = i18n.when(_lang(ctx), value, _zone(ctx))
+        return Markup('<span class="date">{}</span>').format(text)
+    return i18n.when(_lang(ctx), value, _zone(ctx))
+
+
+@pass_context
+def _stamp(ctx: Context, value: datetime | None) -> str | Markup:
+    if value is None:
+        return "—"
+    text = i18n.stamp(_lang(ctx), value, _zone(ctx))
+    return Markup('<span class="date">{}</span>').format(text)
+
+
+@pass_context
+def _institution(ctx: Context, code: str | None) -> str:
+    """An institution's name for its code (the page's `institutions`), else the code."""
+    names = ctx.get("inst_names")
+    if not code:
+        return "—"
+    return str(names.get(code, code)) if isinstance(names, dict) else code
+
+
+@pass_context
+def _label(ctx: Context, code: object, family: str) -> str:
+    """`{{ grant.service|label("svc.name") }}`: the catalogue's word for a code."""
+    return i18n.label(_lang(ctx), family, code)
 
 
 @dataclass(frozen=True)
@@ -70,8 +115,10 @@ class User:
     principal: Principal
     row: PortalSession
     full_name: str | None
-    # Nav pages the user's role has but its agreements give it nothing to do on.
+    # Nav pages the user's role has but its agreements give it nothing to do on (offer.py).
     idle: frozenset[str] = frozenset()
+    zone: Zone = WIB  # the institution's time zone: times on its pages are shown in it
+    institution_name: str | None = None
 
     @property
     def role(self) -> Role:
@@ -131,6 +178,7 @@ def need(request: Request, page_key: str) -> User:
     if user.role not in PAGES[page_key].roles:
         raise Forbidden()
     request.state.user = user
+    request.state.page_key = page_key
     return user
 
 
@@ -146,6 +194,8 @@ def _signed_in(request: Request, *, pending: str | None) -> User:
     now = rt.clock.now()
     token = request.cookies.get(sessions.SESSION_COOKIE)
     idle: frozenset[str] = frozenset()
+    zone = WIB
+    inst_name: str | None = None
     with rt.read_transaction() as session:
         row = sessions.lookup(session, token)
         verdict = sessions.verdict(row, now, p.cfg)
@@ -155,8 +205,10 @@ def _signed_in(request: Request, *, pending: str | None) -> User:
                 found = session_principal(session, row.account_id)
             if found is None:
                 verdict = "dicabut"  # revoked, or the account row is gone
-            else:
-                idle = _idle_pages(session, found[0], now)
+            elif pending is None:
+                idle = offer.unoffered(session, found[0], now, client_ip(request))
+                zone = access.institution_zone(session, found[0].institution)
+                inst_name = access.institution_name(session, found[0].institution)
     principal, full_name = found if found is not None else (None, None)
     if row is not None and verdict in ("kedaluwarsa", "dicabut", "touch"):
         with rt.transaction() as session:
@@ -166,17 +218,7 @@ def _signed_in(request: Request, *, pending: str | None) -> User:
         raise LoginRequired(reason.get(verdict, "session.required"))
     if row.pending != pending:
         raise LoginRequired("session.required")
-    return User(principal, row, full_name, idle)
-
-
-def _idle_pages(session: Session, principal: Principal, at: datetime) -> frozenset[str]:
-    """The review of processing outputs is for a provider that provides the processing
-    facility under some agreement (Dukcapil's administrator has no queue to open)."""
-    if principal.role is Role.PROVIDER_ADMIN and not agreements.provides(
-        session, principal.institution, Service.PENGOLAHAN, at
-    ):
-        return frozenset({"tinjauan"})
-    return frozenset()
+    return User(principal, row, full_name, idle, zone, inst_name)
 
 
 def check_csrf(user: User, form: Mapping[str, Any]) -> None:
@@ -218,10 +260,21 @@ def render(
         "here": request.url.path + (f"?{request.url.query}" if request.url.query else ""),
         "user": user,
         "nav": [p for p in nav_for(user.role) if p.key not in user.idle] if user else [],
+        "zone": user.zone if user else WIB,
+        # A service page opened although no grant of the user's agreements serves it.
+        "not_granted": user is not None and getattr(request.state, "page_key", None) in user.idle,
         "csrf": user.csrf if user else None,
         "ok": None,
         "error": None,
     }
+    page_key = getattr(request.state, "page_key", None)
+    if user is not None:
+        rt = p.runtime
+        with rt.read_transaction() as session:
+            if page_key and PAGES[page_key].needs and "basis" not in ctx:
+                ctx["basis"] = offer.basis(session, user.principal, page_key, rt.clock.now())
+            if "inst_names" not in ctx:
+                ctx["inst_names"] = {i.code: i.name for i in access.list_institutions(session)}
     ok_key = request.query_params.get("ok")
     if ok_key and i18n.has(ok_key) and ok_key.endswith("_ok"):
         ctx["ok"] = i18n.translate(lang, ok_key)

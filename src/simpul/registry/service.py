@@ -19,6 +19,7 @@ from simpul.config import Settings
 from simpul.errors import InvalidInput, NotFound
 from simpul.kit.clock import Clock
 from simpul.kit.ids import new_id
+from simpul.kit.numbers import angka
 from simpul.kit.tabular import open_table, row_unreadable
 from simpul.matching.normalize import name_columns
 from simpul.registry.datasets import Dataset, ElementType, builtin_datasets, get_dataset
@@ -191,7 +192,7 @@ def load_registry(
     if path.stat().st_size > settings.max_upload_bytes:
         raise InvalidInput(
             "berkas_terlalu_besar",
-            f"Berkas lebih dari batas {settings.max_upload_bytes:,} bita.",
+            f"Berkas lebih dari batas {angka(settings.max_upload_bytes)} bita.",
             status=413,
         )
     table = open_table(path)
@@ -238,7 +239,7 @@ def load_registry(
         if load.rows_total > settings.max_upload_rows:
             raise InvalidInput(
                 "baris_melebihi_batas",
-                f"Berkas berisi lebih dari {settings.max_upload_rows:,} baris; "
+                f"Berkas berisi lebih dari {angka(settings.max_upload_rows)} baris; "
                 "tidak ada yang dimuat.",
                 status=413,
             )

@@ -16,6 +16,7 @@ from simpul.access.policy import AccessRequest, Decision
 from simpul.agreements.schemas import Grant, Service
 from simpul.errors import InvalidInput, SimpulError
 from simpul.kernel.call import Call, Remote
+from simpul.kit.numbers import angka
 from simpul.registry import service as registry
 from simpul.registry.datasets import Dataset, get_dataset
 from simpul.services.compare import compare_elements
@@ -39,7 +40,7 @@ def _check_size(count: int) -> None:
     if count > MAX_ITEMS:
         raise SimpulError(
             "batch_terlalu_besar",
-            f"Satu panggilan paling banyak {MAX_ITEMS:,} butir; diterima {count:,}.",
+            f"Satu panggilan paling banyak {angka(MAX_ITEMS)} butir; diterima {angka(count)}.",
             status=413,
         )
 
