@@ -309,7 +309,7 @@ def test_kemensos_reviews_a_probable_match_beside_its_candidates(
     rows = [f"{p['nama_lengkap'].title()},{p['tanggal_lahir']:%d-%m-%Y}" for p in people]
     usulan.write_text("nama_lengkap,tanggal_lahir\n" + "\n".join(rows) + "\n", "utf-8")
     v = Visitor(browser, site, "kemensos.operator")
-    v.page.get_by_role("link", name="Pemadanan daftar").click()
+    v.menu("Pemadanan daftar")
     v.page.get_by_label("Berkas daftar").set_input_files(str(usulan))
     v.page.get_by_label("Alur", exact=True).select_option("kpm")
     v.page.get_by_label("Ambang cocok tanpa tinjauan", exact=False).fill("1")
