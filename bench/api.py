@@ -108,6 +108,37 @@ def server_cpu(root_pid: int) -> float:
     return total
 
 
+def client_token(base: str, client: dict[str, str]) -> str:
+    """A machine client's bearer token, as any recipient's system takes it."""
+    answer = httpx.post(
+        f"{base}/api/v1/token",
+        data={"client_id": client["client_id"], "client_secret": client["client_secret"]},
+    )
+    return str(answer.json()["access_token"])
+
+
+def read_people(path: Path) -> list[dict[str, object]]:
+    """The first 5,000 synthetic people, with the elements the verifications send."""
+    columns = ["nik", "nama_lengkap", "tanggal_lahir", "tempat_lahir"]
+    rows: list[dict[str, object]] = pq.read_table(path, columns=columns).to_pylist()[:5000]
+    return rows
+
+
+def verification_bodies(people: list[dict[str, object]]) -> list[str]:
+    return [
+        json.dumps({"nik": p["nik"], "elemen": {
+            "nama_lengkap": p["nama_lengkap"], "tanggal_lahir": str(p["tanggal_lahir"]),
+            "tempat_lahir": p["tempat_lahir"]}})
+        for p in people
+    ]  # fmt: skip
+
+
+def batch_payloads(bodies: list[str]) -> list[bytes]:
+    """Batches of 1,000 verifications, encoded once."""
+    return [("{\"item\": [" + ",".join(bodies[k : k + 1000]) + "]}").encode()
+            for k in range(0, len(bodies), 1000)]  # fmt: skip
+
+
 class Result:
     def __init__(self, name: str, n: int, seconds: float, p50: float, p99: float, cpu: float):
         self.name, self.n, self.seconds, self.p50, self.p99 = name, n, seconds, p50, p99
@@ -225,17 +256,8 @@ def measure(
     try:
         wait_ready(base, proc)
         client = creds["bkn.klien"]
-        token = httpx.post(
-            f"{base}/api/v1/token",
-            data={"client_id": client["client_id"], "client_secret": client["client_secret"]},
-        ).json()["access_token"]
-        auth = f"Bearer {token}"
-        bodies = [
-            json.dumps({"nik": p["nik"], "elemen": {
-                "nama_lengkap": p["nama_lengkap"], "tanggal_lahir": str(p["tanggal_lahir"]),
-                "tempat_lahir": p["tempat_lahir"]}})
-            for p in people
-        ]  # fmt: skip
+        auth = f"Bearer {client_token(base, client)}"
+        bodies = verification_bodies(people)
         backend = "PostgreSQL" if args.database_url else "SQLite"
         print(f"api (fast path {'on' if fast_path else 'off'}): {args.workers} worker(s), "
               f"{backend}, {args.connections} connections, "
@@ -275,10 +297,7 @@ def measure(
         print(f"verifikasi target ≥ 3,000 req/s with p99 ≤ 25 ms: {verdict}"
               f"{' (toy size, not compared)' if TOY else ''}")  # fmt: skip
         batch_path = f"{base}/api/v1/datasets/kependudukan/verifikasi/batch"
-        payloads = [
-            ("{\"item\": [" + ",".join(bodies[k : k + 1000]) + "]}").encode()
-            for k in range(0, len(bodies), 1000)
-        ]  # fmt: skip
+        payloads = batch_payloads(bodies)
         per_call = sum(payload.count(b'"nik"') for payload in payloads) / len(payloads)
         runs = [(n, False) for n in sorted({1, args.workers, 2 * args.workers})]
         if use_wrk:
@@ -337,21 +356,9 @@ def measure_federated(
         wait_ready(base, group)
         listed = json.loads((Path(bkn["folder"]) / "demo-credentials.json").read_text())
         client = next(c for c in listed if c["username"] == "bkn.klien")
-        token = httpx.post(
-            f"{base}/api/v1/token",
-            data={"client_id": client["client_id"], "client_secret": client["client_secret"]},
-        ).json()["access_token"]
-        auth = f"Bearer {token}"
-        people = pq.read_table(
-            root / "synth" / "kependudukan.parquet",
-            columns=["nik", "nama_lengkap", "tanggal_lahir", "tempat_lahir"],
-        ).to_pylist()[:5000]
-        bodies = [
-            json.dumps({"nik": p["nik"], "elemen": {
-                "nama_lengkap": p["nama_lengkap"], "tanggal_lahir": str(p["tanggal_lahir"]),
-                "tempat_lahir": p["tempat_lahir"]}})
-            for p in people
-        ]  # fmt: skip
+        auth = f"Bearer {client_token(base, client)}"
+        people = read_people(root / "synth" / "kependudukan.parquet")
+        bodies = verification_bodies(people)
         path = "/api/v1/datasets/kependudukan/verifikasi"
         headers = {"Authorization": auth, "Content-Type": "application/json"}
         for k in range(20):  # warm: tokens, the directory, the kept-alive TLS connections
@@ -371,8 +378,7 @@ def measure_federated(
               f"{single.cpu_us / fed.cpu_us:.2f} by CPU per request (both nodes' processes) "
               f"(target >= 0.5: {verdict}{', toy size, not compared' if TOY else ''})")  # fmt: skip
         batch = "/api/v1/datasets/kependudukan/verifikasi/batch"
-        payloads = [("{\"item\": [" + ",".join(bodies[k : k + 1000]) + "]}").encode()
-                    for k in range(0, len(bodies), 1000)]  # fmt: skip
+        payloads = batch_payloads(bodies)
         per_call = sum(p.count(b'"nik"') for p in payloads) / len(payloads)
         for clients in sorted({1, 2 * args.workers}):
             per_s = run_batches(base + batch, payloads, auth, clients, 2 if TOY else 10)
@@ -480,10 +486,7 @@ def main() -> int:
             env["SIMPUL_REDIS_URL"] = args.redis_url
             env["SIMPUL_REDIS_KEY_PREFIX"] = f"simpul-bench:{os.getpid()}"
         creds = {c["username"]: c for c in json.loads((data / "demo-credentials.json").read_text())}
-        people = pq.read_table(
-            data / "registry" / "kependudukan.parquet",
-            columns=["nik", "nama_lengkap", "tanggal_lahir", "tempat_lahir"],
-        ).to_pylist()[:5000]
+        people = read_people(data / "registry" / "kependudukan.parquet")
         compare = args.no_fast_path or TOY  # CI's toy run exercises the comparison too
         configs = [True, False] if compare else [True]
         results = {fast: measure(args, env, creds, people, use_wrk, drive, fast_path=fast)

@@ -6,7 +6,6 @@ serve` as real processes on ephemeral ports."""
 from __future__ import annotations
 
 import os
-import shutil
 import socket
 import subprocess
 import sys
@@ -20,12 +19,11 @@ from typing import Any
 import httpx
 import pyarrow.parquet as pq
 
-from simpul.audit import receipts
 from simpul.config import Settings
 from simpul.demo.federated import build_node_governance, load_owned_registries, plan
+from simpul.demo.federation_world import enrol_node
 from simpul.federation import pki
 from simpul.federation.authority import Authority
-from simpul.federation.directory import Member
 from simpul.registry.synth.world import generate_world
 from simpul.runtime import Runtime
 from tests.conftest import build_settings, pg_database
@@ -208,24 +206,7 @@ def federated_world(
             creds = build_node_governance(rt, p, ACCOUNTS, lambda _m: None)
             node.creds = {c["username"]: c for c in creds}
             rt.close()
-            pki.issue_node(
-                auth.ca_folder,
-                settings.federation_folder,
-                member,
-                member,
-                ["127.0.0.1", "localhost"],
-            )
-            shutil.copyfile(auth.ca_folder / pki.CA_CERT, settings.federation_folder / pki.CA_CERT)
-            key = receipts.b64(receipts.receipt_key(settings).public)
-            auth.put_member(
-                Member(
-                    kode=member,
-                    nama=member,
-                    alamat=node.listener,
-                    sertifikat=(pki.read_fingerprint(settings.federation_folder / pki.NODE_CERT),),
-                    kunci_tanda_terima=key,
-                )
-            )
+            enrol_node(auth, settings, node.listener)
             nodes[member] = node
         people = pq.read_table(synth["kependudukan"], columns=["nik", "nama_lengkap"]).to_pylist()
         asn = pq.read_table(synth["asn"], columns=["nik"]).to_pylist()

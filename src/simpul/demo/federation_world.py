@@ -24,12 +24,15 @@ import shutil
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from simpul.config import load_settings, write_demo_secrets, write_private
+from simpul.config import Settings, load_settings, write_demo_secrets, write_private
 from simpul.demo.federated import build_node_governance, load_owned_registries, plan
 from simpul.demo.service import DATASETS, account_plans, build_face_photos, write_credentials
 from simpul.runtime import Runtime
+
+if TYPE_CHECKING:
+    from simpul.federation.authority import Authority
 
 MEMBERS = ("dukcapil", "bkn", "kemensos", "kemenkop", "bappenas", "pemprov-jabar")
 FEDERATION = "simpul-demo"
@@ -118,10 +121,7 @@ def build_federation(
 ) -> Manifest:
     """Build every node, the authority and the directory (nothing is served). Node k's
     API listens on base_port + k and its federation listener on base_port + 100 + k."""
-    from simpul.audit import receipts, signing
-    from simpul.federation import pki
     from simpul.federation.authority import Authority
-    from simpul.federation.directory import Member
     from simpul.registry.synth import generate_world
 
     root.mkdir(parents=True, exist_ok=True)
@@ -146,25 +146,10 @@ def build_federation(
             write_credentials(folder, creds)
             if "kependudukan" in node_plan.datasets:
                 build_face_photos(rt, say)
-            log_origin, log_key = signing.log_origin(settings), signing.log_verifier_key(settings)
-            receipt_key = receipts.b64(receipts.receipt_key(settings).public)
         finally:
             rt.close()
-        pki.issue_node(authority.ca_folder, settings.federation_folder, member, member,
-                       ["127.0.0.1", "localhost"])  # fmt: skip
-        shutil.copyfile(authority.ca_folder / pki.CA_CERT, settings.federation_folder / pki.CA_CERT)
         node = NodeSpec(member, str(folder), base_port + k, fed_port, bool(node_plan.datasets))
-        authority.put_member(
-            Member(
-                kode=member,
-                nama=member,
-                alamat=node.listener,
-                sertifikat=(pki.read_fingerprint(settings.federation_folder / pki.NODE_CERT),),
-                kunci_tanda_terima=receipt_key,
-                asal_log=log_origin,
-                kunci_log=log_key,
-            )
-        )
+        enrol_node(authority, settings, node.listener)
         nodes.append(node)
         say(f"  node {member}: API {node.api}, listener federasi {node.listener}")
     sign_directory(root)
@@ -172,6 +157,31 @@ def build_federation(
     manifest.save()
     say(f"Federasi demo siap di {root}: {len(nodes)} node, direktori bertanda tangan.")
     return manifest
+
+
+def enrol_node(authority: Authority, settings: Settings, listener: str) -> None:
+    """What the authority does for a new member's node in the demo: issue its TLS
+    certificate from the federation's CA (with the CA beside it), and list it with its
+    listener, certificate pin, receipt key and log key (signed into the next directory)."""
+    from simpul.audit import receipts, signing
+    from simpul.federation import pki
+    from simpul.federation.directory import Member
+
+    member = str(settings.federation_member)
+    folder = settings.federation_folder
+    pki.issue_node(authority.ca_folder, folder, member, member, ["127.0.0.1", "localhost"])
+    shutil.copyfile(authority.ca_folder / pki.CA_CERT, folder / pki.CA_CERT)
+    authority.put_member(
+        Member(
+            kode=member,
+            nama=member,
+            alamat=listener,
+            sertifikat=(pki.read_fingerprint(folder / pki.NODE_CERT),),
+            kunci_tanda_terima=receipts.b64(receipts.receipt_key(settings).public),
+            asal_log=signing.log_origin(settings),
+            kunci_log=signing.log_verifier_key(settings),
+        )
+    )
 
 
 def sign_directory(root: Path, days: float = DIRECTORY_DAYS) -> None:
